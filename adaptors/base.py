@@ -1,0 +1,248 @@
+"""The adaptor contract: pure converters between OpenAI's wire format and a provider's.
+
+An adaptor never opens a socket. The relay pipeline hands it an already-parsed
+:class:`RelayRequest` and the chosen channel (:class:`ChannelTarget`), gets back an
+:class:`UpstreamRequest` (method, URL, headers, body bytes), performs the call
+itself, and gives the adaptor the provider's answer to convert back:
+
+* ``build_request(req, target) -> UpstreamRequest``
+* ``parse_response(req, status, body) -> ParsedResponse`` (OpenAI-shaped body + usage)
+* ``new_stream(req) -> StreamTranscoder`` (incremental: raw upstream bytes in,
+  OpenAI SSE frames out; explicit per-stream state)
+* ``parse_error(status, body, headers) -> UpstreamFailure`` (message, verdicts)
+* ``models() -> list[str]`` (the channel type's default model list)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# Relay modes (the inbound OpenAI endpoint).
+CHAT = "chat"
+COMPLETIONS = "completions"
+EMBEDDINGS = "embeddings"
+
+MODE_PATHS = {
+    CHAT: "/chat/completions",
+    COMPLETIONS: "/completions",
+    EMBEDDINGS: "/embeddings",
+}
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_openai(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+    @classmethod
+    def from_openai(cls, data: Any) -> "Usage | None":
+        """Read an OpenAI ``usage`` object; None when absent or malformed."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            prompt = int(data.get("prompt_tokens") or 0)
+            completion = int(data.get("completion_tokens") or 0)
+        except (TypeError, ValueError):
+            return None
+        if not completion and data.get("total_tokens"):
+            try:
+                completion = max(0, int(data["total_tokens"]) - prompt)
+            except (TypeError, ValueError):
+                pass
+        return cls(prompt, completion)
+
+
+@dataclass
+class RelayRequest:
+    """An inbound OpenAI request after auth and routing, as adaptors see it.
+
+    ``body`` is the parsed JSON; ``raw`` the exact bytes the client sent.
+    ``model`` is the upstream model name (after the channel's mapping),
+    ``requested_model`` what the client asked for. ``rewrite`` is True when
+    ``body`` was changed and must be re-serialised instead of passing ``raw``.
+    """
+
+    mode: str
+    body: dict[str, Any]
+    raw: bytes
+    model: str
+    requested_model: str
+    stream: bool = False
+    rewrite: bool = False
+    include_usage: bool = False  # ask the upstream for a usage chunk when streaming
+
+    def body_bytes(self) -> bytes:
+        if not self.rewrite:
+            return self.raw
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class ChannelTarget:
+    """What an adaptor may know about the chosen channel (one key of it)."""
+
+    id: int
+    type: int
+    key: str
+    base_url: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    other: str = ""
+
+
+@dataclass
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass
+class ParsedResponse:
+    """An upstream success converted to OpenAI shape (``body`` is what the client gets)."""
+
+    body: bytes
+    usage: Usage | None
+    completion_text: str = ""  # for local counting when usage is missing
+
+
+@dataclass
+class UpstreamFailure:
+    """A provider error, normalised. ``payload`` is the OpenAI error object to relay."""
+
+    status: int
+    message: str
+    type: str = "upstream_error"
+    code: Any = None
+    retryable: bool = True
+    disables_channel: bool = False
+    payload: dict[str, Any] | None = None
+
+
+# Messages that mean the channel's key or account is unusable (One API monitor/manage.go).
+_DISABLING_PHRASES = (
+    "credit",
+    "balance",
+    "permission denied",
+    "your access was terminated",
+    "violation of our policies",
+    "organization has been disabled",
+    "organization has been restricted",
+    "api key not valid",
+    "api key expired",
+    "已欠费",
+)
+_DISABLING_TYPES = {"insufficient_quota", "authentication_error", "permission_error", "forbidden"}
+_DISABLING_CODES = {"invalid_api_key", "account_deactivated"}
+
+
+def failure_verdicts(status: int, message: str, type_: Any, code: Any) -> tuple[bool, bool]:
+    """(retryable, disables_channel) for an upstream error, per One API's rules.
+
+    400 is never retried (the request itself is bad); 2xx never reaches here.
+    """
+    retryable = status != 400
+    low = (message or "").lower()
+    disables = (
+        status == 401
+        or (isinstance(type_, str) and type_ in _DISABLING_TYPES)
+        or (isinstance(code, str) and code in _DISABLING_CODES)
+        or any(p in low for p in _DISABLING_PHRASES)
+    )
+    return retryable, disables
+
+
+class StreamTranscoder:
+    """Per-stream state: feed upstream bytes, get OpenAI SSE frames (bytes) to send.
+
+    ``usage`` is the upstream-reported usage once seen; ``text_parts`` collects
+    every generated piece (content, tool-call arguments, reasoning) for local
+    counting when the upstream reports none. ``error`` is set when the
+    upstream sent an error event mid-stream (the transcoder has already
+    emitted it to the client as a ``data: {"error": ...}`` frame).
+    """
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.text_parts: list[str] = []
+        self.error: str | None = None
+        self.done = False  # the upstream signalled the end of the stream
+
+    def feed(self, data: bytes) -> list[bytes]:
+        raise NotImplementedError
+
+    def finish(self) -> list[bytes]:
+        """Called once when the upstream body ends; returns the closing frames."""
+        raise NotImplementedError
+
+    @property
+    def completion_text(self) -> str:
+        return "".join(self.text_parts)
+
+
+class Adaptor:
+    """Base class; subclasses set ``channel_types`` and override the converters."""
+
+    name: ClassVar[str] = "base"
+    channel_types: ClassVar[tuple[int, ...]] = ()
+    modes: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
+
+    def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        raise NotImplementedError
+
+    def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        raise NotImplementedError
+
+    def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        raise NotImplementedError
+
+    def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
+        raise NotImplementedError
+
+    def models(self, channel_type: int) -> list[str]:
+        return []
+
+
+def sse_frame(obj: Any) -> bytes:
+    """Encode one OpenAI SSE ``data:`` frame."""
+    return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+DONE_FRAME = b"data: [DONE]\n\n"
+
+
+def chat_chunk(
+    id_: str, model: str, created: int, delta: dict[str, Any] | None = None,
+    finish_reason: str | None = None, usage: Usage | None = None, index: int = 0,
+) -> dict[str, Any]:
+    """An OpenAI ``chat.completion.chunk``. ``delta=None`` with usage → a usage-only chunk."""
+    chunk: dict[str, Any] = {
+        "id": id_,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [] if delta is None else [
+            {"index": index, "delta": delta, "finish_reason": finish_reason}
+        ],
+    }
+    if usage is not None:
+        chunk["usage"] = usage.to_openai()
+    return chunk
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,323 @@
+"""OpenAI (type 1), every OpenAI-compatible channel type, and Azure OpenAI (type 3).
+
+The OpenAI adaptor is an identity pass-through: the client's bytes go upstream
+untouched unless the pipeline rewrote the body (mapping, system prompt, usage
+injection), and the upstream's bytes come back untouched. Streams are parsed
+only to read usage and the generated text for local counting.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import (
+    CHAT,
+    COMPLETIONS,
+    DONE_FRAME,
+    MODE_PATHS,
+    Adaptor,
+    ChannelTarget,
+    ParsedResponse,
+    RelayRequest,
+    StreamTranscoder,
+    UpstreamFailure,
+    UpstreamRequest,
+    Usage,
+    failure_verdicts,
+)
+from .sse import SSEDecoder
+
+# channel type -> (name, default base URL); REFERENCE.md §4. "" = the channel must set one.
+OPENAI_COMPATIBLE: dict[int, tuple[str, str]] = {
+    1: ("OpenAI", "https://api.openai.com"),
+    2: ("API2D", "https://oa.api2d.net"),
+    4: ("CloseAI", "https://api.closeai-proxy.xyz"),
+    5: ("OpenAI-SB", "https://api.openai-sb.com"),
+    6: ("OpenAIMax", "https://api.openaimax.com"),
+    7: ("OhMyGPT", "https://api.ohmygpt.com"),
+    8: ("Custom", ""),
+    9: ("AI.LS", "https://api.caipacity.com"),
+    10: ("AIProxy", "https://api.aiproxy.io"),
+    12: ("API2GPT", "https://api.api2gpt.com"),
+    13: ("AIGC2D", "https://api.aigc2d.com"),
+    19: ("360", "https://ai.360.cn"),
+    20: ("OpenRouter", "https://openrouter.ai/api"),
+    22: ("FastGPT", "https://fastgpt.run/api/openapi"),
+    25: ("Moonshot", "https://api.moonshot.cn"),
+    26: ("Baichuan", "https://api.baichuan-ai.com"),
+    27: ("MiniMax", "https://api.minimax.chat"),
+    28: ("Mistral", "https://api.mistral.ai"),
+    29: ("Groq", "https://api.groq.com/openai"),
+    31: ("LingYiWanWu", "https://api.lingyiwanwu.com"),
+    32: ("StepFun", "https://api.stepfun.com"),
+    36: ("DeepSeek", "https://api.deepseek.com"),
+    39: ("together.ai", "https://api.together.xyz"),
+    40: ("Doubao", "https://ark.cn-beijing.volces.com"),
+    41: ("Novita", "https://api.novita.ai/v3/openai"),
+    44: ("SiliconFlow", "https://api.siliconflow.cn"),
+    45: ("xAI", "https://api.x.ai"),
+    47: ("BaiduV2", "https://qianfan.baidubce.com"),
+    48: ("XunfeiV2", "https://spark-api-open.xf-yun.com"),
+    49: ("AliBailian", "https://dashscope.aliyuncs.com"),
+    50: ("OpenAICompatible", ""),
+    51: ("Gemini-OpenAI", "https://generativelanguage.googleapis.com/v1beta/openai"),
+}
+
+# Types whose base already contains the versioned prefix: no "/v1" is inserted.
+_NO_V1 = {22, 41, 51}
+# Doubao (Volcengine Ark) serves the OpenAI paths under /api/v3.
+_PATH_PREFIX = {40: "/api/v3", 47: "/v2", 48: "/v1", 49: "/compatible-mode/v1"}
+
+DEFAULT_MODELS: dict[int, list[str]] = {
+    1: [
+        "gpt-3.5-turbo", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-instruct",
+        "gpt-4", "gpt-4-turbo", "gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-mini", "gpt-4.1",
+        "gpt-4.1-mini", "o1", "o1-mini", "o3-mini", "text-embedding-ada-002",
+        "text-embedding-3-small", "text-embedding-3-large",
+    ],
+    25: ["moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"],
+    28: ["mistral-large-latest", "mistral-small-latest", "open-mistral-nemo", "mistral-embed"],
+    29: ["llama-3.1-8b-instant", "llama-3.3-70b-versatile", "mixtral-8x7b-32768"],
+    36: ["deepseek-chat", "deepseek-reasoner"],
+    45: ["grok-2", "grok-beta"],
+    51: ["gemini-1.5-flash", "gemini-1.5-pro", "gemini-2.0-flash"],
+}
+
+
+def _error_payload(status: int, body: bytes) -> tuple[dict[str, Any], str, Any, Any]:
+    """Parse an OpenAI-shaped error body; fall back to the raw text."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        message = str(err.get("message") or "")
+        payload = {
+            "message": message,
+            "type": err.get("type") or "upstream_error",
+            "param": err.get("param") or "",
+            "code": err.get("code"),
+        }
+        return payload, message, err.get("type"), err.get("code")
+    if isinstance(err, str):  # some compatibles send {"error": "text"}
+        message = err
+    elif isinstance(data, dict) and isinstance(data.get("message"), str):
+        message = data["message"]
+    else:
+        text = body.decode("utf-8", "replace").strip()
+        message = text[:500] or f"upstream returned HTTP {status}"
+    payload = {"message": message, "type": "upstream_error", "param": "", "code": None}
+    return payload, message, None, None
+
+
+def parse_openai_error(status: int, body: bytes) -> UpstreamFailure:
+    payload, message, type_, code = _error_payload(status, body)
+    retryable, disables = failure_verdicts(status, message, type_, code)
+    return UpstreamFailure(
+        status=status, message=message, type=payload["type"], code=payload["code"],
+        retryable=retryable, disables_channel=disables, payload=payload,
+    )
+
+
+def response_text(mode: str, data: dict[str, Any]) -> str:
+    """The generated text of an OpenAI response (content, tool args, reasoning)."""
+    parts: list[str] = []
+    for choice in data.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        if mode == COMPLETIONS:
+            if isinstance(choice.get("text"), str):
+                parts.append(choice["text"])
+            continue
+        msg = choice.get("message") or choice.get("delta") or {}
+        if not isinstance(msg, dict):
+            continue
+        _collect_message_text(msg, parts)
+    return "".join(parts)
+
+
+def _collect_message_text(msg: dict[str, Any], parts: list[str]) -> None:
+    for k in ("content", "reasoning_content", "reasoning"):
+        v = msg.get(k)
+        if isinstance(v, str):
+            parts.append(v)
+    for tc in msg.get("tool_calls") or ():
+        if isinstance(tc, dict):
+            fn = tc.get("function") or {}
+            if isinstance(fn, dict):
+                for k in ("name", "arguments"):
+                    if isinstance(fn.get(k), str):
+                        parts.append(fn[k])
+    fc = msg.get("function_call")
+    if isinstance(fc, dict) and isinstance(fc.get("arguments"), str):
+        parts.append(fc["arguments"])
+
+
+class OpenAIStream(StreamTranscoder):
+    """Pass-through: frames are forwarded as received; usage and text are read on the way."""
+
+    def __init__(self, req: RelayRequest) -> None:
+        super().__init__()
+        self._decoder = SSEDecoder()
+        self._mode = req.mode
+        self._sent_done = False
+        self._pending_usage: bool = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return self._handle(self._decoder.feed(data))
+
+    def finish(self) -> list[bytes]:
+        out = self._handle(self._decoder.flush())
+        if not self._sent_done:
+            self._sent_done = True
+            out.append(DONE_FRAME)
+        return out
+
+    def _handle(self, events: list[Any]) -> list[bytes]:
+        out: list[bytes] = []
+        for ev in events:
+            data = ev.data
+            if data == "[DONE]":
+                self.done = True
+                if not self._sent_done:
+                    self._sent_done = True
+                    out.append(DONE_FRAME)
+                continue
+            if self._sent_done or not data:
+                continue
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                continue  # not JSON: drop rather than confuse the client's parser
+            if not isinstance(obj, dict):
+                continue
+            if "error" in obj and not obj.get("choices"):
+                err = obj["error"]
+                self.error = (err.get("message") if isinstance(err, dict) else str(err)) or "upstream error"
+            usage = Usage.from_openai(obj.get("usage"))
+            if usage is None:
+                # Moonshot reports usage inside the final choice.
+                for choice in obj.get("choices") or ():
+                    if isinstance(choice, dict) and isinstance(choice.get("usage"), dict):
+                        usage = Usage.from_openai(choice["usage"])
+            if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+                self.usage = usage  # keep the last one, never sum (OA #415)
+            for choice in obj.get("choices") or ():
+                if not isinstance(choice, dict):
+                    continue
+                if self._mode == COMPLETIONS:
+                    if isinstance(choice.get("text"), str):
+                        self.text_parts.append(choice["text"])
+                else:
+                    delta = choice.get("delta")
+                    if isinstance(delta, dict):
+                        _collect_message_text(delta, self.text_parts)
+            out.append(b"data: " + data.encode() + b"\n\n" if ev.event == "" or ev.event == "message"
+                       else ev.raw)
+        return out
+
+
+class OpenAIAdaptor(Adaptor):
+    name = "openai"
+    channel_types = tuple(OPENAI_COMPATIBLE)
+
+    def base_url(self, target: ChannelTarget) -> str:
+        base = (target.base_url or OPENAI_COMPATIBLE.get(target.type, ("", ""))[1]).rstrip("/")
+        if not base:
+            base = "https://api.openai.com"
+        if target.type == 50 and base.endswith("/v1"):
+            base = base[:-3]
+        return base
+
+    def url(self, req: RelayRequest, target: ChannelTarget) -> str:
+        base = self.base_url(target)
+        path = MODE_PATHS[req.mode]
+        if target.type in _PATH_PREFIX:
+            return base + _PATH_PREFIX[target.type] + path
+        if target.type in _NO_V1:
+            return base + path
+        return base + "/v1" + path
+
+    def headers(self, target: ChannelTarget) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Authorization": "Bearer " + target.key}
+        if target.type == 20:
+            h["HTTP-Referer"] = "https://github.com/onerelay/onerelay"
+            h["X-Title"] = "OneRelay"
+        return h
+
+    def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        return UpstreamRequest("POST", self.url(req, target), self.headers(target), req.body_bytes())
+
+    def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return ParsedResponse(body, None, "")
+        usage = Usage.from_openai(data.get("usage"))
+        text = "" if usage is not None else response_text(req.mode, data)
+        return ParsedResponse(body, usage, text)
+
+    def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        return OpenAIStream(req)
+
+    def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
+        return parse_openai_error(status, body)
+
+    def models(self, channel_type: int) -> list[str]:
+        return list(DEFAULT_MODELS.get(channel_type, DEFAULT_MODELS[1] if channel_type == 1 else []))
+
+
+AZURE_DEFAULT_API_VERSION = "2024-10-21"
+
+
+class AzureAdaptor(OpenAIAdaptor):
+    """Azure OpenAI: deployment URL, ``api-key`` header, ``api-version`` query.
+
+    The deployment is the upstream model name (after mapping); a channel's
+    ``model_mapping`` is the explicit way to name deployments (we do not
+    delete dots as One API does: ``gpt-3.5-turbo`` stays ``gpt-3.5-turbo``
+    unless mapped).
+    """
+
+    name = "azure"
+    channel_types = (3,)
+
+    def url(self, req: RelayRequest, target: ChannelTarget) -> str:
+        base = (target.base_url or "").rstrip("/")
+        version = (target.config.get("api_version") or target.other or AZURE_DEFAULT_API_VERSION)
+        path = MODE_PATHS[req.mode]
+        return f"{base}/openai/deployments/{req.model}{path}?api-version={version}"
+
+    def headers(self, target: ChannelTarget) -> dict[str, str]:
+        return {"Content-Type": "application/json", "api-key": target.key}
+
+    def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        return AzureStream(req)
+
+    def models(self, channel_type: int) -> list[str]:
+        return ["gpt-35-turbo", "gpt-4", "gpt-4o", "gpt-4o-mini", "text-embedding-ada-002"]
+
+
+class AzureStream(OpenAIStream):
+    """Azure's first chunk may carry only ``prompt_filter_results`` (``choices: []``
+    and no usage): OpenAI clients choke on it, so it is dropped."""
+
+    def _handle(self, events: list[Any]) -> list[bytes]:
+        kept = []
+        for ev in events:
+            if ev.data.startswith("{") and '"prompt_filter_results"' in ev.data:
+                try:
+                    obj = json.loads(ev.data)
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict) and not obj.get("choices") and not obj.get("usage"):
+                    continue
+            kept.append(ev)
+        return super()._handle(kept)
+
+
+__all__ = ["OpenAIAdaptor", "AzureAdaptor", "OPENAI_COMPATIBLE", "parse_openai_error", "CHAT"]
