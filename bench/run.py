@@ -1,0 +1,650 @@
+#!/usr/bin/env python3
+"""OneRelay load benchmark: direct-to-upstream vs through-OneRelay.
+
+Usage:  python bench/run.py [--duration 10] [--connections 50] [--quick]
+
+Starts, all on 127.0.0.1:
+  * nginx (Debian package) as a canned OpenAI upstream (non-daemon child),
+  * OneRelay (`python server.py --port N`) with a fresh DATA_DIR,
+configures a channel + token through the One API management API, then runs
+wrk against each scenario and prints a side-by-side table.  Results are also
+written as JSON into bench/results/ (gitignored).
+
+Stdlib only.  Needs the `nginx` and `wrk` binaries (apt-get installed when
+missing and running as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+RESULTS_DIR = os.path.join(BENCH_DIR, "results")
+
+UPSTREAM_KEY = "sk-upstream"
+MODEL = "gpt-3.5-turbo"
+STREAM_MODEL = "gpt-stream"
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+# --------------------------------------------------------------------------
+# child process bookkeeping / cleanup
+# --------------------------------------------------------------------------
+
+_children: list[tuple[str, subprocess.Popen]] = []
+
+
+def _stop(name: str, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM our child, wait, then SIGKILL.  Every child runs in its own
+    session (start_new_session=True), so its process group contains only
+    processes it spawned (nginx workers, the embedded database, ...); those
+    are swept up after the child itself has exited."""
+    pgid = proc.pid  # new session => pgid == pid
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"[bench] {name} did not exit after SIGTERM; killing", file=sys.stderr)
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+    # Leftover grandchildren in the child's own process group.
+    for sig, pause in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + pause
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.1)
+
+
+def cleanup() -> None:
+    while _children:
+        name, proc = _children.pop()
+        try:
+            _stop(name, proc)
+        except Exception as exc:  # keep cleaning the others
+            print(f"[bench] failed to stop {name}: {exc}", file=sys.stderr)
+
+
+def spawn(name: str, argv: list[str], **kw) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, start_new_session=True, **kw)
+    _children.append((name, proc))
+    return proc
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def tail(path: str, n: int = 60) -> str:
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no output)"
+
+
+def ensure_tools() -> None:
+    missing = [pkg for pkg in ("nginx", "wrk") if shutil.which(pkg) is None
+               and not os.path.exists(f"/usr/sbin/{pkg}")]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        sys.exit(f"[bench] missing {', '.join(missing)}; install with: "
+                 f"apt-get install -y {' '.join(missing)}")
+    print(f"[bench] installing {' '.join(missing)} with apt-get ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if subprocess.run(cmd, env=env).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(cmd, env=env, check=True)
+
+
+def nginx_bin() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+# --------------------------------------------------------------------------
+# upstream: nginx with canned OpenAI responses
+# --------------------------------------------------------------------------
+
+CREATED = 1700000000
+
+
+def canned_completion() -> bytes:
+    obj = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant",
+                        "content": "Hello! This is a canned benchmark response."},
+            "finish_reason": "stop",
+        }],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
+    }
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def canned_stream() -> bytes:
+    words = ["Hello", " from", " the", " bench", " upstream", ",", " this", " is",
+             " streamed", "."]
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+            "created": CREATED, "model": STREAM_MODEL}
+    frames = []
+    for i, w in enumerate(words):
+        delta = {"role": "assistant", "content": w} if i == 0 else {"content": w}
+        finish = "stop" if i == len(words) - 1 else None
+        frames.append(dict(base, choices=[{"index": 0, "delta": delta,
+                                           "finish_reason": finish}]))
+    frames.append(dict(base, choices=[],
+                       usage={"prompt_tokens": 10, "completion_tokens": 20,
+                              "total_tokens": 30}))
+    out = "".join("data: " + json.dumps(f, separators=(",", ":")) + "\n\n" for f in frames)
+    out += "data: [DONE]\n\n"
+    return out.encode()
+
+
+def nginx_quote(body: bytes) -> str:
+    """Single-quoted nginx string literal.  nginx unescapes \\\\, \\', \\n, \\r,
+    \\t inside quoted strings; `$` would start a variable, so refuse it."""
+    text = body.decode()
+    if "$" in text:
+        raise ValueError("nginx return body must not contain '$'")
+    text = (text.replace("\\", "\\\\").replace("'", "\\'")
+            .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
+    return "'" + text + "'"
+
+
+def nginx_conf(tmp: str, port: int) -> str:
+    return f"""\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        server_name localhost;
+
+        location = /v1/chat/completions {{
+            types {{ }}
+            default_type application/json;
+            return 200 {nginx_quote(canned_completion())};
+        }}
+
+        location = /stream/v1/chat/completions {{
+            types {{ }}
+            default_type text/event-stream;
+            add_header Cache-Control no-cache;
+            return 200 {nginx_quote(canned_stream())};
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(tmp: str) -> int:
+    port = free_port()
+    ndir = os.path.join(tmp, "nginx")
+    os.makedirs(ndir, exist_ok=True)
+    conf = os.path.join(ndir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(nginx_conf(ndir, port))
+    log = os.path.join(ndir, "nginx-stderr.log")
+    # -e: also keep the startup error log out of /var/log/nginx.
+    argv = [nginx_bin(), "-p", ndir, "-c", conf, "-e", os.path.join(ndir, "nginx-error.log")]
+    with open(log, "wb") as out:
+        proc = spawn("nginx", argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    if not wait_port(port, 10, proc):
+        sys.exit(f"[bench] nginx failed to start:\n{tail(log)}\n"
+                 f"{tail(os.path.join(ndir, 'nginx-error.log'))}")
+    return port
+
+
+# --------------------------------------------------------------------------
+# HTTP (urllib) helpers
+# --------------------------------------------------------------------------
+
+
+def http(method: str, url: str, body=None, headers=None, timeout: float = 10.0):
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def check_response(label: str, url: str, auth: str, stream: bool) -> str | None:
+    """One request before loading; returns an error string or None."""
+    body = {"model": STREAM_MODEL if stream else MODEL, "messages": MESSAGES}
+    if stream:
+        body["stream"] = True
+    try:
+        status, hdrs, data = http("POST", url, body, {"Authorization": auth})
+    except Exception as exc:
+        return f"{label}: request failed: {exc}"
+    ctype = next((v for k, v in hdrs.items() if k.lower() == "content-type"), "")
+    text = data.decode(errors="replace")
+    if status != 200:
+        return f"{label}: HTTP {status}: {text[:500]}"
+    if stream:
+        if "text/event-stream" not in ctype or "data: [DONE]" not in text:
+            return f"{label}: bad SSE response ({ctype}): {text[:500]}"
+    else:
+        try:
+            obj = json.loads(text)
+            obj["choices"][0]["message"]["content"]
+        except Exception:
+            return f"{label}: bad JSON response ({ctype}): {text[:500]}"
+    return None
+
+
+# --------------------------------------------------------------------------
+# OneRelay
+# --------------------------------------------------------------------------
+
+
+def start_onerelay(tmp: str, timeout: float) -> tuple[int, str]:
+    server_py = os.path.join(REPO_DIR, "server.py")
+    if not os.path.exists(server_py):
+        raise RuntimeError(f"{server_py} does not exist")
+    port = free_port()
+    token = secrets.token_hex(16)  # 32 hex chars
+    data_dir = os.path.join(tmp, "onerelay-data")
+    os.makedirs(data_dir, exist_ok=True)
+    env = dict(os.environ)
+    for var in ("MONGODB_URI", "BATCH_UPDATE_INTERVAL", "REDIS_CONN_STRING", "PORT"):
+        env.pop(var, None)  # fresh embedded database, default settings
+    env.update(DATA_DIR=data_dir, INITIAL_ROOT_ACCESS_TOKEN=token,
+               LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    log = os.path.join(tmp, "onerelay.log")
+    with open(log, "wb") as out:
+        proc = spawn("onerelay", [sys.executable, server_py, "--port", str(port)],
+                     cwd=REPO_DIR, env=env, stdin=subprocess.DEVNULL,
+                     stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"OneRelay exited with code {proc.returncode}:\n{tail(log)}")
+        try:
+            status, _, body = http("GET", f"http://127.0.0.1:{port}/api/status", timeout=2)
+            if status == 200:
+                return port, token
+            last = f"HTTP {status}: {body[:200]!r}"
+        except Exception as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    raise RuntimeError(f"OneRelay /api/status not ready after {timeout:.0f}s "
+                       f"(last: {last}):\n{tail(log)}")
+
+
+def api(method: str, base: str, path: str, token: str, body=None):
+    status, _, data = http(method, base + path, body, {"Authorization": token})
+    try:
+        env = json.loads(data)
+    except ValueError:
+        raise RuntimeError(f"{method} {path}: HTTP {status}, non-JSON body: {data[:300]!r}")
+    if not isinstance(env, dict) or not env.get("success"):
+        msg = env.get("message") if isinstance(env, dict) else env
+        raise RuntimeError(f"{method} {path}: HTTP {status}, failed: {msg!r}")
+    return env.get("data")
+
+
+def setup_onerelay(port: int, root_token: str, upstream_port: int) -> str:
+    """Create the two channels and a token; returns the client's Authorization value."""
+    base = f"http://127.0.0.1:{port}"
+    up = f"http://127.0.0.1:{upstream_port}"
+    api("POST", base, "/api/channel/", root_token, {
+        "name": "bench", "type": 1, "key": UPSTREAM_KEY, "base_url": up,
+        "models": MODEL, "group": "default"})
+    api("POST", base, "/api/channel/", root_token, {
+        "name": "bench-stream", "type": 1, "key": UPSTREAM_KEY, "base_url": up + "/stream",
+        "models": STREAM_MODEL, "group": "default"})
+    api("POST", base, "/api/token/", root_token, {
+        "name": "bench", "remain_quota": 0, "unlimited_quota": True, "expired_time": -1})
+    tokens = api("GET", base, "/api/token/?p=0", root_token)
+    if isinstance(tokens, dict):  # tolerate a paginated {"items"/"data": [...]} shape
+        tokens = tokens.get("items") or tokens.get("data") or []
+    for t in tokens or []:
+        if t.get("name") == "bench" and t.get("key"):
+            key = t["key"]
+            return "Bearer " + (key if key.startswith("sk-") else "sk-" + key)
+    raise RuntimeError(f"GET /api/token/?p=0: no token named 'bench' in {tokens!r:.300}")
+
+
+# --------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------
+
+
+def lua_long_string(s: str) -> str:
+    level = 0
+    while ("]" + "=" * level + "]") in s:
+        level += 1
+    eq = "=" * level
+    return f"[{eq}[{s}]{eq}]"
+
+
+def write_lua(tmp: str, name: str, body: dict, auth: str) -> str:
+    path = os.path.join(tmp, f"{name}.lua")
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\n')
+        f.write(f"wrk.body = {lua_long_string(json.dumps(body, separators=(',', ':')))}\n")
+        f.write('wrk.headers["Content-Type"] = "application/json"\n')
+        f.write(f'wrk.headers["Authorization"] = {lua_long_string(auth)}\n')
+    return path
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * _UNIT_MS[unit]
+
+
+def parse_wrk(out: str) -> dict:
+    res: dict = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": None,
+                 "non_2xx": 0, "socket_errors": 0}
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if m:
+        res["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", out)
+    if m:
+        res["requests"] = int(m.group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.M)
+        if m:
+            res[key] = round(_ms(m.group(1), m.group(2)), 3)
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    if m:
+        res["non_2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["socket_errors"] = sum(int(x) for x in m.groups())
+        res["socket_errors_detail"] = dict(zip(("connect", "read", "write", "timeout"),
+                                              map(int, m.groups())))
+    return res
+
+
+def run_wrk(url: str, script: str, args, seconds: float) -> str:
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s",
+            "--latency", "--timeout", "10s", "-s", script, url]
+    proc = spawn("wrk", argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                 stderr=subprocess.STDOUT)
+    try:
+        out, _ = proc.communicate(timeout=seconds + 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        try:
+            _children.remove(("wrk", proc))
+        except ValueError:
+            pass
+    return out.decode(errors="replace")
+
+
+def measure(label: str, url: str, script: str, args) -> dict:
+    if args.warmup > 0:
+        print(f"[bench] {label}: warm-up {args.warmup:g}s ...", flush=True)
+        run_wrk(url, script, args, args.warmup)
+    print(f"[bench] {label}: measuring {args.duration:g}s ...", flush=True)
+    out = run_wrk(url, script, args, args.duration)
+    res = parse_wrk(out)
+    res["wrk_output"] = out
+    if res["rps"] is None:
+        print(f"[bench] {label}: could not parse wrk output:\n{out}", file=sys.stderr)
+    return res
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+
+def _f(v, fmt: str) -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def _lat(v) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v * 1000:.0f}us" if v < 1 else f"{v:.2f}ms" if v < 100 else f"{v:.0f}ms"
+
+
+def _errs(r: dict | None) -> str:
+    if r is None:
+        return "-"
+    return str(r["non_2xx"] + r["socket_errors"])
+
+
+def print_table(results: dict, scenarios: list[str]) -> None:
+    hdr = (f"{'scenario':<12} | {'direct req/s':>12} {'p50':>8} {'p99':>8} | "
+           f"{'onerelay req/s':>14} {'p50':>8} {'p99':>8} | {'ratio':>6} | errors (direct/onerelay)")
+    print(hdr)
+    print("-" * len(hdr))
+    for sc in scenarios:
+        d = results.get(f"direct/{sc}")
+        o = results.get(f"onerelay/{sc}")
+        dv = d or {}
+        ov = o or {}
+        ratio = (f"{ov['rps'] / dv['rps']:.1%}" if ov.get("rps") and dv.get("rps") else "n/a")
+        print(f"{sc:<12} | {_f(dv.get('rps'), '.1f'):>12} {_lat(dv.get('p50_ms')):>8} "
+              f"{_lat(dv.get('p99_ms')):>8} | {_f(ov.get('rps'), '.1f'):>14} "
+              f"{_lat(ov.get('p50_ms')):>8} {_lat(ov.get('p99_ms')):>8} | {ratio:>6} | "
+              f"{_errs(d)}/{_errs(o)}")
+    print("ratio = onerelay req/s as a share of direct req/s; "
+          "errors = non-2xx responses + wrk socket errors")
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10, help="seconds per measured run (10)")
+    ap.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    ap.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each run (2)")
+    ap.add_argument("--quick", action="store_true", help="3 s measured runs")
+    ap.add_argument("--direct-only", action="store_true", help="skip OneRelay (upstream only)")
+    ap.add_argument("--startup-timeout", type=float, default=60,
+                    help="seconds to wait for OneRelay /api/status (60)")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, configs)")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration = 3
+    args.connections = max(args.connections, args.threads)
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGHUP, _on_sigterm)
+    # Ctrl-C -> KeyboardInterrupt even if SIGINT was inherited as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    atexit.register(cleanup)
+    ensure_tools()
+
+    started = _dt.datetime.now().astimezone()
+    tmp = tempfile.mkdtemp(prefix="onerelay-bench-")
+    results: dict = {}
+    errors: list[str] = []
+    scenarios = ["non-stream", "stream"]
+    bodies = {
+        "non-stream": {"model": MODEL, "messages": MESSAGES},
+        "stream": {"model": STREAM_MODEL, "stream": True, "messages": MESSAGES},
+    }
+    print(f"[bench] {started:%Y-%m-%d %H:%M:%S %Z}  cores={os.cpu_count()}  "
+          f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+          f"(warm-up {args.warmup:g}s)  tmp={tmp}", flush=True)
+    try:
+        up_port = start_nginx(tmp)
+        direct_urls = {
+            "non-stream": f"http://127.0.0.1:{up_port}/v1/chat/completions",
+            "stream": f"http://127.0.0.1:{up_port}/stream/v1/chat/completions",
+        }
+        up_auth = f"Bearer {UPSTREAM_KEY}"
+        for sc in scenarios:
+            err = check_response(f"direct/{sc}", direct_urls[sc], up_auth, sc == "stream")
+            if err:
+                raise RuntimeError(f"upstream sanity check failed: {err}")
+
+        gw_auth = None
+        gw_port = None
+        if not args.direct_only:
+            try:
+                gw_port, root_token = start_onerelay(tmp, args.startup_timeout)
+                gw_auth = setup_onerelay(gw_port, root_token, up_port)
+                for sc in scenarios:
+                    err = check_response(f"onerelay/{sc}",
+                                         f"http://127.0.0.1:{gw_port}/v1/chat/completions",
+                                         gw_auth, sc == "stream")
+                    if err:
+                        raise RuntimeError(f"gateway sanity check failed: {err}")
+            except Exception as exc:
+                errors.append(f"OneRelay: {exc}")
+                print(f"[bench] OneRelay unavailable, measuring direct only:\n{exc}",
+                      file=sys.stderr, flush=True)
+                gw_auth = None
+
+        for sc in scenarios:
+            script = write_lua(tmp, f"direct-{sc}", bodies[sc], up_auth)
+            results[f"direct/{sc}"] = measure(f"direct/{sc}", direct_urls[sc], script, args)
+            if gw_auth:
+                script = write_lua(tmp, f"onerelay-{sc}", bodies[sc], gw_auth)
+                results[f"onerelay/{sc}"] = measure(
+                    f"onerelay/{sc}", f"http://127.0.0.1:{gw_port}/v1/chat/completions",
+                    script, args)
+
+        # Peers (e.g. LiteLLM proxy) would go here: start the peer pointing at the
+        # same nginx upstream, run measure() against it and add a column.  Not
+        # implemented; nothing is installed for it (LiteLLM is skipped even when
+        # importable).
+
+        print()
+        print(f"OneRelay benchmark  {started:%Y-%m-%d %H:%M:%S %Z}  "
+              f"cores={os.cpu_count()}  {platform.platform()}  python {platform.python_version()}")
+        print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+              f"(warm-up {args.warmup:g}s), upstream = nginx {_nginx_version()}, loopback")
+        print()
+        print_table(results, scenarios)
+        for e in errors:
+            print(f"\nNOTE: {e.splitlines()[0]}")
+
+        os.makedirs(RESULTS_DIR, exist_ok=True)
+        out_path = os.path.join(RESULTS_DIR, f"bench-{started:%Y%m%d-%H%M%S}.json")
+        with open(out_path, "w") as f:
+            json.dump({
+                "date": started.isoformat(),
+                "cores": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "nginx": _nginx_version(),
+                "wrk": {"threads": args.threads, "connections": args.connections,
+                        "duration_s": args.duration, "warmup_s": args.warmup},
+                "errors": errors,
+                "peers": [],
+                "results": results,
+            }, f, indent=2)
+        print(f"\nresults written to {os.path.relpath(out_path)}")
+        return 1 if errors else 0
+    finally:
+        cleanup()
+        if args.keep_tmp:
+            print(f"[bench] temp dir kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _nginx_version() -> str:
+    try:
+        p = subprocess.run([nginx_bin(), "-v"], capture_output=True, text=True)
+        return (p.stderr or p.stdout).strip().split("/")[-1]
+    except OSError:
+        return "?"
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\n[bench] interrupted", file=sys.stderr)
+        sys.exit(130)
