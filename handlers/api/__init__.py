@@ -1,0 +1,5 @@
+"""``/api/*``: One API's management contract."""
+
+from . import channel, misc, token, user
+
+routes = user.routes + token.routes + channel.routes + misc.routes

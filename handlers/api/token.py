@@ -1,0 +1,174 @@
+"""``/api/token/*``: a user's own API keys (One API contract)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from models.tokens import (
+    TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, parse_subnets, to_api,
+)
+
+from ..base import ApiError, ApiHandler, user_auth
+
+PAGE_SIZE = 10
+_ORDERS = {"remain_quota": "remain_quota", "used_quota": "used_quota"}
+
+
+def _int(body: dict[str, Any], key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+    v = body.get(key, default)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+        raise ApiError(f"{key} must be an integer")
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise ApiError(f"{key} must be at least {minimum}")
+    return v
+
+
+def validate_token_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "name" in body or creating:
+        name = body.get("name", "")
+        if not isinstance(name, str):
+            raise ApiError("name must be a string")
+        if len(name) > 30:
+            raise ApiError("The token name is too long (at most 30 characters)")
+        out["name"] = name
+    if "remain_quota" in body or creating:
+        out["remain_quota"] = _int(body, "remain_quota", 0, minimum=0)
+    if "unlimited_quota" in body or creating:
+        u = body.get("unlimited_quota", False)
+        if not isinstance(u, bool):
+            raise ApiError("unlimited_quota must be a boolean")
+        out["unlimited_quota"] = u
+    if "expired_time" in body or creating:
+        exp = _int(body, "expired_time", -1)
+        if exp is not None and exp != -1 and exp < 0:
+            raise ApiError("expired_time must be a unix timestamp or -1 (never)")
+        out["expired_time"] = exp
+    for key in ("models", "subnet"):
+        if key in body or creating:
+            v = body.get(key) or ""
+            if not isinstance(v, str):
+                raise ApiError(f"{key} must be a comma-separated string")
+            if key == "subnet":
+                try:
+                    parse_subnets(v)
+                except ValueError as e:
+                    raise ApiError(str(e)) from None
+            out[key] = ",".join(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+class TokenListHandler(ApiHandler):
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        p = self.page()
+        order = self.get_query_argument("order", "")
+        size = PAGE_SIZE
+        try:
+            size = max(1, min(100, int(self.get_query_argument("size", str(PAGE_SIZE)))))
+        except ValueError:
+            raise ApiError("size must be an integer") from None
+        sort = [(_ORDERS[order], DESCENDING)] if order in _ORDERS else [("_id", DESCENDING)]
+        cur = self.ctx.db.tokens.find({"user_id": int(user["_id"])}).sort(sort).skip(p * size).limit(size)
+        self.ok([self.view(d) async for d in cur])
+
+    def view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        data = to_api(doc)
+        bal = self.ctx.ledger.balance("t", data["id"])
+        if bal is not None:
+            data["remain_quota"] = bal
+        if data["status"] == TOKEN_ENABLED:
+            if data["expired_time"] != -1 and data["expired_time"] < time.time():
+                data["status"] = TOKEN_EXPIRED
+            elif not data["unlimited_quota"] and data["remain_quota"] <= 0:
+                data["status"] = TOKEN_EXHAUSTED
+        return data
+
+    @user_auth
+    async def post(self, user: dict[str, Any]) -> None:
+        fields = validate_token_fields(self.json_body(), creating=True)
+        doc = await self.ctx.tokens.create(int(user["_id"]), **fields)
+        self.ok(self.view(doc))
+
+    @user_auth
+    async def put(self, user: dict[str, Any]) -> None:
+        body = self.json_body()
+        tid = body.get("id")
+        if not isinstance(tid, int) or isinstance(tid, bool):
+            raise ApiError("id is required and must be an integer")
+        doc = await self.ctx.tokens.get(tid, int(user["_id"]))
+        if doc is None:
+            raise ApiError("Token not found")
+        status_only = self.get_query_argument("status_only", "") not in ("", "0", "false")
+        fields: dict[str, Any] = {}
+        if "status" in body or status_only:
+            status = body.get("status")
+            if status not in (TOKEN_ENABLED, TOKEN_DISABLED):
+                raise ApiError("status must be 1 (enabled) or 2 (disabled)")
+            if status == TOKEN_ENABLED:
+                view = self.view({**doc, "status": TOKEN_ENABLED})
+                if view["status"] == TOKEN_EXPIRED:
+                    raise ApiError("The token has expired: change its expiry first")
+                if view["status"] == TOKEN_EXHAUSTED:
+                    raise ApiError("The token's quota is used up: add quota or make it unlimited first")
+            fields["status"] = status
+        if not status_only:
+            fields.update(validate_token_fields(body, creating=False))
+        if "remain_quota" in fields:
+            await self.ctx.ledger.flush()  # pending spend lands before the absolute value is set
+        await self.ctx.db.tokens.update_one({"_id": tid}, {"$set": fields})
+        self.ctx.ledger.forget("t", tid)
+        self.ctx.caches.forget_token(doc["key"])
+        fresh = await self.ctx.tokens.get(tid)
+        assert fresh is not None
+        self.ok(self.view(fresh))
+
+
+class TokenSearchHandler(TokenListHandler):
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        keyword = self.get_query_argument("keyword", "")
+        if len(keyword) > 100:
+            raise ApiError("keyword is too long")
+        q: dict[str, Any] = {"user_id": int(user["_id"])}
+        if keyword:
+            q["name"] = {"$regex": "^" + re.escape(keyword)}
+        cur = self.ctx.db.tokens.find(q).sort([("_id", ASCENDING)]).limit(100)
+        self.ok([self.view(d) async for d in cur])
+
+
+class TokenItemHandler(TokenListHandler):
+    SUPPORTED_METHODS = ("GET", "DELETE")  # type: ignore[assignment]
+
+    @user_auth
+    async def get(self, user: dict[str, Any], tid: str) -> None:  # type: ignore[override]
+        doc = await self.ctx.tokens.get(self.path_int(tid), int(user["_id"]))
+        if doc is None:
+            raise ApiError("Token not found")
+        self.ok(self.view(doc))
+
+    @user_auth
+    async def delete(self, user: dict[str, Any], tid: str) -> None:
+        doc = await self.ctx.tokens.get(self.path_int(tid), int(user["_id"]))
+        if doc is None:
+            raise ApiError("Token not found")
+        await self.ctx.db.tokens.delete_one({"_id": doc["_id"]})
+        self.ctx.caches.forget_token(doc["key"])
+        self.ctx.ledger.forget("t", int(doc["_id"]))
+        self.ok()
+
+
+routes = [
+    (r"/api/token/?", TokenListHandler),
+    (r"/api/token/search", TokenSearchHandler),
+    (r"/api/token/([^/]+)", TokenItemHandler),
+]

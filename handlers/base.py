@@ -1,0 +1,270 @@
+"""Handler base classes: context access, JSON bodies, one error renderer per API family."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import tornado.web
+
+from models.users import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED
+from relay.errors import GatewayError, NotFound
+from relay.pipeline import new_request_id
+
+if TYPE_CHECKING:
+    from server import AppContext
+
+log = logging.getLogger("onerelay.http")
+
+SESSION_COOKIE = "session"
+SESSION_DAYS = 30
+
+
+class ApiError(Exception):
+    """A management API failure answered as ``{success: false, message}``."""
+
+    def __init__(self, message: str, status: int = 200) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    request_id: str = ""
+
+    def initialize(self) -> None:
+        pass
+
+    @property
+    def ctx(self) -> "AppContext":
+        return self.application.settings["ctx"]  # type: ignore[no-any-return]
+
+    def set_default_headers(self) -> None:
+        if not self.request_id:
+            self.request_id = new_request_id()
+        self.set_header("X-Oneapi-Request-Id", self.request_id)
+        self.clear_header("Server")
+
+    @property
+    def client_ip(self) -> str:
+        return self.request.remote_ip or ""
+
+    def check_xsrf_cookie(self) -> None:  # CSRF is handled per family (see ApiHandler)
+        return None
+
+    def data_received(self, chunk: bytes) -> None:  # pragma: no cover - not streaming requests
+        pass
+
+
+class ApiHandler(BaseHandler):
+    """``/api/*``: One API's envelope; errors are HTTP 200 ``{success:false}`` (401 when anonymous)."""
+
+    current_role: int = -1
+    current_user_id: int = 0
+    auth_by_cookie = False
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def ok(self, data: Any = None, message: str = "", **extra: Any) -> None:
+        out: dict[str, Any] = {"success": True, "message": message}
+        if data is not None:
+            out["data"] = data
+        out.update(extra)
+        self.finish(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
+
+    def fail(self, message: str, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps({"success": False, "message": message}, ensure_ascii=False))
+
+    def json_body(self) -> dict[str, Any]:
+        raw = self.request.body
+        if not raw:
+            raise ApiError("The request body is empty: send a JSON object")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(f"The request body is not valid JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise ApiError("The request body must be a JSON object")
+        return body
+
+    def page(self) -> int:
+        try:
+            p = int(self.get_query_argument("p", "0") or 0)
+        except ValueError:
+            raise ApiError("p must be a non-negative integer") from None
+        if p < 0:
+            p = 0
+        return p
+
+    def path_int(self, value: str, what: str = "id") -> int:
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            raise ApiError(f"invalid {what}: {value!r}") from None
+        if n <= 0 or n > 2**62:
+            raise ApiError(f"invalid {what}: {value!r}")
+        return n
+
+    # -- authentication -----------------------------------------------------------------------
+    def issue_session(self, user: dict[str, Any]) -> None:
+        now = int(time.time())
+        claims = {"uid": int(user["_id"]), "ver": int(user.get("session_version", 0)),
+                  "iat": now, "exp": now + SESSION_DAYS * 86400}
+        value = jwt.encode(claims, self.ctx.settings.session_secret, algorithm="HS256")
+        self.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="Lax", path="/",
+                        expires_days=SESSION_DAYS,
+                        secure=self.request.protocol == "https")
+
+    def clear_session(self) -> None:
+        self.clear_cookie(SESSION_COOKIE, path="/")
+
+    async def authenticate(self, min_role: int) -> dict[str, Any]:
+        """Session cookie, else a system access token in ``Authorization`` (One API)."""
+        user: dict[str, Any] | None = None
+        cookie = self.get_cookie(SESSION_COOKIE)
+        if cookie:
+            try:
+                claims = jwt.decode(cookie, self.ctx.settings.session_secret, algorithms=["HS256"])
+                doc = await self.ctx.users.get(int(claims["uid"]))
+                if doc is not None and int(doc.get("session_version", 0)) == int(claims.get("ver", -1)):
+                    user = doc
+                    self.auth_by_cookie = True
+            except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+                user = None
+        if user is None:
+            header = self.request.headers.get("Authorization", "").strip()
+            if header[:7].lower() == "bearer ":
+                header = header[7:].strip()
+            if not header:
+                if cookie:
+                    self.clear_session()
+                raise ApiError("Not logged in and no access token provided", status=401)
+            doc = await self.ctx.users.by_access_token(header)
+            if doc is None or not hmac.compare_digest(str(doc.get("access_token", "")), header):
+                raise ApiError("Invalid access token")
+            user = doc
+        if int(user.get("status", 0)) != STATUS_ENABLED:
+            self.clear_session()
+            raise ApiError("This user is disabled")
+        if int(user.get("role", 0)) < min_role:
+            raise ApiError("You do not have permission for this operation")
+        if self.auth_by_cookie and self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            self.check_same_origin()
+        self.current_role = int(user.get("role", 0))
+        self.current_user_id = int(user["_id"])
+        return user
+
+    def check_same_origin(self) -> None:
+        """Cookie-authenticated mutations must come from our own pages (CSRF)."""
+        origin = self.request.headers.get("Origin") or self.request.headers.get("Referer")
+        if not origin:
+            return  # non-browser clients (SameSite=Lax keeps cross-site browsers out)
+        host = urllib.parse.urlsplit(origin).netloc
+        if host != self.request.host:
+            raise ApiError("Cross-site request refused", status=403)
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code >= 500:
+            message = f"Internal server error (request id: {self.request_id})"
+        else:
+            message = self._reason
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"success": False, "message": message}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ApiError):
+            return
+        super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, ApiError):
+            if not self._finished:
+                self.fail(e.message, e.status)
+            return
+        super()._handle_request_exception(e)
+
+
+def api_auth(min_role: int) -> Any:
+    """Decorator: authenticate at ``min_role`` before the handler method runs."""
+
+    def wrap(method: Any) -> Any:
+        async def inner(self: ApiHandler, *args: Any, **kwargs: Any) -> Any:
+            user = await self.authenticate(min_role)
+            return await method(self, user, *args, **kwargs)
+
+        inner.__name__ = method.__name__
+        inner.__doc__ = method.__doc__
+        return inner
+
+    return wrap
+
+
+user_auth = api_auth(ROLE_COMMON)
+admin_auth = api_auth(ROLE_ADMIN)
+root_auth = api_auth(ROLE_ROOT)
+
+
+class OpenAIHandler(BaseHandler):
+    """``/v1/*``: errors as OpenAI error JSON carrying the request id."""
+
+    def write_gateway_error(self, e: GatewayError) -> None:
+        self.set_status(e.status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(e.to_openai(self.request_id), ensure_ascii=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, GatewayError):
+            self.write_gateway_error(exc)
+            return
+        if status_code == 405:
+            e: GatewayError = NotFound(f"Invalid URL ({self.request.method} {self.request.path})")
+            self.set_status(404)
+        elif status_code >= 500:
+            e = GatewayError("Internal server error")
+        else:
+            e = GatewayError(self._reason, status=status_code, type="invalid_request_error")
+        self.write_gateway_error(e)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, GatewayError):
+            return
+        super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, GatewayError):
+            if not self._finished:
+                if self._headers_written:
+                    self.finish()
+                else:
+                    self.clear()
+                    self.set_default_headers()
+                    self.write_gateway_error(e)
+            return
+        super()._handle_request_exception(e)
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown ``/v1`` and ``/api`` paths: 404 ``Invalid URL (METHOD PATH)`` in the family's format."""
+
+    def prepare(self) -> None:
+        msg = f"Invalid URL ({self.request.method} {self.request.path})"
+        self.set_status(404)
+        self.set_header("Content-Type", "application/json")
+        if self.request.path.startswith("/api"):
+            self.finish(json.dumps({"success": False, "message": msg}))
+        else:
+            self.finish(json.dumps(NotFound(msg).to_openai(self.request_id)))

@@ -1,0 +1,120 @@
+"""``/v1/*``: the OpenAI-compatible relay endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tornado.iostream import StreamClosedError
+
+from adaptors.base import CHAT, COMPLETIONS, EMBEDDINGS
+from relay.errors import NotFound, NotImplementedAPI
+from relay.pipeline import Job
+
+from .base import OpenAIHandler
+
+
+class RelayHandler(OpenAIHandler):
+    """POST a chat/completions/embeddings request through the pipeline.
+
+    Implements the pipeline's ``Sink``: ``start_stream``, ``send`` (SSE frames,
+    flushed as they come), ``send_json``; ``closed`` turns True when the client
+    goes away, which cancels the upstream transfer.
+    """
+
+    mode = CHAT
+
+    def initialize(self, mode: str = CHAT) -> None:  # type: ignore[override]
+        super().initialize()
+        self.mode = mode
+        self.closed = False
+        self.started = False
+        self._close_callbacks: list[Callable[[], None]] = []
+
+    # -- Sink ---------------------------------------------------------------------------------
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._close_callbacks.append(fn)
+
+    def on_connection_close(self) -> None:
+        self.closed = True
+        for fn in self._close_callbacks:
+            fn()
+
+    def start_stream(self) -> None:
+        self.started = True
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+
+    def send(self, frames: list[bytes]) -> None:
+        if self.closed:
+            return
+        for f in frames:
+            self.write(f)
+        self.flush().add_done_callback(self._flushed)
+
+    def _flushed(self, fut: Any) -> None:
+        if fut.exception() is not None and isinstance(fut.exception(), StreamClosedError):
+            self.on_connection_close()
+
+    def send_json(self, body: bytes) -> None:
+        self.started = True
+        self.set_header("Content-Type", "application/json")
+        self.write(body)
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    async def post(self, *_: Any) -> None:
+        job = Job(self.ctx, self, self.mode, self.request_id)
+        await job.run(self.request.body, self.request.headers.get("Authorization"), self.client_ip)
+        if not self._finished and not self.closed:
+            self.finish()
+
+
+class ModelsHandler(OpenAIHandler):
+    """``GET /v1/models[/{model}]``: the token's allow-list, else its group's models."""
+
+    async def get(self, model: str | None = None) -> None:
+        job = Job(self.ctx, self, CHAT, self.request_id)  # type: ignore[arg-type]
+        await job.authorize(self.request.headers.get("Authorization"), self.client_ip)
+        assert job.token is not None and job.user is not None
+        names = sorted(job.token.models) if job.token.models is not None else \
+            self.ctx.router.models_for_group(job.user.group)
+        owners = self.ctx.model_owners()
+        items = [{"id": n, "object": "model", "created": 1626777600,
+                  "owned_by": owners.get(n, "custom"), "root": n, "parent": None,
+                  "permission": []} for n in names]
+        if model is not None:
+            found = next((m for m in items if m["id"] == model), None)
+            if found is None:
+                raise NotFound(f"The model '{model}' does not exist", code="model_not_found")
+            self.finish(found)
+            return
+        self.finish({"object": "list", "data": items})
+
+    async def delete(self, model: str | None = None) -> None:
+        raise NotImplementedAPI("API not implemented")
+
+
+class NotImplementedHandler(OpenAIHandler):
+    """One API's 501 routes (files, fine-tuning, assistants, threads, image edits...)."""
+
+    def _refuse(self, *_: Any) -> None:
+        raise NotImplementedAPI("API not implemented")
+
+    get = post = put = delete = patch = _refuse  # type: ignore[assignment]
+
+
+_NOT_IMPLEMENTED = [
+    r"/v1/images/edits", r"/v1/images/variations", r"/v1/files(?:/.*)?", r"/v1/fine_tuning/jobs(?:/.*)?",
+    r"/v1/fine-tunes(?:/.*)?", r"/v1/assistants(?:/.*)?", r"/v1/threads(?:/.*)?",
+    r"/v1/images/generations", r"/v1/edits", r"/v1/moderations", r"/v1/audio/.*",
+]
+
+routes = [
+    (r"/v1/chat/completions", RelayHandler, {"mode": CHAT}),
+    (r"/v1/completions", RelayHandler, {"mode": COMPLETIONS}),
+    (r"/v1/embeddings", RelayHandler, {"mode": EMBEDDINGS}),
+    (r"/v1/engines/([^/]+)/embeddings", RelayHandler, {"mode": EMBEDDINGS}),
+    (r"/v1/models", ModelsHandler),
+    (r"/v1/models/(.+)", ModelsHandler),
+] + [(p, NotImplementedHandler) for p in _NOT_IMPLEMENTED]
+

@@ -1,0 +1,156 @@
+"""In-process caches of tokens, users and the channel routing table.
+
+Entries expire after ``SYNC_FREQUENCY`` seconds as a safety net; management
+routes invalidate what they change at once (``forget_*`` / ``reload``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from typing import Any
+
+from .channels import CH_ENABLED, ChannelRecord, ChannelStore
+from .db import Database
+from .tokens import TokenRecord
+from .users import UserRecord
+
+log = logging.getLogger("onerelay.cache")
+
+_NEGATIVE_TTL = 5.0
+_MAX_NEGATIVE = 10000
+
+
+class RecordCache:
+    """key -> record with a TTL and single-flight loading."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._loading: dict[Any, asyncio.Future[Any]] = {}
+
+    async def get(self, key: Any, loader: Any) -> Any:
+        hit = self._items.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        fut = self._loading.get(key)
+        if fut is not None:
+            return await asyncio.shield(fut)
+        fut = asyncio.get_running_loop().create_future()
+        self._loading[key] = fut
+        try:
+            value = await loader(key)
+            ttl = self.ttl if value is not None else min(self.ttl, _NEGATIVE_TTL)
+            if value is None and len(self._items) > _MAX_NEGATIVE:
+                self._items = {k: v for k, v in self._items.items() if v[1] is not None}
+            self._items[key] = (now + ttl, value)
+            fut.set_result(value)
+            return value
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()
+            raise
+        finally:
+            self._loading.pop(key, None)
+
+    def forget(self, key: Any) -> None:
+        self._items.pop(key, None)
+
+    def forget_where(self, pred: Any) -> None:
+        for k in [k for k, (_, v) in self._items.items() if v is not None and pred(v)]:
+            del self._items[k]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class Caches:
+    def __init__(self, db: Database, ttl: float = 600.0) -> None:
+        self.db = db
+        self.tokens = RecordCache(ttl)
+        self.users = RecordCache(ttl)
+
+    async def token(self, key: str) -> TokenRecord | None:
+        return await self.tokens.get(key, self._load_token)  # type: ignore[no-any-return]
+
+    async def _load_token(self, key: str) -> TokenRecord | None:
+        doc = await self.db.tokens.find_one({"key": key})
+        return TokenRecord.from_doc(doc) if doc else None
+
+    async def user(self, uid: int) -> UserRecord | None:
+        return await self.users.get(uid, self._load_user)  # type: ignore[no-any-return]
+
+    async def _load_user(self, uid: int) -> UserRecord | None:
+        doc = await self.db.users.find_one({"_id": uid}, {"password": 0})
+        return UserRecord.from_doc(doc) if doc else None
+
+    def forget_token(self, key: str) -> None:
+        self.tokens.forget(key)
+
+    def forget_user_tokens(self, user_id: int) -> None:
+        self.tokens.forget_where(lambda t: t.user_id == user_id)
+
+    def forget_user(self, uid: int) -> None:
+        self.users.forget(uid)
+
+
+class ChannelRouter:
+    """group -> model -> priority bands of enabled channels, rebuilt on every change."""
+
+    def __init__(self, store: ChannelStore) -> None:
+        self.store = store
+        self.channels: dict[int, ChannelRecord] = {}
+        # index[group][model] = [(priority, [channels...]), ...] highest priority first
+        self.index: dict[str, dict[str, list[tuple[int, list[ChannelRecord]]]]] = {}
+        self.rng = random.Random()
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> None:
+        async with self._lock:
+            docs = await self.store.all()
+            channels = {int(d["_id"]): ChannelRecord.from_doc(d) for d in docs}
+            for cid, ch in channels.items():  # keep key rotation position across reloads
+                old = self.channels.get(cid)
+                if old is not None and old.keys == ch.keys:
+                    ch._rotation = old._rotation
+            bands: dict[str, dict[str, dict[int, list[ChannelRecord]]]] = defaultdict(
+                lambda: defaultdict(lambda: defaultdict(list)))
+            for ch in channels.values():
+                if ch.status != CH_ENABLED:
+                    continue
+                for g in ch.groups:
+                    for m in ch.models:
+                        bands[g][m][ch.priority].append(ch)
+            self.index = {
+                g: {m: sorted(((p, lst) for p, lst in by_p.items()), key=lambda b: -b[0])
+                    for m, by_p in models.items()}
+                for g, models in bands.items()
+            }
+            self.channels = channels
+
+    def get(self, cid: int) -> ChannelRecord | None:
+        return self.channels.get(cid)
+
+    def models_for_group(self, group: str) -> list[str]:
+        return sorted(self.index.get(group, {}))
+
+    def has_route(self, group: str, model: str) -> bool:
+        return bool(self.index.get(group, {}).get(model))
+
+    def pick(self, group: str, model: str, exclude: set[int] | frozenset[int] = frozenset()) -> ChannelRecord | None:
+        """Weighted random choice in the highest priority band that still has a
+        channel not in ``exclude``; lower bands are used only when higher ones
+        are exhausted. Weight 0 counts as 1 (One API's default weight is 0)."""
+        for _, band in self.index.get(group, {}).get(model, ()):
+            cands = [c for c in band if c.id not in exclude] if exclude else band
+            if not cands:
+                continue
+            if len(cands) == 1:
+                return cands[0]
+            weights = [c.weight or 1 for c in cands]
+            return self.rng.choices(cands, weights=weights)[0]
+        return None

@@ -1,0 +1,174 @@
+"""Options: One API's key/value settings, cached in memory, stored in ``options``.
+
+Values are strings on the wire and in the collection (One API's contract);
+:class:`Options` gives typed reads. Ratio tables are parsed once per change.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from relay import ratios
+
+from .db import Database
+
+TRUE_DEFAULTS = (
+    "PasswordLoginEnabled", "PasswordRegisterEnabled", "RegisterEnabled", "LogConsumeEnabled",
+    "DisplayInCurrencyEnabled", "DisplayTokenStatEnabled",
+)
+FALSE_DEFAULTS = (
+    "EmailVerificationEnabled", "GitHubOAuthEnabled", "OidcEnabled", "WeChatAuthEnabled",
+    "TurnstileCheckEnabled", "EmailDomainRestrictionEnabled", "AutomaticDisableChannelEnabled",
+    "AutomaticEnableChannelEnabled", "ApproximateTokenEnabled", "LarkAuthEnabled",
+)
+STRING_DEFAULTS = {
+    "EmailDomainWhitelist": "gmail.com,163.com,126.com,qq.com,outlook.com,hotmail.com,icloud.com,"
+    "yahoo.com,foxmail.com",
+    "SMTPServer": "", "SMTPFrom": "", "SMTPAccount": "", "SMTPToken": "",
+    "SystemName": "OneRelay", "Notice": "", "About": "", "HomePageContent": "", "Footer": "",
+    "Logo": "", "ServerAddress": "", "TopUpLink": "", "ChatLink": "",
+    "GitHubClientId": "", "GitHubClientSecret": "", "WeChatServerAddress": "",
+    "WeChatServerToken": "", "WeChatAccountQRCodeImageURL": "", "MessagePusherAddress": "",
+    "MessagePusherToken": "", "TurnstileSiteKey": "", "TurnstileSecretKey": "",
+    "LarkClientId": "", "LarkClientSecret": "", "OidcClientId": "", "OidcClientSecret": "",
+    "OidcWellKnown": "", "OidcAuthorizationEndpoint": "", "OidcTokenEndpoint": "",
+    "OidcUserinfoEndpoint": "", "Theme": "default",
+}
+INT_DEFAULTS = {
+    "SMTPPort": 587, "QuotaForNewUser": 0, "QuotaForInviter": 0, "QuotaForInvitee": 0,
+    "QuotaRemindThreshold": 1000, "PreConsumedQuota": 500, "RetryTimes": 0,
+}
+FLOAT_DEFAULTS = {"ChannelDisableThreshold": 5.0, "QuotaPerUnit": 500000.0}
+JSON_OPTIONS = ("ModelRatio", "CompletionRatio", "GroupRatio")
+
+
+def default_options() -> dict[str, str]:
+    d: dict[str, str] = {}
+    for k in TRUE_DEFAULTS:
+        d[k] = "true"
+    for k in FALSE_DEFAULTS:
+        d[k] = "false"
+    d.update(STRING_DEFAULTS)
+    for k, v in INT_DEFAULTS.items():
+        d[k] = str(v)
+    for k, fv in FLOAT_DEFAULTS.items():
+        d[k] = str(int(fv)) if fv == int(fv) else str(fv)
+    d["ModelRatio"] = json.dumps(ratios.MODEL_RATIO, indent=2)
+    d["CompletionRatio"] = json.dumps(ratios.COMPLETION_RATIO, indent=2)
+    d["GroupRatio"] = json.dumps(ratios.GROUP_RATIO, indent=2)
+    return d
+
+
+class OptionError(ValueError):
+    pass
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def validate_option(key: str, value: str) -> str:
+    """Check a value before it is stored; returns the normalised string."""
+    if key in JSON_OPTIONS:
+        try:
+            data = json.loads(value)
+        except ValueError as e:
+            raise OptionError(f"{key} is not valid JSON: {e}") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and _is_number(v) and v >= 0 for k, v in data.items()
+        ):
+            raise OptionError(f"{key} must be a JSON object of name to non-negative number")
+        return value
+    if key in TRUE_DEFAULTS or key in FALSE_DEFAULTS or key.endswith("Enabled"):
+        if value not in ("true", "false"):
+            raise OptionError(f"{key} must be \"true\" or \"false\"")
+        return value
+    if key in INT_DEFAULTS:
+        try:
+            n = int(value)
+        except ValueError:
+            raise OptionError(f"{key} must be an integer") from None
+        if n < 0:
+            raise OptionError(f"{key} must not be negative")
+        return str(n)
+    if key in FLOAT_DEFAULTS:
+        try:
+            f = float(value)
+        except ValueError:
+            raise OptionError(f"{key} must be a number") from None
+        if f < 0 or (key == "QuotaPerUnit" and f == 0):
+            raise OptionError(f"{key} must be positive")
+        return value
+    if key not in STRING_DEFAULTS:
+        raise OptionError(f"unknown option {key}")
+    return value
+
+
+class Options:
+    """In-memory view of the options; ``store`` persists and ``reload`` refreshes."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = default_options()
+        self._parsed: dict[str, Any] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, fn: Callable[[str], None]) -> None:
+        self._listeners.append(fn)
+
+    def set_local(self, key: str, value: str) -> None:
+        self.values[key] = value
+        self._parsed.pop(key, None)
+        for fn in self._listeners:
+            fn(key)
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
+
+    def bool(self, key: str) -> bool:
+        return self.values.get(key) == "true"
+
+    def int(self, key: str) -> int:
+        try:
+            return int(float(self.values.get(key, "0")))
+        except ValueError:
+            return int(INT_DEFAULTS.get(key, 0))
+
+    def float(self, key: str) -> float:
+        try:
+            return float(self.values.get(key, "0"))
+        except ValueError:
+            return float(FLOAT_DEFAULTS.get(key, 0.0))
+
+    def json(self, key: str) -> dict[str, Any]:
+        v = self._parsed.get(key)
+        if v is None:
+            try:
+                v = json.loads(self.values.get(key) or "{}")
+            except ValueError:
+                v = {}
+            if key == "ModelRatio":  # new built-in keys are merged in (One API does this at load)
+                v = {**ratios.MODEL_RATIO, **v}
+            self._parsed[key] = v
+        return v
+
+
+class OptionStore:
+    def __init__(self, db: Database, options: Options) -> None:
+        self.db = db
+        self.options = options
+
+    async def load(self) -> None:
+        """Seed missing defaults, then read everything into memory."""
+        existing = {d["_id"]: d.get("value", "") async for d in self.db.options.find({})}
+        missing = [{"_id": k, "value": v} for k, v in self.options.values.items() if k not in existing]
+        if missing:
+            await self.db.options.insert_many(missing, ordered=False)
+        for k, v in existing.items():
+            if isinstance(v, str):
+                self.options.set_local(k, v)
+
+    async def update(self, key: str, value: str) -> None:
+        value = validate_option(key, value)
+        await self.db.options.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
+        self.options.set_local(key, value)

@@ -1,0 +1,137 @@
+"""Users: accounts, roles, bcrypt passwords, system access tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import string
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import bcrypt
+from pymongo.errors import DuplicateKeyError
+
+from .db import Database
+
+ROLE_GUEST, ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT = 0, 1, 10, 100
+STATUS_ENABLED, STATUS_DISABLED, STATUS_DELETED = 1, 2, 3
+
+# Fields a management response may carry (never the password hash).
+PUBLIC_FIELDS = (
+    "id", "username", "display_name", "role", "status", "email", "github_id", "wechat_id",
+    "lark_id", "oidc_id", "quota", "used_quota", "request_count", "group", "aff_code",
+    "inviter_id",
+)
+
+
+@dataclass(slots=True)
+class UserRecord:
+    """The cached view of a user the relay needs (no secrets)."""
+
+    id: int
+    username: str
+    role: int
+    status: int
+    group: str
+    session_version: int = 0
+
+    @classmethod
+    def from_doc(cls, d: dict[str, Any]) -> "UserRecord":
+        return cls(
+            id=int(d["_id"]), username=d.get("username", ""), role=int(d.get("role", 1)),
+            status=int(d.get("status", 1)), group=d.get("group") or "default",
+            session_version=int(d.get("session_version", 0)),
+        )
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+def check_password(password: str, hashed: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:
+        return False
+
+
+def new_access_token() -> str:
+    return uuid.uuid4().hex
+
+
+def new_aff_code() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(4))
+
+
+def to_api(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: doc.get(k) for k in PUBLIC_FIELDS if k != "id"}
+    out["id"] = int(doc["_id"])
+    for k in ("display_name", "email", "github_id", "wechat_id", "lark_id", "oidc_id", "aff_code"):
+        out[k] = out[k] or ""
+    for k in ("quota", "used_quota", "request_count", "inviter_id"):
+        out[k] = int(out[k] or 0)
+    out["group"] = out["group"] or "default"
+    return out
+
+
+class UserStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.col = db.users
+
+    async def create(
+        self, username: str, password: str, *, role: int = ROLE_COMMON, quota: int = 0,
+        display_name: str = "", email: str = "", group: str = "default",
+        access_token: str | None = None, inviter_id: int = 0, **extra: Any,
+    ) -> dict[str, Any]:
+        uid = await self.db.next_id("users")
+        hashed = await asyncio.to_thread(hash_password, password)
+        doc: dict[str, Any] = {
+            "_id": uid, "username": username, "password": hashed,
+            "display_name": display_name or username, "role": role, "status": STATUS_ENABLED,
+            "email": email, "quota": int(quota), "used_quota": 0, "request_count": 0,
+            "group": group, "inviter_id": inviter_id, "session_version": 0,
+            "created_time": int(time.time()),
+        }
+        if access_token:
+            doc["access_token"] = access_token
+        doc.update(extra)
+        for _ in range(10):  # aff codes are 4 chars: retry on the rare clash
+            doc["aff_code"] = new_aff_code()
+            try:
+                await self.col.insert_one(doc)
+                return doc
+            except DuplicateKeyError as e:
+                if "aff_code" not in str(e):
+                    raise
+        raise RuntimeError("could not allocate an aff code")
+
+    async def get(self, uid: int) -> dict[str, Any] | None:
+        return await self.col.find_one({"_id": uid})
+
+    async def by_username(self, username: str) -> dict[str, Any] | None:
+        return await self.col.find_one({"username": username})
+
+    async def by_login(self, name: str) -> dict[str, Any] | None:
+        """Login accepts a username or an email (One API)."""
+        doc = await self.col.find_one({"username": name})
+        if doc is None and "@" in name:
+            doc = await self.col.find_one({"email": name, "status": {"$ne": STATUS_DELETED}})
+        return doc
+
+    async def by_access_token(self, token: str) -> dict[str, Any] | None:
+        if not token:
+            return None
+        return await self.col.find_one({"access_token": token})
+
+    async def count(self) -> int:
+        return await self.col.count_documents({})
+
+    async def update(self, uid: int, fields: dict[str, Any]) -> None:
+        await self.col.update_one({"_id": uid}, {"$set": fields})
+
+    async def bump_session(self, uid: int) -> None:
+        await self.col.update_one({"_id": uid}, {"$inc": {"session_version": 1}})

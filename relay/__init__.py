@@ -1,0 +1,1 @@
+"""The relay pipeline: authorize → route → reserve → attempt(s) → stream → settle."""

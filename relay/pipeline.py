@@ -1,0 +1,395 @@
+"""The relay pipeline for one request.
+
+authorize → route → reserve quota → attempt(s) → stream/answer → settle.
+
+Everything the happy path needs comes from caches (tokens, users, channels,
+options, balances); usage counters and the consume log are queued in the
+:class:`~models.ledger.QuotaLedger` and written in bulk. Exactly one
+settlement happens per request, in ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from adaptors.base import (
+    CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, RelayRequest, Usage, sse_frame,
+)
+from models.channels import CH_AUTO_DISABLED, CH_ENABLED, ChannelRecord
+from models.ledger import TOKEN, USER
+from models.tokens import TOKEN_DISABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, TokenRecord
+from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
+
+from . import ratios
+from .errors import (
+    AuthError, BadRequest, Forbidden, GatewayError, NoChannel, QuotaExceeded, UpstreamError,
+    UpstreamTimeout,
+)
+from .upstream import UpstreamCall, transport_error
+
+if TYPE_CHECKING:
+    from server import AppContext
+
+log = logging.getLogger("onerelay.relay")
+
+LOG_CONSUME = 2
+# Types that reject `stream_options` (PROVIDERS.md §7): never inject it there.
+_NO_STREAM_OPTIONS = {28}
+
+
+class Sink(Protocol):
+    """What the pipeline needs from the HTTP handler."""
+
+    closed: bool
+    started: bool
+
+    def start_stream(self) -> None: ...
+    def send_json(self, body: bytes) -> None: ...
+    def send(self, frames: list[bytes]) -> None: ...
+    def on_close(self, fn: Any) -> None: ...
+
+
+def new_request_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S") + os.urandom(4).hex()
+
+
+def parse_api_key(header: str | None) -> tuple[str, str | None]:
+    """``Bearer sk-KEY[-CHANNELID]`` → (KEY, CHANNELID or None)."""
+    if not header:
+        raise AuthError("No API key provided: send `Authorization: Bearer sk-...`",
+                        code="invalid_api_key")
+    key = header.strip()
+    if key[:7].lower() == "bearer ":
+        key = key[7:].strip()
+    if key.startswith("sk-"):
+        key = key[3:]
+    parts = key.split("-")
+    if not parts[0]:
+        raise AuthError("Invalid API key", code="invalid_api_key")
+    return parts[0], (parts[1] if len(parts) > 1 and parts[1] else None)
+
+
+@dataclass
+class Outcome:
+    """What one request consumed (None usage = nothing to bill)."""
+
+    usage: Usage | None = None
+    channel: ChannelRecord | None = None
+    partial: bool = False  # the stream ended early (client gone or upstream broke)
+
+
+@dataclass
+class Job:
+    ctx: "AppContext"
+    sink: Sink
+    mode: str
+    request_id: str
+    started_at: float = field(default_factory=time.monotonic)
+    token: TokenRecord | None = None
+    user: UserRecord | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    model: str = ""
+    stream: bool = False
+    raw: bytes = b""
+    prompt_tokens: int = 0
+    reserved: int = 0
+    tried: set[int] = field(default_factory=set)
+
+    # -- authorisation ------------------------------------------------------------------------
+    async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
+        """Token auth per One API (REFERENCE.md §5.1). Returns a pinned channel id, if any."""
+        ctx = self.ctx
+        key, pin = parse_api_key(auth_header)
+        token = await ctx.caches.token(key)
+        if token is None:
+            raise AuthError("Invalid API key", code="invalid_api_key")
+        if token.status == TOKEN_DISABLED:
+            raise AuthError("This API key is disabled", code="token_disabled")
+        if token.status == TOKEN_EXPIRED or (token.expired_time != -1 and token.expired_time < time.time()):
+            raise AuthError("This API key has expired", code="token_expired")
+        if not token.unlimited_quota:
+            if token.status == TOKEN_EXHAUSTED or await ctx.ledger.ensure(TOKEN, token.id) <= 0:
+                raise AuthError("This API key's quota is exhausted", code="token_quota_exhausted")
+        if not token.ip_allowed(client_ip):
+            raise Forbidden(f"This API key may not be used from {client_ip}", code="ip_not_allowed")
+        user = await ctx.caches.user(token.user_id)
+        if user is None or user.status != STATUS_ENABLED:
+            raise Forbidden("The user of this API key is disabled", code="user_disabled")
+        pinned: int | None = None
+        if pin is not None:
+            if user.role < ROLE_ADMIN:
+                raise Forbidden("Only an admin's API key may pin a channel", code="channel_pin_forbidden")
+            try:
+                pinned = int(pin)
+            except ValueError:
+                raise AuthError("Invalid API key", code="invalid_api_key") from None
+        self.token, self.user = token, user
+        return pinned
+
+    def check_model(self) -> None:
+        assert self.token is not None
+        if self.token.models is not None and self.model not in self.token.models:
+            raise Forbidden(f"This API key has no access to model {self.model}", code="model_not_allowed")
+
+    # -- request ------------------------------------------------------------------------------
+    def parse(self, raw: bytes) -> None:
+        if not raw:
+            raise BadRequest("The request body is empty: send a JSON object", code="invalid_json")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BadRequest(f"The request body is not valid JSON: {e}", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object", code="invalid_json")
+        model = body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise BadRequest("`model` is required and must be a string", code="model_required")
+        if self.mode == CHAT:
+            msgs = body.get("messages")
+            if not isinstance(msgs, list) or not msgs:
+                raise BadRequest("`messages` must be a non-empty array", code="invalid_messages")
+        elif self.mode == EMBEDDINGS:
+            if body.get("input") in (None, "", []):
+                raise BadRequest("`input` is required", code="invalid_input")
+        elif "prompt" not in body:
+            raise BadRequest("`prompt` is required", code="invalid_prompt")
+        for k in ("max_tokens", "max_completion_tokens"):
+            v = body.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                raise BadRequest(f"`{k}` must be a non-negative integer", code="invalid_max_tokens")
+        self.body, self.model, self.raw = body, model, raw
+        self.stream = self.mode != EMBEDDINGS and body.get("stream") is True
+
+    # -- routing ------------------------------------------------------------------------------
+    def first_channel(self, group: str, pinned: int | None) -> ChannelRecord:
+        router = self.ctx.router
+        if pinned is not None:
+            ch = router.get(pinned)
+            if ch is None:
+                raise Forbidden(f"Channel {pinned} does not exist", code="invalid_channel")
+            if ch.status != CH_ENABLED:
+                raise Forbidden(f"Channel {pinned} is disabled", code="channel_disabled")
+            return ch
+        ch = router.pick(group, self.model)
+        if ch is None:
+            raise NoChannel(f"No available channel for model {self.model} in group {group}")
+        return ch
+
+    def ratio(self, channel_type: int) -> tuple[float, float, float]:
+        opts = self.ctx.options
+        assert self.user is not None
+        mr = ratios.model_ratio(opts.json("ModelRatio"), self.model, channel_type)
+        gr = ratios.group_ratio(opts.json("GroupRatio"), self.user.group)
+        cr = ratios.completion_ratio(opts.json("CompletionRatio"), self.model, channel_type)
+        return mr, gr, cr
+
+    # -- main ---------------------------------------------------------------------------------
+    async def run(self, raw: bytes, auth_header: str | None, client_ip: str) -> None:
+        ctx = self.ctx
+        pinned = await self.authorize(auth_header, client_ip)
+        self.parse(raw)
+        self.check_model()
+        assert self.user is not None and self.token is not None
+        group = self.user.group
+        channel = self.first_channel(group, pinned)
+        self.prompt_tokens = ctx.counter.count_prompt(self.mode, self.body, self.model)
+        mr, gr, _ = self.ratio(channel.type)
+        max_tokens = self.body.get("max_completion_tokens") or self.body.get("max_tokens") or 0
+        pre = int((ctx.options.int("PreConsumedQuota") + self.prompt_tokens + max_tokens) * mr * gr)
+        token_id = None if self.token.unlimited_quota else self.token.id
+        await ctx.ledger.ensure(USER, self.user.id)
+        short = ctx.ledger.try_reserve(self.user.id, token_id, pre)
+        if short == "user":
+            raise QuotaExceeded("The user's quota is not enough for this request",
+                                code="insufficient_user_quota")
+        if short == "token":
+            raise QuotaExceeded("This API key's remaining quota is not enough for this request",
+                                code="pre_consume_token_quota_failed")
+        self.reserved = pre
+        outcome = Outcome()
+        try:
+            outcome = await self.attempts(channel, group, retries=0 if pinned else ctx.options.int("RetryTimes"))
+        finally:
+            self.settle(outcome)
+
+    async def attempts(self, channel: ChannelRecord | None, group: str, retries: int) -> Outcome:
+        last: UpstreamError | None = None
+        for attempt in range(retries + 1):
+            if attempt:
+                channel = self.ctx.router.pick(group, self.model, exclude=self.tried)
+            if channel is None:
+                break
+            self.tried.add(channel.id)
+            try:
+                return await self.attempt(channel)
+            except UpstreamError as e:
+                last = e
+                self.after_failure(channel, e)
+                if not e.retryable or self.sink.started or self.sink.closed:
+                    raise
+                log.info("request %s: channel #%d failed (%s), %s", self.request_id, channel.id,
+                         e.message, "retrying" if attempt < retries else "no retries left")
+        assert last is not None
+        if last.status == 429:
+            last.message = "The upstream channels for this group are saturated; try again later"
+        raise last
+
+    def after_failure(self, channel: ChannelRecord, e: UpstreamError) -> None:
+        ctx = self.ctx
+        if e.disables_channel and ctx.options.bool("AutomaticDisableChannelEnabled"):
+            ctx.spawn(ctx.disable_channel(channel.id, CH_AUTO_DISABLED, f"upstream said: {e.message}"))
+
+    def build(self, channel: ChannelRecord, adaptor: Adaptor) -> RelayRequest:
+        body, rewrite = self.body, False
+        upstream_model = channel.model_mapping.get(self.model, self.model)
+        if upstream_model != self.model:
+            body = dict(body)
+            body["model"] = upstream_model
+            rewrite = True
+        if channel.system_prompt and self.mode == CHAT:
+            body = dict(body) if not rewrite else body
+            msgs = list(body["messages"])
+            first = msgs[0] if msgs else None
+            if isinstance(first, dict) and first.get("role") == "system":
+                msgs[0] = {**first, "content": channel.system_prompt}
+            else:
+                msgs.insert(0, {"role": "system", "content": channel.system_prompt})
+            body["messages"] = msgs
+            rewrite = True
+        include_usage = False
+        if self.stream and self.ctx.settings.enforce_include_usage and channel.type not in _NO_STREAM_OPTIONS:
+            so = body.get("stream_options")
+            if not (isinstance(so, dict) and so.get("include_usage") is True):
+                body = dict(body) if not rewrite else body
+                body["stream_options"] = {**(so if isinstance(so, dict) else {}), "include_usage": True}
+                rewrite = True
+            include_usage = True
+        return RelayRequest(
+            mode=self.mode, body=body, raw=self.raw, model=upstream_model,
+            requested_model=self.model, stream=self.stream, rewrite=rewrite,
+            include_usage=include_usage,
+        )
+
+    async def attempt(self, channel: ChannelRecord) -> Outcome:
+        ctx = self.ctx
+        adaptor = ctx.adaptors.get(channel.type)
+        if adaptor is None or self.mode not in adaptor.modes:
+            raise UpstreamError(
+                f"Channel #{channel.id} (type {channel.type}) does not support {self.mode} requests",
+                status=503, code="channel_type_unsupported")
+        rreq = self.build(channel, adaptor)
+        target = ChannelTarget(id=channel.id, type=channel.type, key=channel.next_key(),
+                               base_url=channel.base_url, config=channel.config, other=channel.other)
+        upstream = adaptor.build_request(rreq, target)
+        call = UpstreamCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        if self.stream:
+            return await self.stream_attempt(channel, adaptor, rreq, call)
+        resp = await call.fetch()
+        if resp.code == 599:
+            msg, timed_out = transport_error(resp)
+            raise UpstreamTimeout(msg) if timed_out else UpstreamError(msg, status=502, code="upstream_unreachable")
+        body = resp.body or b""
+        if not 200 <= resp.code < 300:
+            raise self.failure(adaptor, resp.code, body)
+        parsed = adaptor.parse_response(rreq, resp.code, body)
+        usage = parsed.usage
+        if usage is None:
+            usage = Usage(self.prompt_tokens, ctx.counter.count_text(parsed.completion_text, self.model))
+        elif not usage.prompt_tokens and self.mode != EMBEDDINGS:
+            usage.prompt_tokens = self.prompt_tokens
+        self.sink.send_json(parsed.body)
+        return Outcome(usage, channel)
+
+    def failure(self, adaptor: Adaptor, status: int, body: bytes) -> UpstreamError:
+        f = adaptor.parse_error(status, body)
+        return UpstreamError(f.message, status=status, retryable=f.retryable,
+                             disables_channel=f.disables_channel, payload=f.payload, code=f.code,
+                             type=f.type)
+
+    async def stream_attempt(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
+                             call: UpstreamCall) -> Outcome:
+        sink = self.sink
+        transcoder = adaptor.new_stream(rreq)
+        sink.on_close(call.cancel)
+
+        def on_chunk(chunk: bytes) -> None:
+            if sink.closed:
+                call.cancel()
+                return
+            frames = transcoder.feed(chunk)
+            if frames:
+                if not sink.started:
+                    sink.start_stream()
+                sink.send(frames)
+
+        def json_error_guard(chunk: bytes) -> None:
+            # A 2xx JSON body on a stream request is an error or a non-stream answer.
+            if "json" in call.content_type and not sink.started:
+                call.error_body += chunk
+            else:
+                on_chunk(chunk)
+
+        resp = await call.fetch(json_error_guard)
+        if call.error_body and 200 <= call.status < 300 and not sink.started:
+            raise self.failure(adaptor, 502, bytes(call.error_body))
+        if resp.code == 599 and not call.cancelled:
+            msg, timed_out = transport_error(resp)
+            if not sink.started:
+                raise UpstreamTimeout(msg) if timed_out else UpstreamError(msg, status=502, code="upstream_unreachable")
+            # Mid-stream failure: one error event, [DONE], bill what was generated.
+            sink.send([sse_frame({"error": {"message": f"{msg} (request id: {self.request_id})",
+                                            "type": "upstream_error", "param": "", "code": "stream_interrupted"}}),
+                       DONE_FRAME])
+            return Outcome(self.stream_usage(transcoder), channel, partial=True)
+        if resp.code != 599 and not 200 <= resp.code < 300:
+            raise self.failure(adaptor, resp.code, bytes(call.error_body))
+        if not call.cancelled and not sink.closed:
+            frames = transcoder.finish()
+            if not sink.started:
+                sink.start_stream()
+            if frames:
+                sink.send(frames)
+        return Outcome(self.stream_usage(transcoder), channel, partial=call.cancelled or sink.closed)
+
+    def stream_usage(self, transcoder: Any) -> Usage:
+        usage = transcoder.usage
+        if usage is None:
+            return Usage(self.prompt_tokens, self.ctx.counter.count_text(transcoder.completion_text, self.model))
+        if not usage.prompt_tokens:
+            usage.prompt_tokens = self.prompt_tokens
+        return usage
+
+    # -- settlement ---------------------------------------------------------------------------
+    def settle(self, outcome: Outcome) -> None:
+        ctx = self.ctx
+        assert self.user is not None and self.token is not None
+        token_id = None if self.token.unlimited_quota else self.token.id
+        usage, channel = outcome.usage, outcome.channel
+        if usage is None or channel is None:
+            ctx.ledger.settle(self.user.id, token_id, self.reserved, 0)  # full refund
+            return
+        mr, gr, cr = self.ratio(channel.type)
+        ratio = mr * gr
+        actual = ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
+        charged = ctx.ledger.settle(self.user.id, token_id, self.reserved, actual)
+        ctx.ledger.record_usage(self.user.id, self.token.id, channel.id, charged)
+        if ctx.options.bool("LogConsumeEnabled"):
+            note = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
+            if charged < actual:
+                note += f"; charged {charged} of {actual} (balance ran out)"
+            if outcome.partial:
+                note += "; stream ended early"
+            ctx.ledger.add_log({
+                "user_id": self.user.id, "created_at": int(time.time()), "type": LOG_CONSUME,
+                "content": note, "username": self.user.username, "token_name": self.token.name,
+                "token_id": self.token.id, "model_name": self.model, "quota": charged,
+                "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                "channel_id": channel.id, "request_id": self.request_id,
+                "elapsed_time": int((time.monotonic() - self.started_at) * 1000),
+                "is_stream": self.stream, "system_prompt_reset": bool(channel.system_prompt),
+            })

@@ -1,0 +1,125 @@
+"""Upstream calls with Tornado's curl client (connection reuse, cancellation).
+
+The curl client accepts only synchronous streaming callbacks (Tornado 6.6):
+:class:`UpstreamCall` receives the status line through ``header_callback``,
+body chunks through ``streaming_callback``, and can abort a transfer at any
+time through libcurl's transfer-info callback (``cancel()``), which is how a
+client that went away stops the upstream generation.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pycurl
+from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
+
+from adaptors.base import UpstreamRequest
+
+CURLE_OPERATION_TIMEDOUT = 28
+CURLE_ABORTED_BY_CALLBACK = 42
+
+
+@dataclass
+class ProxyConfig:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "ProxyConfig | None":
+        """``http://user:pass@host:port`` or ``socks5://host:port`` (curl understands the scheme)."""
+        if not url:
+            return None
+        u = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
+        if not u.hostname:
+            raise ValueError(f"RELAY_PROXY is not a URL: {url!r}")
+        scheme = u.scheme or "http"
+        default_port = {"http": 80, "https": 443}.get(scheme, 1080)
+        host = u.hostname if scheme == "http" else f"{scheme}://{u.hostname}"
+        return cls(host, u.port or default_port, u.username, u.password)
+
+
+def make_client(max_clients: int) -> CurlAsyncHTTPClient:
+    AsyncHTTPClient.configure(
+        "tornado.curl_httpclient.CurlAsyncHTTPClient", max_clients=max_clients,
+        max_body_size=512 * 1024 * 1024,
+    )
+    client = AsyncHTTPClient(force_instance=True)
+    assert isinstance(client, CurlAsyncHTTPClient)
+    return client
+
+
+class UpstreamCall:
+    """One upstream HTTP exchange; streaming when ``on_chunk`` is given.
+
+    While streaming, chunks of a 2xx ``text/event-stream`` (or any 2xx that
+    the caller accepts) go to ``on_chunk``; for any other status the body is
+    buffered so the caller can turn it into an error (and retry: nothing has
+    reached the client).
+    """
+
+    def __init__(self, client: CurlAsyncHTTPClient, req: UpstreamRequest, *, timeout: float,
+                 proxy: ProxyConfig | None, connect_timeout: float = 10.0) -> None:
+        self.client = client
+        self.req = req
+        self.timeout = timeout
+        self.proxy = proxy
+        self.connect_timeout = connect_timeout
+        self.status = 0
+        self.content_type = ""
+        self.cancelled = False
+        self.error_body = bytearray()
+        self._curl: pycurl.Curl | None = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def _http_request(self, on_chunk: Callable[[bytes], None] | None) -> HTTPRequest:
+        kwargs: dict[str, Any] = {}
+        if self.proxy is not None:
+            kwargs.update(proxy_host=self.proxy.host, proxy_port=self.proxy.port,
+                          proxy_username=self.proxy.username, proxy_password=self.proxy.password)
+        if on_chunk is not None:
+            def stream_cb(chunk: bytes) -> None:
+                if not self.status and self._curl is not None:
+                    # Read from the handle: Tornado delivers header callbacks later
+                    # than body chunks when a whole response arrives in one read.
+                    self.status = int(self._curl.getinfo(pycurl.RESPONSE_CODE))
+                    self.content_type = (self._curl.getinfo(pycurl.CONTENT_TYPE) or "").lower()
+                if 200 <= self.status < 300 and not self.cancelled:
+                    on_chunk(chunk)
+                else:
+                    self.error_body += chunk
+
+            kwargs.update(streaming_callback=stream_cb,
+                          prepare_curl_callback=self._prepare_curl)
+        return HTTPRequest(
+            self.req.url, method=self.req.method, headers=self.req.headers, body=self.req.body,
+            request_timeout=self.timeout, connect_timeout=self.connect_timeout,
+            decompress_response=True, follow_redirects=False, allow_nonstandard_methods=True,
+            validate_cert=True, **kwargs,
+        )
+
+    def _prepare_curl(self, curl: pycurl.Curl) -> None:
+        self._curl = curl
+        curl.setopt(pycurl.NOPROGRESS, 0)
+        curl.setopt(pycurl.XFERINFOFUNCTION, lambda *_: 1 if self.cancelled else 0)
+
+    async def fetch(self, on_chunk: Callable[[bytes], None] | None = None) -> HTTPResponse:
+        resp = await self.client.fetch(self._http_request(on_chunk), raise_error=False)
+        if resp.code != 599:
+            self.status = resp.code
+        return resp
+
+
+def transport_error(resp: HTTPResponse) -> tuple[str, bool]:
+    """(message, timed_out) for a 599 (no HTTP answer)."""
+    err = resp.error
+    if isinstance(err, CurlError):
+        return f"upstream connection failed: {err.message}", err.errno == CURLE_OPERATION_TIMEDOUT
+    return f"upstream connection failed: {err}", False

@@ -1,0 +1,308 @@
+"""OneRelay: an OpenAI-compatible LLM API gateway (One API compatible).
+
+``python server.py`` runs it. Settings come from the environment and ``.env``
+(read here only); with no ``MONGODB_URI`` an embedded MongoDB-wire database
+(SecantusDB's ``secantusd-py``) runs as a child process with its data under
+``$DATA_DIR/db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Coroutine
+
+import tornado.httpserver
+import tornado.web
+
+__version__ = "0.1.0"
+
+log = logging.getLogger("onerelay")
+
+ROOT_QUOTA = 500_000_000_000_000  # One API's initial root quota (5e14)
+
+
+def _bool(v: str | None, default: bool = False) -> bool:
+    if v is None or v == "":
+        return default
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _num(env: dict[str, str], key: str, default: float) -> float:
+    v = env.get(key, "")
+    if not v.strip():
+        return default
+    try:
+        return float(v)
+    except ValueError:
+        raise SystemExit(f"{key} must be a number, got {v!r}") from None
+
+
+@dataclass
+class Settings:
+    """Everything configurable, read once from the environment (see README's table)."""
+
+    port: int = 3000
+    log_dir: str = "./logs"
+    data_dir: str = "./data"
+    mongodb_uri: str = ""
+    log_mongodb_uri: str = ""
+    redis_conn_string: str = ""
+    session_secret: str = ""
+    sync_frequency: float = 600.0
+    batch_update_interval: float = 5.0
+    relay_timeout: float = 0.0
+    relay_proxy: str = ""
+    relay_max_connections: int = 512
+    enforce_include_usage: bool = False
+    initial_root_token: str = ""
+    initial_root_access_token: str = ""
+    log_retention_days: int = 0
+    debug: bool = False
+    frontend_dist: str = field(default_factory=lambda: os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "frontend", "dist"))
+    version: str = __version__
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        e = dict(os.environ if env is None else env)
+        s = cls(
+            port=int(_num(e, "PORT", 3000)),
+            data_dir=e.get("DATA_DIR") or "./data",
+            mongodb_uri=e.get("MONGODB_URI", ""),
+            log_mongodb_uri=e.get("LOG_MONGODB_URI", ""),
+            redis_conn_string=e.get("REDIS_CONN_STRING", ""),
+            session_secret=e.get("SESSION_SECRET", ""),
+            sync_frequency=_num(e, "SYNC_FREQUENCY", 600),
+            batch_update_interval=_num(e, "BATCH_UPDATE_INTERVAL", 5),
+            relay_timeout=_num(e, "RELAY_TIMEOUT", 0),
+            relay_proxy=e.get("RELAY_PROXY", ""),
+            relay_max_connections=int(_num(e, "RELAY_MAX_CONNECTIONS", 512)),
+            enforce_include_usage=_bool(e.get("ENFORCE_INCLUDE_USAGE")),
+            initial_root_token=e.get("INITIAL_ROOT_TOKEN", ""),
+            initial_root_access_token=e.get("INITIAL_ROOT_ACCESS_TOKEN", ""),
+            log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
+            debug=_bool(e.get("DEBUG")),
+        )
+        if e.get("FRONTEND_DIST"):
+            s.frontend_dist = e["FRONTEND_DIST"]
+        for k, v in overrides.items():
+            setattr(s, k, v)
+        return s
+
+    def resolve_session_secret(self) -> str:
+        """SESSION_SECRET, else one generated once and kept in DATA_DIR (sessions survive restarts)."""
+        if self.session_secret:
+            return self.session_secret
+        path = os.path.join(self.data_dir, "session_secret")
+        try:
+            with open(path) as f:
+                secret = f.read().strip()
+            if secret:
+                return secret
+        except FileNotFoundError:
+            pass
+        os.makedirs(self.data_dir, exist_ok=True)
+        secret = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret)
+        return secret
+
+
+class AppContext:
+    """Every service a handler needs, built once per process (or per test)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from adaptors import build_registry
+        from models.cache import Caches, ChannelRouter
+        from models.channels import ChannelStore
+        from models.db import Database
+        from models.ledger import QuotaLedger
+        from models.options import Options, OptionStore
+        from models.tokens import TokenStore
+        from models.users import UserStore, hash_password
+        from relay.tokenizer import TokenCounter
+        from relay.upstream import ProxyConfig, make_client
+
+        self.settings = settings
+        settings.session_secret = settings.resolve_session_secret()
+        self.db = Database(settings.mongodb_uri, settings.log_mongodb_uri or None)
+        self.options = Options()
+        self.option_store = OptionStore(self.db, self.options)
+        self.users = UserStore(self.db)
+        self.tokens = TokenStore(self.db)
+        self.channels = ChannelStore(self.db)
+        self.caches = Caches(self.db, ttl=settings.sync_frequency)
+        self.router = ChannelRouter(self.channels)
+        self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval)
+        self.counter = TokenCounter()
+        self.adaptors = build_registry()
+        self.http = make_client(settings.relay_max_connections)
+        self.proxy = ProxyConfig.parse(settings.relay_proxy)
+        self.start_time = int(time.time())
+        self.dummy_hash = hash_password(secrets.token_hex(8))
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sync_task: asyncio.Task[None] | None = None
+        self.options.on_change(self._option_changed)
+
+    def _option_changed(self, key: str) -> None:
+        if key == "ApproximateTokenEnabled":
+            self.counter.approximate = self.options.bool(key)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.db.ping()
+        await self.db.ensure_indexes(self.settings.log_retention_days)
+        await self.option_store.load()
+        await self.bootstrap()
+        await self.router.reload()
+        self.ledger.start()
+        self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
+
+    async def bootstrap(self) -> None:
+        """First start on an empty database: root/123456 (One API), initial tokens."""
+        from models.users import ROLE_ROOT
+
+        if await self.users.count() > 0:
+            return
+        root = await self.users.create(
+            "root", "123456", role=ROLE_ROOT, quota=ROOT_QUOTA, display_name="Root User",
+            access_token=self.settings.initial_root_access_token or None,
+        )
+        log.warning("created the root user: log in as root / 123456 and change the password")
+        if self.settings.initial_root_token:
+            key = self.settings.initial_root_token
+            key = key[3:] if key.startswith("sk-") else key
+            await self.tokens.create(int(root["_id"]), "Initial Root Token", key=key,
+                                     unlimited_quota=True)
+
+    async def _sync_loop(self) -> None:
+        """Safety net: reload channels and options every SYNC_FREQUENCY seconds."""
+        while True:
+            await asyncio.sleep(self.settings.sync_frequency)
+            try:
+                await self.router.reload()
+                await self.option_store.load()
+            except Exception:
+                log.exception("periodic sync failed")
+
+    async def stop(self) -> None:
+        if self._sync_task:
+            self._sync_task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ledger.stop()
+        self.http.close()
+        await self.db.close()
+
+    # -- services used by handlers ------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a background task that is tracked and awaited on shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def channels_changed(self) -> None:
+        await self.router.reload()
+
+    async def disable_channel(self, channel_id: int, status: int, reason: str) -> None:
+        ch = self.router.get(channel_id)
+        if ch is None or ch.status != 1:
+            return
+        await self.channels.set_status(channel_id, status)
+        await self.router.reload()
+        log.warning("channel #%d (%s) disabled: %s", channel_id, ch.name, reason)
+
+    def model_owners(self) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for t, adaptor in sorted(self.adaptors.items(), reverse=True):
+            for m in adaptor.models(t):
+                owners[m] = adaptor.name if adaptor.name != "azure" else "openai"
+        return owners
+
+
+def make_app(ctx: AppContext) -> tornado.web.Application:
+    from handlers import all_routes
+
+    return tornado.web.Application(
+        all_routes(ctx.settings.frontend_dist), ctx=ctx, compress_response=True,
+        debug=False, xheaders=True,
+    )
+
+
+def setup_logging(log_dir: str, debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.INFO
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(
+            os.path.join(log_dir, "onerelay.log"), maxBytes=50 * 1024 * 1024, backupCount=5))
+    logging.basicConfig(level=level, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> None:
+    ctx = AppContext(settings)
+    await ctx.start()
+    app = make_app(ctx)
+    server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=64 * 1024 * 1024)
+    server.listen(settings.port)
+    log.info("OneRelay %s listening on :%d", settings.version, settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: flushing quota and logs")
+    server.stop()
+    try:
+        await asyncio.wait_for(server.close_all_connections(), timeout=10)
+    except asyncio.TimeoutError:
+        pass
+    await ctx.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="onerelay", description="OneRelay: an OpenAI-compatible LLM API gateway.")
+    parser.add_argument("--port", type=int, default=None, help="HTTP port (default 3000; env PORT overrides)")
+    parser.add_argument("--log-dir", default="./logs", help="directory for log files (default ./logs)")
+    parser.add_argument("--version", action="version", version=f"OneRelay {__version__}")
+    args = parser.parse_args(argv)
+
+    from dotenv import load_dotenv
+
+    load_dotenv()
+    settings = Settings.from_env(log_dir=args.log_dir)
+    if args.port is not None and not os.environ.get("PORT"):
+        settings.port = args.port
+    setup_logging(settings.log_dir, settings.debug)
+
+    embedded = None
+    if not settings.mongodb_uri:
+        from models.db import EmbeddedMongo
+
+        embedded = EmbeddedMongo(os.path.join(settings.data_dir, "db"),
+                                 os.path.join(settings.log_dir, "db.log") if settings.log_dir else None)
+        settings.mongodb_uri = embedded.start()
+        log.info("embedded database (SecantusDB) on %s, data in %s", settings.mongodb_uri,
+                 embedded.storage_path)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Real parts: one embedded SecantusDB per test session (a fresh database per test),
+a fake upstream HTTP server on loopback, and OneRelay itself on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any, AsyncIterator, Iterator
+
+import openai
+import pytest
+import tornado.httpclient
+import tornado.httpserver
+import tornado.netutil
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from models.db import EmbeddedMongo  # noqa: E402
+from server import AppContext, Settings, make_app  # noqa: E402
+from tests.fakeupstream import UpstreamState, make_upstream_app  # noqa: E402
+
+ACCESS_TOKEN = "0123456789abcdef0123456789abcdef"
+_db_seq = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[str]:
+    d = tempfile.mkdtemp(prefix="onerelay-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mongo(tmp_root: str) -> Iterator[EmbeddedMongo]:
+    srv = EmbeddedMongo(os.path.join(tmp_root, "db"), os.path.join(tmp_root, "db.log"))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def listen(app: Any) -> tuple[tornado.httpserver.HTTPServer, int]:
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.add_sockets(sockets)
+    return server, sockets[0].getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def upstream() -> AsyncIterator["Upstream"]:
+    state = UpstreamState()
+    server, port = listen(make_upstream_app(state))
+    yield Upstream(state, f"http://127.0.0.1:{port}")
+    server.stop()
+
+
+class Upstream:
+    def __init__(self, state: UpstreamState, url: str) -> None:
+        self.state = state
+        self.url = url
+
+
+class Gateway:
+    """A running OneRelay with helpers to drive its management API as root."""
+
+    def __init__(self, ctx: AppContext, url: str, upstream: Upstream) -> None:
+        self.ctx = ctx
+        self.url = url
+        self.upstream = upstream
+        self.http = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+
+    async def api(self, method: str, path: str, body: Any = None, *, token: str | None = ACCESS_TOKEN,
+                  headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        resp = await self.http.fetch(self.url + path, method=method, body=data, headers=h,
+                                     raise_error=False, allow_nonstandard_methods=True)
+        try:
+            return resp.code, json.loads(resp.body or b"null")
+        except ValueError:
+            return resp.code, resp.body
+
+    async def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        code, data = await self.api(method, path, body, **kw)
+        assert code == 200 and data["success"], (method, path, code, data)
+        return data.get("data")
+
+    async def channel(self, **fields: Any) -> int:
+        body = {"name": "ch", "type": 1, "key": "sk-ok", "base_url": self.upstream.url,
+                "models": "gpt-3.5-turbo", "group": "default"}
+        body.update(fields)
+        data = await self.ok("POST", "/api/channel/", body)
+        return int(data["id"])
+
+    async def token(self, as_token: str = ACCESS_TOKEN, **fields: Any) -> str:
+        """Create a token (as root unless ``as_token`` names another user's access token)."""
+        body = {"name": "test", "unlimited_quota": True, "expired_time": -1}
+        body.update(fields)
+        data = await self.ok("POST", "/api/token/", body, token=as_token)
+        return "sk-" + data["key"]
+
+    def client(self, key: str, **kw: Any) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0, **kw)
+
+    async def logs(self, **query: Any) -> list[dict[str, Any]]:
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        return await self.ok("GET", "/api/log/?" + qs)  # type: ignore[no-any-return]
+
+    async def user(self, uid: int = 1) -> dict[str, Any]:
+        await self.ctx.ledger.flush()
+        doc = await self.ctx.db.users.find_one({"_id": uid})
+        assert doc is not None
+        return doc
+
+
+async def start_gateway(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str,
+                        **settings: Any) -> tuple[Gateway, Any]:
+    n = next(_db_seq)
+    uri = f"mongodb://127.0.0.1:{mongo.port}/t{n}"
+    s = Settings.from_env(env={}, mongodb_uri=uri, data_dir=os.path.join(tmp_root, f"d{n}"),
+                          initial_root_access_token=ACCESS_TOKEN, batch_update_interval=0.2,
+                          frontend_dist=os.path.join(tmp_root, "nodist"), **settings)
+    ctx = AppContext(s)
+    await ctx.start()
+    server, port = listen(make_app(ctx))
+    return Gateway(ctx, f"http://127.0.0.1:{port}", upstream), server
+
+
+@pytest.fixture
+async def gw(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str, request: Any) -> AsyncIterator[Gateway]:
+    marker = request.node.get_closest_marker("settings")
+    settings = marker.kwargs if marker else {}
+    upstream.state.reset()
+    gateway, server = await start_gateway(mongo, upstream, tmp_root, **settings)
+    yield gateway
+    server.stop()
+    await asyncio.sleep(0)
+    await gateway.ctx.stop()
+    gateway.http.close()
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "settings(**kw): Settings overrides for the gw fixture")
