@@ -235,8 +235,10 @@ class Job:
                 log.info("request %s: channel #%d failed (%s), %s", self.request_id, channel.id,
                          e.message, "retrying" if attempt < retries else "no retries left")
         assert last is not None
-        if last.status == 429:
+        if last.status == 429 and retries:
             last.message = "The upstream channels for this group are saturated; try again later"
+            if last.payload:
+                last.payload = {**last.payload, "message": last.message}
         raise last
 
     def after_failure(self, channel: ChannelRecord, e: UpstreamError) -> None:

@@ -111,7 +111,11 @@ class UpstreamCall:
         curl.setopt(pycurl.XFERINFOFUNCTION, lambda *_: 1 if self.cancelled else 0)
 
     async def fetch(self, on_chunk: Callable[[bytes], None] | None = None) -> HTTPResponse:
-        resp = await self.client.fetch(self._http_request(on_chunk), raise_error=False)
+        request = self._http_request(on_chunk)
+        try:
+            resp = await self.client.fetch(request, raise_error=False)
+        except CurlError as e:  # no HTTP answer at all (connect failure, timeout, abort)
+            return HTTPResponse(request, 599, error=e)
         if resp.code != 599:
             self.status = resp.code
         return resp
