@@ -33,6 +33,7 @@ from .base import (
     UpstreamRequest,
     Usage,
     chat_chunk,
+    client_wants_usage,
     failure_verdicts,
     now,
     sse_frame,
@@ -480,6 +481,7 @@ class AnthropicStream(StreamTranscoder):
         self._sent_done = False
         self._tool_index: dict[int, int] = {}  # content block index -> tool ordinal
         self._start_usage: dict[str, Any] = {}  # message_start usage
+        self._emit_usage = client_wants_usage(req)
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._handle(self._decoder.feed(data))
@@ -586,7 +588,8 @@ class AnthropicStream(StreamTranscoder):
             # output_tokens is cumulative; newer APIs repeat (cumulative) input fields here too.
             merged.update({k: v for k, v in final.items() if v is not None})
         self.usage = anthropic_usage(merged)
-        out.append(self._chunk(None, usage=self.usage))
+        if self._emit_usage:
+            out.append(self._chunk(None, usage=self.usage))
 
     def _on_message_stop(self, obj: dict[str, Any], out: list[bytes]) -> None:
         self.done = True

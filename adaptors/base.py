@@ -244,5 +244,11 @@ def chat_chunk(
     return chunk
 
 
+def client_wants_usage(req: RelayRequest) -> bool:
+    """Whether the stream should end with a usage chunk (the client asked, or the gateway enforces it)."""
+    so = req.body.get("stream_options")
+    return req.include_usage or (isinstance(so, dict) and so.get("include_usage") is True)
+
+
 def now() -> int:
     return int(time.time())

@@ -25,10 +25,12 @@ except ImportError:  # pragma: no cover
 
 
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False,
-             model: str = "claude-3-5-sonnet-20241022", requested: str = "claude-alias") -> RelayRequest:
+             model: str = "claude-3-5-sonnet-20241022", requested: str = "claude-alias",
+             include_usage: bool | None = None) -> RelayRequest:
     body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
     raw = json.dumps(body).encode()
-    return RelayRequest(mode=CHAT, body=body, raw=raw, model=model, requested_model=requested, stream=stream)
+    return RelayRequest(mode=CHAT, body=body, raw=raw, model=model, requested_model=requested, stream=stream,
+                        include_usage=stream if include_usage is None else include_usage)
 
 
 def target(**kw: Any) -> ChannelTarget:
@@ -749,3 +751,12 @@ async def test_fake_rejects_missing_version_and_max_tokens() -> None:
 
     recorder = await _with_fake(scenario)
     assert len(recorder) == 2
+
+
+def test_stream_usage_chunk_only_when_asked() -> None:
+    """Without stream_options.include_usage the client gets no usage chunk, but billing still sees usage."""
+    ts = AnthropicAdaptor().new_stream(make_req(stream=True, include_usage=False))
+    out = b"".join(ts.feed(RECORDED)) + b"".join(ts.finish())
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and all(c["choices"] for c in chunks)
+    assert ts.usage is not None and ts.usage.completion_tokens == 89
