@@ -272,6 +272,19 @@ async def serve(settings: Settings) -> None:
     await ctx.stop()
 
 
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (a faster event loop), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    if sys.version_info >= (3, 12):
+        asyncio.run(coro, loop_factory=uvloop.new_event_loop)
+    else:
+        uvloop.run(coro)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="onerelay", description="OneRelay: an OpenAI-compatible LLM API gateway.")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default 3000; env PORT overrides)")
@@ -297,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("embedded database (SecantusDB) on %s, data in %s", settings.mongodb_uri,
                  embedded.storage_path)
     try:
-        asyncio.run(serve(settings))
+        run(serve(settings))
     finally:
         if embedded is not None:
             embedded.stop()

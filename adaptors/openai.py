@@ -156,14 +156,19 @@ def _collect_message_text(msg: dict[str, Any], parts: list[str]) -> None:
 
 
 class OpenAIStream(StreamTranscoder):
-    """Pass-through: frames are forwarded as received; usage and text are read on the way."""
+    """Pass-through: frames are forwarded as received.
+
+    Only frames that carry ``usage`` or ``error`` are parsed on the way; the
+    others are kept and parsed once at the end, and only if the upstream
+    never reported usage (then the generated text is counted locally).
+    """
 
     def __init__(self, req: RelayRequest) -> None:
         super().__init__()
         self._decoder = SSEDecoder()
         self._mode = req.mode
         self._sent_done = False
-        self._pending_usage: bool = False
+        self._payloads: list[str] = []
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._handle(self._decoder.feed(data))
@@ -175,6 +180,37 @@ class OpenAIStream(StreamTranscoder):
             out.append(DONE_FRAME)
         return out
 
+    @property
+    def completion_text(self) -> str:
+        parts: list[str] = []
+        for data in self._payloads:
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                parts.append(response_text(self._mode, obj))
+        return "".join(parts)
+
+    def _inspect(self, data: str) -> None:
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(obj, dict):
+            return
+        if "error" in obj and not obj.get("choices"):
+            err = obj["error"]
+            self.error = (err.get("message") if isinstance(err, dict) else str(err)) or "upstream error"
+        usage = Usage.from_openai(obj.get("usage"))
+        if usage is None:
+            # Moonshot reports usage inside the final choice.
+            for choice in obj.get("choices") or ():
+                if isinstance(choice, dict) and isinstance(choice.get("usage"), dict):
+                    usage = Usage.from_openai(choice["usage"])
+        if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+            self.usage = usage  # keep the last one, never sum (OA #415)
+
     def _handle(self, events: list[Any]) -> list[bytes]:
         out: list[bytes] = []
         for ev in events:
@@ -185,37 +221,12 @@ class OpenAIStream(StreamTranscoder):
                     self._sent_done = True
                     out.append(DONE_FRAME)
                 continue
-            if self._sent_done or not data:
-                continue
-            try:
-                obj = json.loads(data)
-            except ValueError:
-                continue  # not JSON: drop rather than confuse the client's parser
-            if not isinstance(obj, dict):
-                continue
-            if "error" in obj and not obj.get("choices"):
-                err = obj["error"]
-                self.error = (err.get("message") if isinstance(err, dict) else str(err)) or "upstream error"
-            usage = Usage.from_openai(obj.get("usage"))
-            if usage is None:
-                # Moonshot reports usage inside the final choice.
-                for choice in obj.get("choices") or ():
-                    if isinstance(choice, dict) and isinstance(choice.get("usage"), dict):
-                        usage = Usage.from_openai(choice["usage"])
-            if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
-                self.usage = usage  # keep the last one, never sum (OA #415)
-            for choice in obj.get("choices") or ():
-                if not isinstance(choice, dict):
-                    continue
-                if self._mode == COMPLETIONS:
-                    if isinstance(choice.get("text"), str):
-                        self.text_parts.append(choice["text"])
-                else:
-                    delta = choice.get("delta")
-                    if isinstance(delta, dict):
-                        _collect_message_text(delta, self.text_parts)
-            out.append(b"data: " + data.encode() + b"\n\n" if ev.event == "" or ev.event == "message"
-                       else ev.raw)
+            if self._sent_done or not data.lstrip().startswith("{"):
+                continue  # not a JSON object: drop rather than confuse the client's parser
+            if '"usage"' in data or '"error"' in data:
+                self._inspect(data)
+            self._payloads.append(data)
+            out.append(ev.raw)
         return out
 
 

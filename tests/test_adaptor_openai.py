@@ -1,0 +1,143 @@
+"""Pure tests of the SSE decoder and the OpenAI/Azure adaptors (input split anywhere)."""
+
+from __future__ import annotations
+
+import json
+
+from adaptors.base import CHAT, COMPLETIONS, EMBEDDINGS, ChannelTarget, RelayRequest
+from adaptors.openai import AzureAdaptor, OpenAIAdaptor, parse_openai_error
+from adaptors.sse import SSEDecoder
+
+
+def _chunk(delta: dict, finish: str | None = None) -> dict:
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+FRAMES = [
+    _chunk({"role": "assistant", "content": ""}),
+    _chunk({"content": "Héllo"}),
+    _chunk({"tool_calls": [{"index": 0, "id": "t", "type": "function",
+                            "function": {"name": "f", "arguments": "{\"a\":"}}]}),
+    _chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+    _chunk({"reasoning_content": "think"}),
+    _chunk({}, "stop"),
+    {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
+     "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}},
+]
+STREAM = b"".join(b"data: " + json.dumps(f, ensure_ascii=False).encode() + b"\n\n" for f in FRAMES) \
+    + b": keep-alive comment\n\ndata: [DONE]\n\n"
+
+
+def _req(mode: str = CHAT, body: dict | None = None, **kw: object) -> RelayRequest:
+    body = body or {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model="gpt-4o",
+                        requested_model="gpt-4o", **kw)  # type: ignore[arg-type]
+
+
+def _run(data: bytes, splits: list[int]) -> tuple[bytes, object]:
+    ts = OpenAIAdaptor().new_stream(_req(stream=True))
+    out = []
+    prev = 0
+    for i in splits + [len(data)]:
+        out += ts.feed(data[prev:i])
+        prev = i
+    out += ts.finish()
+    return b"".join(out), ts
+
+
+def test_sse_decoder_any_split_and_line_endings() -> None:
+    for raw in (STREAM, STREAM.replace(b"\n", b"\r\n"), STREAM.replace(b"\n", b"\r")):
+        d0 = SSEDecoder()
+        whole = [e.data for e in d0.feed(raw)] + [e.data for e in d0.flush()]  # a final lone \r may be \r\n
+        assert len(whole) == len(FRAMES) + 1 and whole[-1] == "[DONE]"
+        for i in range(len(raw)):
+            d = SSEDecoder()
+            parts = [e.data for e in d.feed(raw[:i])] + [e.data for e in d.feed(raw[i:])]
+            parts += [e.data for e in d.flush()]
+            assert parts == whole, i
+
+
+def test_sse_decoder_multiline_data_and_flush() -> None:
+    d = SSEDecoder()
+    evs = d.feed(b"event: x\ndata: a\ndata: b\n\ndata: tail")
+    assert [(e.event, e.data) for e in evs] == [("x", "a\nb")]
+    assert [e.data for e in d.flush()] == ["tail"]
+
+
+def test_openai_stream_passthrough_at_every_split() -> None:
+    expected, ts0 = _run(STREAM, [])
+    assert expected.count(b"data: [DONE]") == 1 and b"keep-alive" not in expected
+    assert ts0.usage.completion_tokens == 7  # type: ignore[attr-defined]
+    for i in range(1, len(STREAM)):
+        out, ts = _run(STREAM, [i])
+        assert out == expected, i
+        assert ts.usage.prompt_tokens == 5  # type: ignore[attr-defined]
+    out, _ = _run(STREAM, list(range(1, len(STREAM))))  # byte by byte
+    assert out == expected
+
+
+def test_openai_stream_without_usage_collects_all_generated_text() -> None:
+    data = b"".join(b"data: " + json.dumps(f, ensure_ascii=False).encode() + b"\n\n" for f in FRAMES[:-1])
+    out, ts = _run(data, [7])  # no [DONE] either: finish() adds one
+    assert ts.usage is None  # type: ignore[attr-defined]
+    assert ts.completion_text == "Héllof{\"a\":1}think"  # type: ignore[attr-defined]
+    assert out.endswith(b"data: [DONE]\n\n") and out.count(b"[DONE]") == 1
+
+
+def test_openai_stream_mid_stream_error_and_last_usage_kept() -> None:
+    data = (b'data: {"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\n'
+            b'data: {"choices":[{"index":0,"delta":{"content":"b"}}],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n'
+            b'data: {"error":{"message":"boom","code":502}}\n\n')
+    _, ts = _run(data, [])
+    assert ts.usage.completion_tokens == 2 and ts.error == "boom"  # type: ignore[attr-defined]
+
+
+def test_request_urls_and_headers() -> None:
+    a = OpenAIAdaptor()
+    for t, base, url in [(1, "", "https://api.openai.com/v1/chat/completions"),
+                         (36, "", "https://api.deepseek.com/v1/chat/completions"),
+                         (41, "", "https://api.novita.ai/v3/openai/chat/completions"),
+                         (40, "", "https://ark.cn-beijing.volces.com/api/v3/chat/completions"),
+                         (50, "http://x:1/v1/", "http://x:1/v1/chat/completions"),
+                         (1, "http://proxy/", "http://proxy/v1/chat/completions")]:
+        up = a.build_request(_req(), ChannelTarget(1, t, "k", base_url=base))
+        assert up.url == url, t
+        assert up.headers["Authorization"] == "Bearer k"
+    up = a.build_request(_req(EMBEDDINGS, {"model": "e", "input": "x"}), ChannelTarget(1, 1, "k"))
+    assert up.url.endswith("/v1/embeddings")
+    up = a.build_request(_req(COMPLETIONS, {"model": "i", "prompt": "x"}), ChannelTarget(1, 1, "k"))
+    assert up.url.endswith("/v1/completions")
+
+
+def test_passthrough_keeps_bytes_unless_rewritten() -> None:
+    raw = b'{"model":"gpt-4o",   "messages":[{"role":"user","content":"hi"}]}'
+    req = RelayRequest(CHAT, json.loads(raw), raw, "gpt-4o", "gpt-4o")
+    assert OpenAIAdaptor().build_request(req, ChannelTarget(1, 1, "k")).body == raw
+    req.rewrite = True
+    assert OpenAIAdaptor().build_request(req, ChannelTarget(1, 1, "k")).body != raw
+
+
+def test_azure_url_and_filter_chunk_dropped() -> None:
+    az = AzureAdaptor()
+    up = az.build_request(_req(), ChannelTarget(1, 3, "key", base_url="https://r.openai.azure.com",
+                                                config={"api_version": "2024-10-21"}))
+    assert up.url == "https://r.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    assert up.headers["api-key"] == "key" and "Authorization" not in up.headers
+    ts = az.new_stream(_req(stream=True))
+    out = ts.feed(b'data: {"choices":[],"prompt_filter_results":[{"prompt_index":0}]}\n\n'
+                  b'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n')
+    assert len(out) == 1 and b'"x"' in out[0]
+
+
+def test_error_parsing_verdicts() -> None:
+    f = parse_openai_error(401, b'{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}')
+    assert f.disables_channel and f.retryable and f.code == "invalid_api_key"
+    f = parse_openai_error(400, b'{"error":{"message":"bad","type":"invalid_request_error"}}')
+    assert not f.retryable and not f.disables_channel
+    f = parse_openai_error(429, b'{"error":{"message":"You exceeded your current quota, check billing","type":"insufficient_quota"}}')
+    assert f.disables_channel
+    f = parse_openai_error(502, b"<html>Bad gateway</html>")
+    assert f.message == "<html>Bad gateway</html>" and f.retryable
+    f = parse_openai_error(500, b'{"error":"plain text error"}')
+    assert f.message == "plain text error"
