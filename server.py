@@ -92,6 +92,13 @@ class Settings:
             log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
             debug=_bool(e.get("DEBUG")),
         )
+        if s.relay_proxy:
+            from relay.upstream import ProxyConfig
+
+            try:
+                ProxyConfig.parse(s.relay_proxy)
+            except ValueError as err:
+                raise SystemExit(str(err)) from None
         if e.get("FRONTEND_DIST"):
             s.frontend_dist = e["FRONTEND_DIST"]
         for k, v in overrides.items():

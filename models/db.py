@@ -40,6 +40,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     except OSError:
         pass
     os.setpgrp()  # own process group: a Ctrl-C in our terminal goes to us, we stop it cleanly
+    try:
+        # The hot path never waits on the database (caches + batched writes), so under CPU
+        # contention the relay goes first and the batch writer catches up in the lulls.
+        os.nice(5)
+    except OSError:
+        pass
 
 
 def secantus_command() -> list[str]:

@@ -10,6 +10,7 @@ it by creating channels with telling keys:
 * ``slow`` (substring) → streams 200 chunks, 20 ms apart (for disconnect tests)
 * ``jsonstream`` (substring) → answers a stream request with a JSON body
 * ``cut`` (substring) → the stream breaks off after three chunks (connection reset)
+* ``sleep`` (substring) → answers after 2 s (for timeouts)
 * anything else → success
 """
 
@@ -107,6 +108,8 @@ class ChatHandler(_Base):
             self.error(400, "messages is required", "invalid_request_error")
             return
         model = body.get("model", "")
+        if "sleep" in key:
+            await asyncio.sleep(2)
         if body.get("stream"):
             if "jsonstream" in key:
                 self.finish({"error": {"message": "streaming is not supported", "type": "invalid_request_error"}})
