@@ -19,7 +19,7 @@ tokens are taken from ``message_delta`` alone (they are cumulative).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from .base import (
     CHAT,
@@ -89,7 +89,7 @@ def finish_reason(stop_reason: Any) -> str | None:
 # --------------------------------------------------------------------------- request
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -460,7 +460,7 @@ def parse_anthropic_error(status: int, body: bytes) -> UpstreamFailure:
         disables = True
     payload = {"message": message, "type": etype or "upstream_error", "param": "", "code": etype}
     return UpstreamFailure(
-        status=status, message=message, type=payload["type"], code=etype,
+        status=status, message=message, type=etype or "upstream_error", code=etype,
         retryable=retryable, disables_channel=disables, payload=payload,
     )
 

@@ -79,7 +79,7 @@ class ModelsHandler(OpenAIHandler):
         names = sorted(job.token.models) if job.token.models is not None else \
             self.ctx.router.models_for_group(job.user.group)
         owners = self.ctx.model_owners()
-        items = [{"id": n, "object": "model", "created": 1626777600,
+        items: list[dict[str, Any]] = [{"id": n, "object": "model", "created": 1626777600,
                   "owned_by": owners.get(n, "custom"), "root": n, "parent": None,
                   "permission": []} for n in names]
         if model is not None:

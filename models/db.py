@@ -118,7 +118,8 @@ class Database:
             uri, tz_aware=False, connect=False, serverSelectionTimeoutMS=15000
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client.get_default_database("onerelay")
-        self.log_client = AsyncMongoClient(log_uri, connect=False) if log_uri else None
+        self.log_client: AsyncMongoClient[dict[str, Any]] | None = (
+            AsyncMongoClient(log_uri, connect=False) if log_uri else None)
         log_db = self.log_client.get_default_database("onerelay") if self.log_client else self.db
         self.users = self.db["users"]
         self.tokens = self.db["tokens"]

@@ -1,0 +1,1 @@
+"""MongoDB stores, caches and the quota ledger."""
