@@ -135,6 +135,7 @@ class AppContext:
         from models.db import Database
         from models.ledger import QuotaLedger
         from models.options import Options, OptionStore
+        from models.redemptions import RedemptionStore
         from models.tokens import TokenStore
         from models.users import UserStore, hash_password
         from relay.tokenizer import TokenCounter
@@ -147,6 +148,7 @@ class AppContext:
         self.option_store = OptionStore(self.db, self.options)
         self.users = UserStore(self.db)
         self.tokens = TokenStore(self.db)
+        self.redemptions = RedemptionStore(self.db)
         self.channels = ChannelStore(self.db)
         self.caches = Caches(self.db, ttl=settings.sync_frequency)
         self.router = ChannelRouter(self.channels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import string
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import bcrypt
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .db import Database
@@ -24,6 +26,9 @@ PUBLIC_FIELDS = (
     "lark_id", "oidc_id", "quota", "used_quota", "request_count", "group", "aff_code",
     "inviter_id",
 )
+
+# ``GET /api/user/?order=`` (One API): descending by one of these, else newest first.
+LIST_ORDERS = ("quota", "used_quota", "request_count")
 
 
 @dataclass(slots=True)
@@ -135,3 +140,69 @@ class UserStore:
 
     async def bump_session(self, uid: int) -> None:
         await self.col.update_one({"_id": uid}, {"$inc": {"session_version": 1}})
+
+    async def page(self, page: int, size: int, order: str = "") -> list[dict[str, Any]]:
+        """One page of live (not soft-deleted) users, without password hashes."""
+        sort = [(order, DESCENDING), ("_id", DESCENDING)] if order in LIST_ORDERS else [("_id", DESCENDING)]
+        cur = self.col.find({"status": {"$ne": STATUS_DELETED}}, {"password": 0}) \
+            .sort(sort).skip(page * size).limit(size)
+        return [d async for d in cur]
+
+    async def search(self, keyword: str, limit: int = 100) -> list[dict[str, Any]]:
+        """One API: the id, or a username / email / display name prefix (live users only)."""
+        prefix = {"$regex": "^" + re.escape(keyword)}
+        ors: list[dict[str, Any]] = [{"username": prefix}, {"email": prefix}, {"display_name": prefix}]
+        if keyword.isdigit() and len(keyword) < 19:
+            ors.append({"_id": int(keyword)})
+        cur = self.col.find({"$or": ors, "status": {"$ne": STATUS_DELETED}}, {"password": 0}) \
+            .sort([("_id", DESCENDING)]).limit(limit)
+        return [d async for d in cur]
+
+    async def soft_delete(self, uid: int) -> None:
+        """One API's delete: status 3, username ``deleted_<uuid>``; sessions die."""
+        await self.col.update_one({"_id": uid}, {
+            "$set": {"status": STATUS_DELETED, "username": f"deleted_{uuid.uuid4().hex}"},
+            "$inc": {"session_version": 1},
+        })
+
+    async def set_status(self, uid: int, status: int) -> None:
+        """Enable or disable; disabling also ends every session of the user."""
+        upd: dict[str, Any] = {"$set": {"status": status}}
+        if status != STATUS_ENABLED:
+            upd["$inc"] = {"session_version": 1}
+        await self.col.update_one({"_id": uid}, upd)
+
+    async def regenerate_access_token(self, uid: int) -> str:
+        """A fresh system access token (32-hex UUID); the old one stops working."""
+        for _ in range(5):
+            token = new_access_token()
+            try:
+                await self.col.update_one({"_id": uid}, {"$set": {"access_token": token}})
+                return token
+            except DuplicateKeyError:
+                continue
+        raise RuntimeError("could not allocate an access token")
+
+    async def ensure_aff_code(self, uid: int) -> str:
+        """The user's invite code, created when missing."""
+        doc = await self.col.find_one({"_id": uid}, {"aff_code": 1})
+        if doc is None:
+            raise KeyError(uid)
+        if doc.get("aff_code"):
+            return str(doc["aff_code"])
+        for _ in range(10):
+            code = new_aff_code()
+            try:
+                got = await self.col.find_one_and_update(
+                    {"_id": uid, "$or": [{"aff_code": {"$exists": False}}, {"aff_code": None},
+                                         {"aff_code": ""}]},
+                    {"$set": {"aff_code": code}}, projection={"aff_code": 1},
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if got is None:  # set concurrently by another request
+                again = await self.col.find_one({"_id": uid}, {"aff_code": 1})
+                return str((again or {}).get("aff_code") or "")
+            return code
+        raise RuntimeError("could not allocate an aff code")

@@ -1,5 +1,5 @@
 """``/api/*``: One API's management contract."""
 
-from . import channel, misc, token, user
+from . import auth, channel, group, misc, redemption, token, user
 
-routes = user.routes + token.routes + channel.routes + misc.routes
+routes = user.routes + token.routes + channel.routes + misc.routes + redemption.routes + group.routes + auth.routes

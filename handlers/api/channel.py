@@ -1,4 +1,13 @@
-"""``/api/channel/*``: upstream channels (admin). Keys are never returned."""
+"""``/api/channel/*``: upstream channels (admin). Keys are never returned.
+
+Besides One API's CRUD: channel tests (``/test/:id``, ``/test?scope=``) and
+balance queries (``/update_balance/:id``, ``/update_balance``), implemented in
+:mod:`relay.channel_test`.
+
+``PUT /api/channel/`` updates exactly the fields the body carries (One API
+updates the non-zero ones, so it cannot set a priority or weight back to 0);
+``null`` and an empty ``key`` leave a field unchanged.
+"""
 
 from __future__ import annotations
 
@@ -12,30 +21,52 @@ from adaptors import CHANNEL_TYPE_NAMES
 from models.channels import (
     CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, parse_json_object, split_csv, to_api,
 )
+from relay.channel_test import CheckError
 
 from ..base import ApiError, ApiHandler, admin_auth
-from .token import _int
 
 PAGE_SIZE = 10
 _STR_LIMITS = {"name": 100, "base_url": 500, "other": 500, "models": 20000, "group": 1000,
                "system_prompt": 20000}
+_INT_LIMIT = 2**31 - 1
+_KEY_LIMIT = 100_000
+
+
+def _int(body: dict[str, Any], key: str, default: int, *, minimum: int = -_INT_LIMIT) -> int:
+    v = body.get(key, default)
+    if v is None:
+        v = default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+        raise ApiError(f"{key} must be an integer")
+    n = int(v)
+    if n < minimum or n > _INT_LIMIT:
+        raise ApiError(f"{key} must be between {minimum} and {_INT_LIMIT}")
+    return n
 
 
 def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The storable fields of a create (all defaults applied) or an update (only what
+    the body carries; ``null`` means unchanged)."""
     out: dict[str, Any] = {}
-    if "type" in body or creating:
-        t = _int(body, "type", 1)
+
+    def given(k: str) -> bool:
+        return creating or body.get(k) is not None
+
+    if given("type"):
+        t = _int(body, "type", 1, minimum=0)
         if t not in CHANNEL_TYPE_NAMES:
             raise ApiError(f"unknown channel type: {t}")
         out["type"] = t
-    if "key" in body or creating:
+    if given("key"):
         key = body.get("key")
         if not isinstance(key, str) or (creating and not key.strip()):
-            raise ApiError("key is required")
+            raise ApiError("key is required and must be a string")
+        if len(key) > _KEY_LIMIT:
+            raise ApiError(f"key is too long (at most {_KEY_LIMIT} characters)")
         if key.strip():
             out["key"] = key.strip()
     for k, limit in _STR_LIMITS.items():
-        if k in body:
+        if k in body and (creating or body[k] is not None):
             v = body[k]
             if v is None:
                 v = ""
@@ -44,41 +75,50 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             if len(v) > limit:
                 raise ApiError(f"{k} is too long (at most {limit} characters)")
             out[k] = v.strip() if k != "system_prompt" else v
-    if "base_url" in out and out["base_url"] and not re.match(r"^https?://", out["base_url"]):
-        raise ApiError("base_url must start with http:// or https://")
+    if out.get("base_url") and not re.match(r"^https?://[^/\s]+", out["base_url"]):
+        raise ApiError("base_url must be an http:// or https:// URL")
     if "models" in out:
         out["models"] = ",".join(split_csv(out["models"]))
-    if "group" in out:
-        out["group"] = ",".join(split_csv(out["group"])) or "default"
+        if not out["models"]:
+            raise ApiError("models must not be empty: list the models this channel serves")
     if creating and not out.get("models"):
         raise ApiError("models is required: list the models this channel serves")
+    if "group" in out:
+        out["group"] = ",".join(split_csv(out["group"])) or "default"
     for k in ("model_mapping", "config"):
-        if k in body:
+        if k in body and (creating or body[k] is not None):
             v = body[k]
             if isinstance(v, dict):
-                v = json.dumps(v)
+                v = json.dumps(v, ensure_ascii=False)
             if v is None:
                 v = ""
+            if isinstance(v, str) and len(v) > 20000:
+                raise ApiError(f"{k} is too long (at most 20000 characters)")
             try:
                 parsed = parse_json_object(v, k)
             except ValueError as e:
                 raise ApiError(str(e)) from None
             if k == "model_mapping" and not all(isinstance(x, str) for x in parsed.values()):
                 raise ApiError("model_mapping values must be model names (strings)")
-            out[k] = v
-    for k in ("priority", "weight"):
-        if k in body:
-            out[k] = _int(body, k, 0)
-            if k == "weight" and out[k] < 0:
-                raise ApiError("weight must not be negative")
-    if "status" in body:
+            out[k] = v.strip() if isinstance(v, str) else v
+    if given("priority") and "priority" in body:
+        out["priority"] = _int(body, "priority", 0)
+    if given("weight") and "weight" in body:
+        out["weight"] = _int(body, "weight", 0, minimum=0)
+    if body.get("status") is not None:
         st = body["status"]
-        if st not in (CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED):
+        if isinstance(st, bool) or st not in (CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED):
             raise ApiError("status must be 1 (enabled), 2 (disabled) or 3 (auto-disabled)")
         out["status"] = st
     if out.get("type") == 3 and creating and not out.get("base_url"):
         raise ApiError("Azure channels need base_url (https://RESOURCE.openai.azure.com)")
     return out
+
+
+def _channel_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 2**62:
+        raise ApiError("id is required and must be a positive integer")
+    return value
 
 
 class ChannelListHandler(ApiHandler):
@@ -94,11 +134,15 @@ class ChannelListHandler(ApiHandler):
         """A multi-line ``key`` creates one channel per line (One API), unless
         ``key_mode`` is ``"rotate"``: then one channel rotates over all keys."""
         body = self.json_body()
+        mode = body.get("key_mode")
+        if mode not in (None, "", "split", "rotate"):
+            raise ApiError('key_mode must be "split" (one channel per key line) or "rotate"')
         fields = validate_channel(body, creating=True)
         keys = [k.strip() for k in fields["key"].splitlines() if k.strip()]
-        rotate = body.get("key_mode") == "rotate"
+        if len(keys) > 1000 and mode != "rotate":
+            raise ApiError("at most 1000 channels can be created at once")
         created = []
-        for key in ([fields["key"]] if rotate or len(keys) == 1 else keys):
+        for key in ([fields["key"]] if mode == "rotate" or len(keys) == 1 else keys):
             doc = await self.ctx.channels.create({**fields, "key": key})
             created.append(int(doc["_id"]))
         await self.ctx.channels_changed()
@@ -107,33 +151,33 @@ class ChannelListHandler(ApiHandler):
     @admin_auth
     async def put(self, user: dict[str, Any]) -> None:
         body = self.json_body()
-        cid = body.get("id")
-        if not isinstance(cid, int) or isinstance(cid, bool):
-            raise ApiError("id is required and must be an integer")
+        cid = _channel_id(body.get("id"))
         if await self.ctx.channels.get(cid) is None:
-            raise ApiError("Channel not found")
+            raise ApiError(f"Channel {cid} not found")
         fields = validate_channel(body, creating=False)
-        if "models" in fields and not fields["models"]:
-            raise ApiError("models must not be empty")
         doc = await self.ctx.channels.update(cid, fields)
         await self.ctx.channels_changed()
-        assert doc is not None
+        if doc is None:
+            raise ApiError(f"Channel {cid} not found")
         self.ok(to_api(doc))
 
 
 class ChannelSearchHandler(ApiHandler):
+    """Name, models or group contain the keyword; or the id, or one of the keys, equals it."""
+
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
-        kw = self.get_query_argument("keyword", "")
-        if len(kw) > 100:
-            raise ApiError("keyword is too long")
+        kw = self.get_query_argument("keyword", "").strip()
+        if len(kw) > 200:
+            raise ApiError("keyword is too long (at most 200 characters)")
         q: dict[str, Any] = {}
         if kw:
             rx = {"$regex": re.escape(kw), "$options": "i"}
-            ors: list[dict[str, Any]] = [{"name": rx}, {"models": rx}, {"group": rx}]
-            if kw.isdigit():
+            ors: list[dict[str, Any]] = [{"name": rx}, {"models": rx}, {"group": rx},
+                                         {"key": kw}, {"key": {"$regex": f"^{re.escape(kw)}$", "$options": "m"}}]
+            if kw.isdigit() and len(kw) < 18:
                 ors.append({"_id": int(kw)})
             q = {"$or": ors}
         cur = self.ctx.db.channels.find(q, {"key": 0}).sort([("_id", DESCENDING)]).limit(100)
@@ -141,6 +185,8 @@ class ChannelSearchHandler(ApiHandler):
 
 
 class ChannelDisabledHandler(ApiHandler):
+    """``DELETE /api/channel/disabled``: delete every disabled channel (manual or auto)."""
+
     SUPPORTED_METHODS = ("DELETE",)  # type: ignore[assignment]
 
     @admin_auth
@@ -158,14 +204,14 @@ class ChannelItemHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any], cid: str) -> None:
-        doc = await self.ctx.channels.get(self.path_int(cid))
+        doc = await self.ctx.channels.get(self.path_int(cid, "channel id"))
         if doc is None:
             raise ApiError("Channel not found")
         self.ok(to_api(doc))
 
     @admin_auth
     async def delete(self, user: dict[str, Any], cid: str) -> None:
-        if not await self.ctx.channels.delete(self.path_int(cid)):
+        if not await self.ctx.channels.delete(self.path_int(cid, "channel id")):
             raise ApiError("Channel not found")
         await self.ctx.channels_changed()
         self.ok()
@@ -179,8 +225,74 @@ class ChannelModelsHandler(ApiHandler):
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         owners = self.ctx.model_owners()
-        self.ok([{"id": m, "object": "model", "created": 1626777600, "owned_by": o}
-                 for m, o in sorted(owners.items())])
+        self.ok([{"id": m, "object": "model", "created": 1626777600, "owned_by": o,
+                  "root": m, "parent": None}
+                 for m, o in sorted(owners.items())], object="list")
+
+
+class ChannelTestHandler(ApiHandler):
+    """``GET /api/channel/test/:id?model=``: one test request, answered when it is done."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any], cid: str) -> None:
+        model = self.get_query_argument("model", "")
+        if len(model) > 200:
+            raise ApiError("model is too long")
+        doc = await self.ctx.channels.get(self.path_int(cid, "channel id"))
+        if doc is None:
+            raise ApiError("Channel not found")
+        r = await self.ctx.channel_checks.test(doc, model, user=user)
+        self.finish(json.dumps({"success": r.success, "message": r.message, "time": round(r.seconds, 3),
+                                "modelName": r.model}, ensure_ascii=False))
+
+
+class ChannelTestAllHandler(ApiHandler):
+    """``GET /api/channel/test?scope=all|disabled``: starts the bulk test and answers at once."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        scope = self.get_query_argument("scope", "") or "all"
+        try:
+            self.ctx.channel_checks.start_bulk_test(scope)
+        except CheckError as e:
+            raise ApiError(e.message) from None
+        self.ok(message=f"Testing {scope} channels in the background")
+
+
+class ChannelBalanceHandler(ApiHandler):
+    """``GET /api/channel/update_balance/:id``: query the provider, store and answer the balance."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any], cid: str) -> None:
+        doc = await self.ctx.channels.get(self.path_int(cid, "channel id"))
+        if doc is None:
+            raise ApiError("Channel not found")
+        try:
+            balance = await self.ctx.channel_checks.update_balance(doc)
+        except CheckError as e:
+            raise ApiError(e.message) from None
+        self.ok(balance=balance)
+
+
+class ChannelBalanceAllHandler(ApiHandler):
+    """``GET /api/channel/update_balance``: every enabled channel of a supported type, in the
+    background (One API's route does nothing)."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        try:
+            self.ctx.channel_checks.start_bulk_balance()
+        except CheckError as e:
+            raise ApiError(e.message) from None
+        self.ok(message="Updating the balances of all enabled channels in the background")
 
 
 routes = [
@@ -188,5 +300,9 @@ routes = [
     (r"/api/channel/search", ChannelSearchHandler),
     (r"/api/channel/models", ChannelModelsHandler),
     (r"/api/channel/disabled", ChannelDisabledHandler),
+    (r"/api/channel/test/?", ChannelTestAllHandler),
+    (r"/api/channel/test/([^/]+)", ChannelTestHandler),
+    (r"/api/channel/update_balance/?", ChannelBalanceAllHandler),
+    (r"/api/channel/update_balance/([^/]+)", ChannelBalanceHandler),
     (r"/api/channel/([^/]+)", ChannelItemHandler),
 ]

@@ -1,13 +1,22 @@
-"""``/api/user/*``: login, logout, self."""
+"""``/api/user/*`` and ``/api/topup``: login, logout, self routes, admin user management."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from typing import Any
 
-from models.users import STATUS_ENABLED, check_password, hash_password, to_api
+from pymongo.errors import DuplicateKeyError
 
-from ..base import ApiError, ApiHandler, user_auth
+from models.redemptions import RedeemError
+from models.users import (
+    LIST_ORDERS, ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_DELETED, STATUS_DISABLED,
+    STATUS_ENABLED, check_password, hash_password, to_api,
+)
+from relay.pipeline import LOG_CONSUME
+
+from ..base import ApiError, ApiHandler, admin_auth, user_auth
 
 
 def _str_field(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0,
@@ -26,6 +35,8 @@ def _str_field(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0
 
 
 class LoginHandler(ApiHandler):
+    critical = True
+
     async def post(self) -> None:
         if not self.ctx.options.bool("PasswordLoginEnabled"):
             raise ApiError("Password login is disabled by the administrator")
@@ -51,6 +62,113 @@ class LogoutHandler(ApiHandler):
         self.ok()
 
 
+# -- field validation (REFERENCE.md §3 limits) ------------------------------------------------
+MAX_QUOTA = 10**18  # far below int64: $inc can never overflow
+PAGE_SIZE = 10
+LOG_TOPUP, LOG_MANAGE, LOG_SYSTEM = 1, 3, 4
+
+
+def _username(body: dict[str, Any], *, required: bool = False) -> str | None:
+    v = _str_field(body, "username", max_len=12, required=required)
+    if v is not None and (v != v.strip() or any(c.isspace() or ord(c) < 32 for c in v)):
+        raise ApiError("username must not contain spaces or control characters")
+    return v
+
+
+def _password(body: dict[str, Any], *, required: bool = False) -> str | None:
+    v = _str_field(body, "password", max_len=20, min_len=8, required=required)
+    if v is not None:
+        if "\x00" in v:
+            raise ApiError("password must not contain NUL characters")
+        if len(v.encode()) > 72:  # bcrypt's limit
+            raise ApiError("password is too long (at most 72 bytes in UTF-8)")
+    return v
+
+
+def _email(body: dict[str, Any]) -> str | None:
+    v = body.get("email")
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ApiError("email must be a string")
+    v = v.strip()
+    if len(v) > 50:
+        raise ApiError("email must be at most 50 characters")
+    if v and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+        raise ApiError(f"email is not a valid address: {v!r}")
+    return v
+
+
+def _group(body: dict[str, Any]) -> str | None:
+    v = body.get("group")
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v.strip():
+        raise ApiError("group must be a non-empty string")
+    v = v.strip()
+    if len(v) > 32 or "," in v or any(c.isspace() for c in v):
+        raise ApiError("group must be one name of at most 32 characters, without spaces or commas")
+    return v
+
+
+def _int_field(body: dict[str, Any], key: str, *, minimum: int, maximum: int = MAX_QUOTA,
+               required: bool = False) -> int | None:
+    v = body.get(key)
+    if v is None:
+        if required:
+            raise ApiError(f"{key} is required")
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+        raise ApiError(f"{key} must be an integer")
+    n = int(v)
+    if n < minimum or n > maximum:
+        raise ApiError(f"{key} must be between {minimum} and {maximum}")
+    return n
+
+
+def _role(body: dict[str, Any]) -> int | None:
+    v = body.get("role")
+    if v is None:
+        return None
+    if isinstance(v, bool) or v not in (ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT):
+        raise ApiError("role must be 1 (common user) or 10 (admin)")
+    return int(v)
+
+
+def log_quota(ctx: Any, quota: int) -> str:
+    """One API's LogQuota: dollars when DisplayInCurrencyEnabled, else quota points."""
+    if ctx.options.bool("DisplayInCurrencyEnabled"):
+        per_unit = ctx.options.float("QuotaPerUnit") or 500000.0
+        return f"${quota / per_unit:.6f} of quota"
+    return f"{quota} quota points"
+
+
+async def record_log(ctx: Any, user_id: int, username: str, log_type: int, content: str,
+                     quota: int = 0) -> None:
+    """Write a topup/manage/system log now (queued in the ledger, flushed at once)."""
+    ctx.ledger.add_log({
+        "user_id": user_id, "created_at": int(time.time()), "type": log_type, "content": content,
+        "username": username, "token_name": "", "model_name": "", "quota": int(quota),
+        "prompt_tokens": 0, "completion_tokens": 0, "channel_id": 0, "request_id": "",
+        "elapsed_time": 0, "is_stream": False,
+    })
+    await ctx.ledger.flush()
+
+
+def check_can_manage(actor: dict[str, Any], target: dict[str, Any]) -> None:
+    """Admins may not act on users of equal or higher role; root may act on anyone."""
+    my_role = int(actor.get("role", 0))
+    if my_role != ROLE_ROOT and int(target.get("role", 0)) >= my_role:
+        raise ApiError("You cannot manage a user whose role is equal to or higher than yours")
+
+
+async def soft_delete(ctx: Any, uid: int) -> None:
+    await ctx.users.soft_delete(uid)
+    ctx.caches.forget_user(uid)
+    ctx.caches.forget_user_tokens(uid)
+
+
+# -- self -------------------------------------------------------------------------------------
 class SelfHandler(ApiHandler):
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -63,9 +181,11 @@ class SelfHandler(ApiHandler):
 
     @user_auth
     async def put(self, user: dict[str, Any]) -> None:
+        """Change one's username, display name or password (One API UpdateSelf)."""
         body = self.json_body()
+        uid = int(user["_id"])
         fields: dict[str, Any] = {}
-        username = _str_field(body, "username", max_len=12)
+        username = _username(body)
         if username and username != user["username"]:
             if await self.ctx.users.by_username(username):
                 raise ApiError("That username is already taken")
@@ -73,17 +193,324 @@ class SelfHandler(ApiHandler):
         display = _str_field(body, "display_name", max_len=20)
         if display is not None:
             fields["display_name"] = display
-        password = _str_field(body, "password", max_len=20, min_len=8)
+        password = _password(body)
         if password:
             fields["password"] = await asyncio.to_thread(hash_password, password)
         if fields:
-            await self.ctx.users.update(int(user["_id"]), fields)
+            try:
+                await self.ctx.users.update(uid, fields)
+            except DuplicateKeyError:
+                raise ApiError("That username is already taken") from None
             if "password" in fields:
-                await self.ctx.users.bump_session(int(user["_id"]))
-                fresh = await self.ctx.users.get(int(user["_id"]))
+                await self.ctx.users.bump_session(uid)
+                fresh = await self.ctx.users.get(uid)
                 if fresh is not None and self.auth_by_cookie:
                     self.issue_session(fresh)  # this browser stays logged in; others are logged out
-            self.ctx.caches.forget_user(int(user["_id"]))
+            self.ctx.caches.forget_user(uid)
+        self.ok()
+
+    @user_auth
+    async def delete(self, user: dict[str, Any]) -> None:
+        """Soft-delete one's own account (root cannot)."""
+        if int(user.get("role", 0)) == ROLE_ROOT:
+            raise ApiError("The root user cannot be deleted")
+        await soft_delete(self.ctx, int(user["_id"]))
+        self.clear_session()
+        self.ok()
+
+
+class AccessTokenHandler(ApiHandler):
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        """Regenerate the system access token and return it (the old one stops working)."""
+        self.ok(await self.ctx.users.regenerate_access_token(int(user["_id"])))
+
+
+class AffCodeHandler(ApiHandler):
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        self.ok(await self.ctx.users.ensure_aff_code(int(user["_id"])))
+
+
+class RedeemHandler(ApiHandler):
+    @user_auth
+    async def post(self, user: dict[str, Any]) -> None:
+        """Redeem a code: single-use even under concurrent calls; data = the quota added."""
+        body = self.json_body()
+        key = body.get("key")
+        if not isinstance(key, str) or not key.strip():
+            raise ApiError("key is required: the redemption code to redeem")
+        key = key.strip()
+        if len(key) > 64:
+            raise ApiError("Invalid redemption code")
+        uid = int(user["_id"])
+        try:
+            code = await self.ctx.redemptions.redeem(key, uid)
+        except RedeemError as e:
+            raise ApiError(str(e)) from None
+        quota = int(code.get("quota") or 0)
+        self.ctx.ledger.credit(uid, quota)
+        await record_log(self.ctx, uid, user.get("username", ""), LOG_TOPUP,
+                         f"Redeemed a code for {log_quota(self.ctx, quota)}", quota)
+        self.ok(quota)
+
+
+class AvailableModelsHandler(ApiHandler):
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        """The enabled models of the user's group."""
+        self.ok(self.ctx.router.models_for_group(user.get("group") or "default"))
+
+
+class DashboardHandler(ApiHandler):
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        """The last 7 days (UTC, today included) of one's consume logs by day and model."""
+        await self.ctx.ledger.flush()  # the logs of requests just relayed
+        today = int(time.time()) // 86400 * 86400
+        start, end = today - 6 * 86400, today + 86400 - 1
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"user_id": int(user["_id"]), "type": LOG_CONSUME,
+                        "created_at": {"$gte": start, "$lte": end}}},
+            {"$group": {
+                "_id": {
+                    "day": {"$dateToString": {"format": "%Y-%m-%d",
+                                              "date": {"$toDate": {"$multiply": ["$created_at", 1000]}}}},
+                    "model": "$model_name",
+                },
+                "requests": {"$sum": 1}, "quota": {"$sum": "$quota"},
+                "prompt": {"$sum": "$prompt_tokens"}, "completion": {"$sum": "$completion_tokens"},
+            }},
+            {"$sort": {"_id.day": 1, "_id.model": 1}},
+        ]
+        rows = []
+        async for d in await self.ctx.db.logs.aggregate(pipeline):
+            rows.append({
+                "Day": d["_id"]["day"], "ModelName": d["_id"].get("model") or "",
+                "RequestCount": int(d["requests"]), "Quota": int(d["quota"] or 0),
+                "PromptTokens": int(d["prompt"] or 0), "CompletionTokens": int(d["completion"] or 0),
+            })
+        self.ok(rows)
+
+
+# -- admin ------------------------------------------------------------------------------------
+class UserListHandler(ApiHandler):
+    """``/api/user/``: list (GET), create (POST), full update (PUT)."""
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        order = self.get_query_argument("order", "")
+        if order and order not in LIST_ORDERS:
+            raise ApiError(f"order must be one of {', '.join(LIST_ORDERS)}")
+        p = self.page()
+        await self.ctx.ledger.flush()  # quotas and counters as of now
+        self.ok([to_api(d) for d in await self.ctx.users.page(p, PAGE_SIZE, order)])
+
+    @admin_auth
+    async def post(self, user: dict[str, Any]) -> None:
+        """Create a user below one's own role; gets QuotaForNewUser and a "default" token."""
+        body = self.json_body()
+        username = _username(body, required=True)
+        password = _password(body, required=True)
+        display = _str_field(body, "display_name", max_len=20) or username
+        role = _role(body)
+        role = ROLE_COMMON if role is None else role
+        assert username is not None and password is not None
+        if role >= int(user.get("role", 0)):
+            raise ApiError("You cannot create a user whose role is equal to or higher than yours")
+        if await self.ctx.users.by_username(username):
+            raise ApiError("That username is already taken")
+        quota = max(0, self.ctx.options.int("QuotaForNewUser"))
+        try:
+            doc = await self.ctx.users.create(username, password, role=role, quota=quota,
+                                              display_name=display or username)
+        except DuplicateKeyError:
+            raise ApiError("That username is already taken") from None
+        uid = int(doc["_id"])
+        if quota > 0:
+            await record_log(self.ctx, uid, username, LOG_SYSTEM,
+                             f"New user bonus of {log_quota(self.ctx, quota)}", quota)
+        await self.ctx.tokens.create(uid, "default", unlimited_quota=True, expired_time=-1)
+        self.ok(to_api(doc))
+
+    @admin_auth
+    async def put(self, user: dict[str, Any]) -> None:
+        """Full update (One API UpdateUser); a quota change writes a manage log."""
+        body = self.json_body()
+        uid = body.get("id")
+        if isinstance(uid, bool) or not isinstance(uid, int) or uid <= 0:
+            raise ApiError("id is required and must be a positive integer")
+        fields: dict[str, Any] = {}
+        username = _username(body)
+        display = _str_field(body, "display_name", max_len=20)
+        password = _password(body)
+        email = _email(body)
+        group = _group(body)
+        quota = _int_field(body, "quota", minimum=0)
+        role = _role(body)
+        status = body.get("status")
+        if status is not None and (isinstance(status, bool) or status not in (STATUS_ENABLED, STATUS_DISABLED)):
+            raise ApiError("status must be 1 (enabled) or 2 (disabled)")
+        target = await self.ctx.users.get(uid)
+        if target is None or int(target.get("status", 0)) == STATUS_DELETED:
+            raise ApiError(f"User {uid} not found")
+        check_can_manage(user, target)
+        my_role, target_role = int(user.get("role", 0)), int(target.get("role", 0))
+        if role is not None and role != target_role:
+            if target_role == ROLE_ROOT:
+                raise ApiError("The root user's role cannot be changed")
+            if role >= my_role:
+                raise ApiError("You cannot raise a user to a role equal to or higher than yours")
+            fields["role"] = role
+        if status is not None and status != int(target.get("status", 0)):
+            if target_role == ROLE_ROOT:
+                raise ApiError("The root user cannot be disabled")
+            fields["status"] = status
+        if username and username != target["username"]:
+            if await self.ctx.users.by_username(username):
+                raise ApiError("That username is already taken")
+            fields["username"] = username
+        if display is not None:
+            fields["display_name"] = display
+        if email is not None:
+            fields["email"] = email
+        if group is not None:
+            fields["group"] = group
+        if password:
+            fields["password"] = await asyncio.to_thread(hash_password, password)
+        old_quota: int | None = None
+        if quota is not None:
+            await self.ctx.ledger.flush()  # pending spend lands before the absolute value is set
+            fresh = await self.ctx.users.get(uid)
+            old_quota = int((fresh or target).get("quota") or 0)
+            if quota != old_quota:
+                fields["quota"] = quota
+        if fields:
+            try:
+                await self.ctx.users.update(uid, fields)
+            except DuplicateKeyError:
+                raise ApiError("That username is already taken") from None
+            if "quota" in fields:
+                self.ctx.ledger.forget("u", uid)
+            if "password" in fields or fields.get("status") == STATUS_DISABLED:
+                await self.ctx.users.bump_session(uid)
+            if "status" in fields:
+                self.ctx.caches.forget_user_tokens(uid)
+            self.ctx.caches.forget_user(uid)
+        if "quota" in fields:
+            await record_log(
+                self.ctx, uid, fields.get("username", target["username"]), LOG_MANAGE,
+                f"An admin changed the user's quota from {log_quota(self.ctx, old_quota or 0)} "
+                f"to {log_quota(self.ctx, fields['quota'])}",
+            )
+        doc = await self.ctx.users.get(uid)
+        assert doc is not None
+        self.ok(to_api(doc))
+
+
+class UserSearchHandler(ApiHandler):
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        keyword = self.get_query_argument("keyword", "").strip()
+        if len(keyword) > 100:
+            raise ApiError("keyword is too long (at most 100 characters)")
+        await self.ctx.ledger.flush()
+        self.ok([to_api(d) for d in await self.ctx.users.search(keyword)])
+
+
+class UserItemHandler(ApiHandler):
+    @admin_auth
+    async def get(self, user: dict[str, Any], uid: str) -> None:
+        await self.ctx.ledger.flush()
+        target = await self.ctx.users.get(self.path_int(uid, "user id"))
+        if target is None:
+            raise ApiError(f"User {uid} not found")
+        check_can_manage(user, target)
+        self.ok(to_api(target))
+
+    @admin_auth
+    async def delete(self, user: dict[str, Any], uid: str) -> None:
+        target = await self.ctx.users.get(self.path_int(uid, "user id"))
+        if target is None or int(target.get("status", 0)) == STATUS_DELETED:
+            raise ApiError(f"User {uid} not found")
+        check_can_manage(user, target)
+        if int(target.get("role", 0)) == ROLE_ROOT:
+            raise ApiError("The root user cannot be deleted")
+        await soft_delete(self.ctx, int(target["_id"]))
+        self.ok()
+
+
+class ManageHandler(ApiHandler):
+    ACTIONS = ("disable", "enable", "delete", "promote", "demote")
+
+    @admin_auth
+    async def post(self, user: dict[str, Any]) -> None:
+        """disable / enable / delete / promote (root only) / demote, by username."""
+        body = self.json_body()
+        username = body.get("username")
+        if not isinstance(username, str) or not username:
+            raise ApiError("username is required")
+        action = body.get("action")
+        if action not in self.ACTIONS:
+            raise ApiError(f"action must be one of {', '.join(self.ACTIONS)}")
+        target = await self.ctx.users.by_username(username)
+        if target is None or int(target.get("status", 0)) == STATUS_DELETED:
+            raise ApiError("User not found")
+        check_can_manage(user, target)
+        uid, role = int(target["_id"]), int(target.get("role", 0))
+        status = int(target.get("status", 0))
+        if action == "disable":
+            if role == ROLE_ROOT:
+                raise ApiError("The root user cannot be disabled")
+            await self.ctx.users.set_status(uid, STATUS_DISABLED)
+            status = STATUS_DISABLED
+            self.ctx.caches.forget_user_tokens(uid)
+        elif action == "enable":
+            await self.ctx.users.set_status(uid, STATUS_ENABLED)
+            status = STATUS_ENABLED
+            self.ctx.caches.forget_user_tokens(uid)
+        elif action == "delete":
+            if role == ROLE_ROOT:
+                raise ApiError("The root user cannot be deleted")
+            await soft_delete(self.ctx, uid)
+            status = STATUS_DELETED
+        elif action == "promote":
+            if int(user.get("role", 0)) != ROLE_ROOT:
+                raise ApiError("Only the root user can promote users to admin")
+            if role >= ROLE_ADMIN:
+                raise ApiError("This user is already an admin")
+            role = ROLE_ADMIN
+            await self.ctx.users.update(uid, {"role": role})
+        else:  # demote
+            if role == ROLE_ROOT:
+                raise ApiError("The root user cannot be demoted")
+            if role <= ROLE_COMMON:
+                raise ApiError("This user is already a common user")
+            role = ROLE_COMMON
+            await self.ctx.users.update(uid, {"role": role})
+        self.ctx.caches.forget_user(uid)
+        self.ok({"role": role, "status": status})
+
+
+class TopUpHandler(ApiHandler):
+    @admin_auth
+    async def post(self, user: dict[str, Any]) -> None:
+        """``/api/topup`` {user_id, quota, remark}: add quota to a user; writes a topup log."""
+        body = self.json_body()
+        uid = _int_field(body, "user_id", minimum=1, maximum=2**62, required=True)
+        quota = _int_field(body, "quota", minimum=1, required=True)
+        remark = body.get("remark") or ""
+        if not isinstance(remark, str):
+            raise ApiError("remark must be a string")
+        if len(remark) > 255:
+            raise ApiError("remark must be at most 255 characters")
+        assert uid is not None and quota is not None
+        target = await self.ctx.users.get(uid)
+        if target is None or int(target.get("status", 0)) == STATUS_DELETED:
+            raise ApiError(f"User {uid} not found")
+        self.ctx.ledger.credit(uid, quota)
+        await record_log(self.ctx, uid, target.get("username", ""), LOG_TOPUP,
+                         remark.strip() or f"Topped up {log_quota(self.ctx, quota)} through the API", quota)
         self.ok()
 
 
@@ -91,4 +518,14 @@ routes = [
     (r"/api/user/login", LoginHandler),
     (r"/api/user/logout", LogoutHandler),
     (r"/api/user/self", SelfHandler),
+    (r"/api/user/token", AccessTokenHandler),
+    (r"/api/user/aff", AffCodeHandler),
+    (r"/api/user/topup", RedeemHandler),
+    (r"/api/user/available_models", AvailableModelsHandler),
+    (r"/api/user/dashboard", DashboardHandler),
+    (r"/api/user/search", UserSearchHandler),
+    (r"/api/user/manage", ManageHandler),
+    (r"/api/user/?", UserListHandler),
+    (r"/api/user/(\d+)", UserItemHandler),
+    (r"/api/topup", TopUpHandler),
 ]

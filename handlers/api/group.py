@@ -1,0 +1,18 @@
+"""``/api/group/``: the user groups known to billing (GroupRatio keys, admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..base import ApiHandler, admin_auth
+
+
+class GroupHandler(ApiHandler):
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        self.ok(sorted(self.ctx.options.json("GroupRatio")))
+
+
+routes = [
+    (r"/api/group/?", GroupHandler),
+]

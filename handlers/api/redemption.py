@@ -1,0 +1,117 @@
+"""``/api/redemption/*``: redemption codes (admin). Redeeming is ``POST /api/user/topup``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.redemptions import RED_DISABLED, RED_ENABLED, to_api
+
+from ..base import ApiError, ApiHandler, admin_auth
+from .user import MAX_QUOTA, _int_field
+
+PAGE_SIZE = 10
+MAX_PER_CALL = 100
+
+
+def _name(body: dict[str, Any], *, required: bool) -> str | None:
+    v = body.get("name")
+    if v is None and not required:
+        return None
+    if not isinstance(v, str):
+        raise ApiError("name is required and must be a string" if required else "name must be a string")
+    v = v.strip()
+    if not 1 <= len(v) <= 20:
+        raise ApiError("name must be 1-20 characters")
+    return v
+
+
+def _status(body: dict[str, Any]) -> int:
+    st = body.get("status")
+    if isinstance(st, bool) or st not in (RED_ENABLED, RED_DISABLED):
+        raise ApiError("status must be 1 (enabled) or 2 (disabled)")
+    return int(st)
+
+
+class RedemptionListHandler(ApiHandler):
+    """``/api/redemption/``: list (GET), create (POST), update (PUT)."""
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        self.ok([to_api(d) for d in await self.ctx.redemptions.page(self.page(), PAGE_SIZE)])
+
+    @admin_auth
+    async def post(self, user: dict[str, Any]) -> None:
+        """Create ``count`` codes (1-100) of ``quota`` each; data = their keys."""
+        body = self.json_body()
+        name = _name(body, required=True)
+        quota = _int_field(body, "quota", minimum=1, maximum=MAX_QUOTA, required=True)
+        count = _int_field(body, "count", minimum=1, maximum=MAX_PER_CALL)
+        assert name is not None and quota is not None
+        docs = await self.ctx.redemptions.create_many(int(user["_id"]), name, quota, count or 1)
+        self.ok([d["key"] for d in docs])
+
+    @admin_auth
+    async def put(self, user: dict[str, Any]) -> None:
+        """Update name/quota/status; ``?status_only=1`` changes the status alone.
+
+        A redeemed code stays redeemed: its status and quota cannot change.
+        """
+        body = self.json_body()
+        rid = body.get("id")
+        if isinstance(rid, bool) or not isinstance(rid, int) or rid <= 0:
+            raise ApiError("id is required and must be a positive integer")
+        doc = await self.ctx.redemptions.get(rid)
+        if doc is None:
+            raise ApiError(f"Redemption code {rid} not found")
+        status_only = self.get_query_argument("status_only", "") not in ("", "0", "false")
+        fields: dict[str, Any] = {}
+        if status_only or "status" in body:
+            fields["status"] = _status(body)
+        if not status_only:
+            name = _name(body, required=False)
+            if name is not None:
+                fields["name"] = name
+            quota = _int_field(body, "quota", minimum=1, maximum=MAX_QUOTA)
+            if quota is not None:
+                fields["quota"] = quota
+        if set(fields) - {"name"}:  # status or quota: only while unused, atomically
+            if not await self.ctx.redemptions.update_unused(rid, fields):
+                raise ApiError("This redemption code has already been used: "
+                               "its status and quota can no longer change")
+        elif fields:
+            await self.ctx.redemptions.update(rid, fields)
+        fresh = await self.ctx.redemptions.get(rid)
+        if fresh is None:
+            raise ApiError(f"Redemption code {rid} not found")
+        self.ok(to_api(fresh))
+
+
+class RedemptionSearchHandler(ApiHandler):
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        keyword = self.get_query_argument("keyword", "").strip()
+        if len(keyword) > 100:
+            raise ApiError("keyword is too long (at most 100 characters)")
+        self.ok([to_api(d) for d in await self.ctx.redemptions.search(keyword)])
+
+
+class RedemptionItemHandler(ApiHandler):
+    @admin_auth
+    async def get(self, user: dict[str, Any], rid: str) -> None:
+        doc = await self.ctx.redemptions.get(self.path_int(rid, "redemption id"))
+        if doc is None:
+            raise ApiError(f"Redemption code {rid} not found")
+        self.ok(to_api(doc))
+
+    @admin_auth
+    async def delete(self, user: dict[str, Any], rid: str) -> None:
+        if not await self.ctx.redemptions.delete(self.path_int(rid, "redemption id")):
+            raise ApiError(f"Redemption code {rid} not found")
+        self.ok()
+
+
+routes = [
+    (r"/api/redemption/?", RedemptionListHandler),
+    (r"/api/redemption/search", RedemptionSearchHandler),
+    (r"/api/redemption/([^/]+)", RedemptionItemHandler),
+]
