@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 log = logging.getLogger("onerelay")
 
 ROOT_QUOTA = 500_000_000_000_000  # One API's initial root quota (5e14)
+DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."  # One API's TEST_PROMPT
 
 
 def _bool(v: str | None, default: bool = False) -> bool:
@@ -66,6 +67,7 @@ class Settings:
     initial_root_token: str = ""
     initial_root_access_token: str = ""
     log_retention_days: int = 0
+    test_prompt: str = DEFAULT_TEST_PROMPT
     debug: bool = False
     frontend_dist: str = field(default_factory=lambda: os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "frontend", "dist"))
@@ -90,6 +92,7 @@ class Settings:
             initial_root_token=e.get("INITIAL_ROOT_TOKEN", ""),
             initial_root_access_token=e.get("INITIAL_ROOT_ACCESS_TOKEN", ""),
             log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
+            test_prompt=e.get("TEST_PROMPT") or DEFAULT_TEST_PROMPT,
             debug=_bool(e.get("DEBUG")),
         )
         if s.relay_proxy:
@@ -138,6 +141,7 @@ class AppContext:
         from models.redemptions import RedemptionStore
         from models.tokens import TokenStore
         from models.users import UserStore, hash_password
+        from relay.channel_test import ChannelChecks
         from relay.tokenizer import TokenCounter
         from relay.upstream import ProxyConfig, make_client
 
@@ -155,6 +159,7 @@ class AppContext:
         self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval)
         self.counter = TokenCounter()
         self.adaptors = build_registry()
+        self.channel_checks = ChannelChecks(self)
         self.http = make_client(settings.relay_max_connections)
         self.proxy = ProxyConfig.parse(settings.relay_proxy)
         self.start_time = int(time.time())
