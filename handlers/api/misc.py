@@ -1,11 +1,14 @@
-"""``/api/status``, ``/api/option/``, ``/api/log/*``."""
+"""``/api/status``, ``/api/notice``, ``/api/about``, ``/api/home_page_content``,
+``/api/models``, ``/api/option/``, ``/api/log/*``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pymongo import DESCENDING
 
+from adaptors import CHANNEL_TYPE_NAMES
 from models.options import OptionError
 
 from ..base import ApiError, ApiHandler, admin_auth, root_auth, user_auth
@@ -68,17 +71,42 @@ class OptionHandler(ApiHandler):
         self.ok()
 
 
-def log_query(handler: ApiHandler, *, own_user: int | None) -> dict[str, Any]:
-    """One API's log filters: type, start/end timestamps, username, token_name, model_name, channel."""
-    q: dict[str, Any] = {}
-    a = handler.get_query_argument
+LOG_TYPES = {0: "unknown", 1: "topup", 2: "consume", 3: "manage", 4: "system", 5: "test"}
+LOG_CONSUME = 2
+SEARCH_LIMIT = 100  # One API's MaxRecentItems
+_TS_MAX = 2**40  # unix seconds far beyond any real date; keeps queries in int64
+_FILTER_LIMITS = {"username": 100, "token_name": 100, "model_name": 200}
+
+
+def _query_int(handler: ApiHandler, name: str, *, maximum: int = _TS_MAX) -> int:
+    raw = handler.get_query_argument(name, "").strip()
+    if not raw:
+        return 0
     try:
-        t = int(a("type", "0") or 0)
-        start = int(a("start_timestamp", "0") or 0)
-        end = int(a("end_timestamp", "0") or 0)
-        channel = int(a("channel", "0") or 0)
+        n = int(raw)
     except ValueError:
-        raise ApiError("type, start_timestamp, end_timestamp and channel must be integers") from None
+        raise ApiError(f"{name} must be an integer, got {raw[:40]!r}") from None
+    if n < 0 or n > maximum:
+        raise ApiError(f"{name} must be between 0 and {maximum}")
+    return n
+
+
+def log_query(handler: ApiHandler, *, own_user: int | None) -> dict[str, Any]:
+    """One API's log filters: type, start/end timestamps, username, token_name, model_name,
+    channel (the last two per user only for admins). Every value is validated."""
+    q: dict[str, Any] = {}
+    t = _query_int(handler, "type", maximum=max(LOG_TYPES))
+    start = _query_int(handler, "start_timestamp")
+    end = _query_int(handler, "end_timestamp")
+    channel = _query_int(handler, "channel", maximum=2**62)
+    if start and end and end < start:
+        raise ApiError("end_timestamp must not be before start_timestamp")
+    strings: dict[str, str] = {}
+    for name, limit in _FILTER_LIMITS.items():
+        v = handler.get_query_argument(name, "").strip()
+        if len(v) > limit:
+            raise ApiError(f"{name} is too long (at most {limit} characters)")
+        strings[name] = v
     if t:
         q["type"] = t
     if start or end:
@@ -89,14 +117,15 @@ def log_query(handler: ApiHandler, *, own_user: int | None) -> dict[str, Any]:
             q["created_at"]["$lte"] = end
     if own_user is not None:
         q["user_id"] = own_user
-    elif a("username", ""):
-        q["username"] = a("username")
-    if a("token_name", ""):
-        q["token_name"] = a("token_name")
-    if a("model_name", ""):
-        q["model_name"] = a("model_name")
-    if channel and own_user is None:
-        q["channel_id"] = channel
+    else:
+        if strings["username"]:
+            q["username"] = strings["username"]
+        if channel:
+            q["channel_id"] = channel
+    if strings["token_name"]:
+        q["token_name"] = strings["token_name"]
+    if strings["model_name"]:
+        q["model_name"] = strings["model_name"]
     return q
 
 
@@ -104,46 +133,176 @@ def log_view(doc: dict[str, Any], *, admin: bool) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k not in ("_id", "created_dt", "channel_id", "token_id")}
     out["id"] = doc["_id"]
     out["channel"] = doc.get("channel_id", 0) if admin else 0
-    for k in ("quota", "prompt_tokens", "completion_tokens", "elapsed_time"):
+    for k in ("quota", "prompt_tokens", "completion_tokens", "elapsed_time", "user_id", "created_at",
+              "type"):
         out[k] = int(out.get(k) or 0)
     for k in ("content", "username", "token_name", "model_name", "request_id"):
         out[k] = out.get(k) or ""
     out["is_stream"] = bool(out.get("is_stream"))
+    out["system_prompt_reset"] = bool(out.get("system_prompt_reset"))
     return out
 
 
+_NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+async def _sum_quota(handler: ApiHandler, q: dict[str, Any]) -> int:
+    """Sum of ``quota`` over the matching logs; consume logs only unless ``type`` is given
+    (One API's stat counts consumption)."""
+    q = dict(q)
+    q.setdefault("type", LOG_CONSUME)
+    cur = await handler.ctx.db.logs.aggregate([
+        {"$match": q}, {"$group": {"_id": None, "quota": {"$sum": "$quota"}}}])
+    rows = [r async for r in cur]
+    return int(rows[0]["quota"] or 0) if rows else 0
+
+
+def _search_keyword(handler: ApiHandler) -> str:
+    kw = handler.get_query_argument("keyword", "").strip()
+    if len(kw) > 200:
+        raise ApiError("keyword is too long (at most 200 characters)")
+    return kw
+
+
 class LogHandler(ApiHandler):
+    """``GET /api/log/?p=&filters``: all logs, newest first; ``DELETE ?target_timestamp=``:
+    delete the logs older than that time."""
+
+    SUPPORTED_METHODS = ("GET", "DELETE")  # type: ignore[assignment]
+
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
-        await self.ctx.ledger.flush()  # show what was just relayed
         q = log_query(self, own_user=None)
-        cur = self.ctx.db.logs.find(q).sort([("created_at", DESCENDING), ("_id", DESCENDING)]) \
-            .skip(self.page() * PAGE_SIZE).limit(PAGE_SIZE)
+        p = self.page()
+        await self.ctx.ledger.flush()  # show what was just relayed
+        cur = self.ctx.db.logs.find(q).sort(_NEWEST).skip(p * PAGE_SIZE).limit(PAGE_SIZE)
         self.ok([log_view(d, admin=True) async for d in cur])
 
     @admin_auth
     async def delete(self, user: dict[str, Any]) -> None:
+        raw = self.get_query_argument("target_timestamp", "").strip()
         try:
-            ts = int(self.get_query_argument("target_timestamp", ""))
+            ts = int(raw)
         except ValueError:
             raise ApiError("target_timestamp is required (unix seconds)") from None
+        if ts <= 0 or ts > _TS_MAX:
+            raise ApiError("target_timestamp must be a positive unix time in seconds")
+        await self.ctx.ledger.flush()
         res = await self.ctx.db.logs.delete_many({"created_at": {"$lt": ts}})
         self.ok(res.deleted_count)
 
 
+class LogStatHandler(ApiHandler):
+    """``GET /api/log/stat``: ``{quota}`` consumed, with the same filters as the list."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        q = log_query(self, own_user=None)
+        await self.ctx.ledger.flush()
+        self.ok({"quota": await _sum_quota(self, q)})
+
+
+class LogSearchHandler(ApiHandler):
+    """``GET /api/log/search?keyword=``: the type equals the keyword or the content starts
+    with it; the newest 100."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        kw = _search_keyword(self)
+        q: dict[str, Any] = {}
+        if kw:
+            ors: list[dict[str, Any]] = [{"content": {"$regex": "^" + re.escape(kw)}}]
+            if kw.isdigit() and len(kw) < 3:
+                ors.append({"type": int(kw)})
+            q = {"$or": ors}
+        await self.ctx.ledger.flush()
+        cur = self.ctx.db.logs.find(q).sort(_NEWEST).limit(SEARCH_LIMIT)
+        self.ok([log_view(d, admin=True) async for d in cur])
+
+
 class SelfLogHandler(ApiHandler):
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
-        await self.ctx.ledger.flush()
         q = log_query(self, own_user=int(user["_id"]))
-        cur = self.ctx.db.logs.find(q).sort([("created_at", DESCENDING), ("_id", DESCENDING)]) \
-            .skip(self.page() * PAGE_SIZE).limit(PAGE_SIZE)
+        p = self.page()
+        await self.ctx.ledger.flush()
+        cur = self.ctx.db.logs.find(q).sort(_NEWEST).skip(p * PAGE_SIZE).limit(PAGE_SIZE)
         self.ok([log_view(d, admin=False) async for d in cur])
+
+
+class SelfLogStatHandler(ApiHandler):
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        q = log_query(self, own_user=int(user["_id"]))
+        await self.ctx.ledger.flush()
+        self.ok({"quota": await _sum_quota(self, q)})
+
+
+class SelfLogSearchHandler(ApiHandler):
+    """``GET /api/log/self/search?keyword=``: own logs whose type equals the keyword
+    (One API); an empty keyword lists the newest 100."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        kw = _search_keyword(self)
+        q: dict[str, Any] = {"user_id": int(user["_id"])}
+        if kw:
+            if not kw.isdigit() or int(kw) not in LOG_TYPES:
+                raise ApiError("keyword must be a log type: 0 unknown, 1 topup, 2 consume, 3 manage, "
+                               "4 system, 5 test")
+            q["type"] = int(kw)
+        await self.ctx.ledger.flush()
+        cur = self.ctx.db.logs.find(q).sort(_NEWEST).limit(SEARCH_LIMIT)
+        self.ok([log_view(d, admin=False) async for d in cur])
+
+
+class OptionStringHandler(ApiHandler):
+    """``/api/notice``, ``/api/about``, ``/api/home_page_content``: one option string (public)."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    def initialize(self, option: str = "") -> None:  # type: ignore[override]
+        self.option = option
+
+    async def get(self) -> None:
+        self.ok(self.ctx.options.get(self.option))
+
+
+class ModelsByTypeHandler(ApiHandler):
+    """``GET /api/models``: channel type id → its built-in model list (One API's dashboard map)."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        out: dict[str, list[str]] = {}
+        for t in sorted(CHANNEL_TYPE_NAMES):
+            adaptor = self.ctx.adaptors.get(t)
+            out[str(t)] = adaptor.models(t) if adaptor is not None else []
+        self.ok(out)
 
 
 routes = [
     (r"/api/status", StatusHandler),
+    (r"/api/notice", OptionStringHandler, {"option": "Notice"}),
+    (r"/api/about", OptionStringHandler, {"option": "About"}),
+    (r"/api/home_page_content", OptionStringHandler, {"option": "HomePageContent"}),
+    (r"/api/models", ModelsByTypeHandler),
     (r"/api/option/?", OptionHandler),
     (r"/api/log/?", LogHandler),
+    (r"/api/log/stat", LogStatHandler),
+    (r"/api/log/search", LogSearchHandler),
     (r"/api/log/self/?", SelfLogHandler),
+    (r"/api/log/self/stat", SelfLogStatHandler),
+    (r"/api/log/self/search", SelfLogSearchHandler),
 ]
