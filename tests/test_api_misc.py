@@ -1,0 +1,48 @@
+"""Public option strings (notice, about, home page content) and ``/api/models``."""
+
+from __future__ import annotations
+
+from adaptors import CHANNEL_TYPE_NAMES
+from tests.conftest import Gateway
+
+USER_TOKEN = "u" * 32
+
+
+async def test_option_strings_are_public(gw: Gateway) -> None:
+    for path in ("/api/notice", "/api/about", "/api/home_page_content"):
+        code, data = await gw.api("GET", path, token=None)
+        assert code == 200 and data == {"success": True, "message": "", "data": ""}, path
+    await gw.ok("PUT", "/api/option/", {"key": "Notice", "value": "Maintenance at **noon**"})
+    await gw.ok("PUT", "/api/option/", {"key": "About", "value": "<p>About us</p>"})
+    await gw.ok("PUT", "/api/option/", {"key": "HomePageContent", "value": "https://example.com/home"})
+    for path, value in (("/api/notice", "Maintenance at **noon**"), ("/api/about", "<p>About us</p>"),
+                        ("/api/home_page_content", "https://example.com/home")):
+        code, data = await gw.api("GET", path, token=None)
+        assert data["success"] and data["data"] == value, path
+
+
+async def test_option_strings_only_get(gw: Gateway) -> None:
+    for path in ("/api/notice", "/api/about", "/api/home_page_content", "/api/models"):
+        code, data = await gw.api("POST", path, {"value": "x"})
+        assert code == 405 and data["success"] is False, path
+    code, data = await gw.api("GET", "/api/notice", token=None)
+    assert data["data"] == ""
+
+
+async def test_models_by_channel_type(gw: Gateway) -> None:
+    code, data = await gw.api("GET", "/api/models", token=None)
+    assert code == 401 and data["success"] is False
+    await gw.ctx.users.create("u1", "password1", role=1, quota=10**9, access_token=USER_TOKEN)
+    code, data = await gw.api("GET", "/api/models", token=USER_TOKEN)
+    assert data["success"] is True
+    models = data["data"]
+    assert set(models) == {str(t) for t in CHANNEL_TYPE_NAMES}  # keys are type ids (JSON strings)
+    assert "gpt-3.5-turbo" in models["1"] and "gpt-4o" in models["1"]
+    assert "claude-3-5-sonnet-20241022" in models["14"]
+    assert "deepseek-chat" in models["36"]
+    assert models["15"] == []  # a type OneRelay has no adaptor for yet
+    assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in models.values())
+    # the built-in lists match the adaptors'
+    assert models["3"] == gw.ctx.adaptors[3].models(3)
+    code, data = await gw.api("GET", "/api/models", token="x" * 32)
+    assert data["success"] is False
