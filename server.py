@@ -69,6 +69,13 @@ class Settings:
     log_retention_days: int = 0
     test_prompt: str = DEFAULT_TEST_PROMPT
     debug: bool = False
+    global_api_rate_limit: int = 480  # /api requests per IP per 3 minutes (0 = off)
+    global_web_rate_limit: int = 240  # web page requests per IP per 3 minutes (0 = off)
+    critical_rate_limit: int = 20  # login/register/email/OAuth requests per IP per 20 minutes
+    github_oauth_base: str = "https://github.com"
+    github_api_base: str = "https://api.github.com"
+    lark_base: str = "https://open.feishu.cn"
+    turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
     frontend_dist: str = field(default_factory=lambda: os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "frontend", "dist"))
     version: str = __version__
@@ -94,6 +101,14 @@ class Settings:
             log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
             test_prompt=e.get("TEST_PROMPT") or DEFAULT_TEST_PROMPT,
             debug=_bool(e.get("DEBUG")),
+            global_api_rate_limit=int(_num(e, "GLOBAL_API_RATE_LIMIT", 480)),
+            global_web_rate_limit=int(_num(e, "GLOBAL_WEB_RATE_LIMIT", 240)),
+            critical_rate_limit=int(_num(e, "CRITICAL_RATE_LIMIT", 20)),
+            github_oauth_base=(e.get("GITHUB_OAUTH_BASE") or "https://github.com").rstrip("/"),
+            github_api_base=(e.get("GITHUB_API_BASE") or "https://api.github.com").rstrip("/"),
+            lark_base=(e.get("LARK_BASE") or "https://open.feishu.cn").rstrip("/"),
+            turnstile_verify_url=e.get("TURNSTILE_VERIFY_URL")
+            or "https://challenges.cloudflare.com/turnstile/v0/siteverify",
         )
         if s.relay_proxy:
             from relay.upstream import ProxyConfig
@@ -164,6 +179,13 @@ class AppContext:
         self.proxy = ProxyConfig.parse(settings.relay_proxy)
         self.start_time = int(time.time())
         self.dummy_hash = hash_password(secrets.token_hex(8))
+        from handlers.ratelimit import RateLimiter
+        from models.verifications import VerificationStore
+        from services.mailer import Mailer
+
+        self.limiter = RateLimiter()
+        self.mailer = Mailer(self.options)
+        self.verifications = VerificationStore(self.db)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[None] | None = None
         self.options.on_change(self._option_changed)

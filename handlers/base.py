@@ -16,6 +16,8 @@ from models.users import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED
 from relay.errors import GatewayError, NotFound
 from relay.pipeline import new_request_id
 
+from .ratelimit import api_rate_limit
+
 if TYPE_CHECKING:
     from server import AppContext
 
@@ -67,6 +69,14 @@ class ApiHandler(BaseHandler):
     current_role: int = -1
     current_user_id: int = 0
     auth_by_cookie = False
+    critical = False  # True: the route also takes the critical rate limit (handlers/ratelimit.py)
+
+    def prepare(self) -> None:
+        """Per-IP rate limits: GLOBAL_API_RATE_LIMIT, plus the critical limit on ``critical`` routes."""
+        refused = api_rate_limit(self.ctx, self.client_ip, critical=self.critical)
+        if refused is not None:
+            self.set_header("Retry-After", str(refused[1]))
+            raise ApiError(refused[0], status=429)
 
     def set_default_headers(self) -> None:
         super().set_default_headers()

@@ -8,6 +8,7 @@ from typing import Any
 import tornado.web
 
 from .base import BaseHandler
+from .ratelimit import WebRateLimited
 
 _PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>OneRelay</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
@@ -17,7 +18,7 @@ code{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}</style></head><bo
 and restart the server.</p></body></html>"""
 
 
-class SPAHandler(BaseHandler):
+class SPAHandler(WebRateLimited, BaseHandler):
     """Serves ``index.html`` for every client-side route."""
 
     def initialize(self, dist: str) -> None:  # type: ignore[override]
@@ -36,7 +37,7 @@ class SPAHandler(BaseHandler):
         self.finish(_PLACEHOLDER.replace("{base}", f"{self.request.protocol}://{self.request.host}"))
 
 
-class AssetHandler(tornado.web.StaticFileHandler):
+class AssetHandler(WebRateLimited, tornado.web.StaticFileHandler):
     """Hashed build assets: cached for a year."""
 
     def set_extra_headers(self, path: str) -> None:

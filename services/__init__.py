@@ -1,0 +1,1 @@
+"""Services with outside I/O that handlers use through the AppContext (mail, ...)."""
