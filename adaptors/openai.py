@@ -170,8 +170,16 @@ class OpenAIStream(StreamTranscoder):
         self._sent_done = False
         self._payloads: list[str] = []
 
+    # Azure filters frames; plain OpenAI-compatible streams go out byte for byte.
+    passthrough = True
+
     def feed(self, data: bytes) -> list[bytes]:
-        return self._handle(self._decoder.feed(data))
+        events = self._decoder.feed(data)
+        if self.passthrough and not self._sent_done:
+            for ev in events:
+                self._track(ev.data)
+            return [data] if data else []
+        return self._handle(events)
 
     def finish(self) -> list[bytes]:
         out = self._handle(self._decoder.flush())
@@ -211,22 +219,26 @@ class OpenAIStream(StreamTranscoder):
         if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
             self.usage = usage  # keep the last one, never sum (OA #415)
 
+    def _track(self, data: str) -> bool:
+        """Note one event's data; True when it is a JSON object to forward."""
+        if data == "[DONE]":
+            self.done = self._sent_done = True
+            return False
+        if self._sent_done or not data.lstrip().startswith("{"):
+            return False
+        if '"usage"' in data or '"error"' in data:
+            self._inspect(data)
+        self._payloads.append(data)
+        return True
+
     def _handle(self, events: list[Any]) -> list[bytes]:
         out: list[bytes] = []
         for ev in events:
-            data = ev.data
-            if data == "[DONE]":
-                self.done = True
-                if not self._sent_done:
-                    self._sent_done = True
-                    out.append(DONE_FRAME)
-                continue
-            if self._sent_done or not data.lstrip().startswith("{"):
-                continue  # not a JSON object: drop rather than confuse the client's parser
-            if '"usage"' in data or '"error"' in data:
-                self._inspect(data)
-            self._payloads.append(data)
-            out.append(ev.raw)
+            was_done = self._sent_done
+            if self._track(ev.data):
+                out.append(ev.raw)  # non-JSON data is dropped rather than confuse the client
+            elif self._sent_done and not was_done:
+                out.append(DONE_FRAME)
         return out
 
 
@@ -316,6 +328,8 @@ class AzureAdaptor(OpenAIAdaptor):
 class AzureStream(OpenAIStream):
     """Azure's first chunk may carry only ``prompt_filter_results`` (``choices: []``
     and no usage): OpenAI clients choke on it, so it is dropped."""
+
+    passthrough = False
 
     def _handle(self, events: list[Any]) -> list[bytes]:
         kept = []

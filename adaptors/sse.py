@@ -53,6 +53,8 @@ class SSEDecoder:
 
     @staticmethod
     def _parse(frame: bytes) -> SSEEvent | None:
+        if frame[:6] == b"data: " and b"\n" not in frame:  # the common one-line frame
+            return SSEEvent("", frame[6:].decode("utf-8", "replace"), frame + b"\n\n")
         event = ""
         data: list[str] = []
         for line in frame.split(b"\n"):

@@ -588,9 +588,18 @@ def main() -> int:
                       file=sys.stderr, flush=True)
                 gw_auth = None
 
+        min_port = None if args.direct_only else start_minimal(tmp, up_port)
+        gw_pid = next((p.pid for n, p in _children if n == "onerelay"), None)
+        db_pids = child_pids(gw_pid) if gw_pid else []
+        cpu: dict = {}
         for sc in scenarios:
             script = write_lua(tmp, f"direct-{sc}", bodies[sc], up_auth)
             results[f"direct/{sc}"] = measure(f"direct/{sc}", direct_urls[sc], script, args)
+            if min_port:
+                min_url = f"http://127.0.0.1:{min_port}" + ("/stream" if sc == "stream" else "") \
+                    + "/v1/chat/completions"
+                script = write_lua(tmp, f"minimal-{sc}", bodies[sc], up_auth)
+                results[f"minimal/{sc}"] = measure(f"minimal/{sc}", min_url, script, args)
             if gw_auth:
                 gw_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
                 err = check_response(f"onerelay/{sc}", gw_url, gw_auth, sc == "stream")
@@ -598,7 +607,14 @@ def main() -> int:
                     errors.append(f"gateway sanity check failed: {err}")
                     print(f"[bench] {err}", file=sys.stderr, flush=True)
                 script = write_lua(tmp, f"onerelay-{sc}", bodies[sc], gw_auth)
-                results[f"onerelay/{sc}"] = measure(f"onerelay/{sc}", gw_url, script, args)
+                c0 = proc_cpu_seconds(gw_pid) if gw_pid else float("nan")
+                d0 = sum(proc_cpu_seconds(p) for p in db_pids)
+                results[f"onerelay/{sc}"] = r = measure(f"onerelay/{sc}", gw_url, script, args)
+                time.sleep(6)  # let the batch writer flush what this run queued
+                n = (r.get("rps") or 0) * args.duration
+                if n and gw_pid:
+                    cpu[sc] = {"onerelay_us_per_req": 1e6 * (proc_cpu_seconds(gw_pid) - c0) / n,
+                               "db_us_per_req": 1e6 * (sum(proc_cpu_seconds(p) for p in db_pids) - d0) / n}
 
         # Peers (e.g. LiteLLM proxy) would go here: start the peer pointing at the
         # same nginx upstream, run measure() against it and add a column.  Not
@@ -612,6 +628,14 @@ def main() -> int:
               f"(warm-up {args.warmup:g}s), upstream = nginx {_nginx_version()}, loopback")
         print()
         print_table(results, scenarios)
+        for sc in scenarios:
+            m = results.get(f"minimal/{sc}") or {}
+            if m.get("rps"):
+                print(f"floor  {sc:<10}: minimal Tornado+curl relay (no auth/billing/logs) {m['rps']:9.1f} req/s  "
+                      f"p50 {_lat(m.get('p50_ms'))}  p99 {_lat(m.get('p99_ms'))}")
+        for sc, c in cpu.items():
+            print(f"cpu    {sc:<10}: OneRelay {c['onerelay_us_per_req']:.0f} us/request, "
+                  f"embedded DB {c['db_us_per_req']:.0f} us/request (batched quota + log writes)")
         for e in errors:
             print(f"\nNOTE: {e.splitlines()[0][:300]}")
 
@@ -629,6 +653,7 @@ def main() -> int:
                 "errors": errors,
                 "peers": [],
                 "results": results,
+                "cpu_per_request": cpu,
             }, f, indent=2)
         print(f"\nresults written to {os.path.relpath(out_path)}")
         return 1 if errors else 0
@@ -638,6 +663,34 @@ def main() -> int:
             print(f"[bench] temp dir kept: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+    except (OSError, ValueError):
+        return []
+
+
+def start_minimal(tmp: str, up_port: int) -> int:
+    port = free_port()
+    spawn("minimal", [sys.executable, os.path.join(REPO_DIR, "bench", "minimal_relay.py"), str(port),
+                      f"http://127.0.0.1:{up_port}"], stdin=subprocess.DEVNULL,
+          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_port(port, 20):
+        raise RuntimeError("the minimal relay did not start")
+    return port
 
 
 def _nginx_version() -> str:
