@@ -266,11 +266,21 @@ class AppContext:
         return owners
 
 
+class ConsoleGzip(tornado.web.GZipContentEncoding):
+    """gzip for the console and /api (as One API), never for /v1: relayed answers and
+    streams go out as they come, without compression latency or CPU."""
+
+    def __init__(self, request: Any) -> None:
+        super().__init__(request)
+        if request.path.startswith("/v1/"):
+            self._gzipping = False
+
+
 def make_app(ctx: AppContext) -> tornado.web.Application:
     from handlers import all_routes
 
     return tornado.web.Application(
-        all_routes(ctx.settings.frontend_dist), ctx=ctx, compress_response=True,
+        all_routes(ctx.settings.frontend_dist), ctx=ctx, transforms=[ConsoleGzip],
         debug=False, xheaders=True,
     )
 

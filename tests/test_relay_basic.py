@@ -104,3 +104,20 @@ async def test_concurrent_requests_are_all_logged(gw: Gateway) -> None:
                            for _ in range(20)])
     user = await gw.user()
     assert user["request_count"] == 20 and user["used_quota"] == 20 * 12
+
+
+async def test_v1_is_not_gzipped_but_api_is(gw: Gateway) -> None:
+    await gw.channel()
+    key = await gw.token()
+    import tornado.httpclient
+
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+    body = b'{"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"hi"}],"stream":true}'
+    resp = await client.fetch(gw.url + "/v1/chat/completions", method="POST", body=body,
+                              headers={"Authorization": "Bearer " + key, "Accept-Encoding": "gzip"},
+                              decompress_response=False)
+    assert "Content-Encoding" not in resp.headers and resp.body.endswith(b"data: [DONE]\n\n")
+    resp = await client.fetch(gw.url + "/api/option/", headers={"Authorization": gw.ctx.settings.initial_root_access_token,
+                                                                 "Accept-Encoding": "gzip"}, decompress_response=False)
+    assert resp.headers.get("Content-Encoding") == "gzip"
+    client.close()
