@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +17,9 @@ from models.users import (
 from relay.pipeline import LOG_CONSUME
 
 from ..base import ApiError, ApiHandler, admin_auth, user_auth
+
+if TYPE_CHECKING:
+    from server import AppContext
 
 
 def _str_field(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0,
@@ -135,7 +138,7 @@ def _role(body: dict[str, Any]) -> int | None:
     return int(v)
 
 
-def log_quota(ctx: Any, quota: int) -> str:
+def log_quota(ctx: "AppContext", quota: int) -> str:
     """One API's LogQuota: dollars when DisplayInCurrencyEnabled, else quota points."""
     if ctx.options.bool("DisplayInCurrencyEnabled"):
         per_unit = ctx.options.float("QuotaPerUnit") or 500000.0
@@ -143,7 +146,7 @@ def log_quota(ctx: Any, quota: int) -> str:
     return f"{quota} quota points"
 
 
-async def record_log(ctx: Any, user_id: int, username: str, log_type: int, content: str,
+async def record_log(ctx: "AppContext", user_id: int, username: str, log_type: int, content: str,
                      quota: int = 0) -> None:
     """Write a topup/manage/system log now (queued in the ledger, flushed at once)."""
     ctx.ledger.add_log({
@@ -162,7 +165,7 @@ def check_can_manage(actor: dict[str, Any], target: dict[str, Any]) -> None:
         raise ApiError("You cannot manage a user whose role is equal to or higher than yours")
 
 
-async def soft_delete(ctx: Any, uid: int) -> None:
+async def soft_delete(ctx: "AppContext", uid: int) -> None:
     await ctx.users.soft_delete(uid)
     ctx.caches.forget_user(uid)
     ctx.caches.forget_user_tokens(uid)
