@@ -67,6 +67,7 @@ class Settings:
     initial_root_token: str = ""
     initial_root_access_token: str = ""
     log_retention_days: int = 0
+    tiktoken_cache_dir: str = ""
     test_prompt: str = DEFAULT_TEST_PROMPT
     debug: bool = False
     global_api_rate_limit: int = 480  # /api requests per IP per 3 minutes (0 = off)
@@ -99,6 +100,7 @@ class Settings:
             initial_root_token=e.get("INITIAL_ROOT_TOKEN", ""),
             initial_root_access_token=e.get("INITIAL_ROOT_ACCESS_TOKEN", ""),
             log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
+            tiktoken_cache_dir=e.get("TIKTOKEN_CACHE_DIR", ""),
             test_prompt=e.get("TEST_PROMPT") or DEFAULT_TEST_PROMPT,
             debug=_bool(e.get("DEBUG")),
             global_api_rate_limit=int(_num(e, "GLOBAL_API_RATE_LIMIT", 480)),
@@ -172,7 +174,7 @@ class AppContext:
         self.caches = Caches(self.db, ttl=settings.sync_frequency)
         self.router = ChannelRouter(self.channels)
         self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval)
-        self.counter = TokenCounter()
+        self.counter = TokenCounter(o200k=bool(settings.tiktoken_cache_dir))
         self.adaptors = build_registry()
         self.channel_checks = ChannelChecks(self)
         self.http = make_client(settings.relay_max_connections)

