@@ -78,7 +78,7 @@ def test_cli_flags() -> None:
 async def test_restart_persistence_and_sigterm_flush(tmp_path: Any, upstream: Upstream) -> None:
     data_dir = str(tmp_path / "data")
     port = free_port()
-    proc = _start(data_dir, port)
+    proc = _start(data_dir, port, INITIAL_ROOT_TOKEN="sk-InitialRootTokenForTests0001")
     try:
         cid = _api(port, "POST", "/api/channel/", {"name": "p", "type": 1, "key": "sk-ok",
                                                    "base_url": upstream.url, "models": "gpt-3.5-turbo"})["id"]
@@ -89,6 +89,10 @@ async def test_restart_persistence_and_sigterm_flush(tmp_path: Any, upstream: Up
         for _ in range(3):
             await client.chat.completions.create(model="gpt-3.5-turbo", messages=[{"role": "user", "content": "hi"}])
         await client.close()
+        root_client = openai.AsyncOpenAI(api_key="sk-InitialRootTokenForTests0001",
+                                         base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+        assert [m.id async for m in root_client.models.list()] == ["gpt-3.5-turbo"]
+        await root_client.close()
         # BATCH_UPDATE_INTERVAL is an hour: only the SIGTERM flush can write these.
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
