@@ -11,6 +11,7 @@ COPY handlers ./handlers
 COPY models ./models
 COPY adaptors ./adaptors
 COPY relay ./relay
+COPY services ./services
 COPY frontend ./frontend
 RUN pip install --no-cache-dir .
 
