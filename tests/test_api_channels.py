@@ -129,6 +129,10 @@ async def test_key_never_returned(gw: Gateway) -> None:
     found = await gw.ok("GET", f"/api/channel/search?keyword={SECRET}")
     assert [c["id"] for c in found] == [cid]
     assert await gw.ok("GET", "/api/channel/search?keyword=sk-TOPSECRET") == []  # no prefix matches
+    # any one of a rotating channel's keys (one per line) finds it too
+    found = await gw.ok("GET", "/api/channel/search?keyword=sk-SECOND-KEY-42")
+    assert [c["id"] for c in found] == [cid] and found[0]["key"] == ""
+    assert await gw.ok("GET", "/api/channel/search?keyword=SECOND-KEY") == []
 
 
 async def test_create_list_get_delete(gw: Gateway) -> None:
