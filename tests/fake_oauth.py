@@ -63,6 +63,7 @@ class ProviderState:
     tokens: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # access token -> same
     wechat_codes: dict[str, str] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    turnstile_used: set[str] = field(default_factory=set)
     down: bool = False  # answer every call with 500 garbage
 
     def reset(self) -> None:
@@ -70,6 +71,7 @@ class ProviderState:
         self.tokens.clear()
         self.wechat_codes.clear()
         self.requests.clear()
+        self.turnstile_used.clear()
         self.down = False
 
     def code(self, provider: str, **user: Any) -> str:
@@ -77,6 +79,10 @@ class ProviderState:
         c = secrets.token_hex(8)
         self.codes[c] = (provider, user)
         return c
+
+    def turnstile_token(self) -> str:
+        """A fresh token the fake siteverify accepts once."""
+        return f"{TURNSTILE_GOOD}-{secrets.token_hex(4)}"
 
     def wechat_code(self, wechat_id: str) -> str:
         c = secrets.token_hex(3)
@@ -211,8 +217,12 @@ class TurnstileVerify(_Base):
         form = dict(urllib.parse.parse_qsl(self.request.body.decode()))
         if form.get("secret") != TURNSTILE_SECRET:
             return self.send({"success": False, "error-codes": ["invalid-input-secret"]})
-        if form.get("response") != TURNSTILE_GOOD:
+        token = form.get("response", "")
+        if not token.startswith(TURNSTILE_GOOD):
             return self.send({"success": False, "error-codes": ["invalid-input-response"]})
+        if token in self.state.turnstile_used:  # tokens are single-use, as at Cloudflare
+            return self.send({"success": False, "error-codes": ["timeout-or-duplicate"]})
+        self.state.turnstile_used.add(token)
         self.send({"success": True, "error-codes": [], "hostname": "localhost"})
 
 

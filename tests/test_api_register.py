@@ -208,3 +208,36 @@ async def test_turnstile_on_register(gw: Any, fakes: Providers) -> None:
     code, data = await register(gw, {"username": "ivan", "password": "password1"}, "?turnstile=" + TURNSTILE_GOOD)
     assert code == 200 and not data["success"] and "Could not reach" in data["message"]
     assert await gw.ctx.db.users.find_one({"username": "ivan"}) is None
+
+
+async def test_turnstile_pass_is_remembered_for_the_signup_page(gw: Any, fakes: Providers,
+                                                                 smtp: SMTPServer) -> None:
+    """The sign-up page sends one (single-use) token to /api/verification, then to /api/user/register."""
+    await fakes.configure(gw)
+    await smtp.configure(gw)
+    await set_options(gw, TurnstileCheckEnabled=True, EmailVerificationEnabled=True)
+    token = fakes.state.turnstile_token()
+    page = Browser(gw, ip="198.51.100.7")
+    code, data = await page.get(f"/api/verification?email=jill@gmail.com&turnstile={token}")
+    assert data["success"], data
+    assert "turnstile" in page.cookies
+    vcode = re.findall(r"is: ([A-Z0-9]{6})", smtp.sink.text(smtp.sink.last_to("jill@gmail.com")))[0]
+    body = {"username": "jill", "password": "password1", "email": "jill@gmail.com", "verification_code": vcode}
+    # replaying the used token without the cookie fails (Cloudflare: timeout-or-duplicate)
+    code, data = await gw.api("POST", f"/api/user/register?turnstile={token}", body, token=None)
+    assert not data["success"] and "Turnstile check failed" in data["message"]
+    # the cookie is bound to the client IP
+    stolen = Browser(gw, ip="192.0.2.66")
+    stolen.cookies = dict(page.cookies)
+    code, data = await stolen.post("/api/user/register", body)
+    assert not data["success"] and "Turnstile token is empty" in data["message"]
+    code, data = await page.post(f"/api/user/register?turnstile={token}", body)
+    assert data["success"], data
+    assert len(fakes.state.calls("/turnstile/v0/siteverify")) == 2
+    # reset_password takes Turnstile too
+    await set_options(gw, ServerAddress="https://relay.example.com")
+    code, data = await gw.api("GET", "/api/reset_password?email=jill@gmail.com", token=None)
+    assert not data["success"] and "Turnstile token is empty" in data["message"]
+    code, data = await gw.api("GET", f"/api/reset_password?email=jill@gmail.com&turnstile={fakes.state.turnstile_token()}",
+                              token=None)
+    assert data["success"], data

@@ -45,6 +45,8 @@ LOG_SYSTEM = 4
 STATE_COOKIE = "oauth_state"
 STATE_PATH = "/api/oauth"
 STATE_TTL = 600
+TURNSTILE_COOKIE = "turnstile"
+TURNSTILE_TTL = 600
 PROVIDER_TIMEOUT = 10.0
 MAILS_PER_ADDRESS = 5  # per MAIL_WINDOW: one address cannot be flooded from many IPs
 MAIL_WINDOW = 600.0
@@ -99,9 +101,13 @@ def require_email_domain(ctx: "AppContext", email: str) -> None:
 
 
 async def user_by_email(ctx: "AppContext", email: str) -> dict[str, Any] | None:
-    """The live (not deleted) user with this email, matching it as given or lower-cased."""
-    forms = list(dict.fromkeys([email, email.lower()]))
-    return await ctx.db.users.find_one({"email": {"$in": forms}, "status": {"$ne": STATUS_DELETED}})
+    """The live (not deleted) user with this email, ignoring case (older rows may keep capitals)."""
+    if not email:
+        return None
+    return await ctx.db.users.find_one({
+        "email": {"$regex": "^" + re.escape(email) + "$", "$options": "i"},
+        "status": {"$ne": STATUS_DELETED},
+    })
 
 
 def new_password(length: int = 12) -> str:
@@ -183,10 +189,25 @@ async def fetch_json(ctx: "AppContext", url: str, *, what: str, method: str = "G
 
 
 async def check_turnstile(h: ApiHandler) -> None:
-    """When TurnstileCheckEnabled, the ``turnstile`` query parameter must pass Cloudflare's siteverify."""
+    """When TurnstileCheckEnabled, the ``turnstile`` query parameter must pass Cloudflare's siteverify.
+
+    A pass is remembered for TURNSTILE_TTL seconds in a signed cookie bound to
+    the client IP (One API keeps it in the session): Turnstile tokens are
+    single-use, and the sign-up page sends the same token to
+    ``/api/verification`` and then to ``/api/user/register``.
+    """
     o = h.ctx.options
     if not o.bool("TurnstileCheckEnabled"):
         return
+    secret = h.ctx.settings.session_secret
+    cookie = h.get_cookie(TURNSTILE_COOKIE)
+    if cookie:
+        try:
+            claims = jwt.decode(cookie, secret, algorithms=["HS256"])
+            if claims.get("pur") == "turnstile" and claims.get("ip") == h.client_ip:
+                return
+        except jwt.PyJWTError:
+            pass
     response = h.get_query_argument("turnstile", "")
     if not response:
         raise ApiError("The Turnstile token is empty: complete the human check first")
@@ -199,6 +220,11 @@ async def check_turnstile(h: ApiHandler) -> None:
                                headers={"Content-Type": "application/x-www-form-urlencoded"})
     if not (isinstance(data, dict) and data.get("success") is True):
         raise ApiError("The Turnstile check failed: refresh the page and try again")
+    now = int(time.time())
+    value = jwt.encode({"pur": "turnstile", "ip": h.client_ip, "iat": now, "exp": now + TURNSTILE_TTL},
+                       secret, algorithm="HS256")
+    h.set_cookie(TURNSTILE_COOKIE, value, path="/api", max_age=TURNSTILE_TTL, httponly=True,
+                 samesite="Lax", secure=h.request.protocol == "https")
 
 
 def mail_allowed(ctx: "AppContext", email: str) -> bool:
@@ -479,11 +505,12 @@ class OAuthHandler(AuthHandler):
                 email = candidate
         display = (_text(ident.name, 20) or self.default_name)[:20]
         username = await self.new_username(ident)
+        extra: dict[str, Any] = {self.id_field: ident.id}
         for _ in range(5):
             try:
                 return await create_account(
                     self.ctx, username=username, password=secrets.token_urlsafe(24),
-                    display_name=display, email=email, **{self.id_field: ident.id})
+                    display_name=display, email=email, **extra)
             except DuplicateKeyError as e:
                 if "username" not in str(e):
                     raise
