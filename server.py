@@ -256,6 +256,7 @@ class AppContext:
         ch = self.router.get(channel_id)
         if ch is None or ch.status != 1:
             return
+        self.router.withdraw(channel_id)
         await self.channels.set_status(channel_id, status)
         await self.router.reload()
         log.warning("channel #%d (%s) disabled: %s", channel_id, ch.name, reason)

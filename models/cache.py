@@ -135,6 +135,13 @@ class ChannelRouter:
     def get(self, cid: int) -> ChannelRecord | None:
         return self.channels.get(cid)
 
+    def withdraw(self, cid: int) -> None:
+        """Stop routing to a channel at once (before the database write and reload)."""
+        for models in self.index.values():
+            for model, bands in models.items():
+                models[model] = [(p, [c for c in lst if c.id != cid]) for p, lst in bands]
+                models[model] = [b for b in models[model] if b[1]]
+
     def models_for_group(self, group: str) -> list[str]:
         return sorted(self.index.get(group, {}))
 

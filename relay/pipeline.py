@@ -25,6 +25,8 @@ from models.ledger import TOKEN, USER
 from models.tokens import TOKEN_DISABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, TokenRecord
 from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
 
+from services.mailer import low_quota_crossed, maybe_remind_low_quota
+
 from . import ratios
 from .errors import (
     AuthError, BadRequest, Forbidden, GatewayError, NoChannel, QuotaExceeded, UpstreamError,
@@ -380,6 +382,9 @@ class Job:
         actual = ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
         charged = ctx.ledger.settle(self.user.id, token_id, self.reserved, actual)
         ctx.ledger.record_usage(self.user.id, self.token.id, channel.id, charged)
+        balance = ctx.ledger.balance(USER, self.user.id)
+        if balance is not None and low_quota_crossed(ctx, self.user.id, balance):
+            ctx.spawn(maybe_remind_low_quota(ctx, self.user.id, balance))
         if ctx.options.bool("LogConsumeEnabled"):
             note = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
             if charged < actual:

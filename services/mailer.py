@@ -184,6 +184,16 @@ class Mailer:
         await self.send(to, f"{name} quota reminder", text, body)
 
 
+def low_quota_crossed(ctx: "AppContext", user_id: int, quota_after: int) -> bool:
+    """Cheap synchronous pre-check for the relay: has this user's quota crossed the
+    reminder threshold (either way) since this node last looked?"""
+    mailer: Mailer | None = getattr(ctx, "mailer", None)
+    if mailer is None:
+        return False
+    low = quota_after < ctx.options.int("QuotaRemindThreshold") or quota_after <= 0
+    return mailer.low_quota_state.get(user_id) is not low
+
+
 async def maybe_remind_low_quota(ctx: "AppContext", user_id: int, quota_after: int) -> bool:
     """Email a user once when their quota drops below QuotaRemindThreshold (or to zero).
 

@@ -283,3 +283,23 @@ async def test_tls_modes(gw: Any, port: int, mode: str) -> None:
         assert not data["success"] and "Failed to send" in data["message"]
     finally:
         controller.stop()
+
+
+async def test_relay_spend_triggers_low_quota_reminder(gw: Any, smtp: SMTPServer) -> None:
+    """Crossing QuotaRemindThreshold through real relayed requests emails the user once."""
+    await smtp.configure(gw)
+    await set_options(gw, QuotaRemindThreshold=1000, ServerAddress="https://relay.example.com",
+                      PreConsumedQuota=0)
+    await gw.ctx.users.create("payer", "password1", email="payer@gmail.com", quota=1010, access_token="p" * 32)
+    await gw.channel()
+    key = await gw.token(as_token="p" * 32)
+    client = gw.client(key)
+    for _ in range(3):  # each costs 12: 1010 → 998 crosses the threshold
+        await client.chat.completions.create(model="gpt-3.5-turbo", messages=[{"role": "user", "content": "hi"}])
+    for _ in range(50):
+        if smtp.sink.messages:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*list(gw.ctx._tasks))
+    assert len(smtp.sink.messages) == 1
+    assert "quota reminder" in smtp.sink.last_to("payer@gmail.com")["Subject"]
