@@ -36,6 +36,22 @@ class ApiError(Exception):
         self.status = status
 
 
+def str_field(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0,
+               required: bool = False) -> str | None:
+    """A string field within length limits; None when absent or empty (ApiError otherwise)."""
+    v = body.get(key)
+    if v is None or v == "":
+        if required:
+            raise ApiError(f"{key} is required")
+        return None
+    if not isinstance(v, str):
+        raise ApiError(f"{key} must be a string")
+    if len(v) > max_len or len(v) < min_len:
+        raise ApiError(f"{key} must be {min_len}-{max_len} characters" if min_len
+                       else f"{key} must be at most {max_len} characters")
+    return v
+
+
 class BaseHandler(tornado.web.RequestHandler):
     request_id: str = ""
 

@@ -34,7 +34,7 @@ from models.users import ROLE_COMMON, STATUS_DELETED, STATUS_ENABLED, hash_passw
 from models.verifications import CODE_TTL, PURPOSE_EMAIL, PURPOSE_RESET, new_code
 from services.mailer import MailError, format_quota
 
-from ..base import SESSION_COOKIE, ApiError, ApiHandler, user_auth
+from ..base import SESSION_COOKIE, ApiError, ApiHandler, str_field, user_auth
 
 if TYPE_CHECKING:
     from server import AppContext
@@ -56,17 +56,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # -- input helpers ------------------------------------------------------------------------------
 def _str(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0,
          required: bool = False) -> str:
-    v = body.get(key)
-    if v is None or v == "":
-        if required:
-            raise ApiError(f"{key} is required")
-        return ""
-    if not isinstance(v, str):
-        raise ApiError(f"{key} must be a string")
-    if len(v) > max_len or len(v) < min_len:
-        raise ApiError(f"{key} must be {min_len}-{max_len} characters long" if min_len
-                       else f"{key} must be at most {max_len} characters long")
-    return v
+    return str_field(body, key, max_len=max_len, min_len=min_len, required=required) or ""
 
 
 def normalize_email(value: str) -> str:
@@ -120,10 +110,10 @@ def _text(v: Any, limit: int = 200) -> str:
 
 
 # -- accounts -----------------------------------------------------------------------------------
-def system_log(ctx: "AppContext", user_id: int, username: str, content: str) -> None:
+def system_log(ctx: "AppContext", user_id: int, username: str, content: str, quota: int = 0) -> None:
     ctx.ledger.add_log({
         "user_id": user_id, "created_at": int(time.time()), "type": LOG_SYSTEM, "content": content,
-        "username": username, "token_name": "", "model_name": "", "quota": 0,
+        "username": username, "token_name": "", "model_name": "", "quota": quota,
         "prompt_tokens": 0, "completion_tokens": 0, "channel_id": 0,
     })
 
@@ -136,7 +126,7 @@ async def inviter_by_aff_code(ctx: "AppContext", aff_code: str) -> dict[str, Any
 
 async def create_account(ctx: "AppContext", *, username: str, password: str, display_name: str = "",
                          email: str = "", inviter: dict[str, Any] | None = None,
-                         **extra: Any) -> dict[str, Any]:
+                         role: int = ROLE_COMMON, **extra: Any) -> dict[str, Any]:
     """A new common user with One API's rewards and a "default" token.
 
     QuotaForNewUser (plus QuotaForInvitee when invited) is the starting quota;
@@ -148,21 +138,22 @@ async def create_account(ctx: "AppContext", *, username: str, password: str, dis
     bonus = max(0, o.int("QuotaForNewUser"))
     invitee_bonus = max(0, o.int("QuotaForInvitee")) if inviter else 0
     doc = await ctx.users.create(
-        username, password, role=ROLE_COMMON, quota=bonus + invitee_bonus,
+        username, password, role=role, quota=bonus + invitee_bonus,
         display_name=display_name or username, email=email,
         inviter_id=int(inviter["_id"]) if inviter else 0, **extra,
     )
     uid = int(doc["_id"])
     if bonus:
-        system_log(ctx, uid, username, f"New user bonus: {format_quota(o, bonus)}")
+        system_log(ctx, uid, username, f"New user bonus: {format_quota(o, bonus)}", bonus)
     if inviter:
         if invitee_bonus:
-            system_log(ctx, uid, username, f"Invitation code bonus: {format_quota(o, invitee_bonus)}")
+            system_log(ctx, uid, username, f"Invitation code bonus: {format_quota(o, invitee_bonus)}",
+                           invitee_bonus)
         inviter_bonus = max(0, o.int("QuotaForInviter"))
         if inviter_bonus:
             ctx.ledger.credit(int(inviter["_id"]), inviter_bonus)
             system_log(ctx, int(inviter["_id"]), str(inviter.get("username", "")),
-                       f"Bonus for inviting user {username}: {format_quota(o, inviter_bonus)}")
+                       f"Bonus for inviting user {username}: {format_quota(o, inviter_bonus)}", inviter_bonus)
     await ctx.tokens.create(uid, "default", unlimited_quota=True, expired_time=-1)
     log.info("registered user #%d %s", uid, username)
     return doc

@@ -16,25 +16,11 @@ from models.users import (
 )
 from relay.pipeline import LOG_CONSUME
 
-from ..base import ApiError, ApiHandler, admin_auth, user_auth
+from .auth import create_account
+from ..base import ApiError, ApiHandler, admin_auth, str_field, user_auth
 
 if TYPE_CHECKING:
     from server import AppContext
-
-
-def _str_field(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0,
-               required: bool = False) -> str | None:
-    v = body.get(key)
-    if v is None or v == "":
-        if required:
-            raise ApiError(f"{key} is required")
-        return None
-    if not isinstance(v, str):
-        raise ApiError(f"{key} must be a string")
-    if len(v) > max_len or len(v) < min_len:
-        raise ApiError(f"{key} must be {min_len}-{max_len} characters" if min_len
-                       else f"{key} must be at most {max_len} characters")
-    return v
 
 
 class LoginHandler(ApiHandler):
@@ -44,8 +30,8 @@ class LoginHandler(ApiHandler):
         if not self.ctx.options.bool("PasswordLoginEnabled"):
             raise ApiError("Password login is disabled by the administrator")
         body = self.json_body()
-        username = _str_field(body, "username", max_len=50, required=True)
-        password = _str_field(body, "password", max_len=64, required=True)
+        username = str_field(body, "username", max_len=50, required=True)
+        password = str_field(body, "password", max_len=64, required=True)
         assert username is not None and password is not None
         doc = await self.ctx.users.by_login(username)
         # bcrypt runs in a thread; an unknown user still pays for one check (no timing oracle).
@@ -72,14 +58,14 @@ LOG_TOPUP, LOG_MANAGE, LOG_SYSTEM = 1, 3, 4
 
 
 def _username(body: dict[str, Any], *, required: bool = False) -> str | None:
-    v = _str_field(body, "username", max_len=12, required=required)
+    v = str_field(body, "username", max_len=12, required=required)
     if v is not None and (v != v.strip() or any(c.isspace() or ord(c) < 32 for c in v)):
         raise ApiError("username must not contain spaces or control characters")
     return v
 
 
 def _password(body: dict[str, Any], *, required: bool = False) -> str | None:
-    v = _str_field(body, "password", max_len=20, min_len=8, required=required)
+    v = str_field(body, "password", max_len=20, min_len=8, required=required)
     if v is not None:
         if "\x00" in v:
             raise ApiError("password must not contain NUL characters")
@@ -193,7 +179,7 @@ class SelfHandler(ApiHandler):
             if await self.ctx.users.by_username(username):
                 raise ApiError("That username is already taken")
             fields["username"] = username
-        display = _str_field(body, "display_name", max_len=20)
+        display = str_field(body, "display_name", max_len=20)
         if display is not None:
             fields["display_name"] = display
         password = _password(body)
@@ -315,7 +301,7 @@ class UserListHandler(ApiHandler):
         body = self.json_body()
         username = _username(body, required=True)
         password = _password(body, required=True)
-        display = _str_field(body, "display_name", max_len=20) or username
+        display = str_field(body, "display_name", max_len=20) or username
         role = _role(body)
         role = ROLE_COMMON if role is None else role
         assert username is not None and password is not None
@@ -323,17 +309,11 @@ class UserListHandler(ApiHandler):
             raise ApiError("You cannot create a user whose role is equal to or higher than yours")
         if await self.ctx.users.by_username(username):
             raise ApiError("That username is already taken")
-        quota = max(0, self.ctx.options.int("QuotaForNewUser"))
         try:
-            doc = await self.ctx.users.create(username, password, role=role, quota=quota,
-                                              display_name=display or username)
+            doc = await create_account(self.ctx, username=username, password=password,
+                                       display_name=display or username, role=role)
         except DuplicateKeyError:
             raise ApiError("That username is already taken") from None
-        uid = int(doc["_id"])
-        if quota > 0:
-            await record_log(self.ctx, uid, username, LOG_SYSTEM,
-                             f"New user bonus of {log_quota(self.ctx, quota)}", quota)
-        await self.ctx.tokens.create(uid, "default", unlimited_quota=True, expired_time=-1)
         self.ok(to_api(doc))
 
     @admin_auth
@@ -345,7 +325,7 @@ class UserListHandler(ApiHandler):
             raise ApiError("id is required and must be a positive integer")
         fields: dict[str, Any] = {}
         username = _username(body)
-        display = _str_field(body, "display_name", max_len=20)
+        display = str_field(body, "display_name", max_len=20)
         password = _password(body)
         email = _email(body)
         group = _group(body)
