@@ -29,7 +29,7 @@ from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
 from . import ratios
 from .errors import (
-    AuthError, BadRequest, Forbidden, GatewayError, NoChannel, QuotaExceeded, UpstreamError,
+    AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
     UpstreamTimeout,
 )
 from .upstream import UpstreamCall, transport_error
