@@ -52,6 +52,14 @@ def str_field(body: dict[str, Any], key: str, *, max_len: int, min_len: int = 0,
     return v
 
 
+
+def as_int(v: Any, key: str) -> int:
+    """A JSON number that is a whole number (``3`` or ``3.0``, not ``true``) as an int."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+        raise ApiError(f"{key} must be an integer")
+    return int(v)
+
+
 class BaseHandler(tornado.web.RequestHandler):
     request_id: str = ""
 

@@ -23,7 +23,7 @@ from models.channels import (
 )
 from relay.channel_test import CheckError
 
-from ..base import ApiError, ApiHandler, admin_auth
+from ..base import ApiError, ApiHandler, admin_auth, as_int
 
 PAGE_SIZE = 10
 _STR_LIMITS = {"name": 100, "base_url": 500, "other": 500, "models": 20000, "group": 1000,
@@ -36,9 +36,7 @@ def _int(body: dict[str, Any], key: str, default: int, *, minimum: int = -_INT_L
     v = body.get(key, default)
     if v is None:
         v = default
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
-        raise ApiError(f"{key} must be an integer")
-    n = int(v)
+    n = as_int(v, key)
     if n < minimum or n > _INT_LIMIT:
         raise ApiError(f"{key} must be between {minimum} and {_INT_LIMIT}")
     return n

@@ -12,7 +12,7 @@ from models.tokens import (
     TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, parse_subnets, to_api,
 )
 
-from ..base import ApiError, ApiHandler, user_auth
+from ..base import ApiError, ApiHandler, as_int, user_auth
 
 PAGE_SIZE = 10
 _ORDERS = {"remain_quota": "remain_quota", "used_quota": "used_quota"}
@@ -22,9 +22,7 @@ def _int(body: dict[str, Any], key: str, default: int | None = None, *, minimum:
     v = body.get(key, default)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
-        raise ApiError(f"{key} must be an integer")
-    v = int(v)
+    v = as_int(v, key)
     if minimum is not None and v < minimum:
         raise ApiError(f"{key} must be at least {minimum}")
     return v

@@ -17,7 +17,7 @@ from models.users import (
 from relay.pipeline import LOG_CONSUME
 
 from .auth import create_account
-from ..base import ApiError, ApiHandler, admin_auth, str_field, user_auth
+from ..base import ApiError, ApiHandler, admin_auth, as_int, str_field, user_auth
 
 if TYPE_CHECKING:
     from server import AppContext
@@ -107,9 +107,7 @@ def _int_field(body: dict[str, Any], key: str, *, minimum: int, maximum: int = M
         if required:
             raise ApiError(f"{key} is required")
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
-        raise ApiError(f"{key} must be an integer")
-    n = int(v)
+    n = as_int(v, key)
     if n < minimum or n > maximum:
         raise ApiError(f"{key} must be between {minimum} and {maximum}")
     return n
