@@ -84,7 +84,3 @@ class UpstreamError(GatewayError):
 class UpstreamTimeout(UpstreamError):
     def __init__(self, message: str = "upstream timed out") -> None:
         super().__init__(message, status=504, code="upstream_timeout")
-
-
-class ClientGone(Exception):
-    """The client disconnected; nothing more can be written."""
