@@ -1,0 +1,145 @@
+/** Shapes of the management API (REFERENCE.md §3), as the server sends them. */
+
+export const ROLE_GUEST = 0
+export const ROLE_COMMON = 1
+export const ROLE_ADMIN = 10
+export const ROLE_ROOT = 100
+
+export interface Status {
+  version: string
+  start_time: number
+  system_name: string
+  logo: string
+  footer_html: string
+  server_address: string
+  top_up_link: string
+  chat_link: string
+  quota_per_unit: number
+  display_in_currency: boolean
+  email_verification: boolean
+  github_oauth: boolean
+  github_client_id: string
+  lark_client_id: string
+  oidc: boolean
+  oidc_client_id: string
+  oidc_well_known: string
+  oidc_authorization_endpoint: string
+  wechat_login: boolean
+  wechat_qrcode: string
+  turnstile_check: boolean
+  turnstile_site_key: string
+}
+
+export interface User {
+  id: number
+  username: string
+  display_name: string
+  role: number
+  /** 1 enabled, 2 disabled, 3 deleted */
+  status: number
+  email: string
+  github_id: string
+  wechat_id: string
+  lark_id: string
+  oidc_id: string
+  quota: number
+  used_quota: number
+  request_count: number
+  group: string
+  aff_code: string
+  inviter_id: number
+  access_token?: string
+}
+
+export interface Token {
+  id: number
+  user_id: number
+  /** stored without the `sk-` prefix */
+  key: string
+  /** 1 enabled, 2 disabled, 3 expired, 4 exhausted */
+  status: number
+  name: string
+  created_time: number
+  accessed_time: number
+  /** unix seconds, -1 = never */
+  expired_time: number
+  remain_quota: number
+  unlimited_quota: boolean
+  used_quota: number
+  models: string
+  subnet: string
+}
+
+export interface Channel {
+  id: number
+  type: number
+  /** 0 unknown, 1 enabled, 2 manually disabled, 3 auto-disabled */
+  status: number
+  name: string
+  key: string
+  weight: number
+  created_time: number
+  test_time: number
+  response_time: number
+  base_url: string
+  other: string
+  balance: number
+  balance_updated_time: number
+  models: string
+  group: string
+  used_quota: number
+  model_mapping: string
+  priority: number
+  config: string
+  system_prompt: string
+}
+
+export interface Redemption {
+  id: number
+  user_id: number
+  key: string
+  /** 1 enabled, 2 disabled, 3 used */
+  status: number
+  name: string
+  quota: number
+  created_time: number
+  redeemed_time: number
+  used_user_id: number
+}
+
+export interface Log {
+  id: number
+  user_id: number
+  created_at: number
+  /** 1 topup, 2 consume, 3 manage, 4 system, 5 test */
+  type: number
+  content: string
+  username: string
+  token_name: string
+  model_name: string
+  quota: number
+  prompt_tokens: number
+  completion_tokens: number
+  channel: number
+  request_id: string
+  elapsed_time: number
+  is_stream: boolean
+  system_prompt_reset: boolean
+}
+
+export interface DashboardRow {
+  Day: string
+  ModelName: string
+  RequestCount: number
+  Quota: number
+  PromptTokens: number
+  CompletionTokens: number
+}
+
+export interface OptionItem {
+  key: string
+  value: string
+}
+
+/** One API's fixed page size (`ItemsPerPage`); `p` is 0-based and lists carry no total. */
+export const PAGE_SIZE = 10

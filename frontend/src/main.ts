@@ -1,0 +1,20 @@
+import { createApp } from 'vue'
+import { createPinia } from 'pinia'
+import App from './App.vue'
+import { router, goLogin } from './router'
+import { setUnauthorizedHandler } from './api/http'
+import { useUserStore } from './stores/user'
+import { useStatusStore } from './stores/status'
+import './styles.css'
+
+const app = createApp(App)
+app.use(createPinia())
+
+setUnauthorizedHandler(() => {
+  useUserStore().clear()
+  goLogin()
+})
+
+useStatusStore().load()
+app.use(router)
+app.mount('#app')
