@@ -47,6 +47,6 @@ class AssetHandler(WebRateLimited, tornado.web.StaticFileHandler):
 def routes(dist: str) -> list[Any]:
     return [
         (r"/assets/(.*)", AssetHandler, {"path": os.path.join(dist, "assets")}),
-        (r"/(favicon\.ico|logo\.png|robots\.txt)", tornado.web.StaticFileHandler, {"path": dist}),
+        (r"/(favicon\.(?:ico|svg)|logo\.(?:png|svg)|robots\.txt)", tornado.web.StaticFileHandler, {"path": dist}),
         (r"/(.*)", SPAHandler, {"dist": dist}),
     ]

@@ -3,7 +3,7 @@
     python scripts/shot.py http://127.0.0.1:3000 /dashboard /channel --login root:123456 --out /tmp/shots
     python scripts/shot.py http://127.0.0.1:3000 /login --width 390 --dark
 
-Logs in through the login form when --login is given; writes one PNG per path.
+Logs in through the API when --login is given; writes one PNG per path.
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ def main() -> None:
         page = ctx.new_page()
         page.on("console", lambda m: m.type in ("error", "warning") and print(f"[console.{m.type}] {m.text}"))
         page.on("pageerror", lambda e: print(f"[pageerror] {e}"))
-        if a.login:
+        if a.login:  # through the API (the cookie lands in this context), then tell the SPA who we are
             user, pw = a.login.split(":", 1)
-            page.goto(a.base + "/login")
-            page.get_by_label("Username").fill(user)
-            page.get_by_label("Password").fill(pw)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(lambda u: "/login" not in u, timeout=10000)
+            page.goto(a.base + "/about")
+            r = page.request.post(a.base + "/api/user/login", data={"username": user, "password": pw})
+            body = r.json()
+            if not body.get("success"):
+                raise SystemExit(f"login failed: {body}")
+            page.evaluate("u => localStorage.setItem('onerelay.user', JSON.stringify(u))", body["data"])
         for path in a.paths:
             page.goto(a.base + path)
             page.wait_for_load_state("networkidle")
