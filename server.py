@@ -23,6 +23,9 @@ from typing import Any, Coroutine
 import tornado.httpserver
 import tornado.web
 
+ROOT_DIR = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIST = os.path.join(ROOT_DIR, "frontend", "dist")
+
 __version__ = "0.1.0"
 
 log = logging.getLogger("onerelay")
@@ -77,8 +80,7 @@ class Settings:
     github_api_base: str = "https://api.github.com"
     lark_base: str = "https://open.feishu.cn"
     turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
-    frontend_dist: str = field(default_factory=lambda: os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "frontend", "dist"))
+    frontend_dist: str = field(default_factory=lambda: DEFAULT_DIST)
     version: str = __version__
 
     @classmethod
@@ -348,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.port is not None and not os.environ.get("PORT"):
         settings.port = args.port
     setup_logging(settings.log_dir, settings.debug)
+
+    from services.console_build import ConsoleBuild
+
+    if os.path.abspath(settings.frontend_dist) == DEFAULT_DIST:  # `npm run build` writes there
+        ConsoleBuild(DEFAULT_DIST, os.path.join(ROOT_DIR, "frontend")).start_if_needed()
 
     embedded = None
     if not settings.mongodb_uri:

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import html
 import os
 from typing import Any
 
 import tornado.web
 
+from services import console_build
+
 from .base import BaseHandler
 from .ratelimit import WebRateLimited
 
-_PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>OneRelay</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}</style></head><body>
-<h1>OneRelay</h1><p>The API is running: point any OpenAI client at <code>{base}/v1</code>.</p>
-<p>The web console is not built. Build it with <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>
-and restart the server.</p></body></html>"""
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>OneRelay</title>{refresh}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:4rem auto;padding:0 1rem;color:#222;line-height:1.55}}
+code,pre{{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}}pre{{padding:.8rem;overflow:auto}}</style></head><body>
+<h1>OneRelay</h1><p>The API is running: point any OpenAI client at <code>{base}/v1</code>.</p>{body}</body></html>"""
+
+_HOW = "<p>Build it with <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>; no restart is needed.</p>"
+
+
+def placeholder(base: str, state: str, error: str) -> str:
+    """The page served at console routes while ``frontend/dist`` is not there."""
+    refresh = ""
+    if state == console_build.BUILDING:
+        refresh = '<meta http-equiv="refresh" content="5">'
+        body = "<p><b>The web console is being built</b> (npm ci &amp;&amp; npm run build). This page reloads by itself.</p>"
+    elif state == console_build.FAILED:
+        body = ("<p><b>Building the web console failed.</b></p><pre>" + html.escape(error) + "</pre>" + _HOW)
+    elif state == console_build.NO_NPM:
+        body = "<p>The web console is not built and <b>npm is not installed</b>. Install Node.js 20+ and npm, then:</p>" + _HOW
+    else:
+        body = "<p>The web console is not built.</p>" + _HOW
+    return _PAGE.format(refresh=refresh, base=html.escape(base), body=body)
 
 
 class SPAHandler(WebRateLimited, BaseHandler):
@@ -34,7 +53,8 @@ class SPAHandler(WebRateLimited, BaseHandler):
                 self.finish(f.read())
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(_PLACEHOLDER.replace("{base}", f"{self.request.protocol}://{self.request.host}"))
+        state, error = console_build.state_of(self.dist)
+        self.finish(placeholder(f"{self.request.protocol}://{self.request.host}", state, error))
 
 
 class AssetHandler(WebRateLimited, tornado.web.StaticFileHandler):
