@@ -1,11 +1,40 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs, then runs all tests. Used by README and .ci/run.
+# Installs what the test suite needs, then runs all tests: the console's unit tests (Vitest),
+# its production build, and the Python suite (API, relay, and the browser tests that drive
+# Debian's headless Chromium through Playwright). Used by README and .ci/run.
 # Needs no running services: the tests start their own embedded database, fake upstreams
 # and OneRelay servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v npm >/dev/null; then
+  echo "== installing nodejs and npm (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+echo "== python dependencies"
 "$PY" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
+echo "== console: npm ci, unit tests, build"
+(
+  cd frontend
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  npm run --silent test
+  npm run --silent build >/dev/null
+)
+
+echo "== python and browser tests"
 exec "$PY" -m pytest tests -q -p no:cacheprovider "$@"
