@@ -1,6 +1,15 @@
 # OneRelay: docker build -t onerelay . && docker run -p 3000:3000 -v onerelay-data:/data onerelay
-FROM python:3.11-slim
 
+# 1. the web console (Vue SPA) → /console/dist
+FROM node:22-slim AS console
+WORKDIR /console
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend ./
+RUN npm run build
+
+# 2. the server
+FROM python:3.11-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libcurl4-openssl-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -12,8 +21,8 @@ COPY models ./models
 COPY adaptors ./adaptors
 COPY relay ./relay
 COPY services ./services
-COPY frontend ./frontend
 RUN pip install --no-cache-dir .
+COPY --from=console /console/dist ./frontend/dist
 
 ENV DATA_DIR=/data PORT=3000
 VOLUME ["/data"]
