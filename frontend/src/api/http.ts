@@ -9,11 +9,14 @@
 export class ApiError extends Error {
   /** HTTP status, or 0 when the server could not be reached. */
   readonly status: number
+  /** The server's whole `{success:false, ...}` reply when there was one (extra fields included). */
+  readonly envelope?: Envelope
 
-  constructor(message: string, status = 200) {
+  constructor(message: string, status = 200, envelope?: Envelope) {
     super(message)
     this.name = 'ApiError'
     this.status = status
+    this.envelope = envelope
   }
 }
 
@@ -92,7 +95,7 @@ export async function requestEnvelope<T = unknown>(
     throw new ApiError(`The server answered HTTP ${res.status} ${res.statusText || ''}`.trim(), res.status)
   }
   if (!env.success) {
-    throw new ApiError(env.message || `The request failed (HTTP ${res.status})`, res.status)
+    throw new ApiError(env.message || `The request failed (HTTP ${res.status})`, res.status, env as Envelope)
   }
   return env
 }

@@ -31,12 +31,22 @@ export function displayToQuota(value: number | null | undefined, d: QuotaDisplay
   return d.currency ? Math.round(v * (d.perUnit || 500000)) : Math.round(v)
 }
 
-/** Compact token counts for charts and cards: 1.2K, 3.4M, 5.6B. */
+/** Compact token counts for charts and cards: 1.2K, 3.4M, 5.6B (999,999,999 → 1B, never 1000M). */
 export function compactNumber(n: number): string {
   const v = Number(n) || 0
-  const abs = Math.abs(v)
-  if (abs >= 1e9) return (v / 1e9).toFixed(abs >= 1e10 ? 0 : 1).replace(/\.0$/, '') + 'B'
-  if (abs >= 1e6) return (v / 1e6).toFixed(abs >= 1e7 ? 0 : 1).replace(/\.0$/, '') + 'M'
-  if (abs >= 1e3) return (v / 1e3).toFixed(abs >= 1e4 ? 0 : 1).replace(/\.0$/, '') + 'K'
-  return String(Math.round(v))
+  const units: Array<[number, string]> = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']]
+  for (let i = 0; i < units.length; i++) {
+    const [size, suffix] = units[i]
+    if (Math.abs(v) < size) continue
+    const x = v / size
+    const text = (Math.abs(x) >= 10 ? x.toFixed(0) : x.toFixed(1)).replace(/\.0$/, '')
+    if (Math.abs(Number(text)) >= 1000 && i > 0) {
+      const [bigger, s2] = units[i - 1]
+      return (v / bigger).toFixed(1).replace(/\.0$/, '') + s2
+    }
+    return text + suffix
+  }
+  const r = Math.round(v)
+  if (Math.abs(r) >= 1000) return (r / 1000).toFixed(0) + 'K'
+  return String(r)
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi, afterEach } from 'vitest'
+import type { RouteMeta } from 'vue-router'
 import { compactNumber, displayToQuota, formatQuota, quotaToDisplay } from '@/utils/quota'
 import { formatTime, relativeTime } from '@/utils/time'
 import { isUrl, renderMarkdown, sanitizeHtml } from '@/utils/markdown'
@@ -29,6 +30,9 @@ describe('quota display', () => {
     expect(compactNumber(1500)).toBe('1.5K')
     expect(compactNumber(2_000_000)).toBe('2M')
     expect(compactNumber(12_300_000_000)).toBe('12B')
+    expect(compactNumber(999_999_999)).toBe('1B')
+    expect(compactNumber(999_960)).toBe('1M')
+    expect(compactNumber(999.7)).toBe('1K')
   })
 })
 
@@ -62,7 +66,7 @@ describe('markdown', () => {
 })
 
 describe('router guard', () => {
-  const r = (meta: object, fullPath = '/x') => ({ meta, fullPath })
+  const r = (meta: RouteMeta, fullPath = '/x') => ({ meta, fullPath })
   it('sends visitors to login with the redirect', () => {
     expect(guard(r({ auth: 'user' }, '/token'), null)).toEqual({ name: 'login', query: { redirect: '/token' } })
   })

@@ -47,7 +47,7 @@ describe('request', () => {
 
   it('success:false becomes an ApiError with the server message', async () => {
     vi.stubGlobal('fetch', reply({ success: false, message: 'Token name is too long' }))
-    const err = await http.put('/api/token/', {}).catch((e) => e)
+    const err = (await http.put('/api/token/', {}).catch((e: unknown) => e)) as ApiError
     expect(err).toBeInstanceOf(ApiError)
     expect(err.message).toBe('Token name is too long')
     expect(err.status).toBe(200)
@@ -60,7 +60,7 @@ describe('request', () => {
 
   it('a network failure says the server cannot be reached', async () => {
     vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('Failed to fetch')))
-    const err = await http.get('/api/status').catch((e) => e)
+    const err = (await http.get('/api/status').catch((e: unknown) => e)) as ApiError
     expect(err).toBeInstanceOf(ApiError)
     expect(err.status).toBe(0)
     expect(err.message).toMatch(/Cannot reach the server/)
@@ -77,6 +77,12 @@ describe('request', () => {
   it('429 surfaces the rate-limit message', async () => {
     vi.stubGlobal('fetch', reply({ success: false, message: 'Too many requests, slow down' }, 429))
     await expect(http.get('/api/status')).rejects.toMatchObject({ status: 429, message: 'Too many requests, slow down' })
+  })
+
+  it('a refusal keeps its extra fields on the error', async () => {
+    vi.stubGlobal('fetch', reply({ success: false, message: 'upstream 401', time: 2.5 }))
+    const err = (await requestEnvelope('GET', '/api/channel/test/1').catch((e: unknown) => e)) as ApiError
+    expect(err.envelope?.time).toBe(2.5)
   })
 
   it('requestEnvelope keeps extra top-level fields', async () => {

@@ -1,0 +1,135 @@
+/** `/api/channel/*`, `/api/models` and `/api/group/` (admin): upstream channels. */
+import { ApiError, http, requestEnvelope } from './http'
+import type { Channel } from './types'
+
+/** The writable fields of a channel (POST takes them all, PUT any subset plus `id`). */
+export interface ChannelInput {
+  type?: number
+  name?: string
+  /** one key, or several one per line; on PUT an empty key leaves the stored key(s) unchanged */
+  key?: string
+  base_url?: string
+  other?: string
+  models?: string
+  group?: string
+  model_mapping?: string
+  config?: string
+  system_prompt?: string
+  priority?: number
+  weight?: number
+  /** 1 enabled, 2 manually disabled, 3 auto-disabled */
+  status?: number
+}
+
+/** `split` (default): a multi-line key creates one channel per line; `rotate`: one channel uses them all in turn. */
+export type KeyMode = 'split' | 'rotate'
+
+export interface CreateChannelResult {
+  /** ids of the created channels (one, or one per key line) */
+  ids: number[]
+}
+
+export interface ChannelTestResult {
+  success: boolean
+  message: string
+  /** seconds */
+  time: number
+  modelName: string
+}
+
+export interface ModelInfo {
+  id: string
+  object: string
+  created: number
+  owned_by: string
+}
+
+/** One page (0-based, 10 rows, newest first). */
+export function listChannels(p: number): Promise<Channel[]> {
+  return http.get<Channel[]>('/api/channel/', { p })
+}
+
+/** Name, models or group containing the keyword, or the id or one of the keys equal to it (≤ 100 rows). */
+export function searchChannels(keyword: string): Promise<Channel[]> {
+  return http.get<Channel[]>('/api/channel/search', { keyword })
+}
+
+export function getChannel(id: number): Promise<Channel> {
+  return http.get<Channel>(`/api/channel/${id}`)
+}
+
+export async function createChannel(body: ChannelInput, keyMode: KeyMode = 'split'): Promise<CreateChannelResult> {
+  const data = await http.post<{ id?: number; ids?: number[] }>('/api/channel/', { ...body, key_mode: keyMode })
+  return { ids: data?.ids ?? (data?.id !== undefined ? [data.id] : []) }
+}
+
+/** Updates exactly the fields given (partial update); returns the stored channel. */
+export function updateChannel(body: ChannelInput & { id: number }): Promise<Channel> {
+  return http.put<Channel>('/api/channel/', body)
+}
+
+export function deleteChannel(id: number): Promise<void> {
+  return http.del<void>(`/api/channel/${id}`)
+}
+
+/** Deletes every manually or automatically disabled channel; returns how many. */
+export async function deleteDisabledChannels(): Promise<number> {
+  return Number(await http.del<number>('/api/channel/disabled')) || 0
+}
+
+/**
+ * Sends one test request through the channel (`model` empty = the channel's first model).
+ * A failed test is a result (`success: false` with the upstream's message), not an exception;
+ * only transport and auth failures throw.
+ */
+export async function testChannel(id: number, model?: string): Promise<ChannelTestResult> {
+  try {
+    const env = await requestEnvelope('GET', `/api/channel/test/${id}`, { query: { model } })
+    return {
+      success: true,
+      message: String(env.message ?? ''),
+      time: Number(env.time) || 0,
+      modelName: String(env.modelName ?? ''),
+    }
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 200) {
+      const env: Record<string, unknown> = e.envelope ?? {}
+      return { success: false, message: e.message, time: Number(env.time) || 0, modelName: String(env.modelName ?? model ?? '') }
+    }
+    throw e
+  }
+}
+
+/** Starts the background test of all (or only the disabled) channels; returns the server's message. */
+export async function testAllChannels(scope: 'all' | 'disabled' = 'all'): Promise<string> {
+  const env = await requestEnvelope('GET', '/api/channel/test', { query: { scope } })
+  return env.message
+}
+
+/** Queries the provider and stores the balance; returns it (USD or the provider's currency). */
+export async function updateChannelBalance(id: number): Promise<number> {
+  const env = await requestEnvelope('GET', `/api/channel/update_balance/${id}`)
+  return Number(env.balance) || 0
+}
+
+/** Starts the background balance update of every enabled channel; returns the server's message. */
+export async function updateAllChannelBalances(): Promise<string> {
+  const env = await requestEnvelope('GET', '/api/channel/update_balance')
+  return env.message
+}
+
+/** Every built-in model name (for "Fill all models"). */
+export async function listAllModels(): Promise<string[]> {
+  const data = await http.get<ModelInfo[]>('/api/channel/models')
+  return (data ?? []).map((m) => m.id)
+}
+
+/** Channel type id (as a string) → its built-in models. */
+export async function listModelsByType(): Promise<Record<string, string[]>> {
+  return (await http.get<Record<string, string[]>>('/api/models')) ?? {}
+}
+
+/** The user groups known to billing (GroupRatio keys). */
+export async function listGroups(): Promise<string[]> {
+  return (await http.get<string[]>('/api/group/')) ?? []
+}

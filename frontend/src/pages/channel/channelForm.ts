@@ -1,0 +1,119 @@
+/** Pure helpers of the channel pages (unit-tested in tests/unit/channel.spec.ts). */
+
+export type MappingCheck = { ok: true; value: Record<string, string> } | { ok: false; error: string }
+
+/**
+ * Validates the model-mapping text: empty, or a JSON object of requested model → upstream
+ * model, both non-empty strings (what the server accepts and routing uses).
+ */
+export function validateModelMapping(text: string): MappingCheck {
+  const t = (text ?? '').trim()
+  if (!t) return { ok: true, value: {} }
+  let data: unknown
+  try {
+    data = JSON.parse(t)
+  } catch (e) {
+    const detail = e instanceof Error ? e.message.replace(/^JSON\.parse: /, '') : ''
+    return { ok: false, error: `Not valid JSON${detail ? ': ' + detail : ''}` }
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    return { ok: false, error: 'Must be a JSON object like {"requested-model": "upstream-model"}' }
+  }
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+    if (!k.trim()) return { ok: false, error: 'Model names must not be empty' }
+    if (typeof v !== 'string') return { ok: false, error: `The value of "${k}" must be a model name in quotes` }
+    if (!v.trim()) return { ok: false, error: `The value of "${k}" must not be empty` }
+    out[k] = v
+  }
+  return { ok: true, value: out }
+}
+
+/** A comma-separated list → unique trimmed names, in order. */
+export function splitCsv(text: string | null | undefined): string[] {
+  const seen = new Set<string>()
+  for (const part of (text ?? '').split(',')) {
+    const p = part.trim()
+    if (p) seen.add(p)
+  }
+  return [...seen]
+}
+
+/** Names typed or pasted into a tag select may hold commas, spaces or newlines: split and dedupe. */
+export function normalizeNames(values: string[]): string[] {
+  const seen = new Set<string>()
+  for (const v of values) {
+    for (const part of String(v).split(/[,\n]/)) {
+      const p = part.trim()
+      if (p) seen.add(p)
+    }
+  }
+  return [...seen]
+}
+
+/** Non-empty lines of a key field. */
+export function keyLines(text: string): string[] {
+  return (text ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+}
+
+/** The `config` JSON as a string map (tolerant: anything unparsable is {}). */
+export function parseConfig(text: string | null | undefined): Record<string, unknown> {
+  const t = (text ?? '').trim()
+  if (!t) return {}
+  try {
+    const v: unknown = JSON.parse(t)
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
+}
+
+/** Drops empty string values; '' when nothing is left (the server stores "" for no config). */
+export function stringifyConfig(config: Record<string, unknown>): string {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(config)) {
+    if (v === undefined || v === null) continue
+    if (typeof v === 'string' && !v.trim()) continue
+    out[k] = typeof v === 'string' ? v.trim() : v
+  }
+  return Object.keys(out).length ? JSON.stringify(out) : ''
+}
+
+/** An http(s) URL with a host (the server's own check). */
+export function isHttpUrl(url: string): boolean {
+  return /^https?:\/\/[^/\s]+/.test((url ?? '').trim())
+}
+
+/** Mapped (requested) model names that are missing from the channel's models: requests for them never reach it. */
+export function unroutedMappingKeys(mapping: Record<string, string>, models: string[]): string[] {
+  const set = new Set(models)
+  return Object.keys(mapping).filter((k) => !set.has(k))
+}
+
+export type SpeedLevel = 'untested' | 'fast' | 'ok' | 'slow' | 'very-slow'
+
+/** Response time (ms) → a speed level for colouring. */
+export function speedLevel(ms: number): SpeedLevel {
+  if (!ms || ms <= 0) return 'untested'
+  if (ms < 1000) return 'fast'
+  if (ms < 3000) return 'ok'
+  if (ms < 5000) return 'slow'
+  return 'very-slow'
+}
+
+/** `850 ms`, `1.23 s`. */
+export function formatDuration(ms: number): string {
+  if (!ms || ms <= 0) return '-'
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  return `${(ms / 1000).toFixed(2)} s`
+}
+
+/** A provider balance: `$12.35` or `¥12.35`. */
+export function formatBalance(amount: number, currency: 'USD' | 'CNY'): string {
+  const v = Number(amount) || 0
+  const sym = currency === 'CNY' ? '¥' : '$'
+  return sym + v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+}
