@@ -86,6 +86,11 @@ class QuotaLedger:
     def balance(self, kind: str, ident: int) -> int | None:
         return self.balances.get((kind, ident))
 
+    def pending(self, col: str, ident: int, field: str) -> int:
+        """The not yet flushed delta of one counter (e.g. a user's ``used_quota``)."""
+        row = self._deltas[col].get(ident)
+        return row.get(field, 0) if row else 0
+
     def _add(self, col: str, ident: int, field: str, delta: int) -> None:
         if delta:
             row = self._deltas[col][ident]

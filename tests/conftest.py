@@ -128,9 +128,9 @@ async def start_gateway(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str,
     n = next(_db_seq)
     uri = f"mongodb://127.0.0.1:{mongo.port}/t{n}"
     settings.setdefault("frontend_dist", os.path.join(tmp_root, "nodist"))
+    settings.setdefault("batch_update_interval", 0.2)
     s = Settings.from_env(env={}, mongodb_uri=uri, data_dir=os.path.join(tmp_root, f"d{n}"),
-                          initial_root_access_token=ACCESS_TOKEN, batch_update_interval=0.2,
-                          **settings)
+                          initial_root_access_token=ACCESS_TOKEN, **settings)
     ctx = AppContext(s)
     await ctx.start()
     server, port = listen(make_app(ctx))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adaptors import CHANNEL_TYPE_NAMES
 from tests.conftest import Gateway
 
@@ -46,3 +48,28 @@ async def test_models_by_channel_type(gw: Gateway) -> None:
     assert models["3"] == gw.ctx.adaptors[3].models(3)
     code, data = await gw.api("GET", "/api/models", token="x" * 32)
     assert data["success"] is False
+
+
+async def test_status_reports_sign_up_and_login_switches(gw) -> None:
+    data = await gw.ok("GET", "/api/status", token=None)
+    assert (data["register_enabled"], data["password_register"], data["password_login"]) == (True, True, True)
+    await gw.ok("PUT", "/api/option/", {"key": "PasswordRegisterEnabled", "value": "false"})
+    await gw.ok("PUT", "/api/option/", {"key": "PasswordLoginEnabled", "value": "false"})
+    data = await gw.ok("GET", "/api/status", token=None)
+    assert (data["register_enabled"], data["password_register"], data["password_login"]) == (True, False, False)
+    await gw.ok("PUT", "/api/option/", {"key": "PasswordRegisterEnabled", "value": "true"})
+    await gw.ok("PUT", "/api/option/", {"key": "RegisterEnabled", "value": "false"})
+    data = await gw.ok("GET", "/api/status", token=None)
+    assert (data["register_enabled"], data["password_register"]) == (False, False)
+
+
+@pytest.mark.settings(batch_update_interval=3600)
+async def test_self_counts_requests_not_flushed_yet(gw) -> None:
+    await gw.channel()
+    key = await gw.token()
+    before = await gw.ok("GET", "/api/user/self")
+    await gw.client(key).chat.completions.create(model="gpt-3.5-turbo", messages=[{"role": "user", "content": "hi"}])
+    after = await gw.ok("GET", "/api/user/self")
+    assert after["request_count"] == before["request_count"] + 1
+    assert after["used_quota"] > before["used_quota"]
+    assert after["quota"] == before["quota"] - (after["used_quota"] - before["used_quota"])

@@ -163,6 +163,8 @@ class SelfHandler(ApiHandler):
         bal = self.ctx.ledger.balance("u", data["id"])
         if bal is not None:
             data["quota"] = bal
+        for k in ("used_quota", "request_count"):  # counters of requests not flushed yet
+            data[k] += self.ctx.ledger.pending("users", data["id"], k)
         data["access_token"] = ""  # regenerate via /api/user/token to see it
         self.ok(data)
 

@@ -151,3 +151,16 @@ async def test_about_and_not_found(page, console):
     await shot(page, "notfound")
     await page.get_by_role("button", name="Back to home").click()
     await page.wait_for_url(console.url + "/")
+
+
+async def test_register_and_login_follow_the_sign_up_switches(page, console):
+    await console.ok("PUT", "/api/option/", {"key": "PasswordRegisterEnabled", "value": "false"})
+    await page.goto("/register")
+    await expect(page.get_by_test_id("register-password-off")).to_be_visible()
+    assert await page.get_by_label("Confirm password").count() == 0
+    await console.ok("PUT", "/api/option/", {"key": "RegisterEnabled", "value": "false"})
+    await page.reload()
+    await expect(page.get_by_test_id("register-closed")).to_contain_text("Sign-up is closed")
+    await console.ok("PUT", "/api/option/", {"key": "PasswordLoginEnabled", "value": "false"})
+    await page.goto("/login")
+    await expect(page.get_by_test_id("password-login-off")).to_be_visible()

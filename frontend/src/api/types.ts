@@ -17,6 +17,12 @@ export interface Status {
   quota_per_unit: number
   display_in_currency: boolean
   email_verification: boolean
+  /** RegisterEnabled: new accounts at all (password or OAuth) */
+  register_enabled?: boolean
+  /** RegisterEnabled && PasswordRegisterEnabled */
+  password_register?: boolean
+  /** PasswordLoginEnabled */
+  password_login?: boolean
   github_oauth: boolean
   github_client_id: string
   lark_client_id: string
