@@ -21,7 +21,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 1500,
     rolldownOptions: {
       output: {
-        advancedChunks: {
+        codeSplitting: {
           groups: [
             { name: 'echarts', test: /node_modules[\\/](echarts|zrender|vue-echarts)/ },
             { name: 'naive', test: /node_modules[\\/](naive-ui|vueuc|vooks|seemly|css-render|@css-render|treemate|evtd|vdirs|date-fns)/ },

@@ -98,7 +98,10 @@ async def test_operator_and_user_journey(page, console, browser):
     await page.get_by_label("Quota per code (USD)").fill("2")
     await page.get_by_label("Count").fill("2")
     await page.get_by_role("button", name="Create codes").click()
-    codes = [c.strip() for c in await page.get_by_test_id("created-codes").locator("li").all_inner_texts()]
+    await expect(page.get_by_role("dialog").get_by_text("2 codes created")).to_be_visible()
+    items = page.get_by_test_id("created-codes").locator("li")
+    await expect(items).to_have_count(2)
+    codes = [c.strip() for c in await items.all_inner_texts()]
     assert len(codes) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", c) for c in codes), codes
     await page.get_by_role("dialog").get_by_role("button", name="Done").click()
 
