@@ -52,3 +52,6 @@ export function usePagedList<T>(
 
   return { rows, page, loading, error, hasNext, keyword, searching, load, reload, next, prev, search }
 }
+
+/** What `usePagedList` returns (the `list` prop of `ListCard`). */
+export type PagedList<T> = ReturnType<typeof usePagedList<T>>
