@@ -4,6 +4,7 @@ a fake upstream HTTP server on loopback, and OneRelay itself on a free port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -137,17 +138,27 @@ async def start_gateway(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str,
     return Gateway(ctx, f"http://127.0.0.1:{port}", upstream), server
 
 
-@pytest.fixture
-async def gw(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str, request: Any) -> AsyncIterator[Gateway]:
+@contextlib.asynccontextmanager
+async def running_gateway(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str, request: Any,
+                          **defaults: Any) -> AsyncIterator[Gateway]:
+    """A fresh OneRelay for one test: ``defaults`` overridden by the test's ``settings`` marker."""
     marker = request.node.get_closest_marker("settings")
-    settings = marker.kwargs if marker else {}
+    settings = {**defaults, **(marker.kwargs if marker else {})}
     upstream.state.reset()
     gateway, server = await start_gateway(mongo, upstream, tmp_root, **settings)
-    yield gateway
-    server.stop()
-    await asyncio.sleep(0)
-    await gateway.ctx.stop()
-    gateway.http.close()
+    try:
+        yield gateway
+    finally:
+        server.stop()
+        await asyncio.sleep(0)
+        await gateway.ctx.stop()
+        gateway.http.close()
+
+
+@pytest.fixture
+async def gw(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str, request: Any) -> AsyncIterator[Gateway]:
+    async with running_gateway(mongo, upstream, tmp_root, request) as gateway:
+        yield gateway
 
 
 def pytest_configure(config: Any) -> None:

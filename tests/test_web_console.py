@@ -12,7 +12,7 @@ import tornado.httpclient
 
 from handlers.web import placeholder
 from services import console_build
-from tests.conftest import start_gateway
+from tests.conftest import running_gateway
 
 INDEX = b"<!doctype html><html><body><div id=app></div><script src=/assets/index-abc123.js></script></body></html>"
 ASSET = b"console.log('onerelay');\n" * 400
@@ -28,10 +28,6 @@ def dist(tmp_path):
     return str(d)
 
 
-async def _gateway(mongo, upstream, tmp_root, dist):
-    return await start_gateway(mongo, upstream, tmp_root, frontend_dist=dist)
-
-
 async def fetch(url, **kw):
     client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
     try:
@@ -40,9 +36,8 @@ async def fetch(url, **kw):
         client.close()
 
 
-async def test_client_routes_fall_back_to_index(mongo, upstream, tmp_root, dist):
-    gw, server = await _gateway(mongo, upstream, tmp_root, dist)
-    try:
+async def test_client_routes_fall_back_to_index(mongo, upstream, tmp_root, request, dist):
+    async with running_gateway(mongo, upstream, tmp_root, request, frontend_dist=dist) as gw:
         for path in ("/", "/channel", "/token/edit/3", "/setting?tab=system", "/no/such/page"):
             r = await fetch(gw.url + path)
             assert r.code == 200 and r.body == INDEX, path
@@ -55,14 +50,10 @@ async def test_client_routes_fall_back_to_index(mongo, upstream, tmp_root, dist)
         assert r.code == 404 and b"Invalid URL" in r.body
         r = await fetch(gw.url + "/v1/nope", method="POST", body="{}")
         assert r.code == 404 and b'"error"' in r.body
-    finally:
-        server.stop()
-        await gw.ctx.stop()
 
 
-async def test_assets_are_long_cached_and_gzipped(mongo, upstream, tmp_root, dist):
-    gw, server = await _gateway(mongo, upstream, tmp_root, dist)
-    try:
+async def test_assets_are_long_cached_and_gzipped(mongo, upstream, tmp_root, request, dist):
+    async with running_gateway(mongo, upstream, tmp_root, request, frontend_dist=dist) as gw:
         r = await fetch(gw.url + "/assets/index-abc123.js", headers={"Accept-Encoding": "gzip"})
         assert r.code == 200
         assert "immutable" in r.headers["Cache-Control"] and "max-age=31536000" in r.headers["Cache-Control"]
@@ -70,21 +61,14 @@ async def test_assets_are_long_cached_and_gzipped(mongo, upstream, tmp_root, dis
         assert len(r.body) < len(ASSET) / 5
         r = await fetch(gw.url + "/assets/missing-zzz.js")
         assert r.code == 404
-    finally:
-        server.stop()
-        await gw.ctx.stop()
 
 
-async def test_placeholder_when_not_built(mongo, upstream, tmp_root, tmp_path):
-    gw, server = await _gateway(mongo, upstream, tmp_root, str(tmp_path / "nodist"))
-    try:
+async def test_placeholder_when_not_built(mongo, upstream, tmp_root, request, tmp_path):
+    async with running_gateway(mongo, upstream, tmp_root, request, frontend_dist=str(tmp_path / "nodist")) as gw:
         r = await fetch(gw.url + "/dashboard")
         assert r.code == 200
         assert b"npm ci &amp;&amp; npm run build" in r.body
         assert gw.url.encode() + b"/v1" in r.body
-    finally:
-        server.stop()
-        await gw.ctx.stop()
 
 
 def _fake_npm(bin_dir, script: str) -> None:

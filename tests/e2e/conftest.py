@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.conftest import ROOT, Gateway, start_gateway
+from tests.conftest import ROOT, Gateway, running_gateway
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,16 +59,10 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def console(mongo: Any, upstream: Any, tmp_root: str, console_dist: str,
                   request: Any) -> AsyncIterator[Gateway]:
-    marker = request.node.get_closest_marker("settings")
-    settings = {"global_web_rate_limit": 100000, "global_api_rate_limit": 100000,
-                "critical_rate_limit": 100000, "frontend_dist": console_dist}
-    settings.update(marker.kwargs if marker else {})
-    upstream.state.reset()
-    gateway, server = await start_gateway(mongo, upstream, tmp_root, **settings)
-    yield gateway
-    server.stop()
-    await gateway.ctx.stop()
-    gateway.http.close()
+    async with running_gateway(mongo, upstream, tmp_root, request, frontend_dist=console_dist,
+                               global_web_rate_limit=100000, global_api_rate_limit=100000,
+                               critical_rate_limit=100000) as gateway:
+        yield gateway
 
 
 @pytest.fixture
