@@ -111,6 +111,8 @@ class Gateway:
         return "sk-" + data["key"]
 
     def client(self, key: str, **kw: Any) -> openai.AsyncOpenAI:
+        """An SDK client; a request that never completes fails after 60 s instead of the SDK's 10 min."""
+        kw.setdefault("timeout", 60.0)
         return openai.AsyncOpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0, **kw)
 
     async def logs(self, **query: Any) -> list[dict[str, Any]]:
