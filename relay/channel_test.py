@@ -14,7 +14,15 @@ monitor rules with OneRelay's fix:
   is on, **only if it was auto-disabled** (status 3): a manually disabled
   channel (status 2) stays disabled (One API re-enables any channel).
 
-Every test writes a test log (type 5) without the key.
+Every test writes a test log (type 5) without the key. A re-enabled channel is
+announced to root (services/notify.py); a disabled one is announced by
+``AppContext.disable_channel``.
+
+The API starts a bulk test in the background, a few channels at once
+(:meth:`ChannelChecks.start_bulk_test`); the scheduler (services/scheduler.py)
+awaits :meth:`ChannelChecks.run_bulk_test` with ``interval=POLLING_INTERVAL``,
+one channel at a time. Both share one "running" flag: a round never overlaps
+another, whoever started it.
 
 A **balance query** asks the provider's billing endpoint (PROVIDERS.md §9) and
 stores ``balance`` and ``balance_updated_time``. The bulk update covers every
@@ -38,11 +46,12 @@ from adaptors import CHANNEL_TYPE_NAMES
 from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRequest
 from adaptors.openai import OPENAI_COMPATIBLE
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, ChannelRecord
+from services.notify import channel_enabled_message, notify_root
 
 from .upstream import UpstreamCall, transport_error
 
 if TYPE_CHECKING:
-    from server import AppContext
+    from services.context import AppContext
 
 log = logging.getLogger("onerelay.channel_test")
 
@@ -169,9 +178,7 @@ class ChannelChecks:
             result = ChannelTestResult(channel.id, chosen, False, _clip(e.message), 0,
                                 disables_channel=e.disables_channel)
         result.seconds = time.monotonic() - started
-        await self.ctx.db.channels.update_one(
-            {"_id": channel.id},
-            {"$set": {"test_time": int(time.time()), "response_time": result.elapsed_ms}})
+        await self.ctx.channels.record_test(channel.id, result.elapsed_ms)
         self._test_log(channel, result, user)
         return result
 
@@ -222,24 +229,37 @@ class ChannelChecks:
 
     def start_bulk_test(self, scope: str) -> None:
         """Start the background test of ``all`` or ``disabled`` channels; raises if one runs."""
+        self._claim_bulk_test(scope)
+        self.ctx.spawn(self._bulk_test(scope, None))
+
+    async def run_bulk_test(self, scope: str = "all", *, interval: float | None = None) -> int:
+        """Test ``all`` or ``disabled`` channels now and apply the monitor rules; returns how
+        many channels were tested. ``interval`` (seconds): test one channel at a time with
+        that pause between two (the scheduler, POLLING_INTERVAL); None: a few at once.
+        Raises :class:`CheckError` when a bulk test is already running."""
+        self._claim_bulk_test(scope)
+        return await self._bulk_test(scope, interval)
+
+    def _claim_bulk_test(self, scope: str) -> None:
         if scope not in ("all", "disabled"):
             raise CheckError("scope must be all or disabled")
         if self.bulk_test_running:
             raise CheckError("A channel test is already running")
         self.bulk_test_running = True
         self._busy()
-        self.ctx.spawn(self._bulk_test(scope))
 
-    async def _bulk_test(self, scope: str) -> None:
+    async def _bulk_test(self, scope: str, interval: float | None) -> int:
         try:
             q: dict[str, Any] = {}
             if scope == "disabled":
                 q = {"status": {"$in": [CH_MANUALLY_DISABLED, CH_AUTO_DISABLED]}}
-            docs = [d async for d in self.ctx.db.channels.find(q).sort("_id", 1)]
-            await self._each(docs, self._test_and_act)
+            docs = await self.ctx.channels.find(q)
+            await self._each(docs, self._test_and_act, interval)
             log.info("channel test (%s) finished: %d channels", scope, len(docs))
+            return len(docs)
         except Exception:
             log.exception("the bulk channel test failed")
+            return 0
         finally:
             self.bulk_test_running = False
             self._done()
@@ -259,38 +279,54 @@ class ChannelChecks:
                     f"channel test took {r.seconds:.3f} s, over the {threshold:g} s threshold")
         elif (status == CH_AUTO_DISABLED and r.success and not slow
               and ctx.options.bool("AutomaticEnableChannelEnabled")):
-            await self.enable(r.channel_id, "its channel test passed")
+            await self.enable(r.channel_id, "its channel test passed", str(doc.get("name") or ""))
 
-    async def enable(self, channel_id: int, reason: str) -> None:
-        """Re-enable an auto-disabled channel (never a manually disabled one)."""
-        res = await self.ctx.db.channels.update_one(
-            {"_id": channel_id, "status": CH_AUTO_DISABLED}, {"$set": {"status": CH_ENABLED}})
-        if res.modified_count:
-            await self.ctx.channels.set_status(channel_id, CH_ENABLED)
-            await self.ctx.channels_changed()
-            log.warning("channel #%d re-enabled: %s", channel_id, reason)
+    async def enable(self, channel_id: int, reason: str, name: str = "") -> bool:
+        """Re-enable an auto-disabled channel (never a manually disabled one) and notify root
+        (One API's monitor.EnableChannel). Returns whether the channel was re-enabled."""
+        ctx = self.ctx
+        if not await ctx.channels.set_status(channel_id, CH_ENABLED, only_from=CH_AUTO_DISABLED):
+            return False
+        await ctx.channels_changed()
+        metrics = getattr(ctx, "metrics", None)
+        if metrics is not None:
+            metrics.forget(channel_id)  # a fresh start, not the failures that disabled it
+        log.warning("channel #%d re-enabled: %s", channel_id, reason)
+        title, content = channel_enabled_message(channel_id, name, reason)
+        ctx.spawn(notify_root(ctx, title, content))
+        return True
 
     async def _each(self, docs: list[dict[str, Any]],
-                    fn: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+                    fn: Callable[[dict[str, Any]], Awaitable[None]], interval: float | None = None) -> None:
+        """``fn`` on every document; a failure is logged and the others go on. ``interval``
+        None: up to BULK_CONCURRENCY at once; a number: one after the other, pausing that many
+        seconds between two (One API's POLLING_INTERVAL)."""
+        async def one(doc: dict[str, Any]) -> None:
+            try:
+                await fn(doc)
+            except Exception:
+                log.exception("checking channel #%s failed", doc.get("_id"))
+
+        if interval is not None:
+            for i, doc in enumerate(docs):
+                if i and interval > 0:
+                    await asyncio.sleep(interval)
+                await one(doc)
+            return
         sem = asyncio.Semaphore(BULK_CONCURRENCY)
 
-        async def one(doc: dict[str, Any]) -> None:
+        async def limited(doc: dict[str, Any]) -> None:
             async with sem:
-                try:
-                    await fn(doc)
-                except Exception:
-                    log.exception("checking channel #%s failed", doc.get("_id"))
+                await one(doc)
 
-        await asyncio.gather(*(one(d) for d in docs))
+        await asyncio.gather(*(limited(d) for d in docs))
 
     # -- balances ---------------------------------------------------------------------------
     async def update_balance(self, doc: dict[str, Any]) -> float:
         """Query and store one channel's balance; raises :class:`CheckError`."""
         channel = ChannelRecord.from_doc(doc)
         balance = await self.query_balance(channel)
-        await self.ctx.db.channels.update_one(
-            {"_id": channel.id},
-            {"$set": {"balance": balance, "balance_updated_time": int(time.time())}})
+        await self.ctx.channels.record_balance(channel.id, balance)
         return balance
 
     async def query_balance(self, channel: ChannelRecord) -> float:
@@ -322,19 +358,31 @@ class ChannelChecks:
             raise CheckError("the balance endpoint did not answer JSON") from None
 
     def start_bulk_balance(self) -> None:
+        """Start the background balance update of every enabled channel; raises if one runs."""
+        self._claim_bulk_balance()
+        self.ctx.spawn(self._bulk_balance(None))
+
+    async def run_bulk_balance(self, *, interval: float | None = None) -> int:
+        """Update the balance of every enabled channel of a supported type now; returns how
+        many were queried. ``interval`` as for :meth:`run_bulk_test`. Raises
+        :class:`CheckError` when a balance update is already running."""
+        self._claim_bulk_balance()
+        return await self._bulk_balance(interval)
+
+    def _claim_bulk_balance(self) -> None:
         if self.bulk_balance_running:
             raise CheckError("A balance update is already running")
         self.bulk_balance_running = True
         self._busy()
-        self.ctx.spawn(self._bulk_balance())
 
-    async def _bulk_balance(self) -> None:
+    async def _bulk_balance(self, interval: float | None) -> int:
         try:
-            docs = [d async for d in self.ctx.db.channels.find(
-                {"status": CH_ENABLED, "type": {"$in": sorted(BALANCE_SPECS)}}).sort("_id", 1)]
-            await self._each(docs, self._balance_and_act)
+            docs = await self.ctx.channels.find({"status": CH_ENABLED, "type": {"$in": sorted(BALANCE_SPECS)}})
+            await self._each(docs, self._balance_and_act, interval)
+            return len(docs)
         except Exception:
             log.exception("the bulk balance update failed")
+            return 0
         finally:
             self.bulk_balance_running = False
             self._done()
