@@ -95,9 +95,9 @@ class ApiHandler(BaseHandler):
     auth_by_cookie = False
     critical = False  # True: the route also takes the critical rate limit (handlers/ratelimit.py)
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         """Per-IP rate limits: GLOBAL_API_RATE_LIMIT, plus the critical limit on ``critical`` routes."""
-        refused = api_rate_limit(self.ctx, self.client_ip, critical=self.critical)
+        refused = await api_rate_limit(self.ctx, self.client_ip, critical=self.critical)
         if refused is not None:
             self.set_header("Retry-After", str(refused[1]))
             raise ApiError(refused[0], status=429)
