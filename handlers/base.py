@@ -19,7 +19,7 @@ from relay.pipeline import new_request_id
 from .ratelimit import api_rate_limit
 
 if TYPE_CHECKING:
-    from server import AppContext
+    from services.context import AppContext
 
 log = logging.getLogger("onerelay.http")
 

@@ -38,12 +38,11 @@ class BillingHandler(OpenAIHandler):
         ctx = self.ctx
         await ctx.ledger.flush()  # pending spend and usage land first
         if ctx.options.bool("DisplayTokenStatEnabled"):
-            tok = await ctx.db.tokens.find_one({"_id": job.token.id}, {"remain_quota": 1, "used_quota": 1,
-                                                                        "unlimited_quota": 1, "expired_time": 1})
-            tok = tok or {}
-            return int(tok.get("remain_quota") or 0), int(tok.get("used_quota") or 0), tok
-        doc = await ctx.db.users.find_one({"_id": job.user.id}, {"quota": 1, "used_quota": 1}) or {}
-        return int(doc.get("quota") or 0), int(doc.get("used_quota") or 0), None
+            tok = await ctx.tokens.get(job.token.id) or {}
+            remain = ctx.ledger.view("t", job.token.id, tok)
+            return remain, int(tok.get("used_quota") or 0), tok
+        doc = await ctx.users.get(job.user.id) or {}
+        return ctx.ledger.view("u", job.user.id, doc), int(doc.get("used_quota") or 0), None
 
     def amount(self, quota: int) -> float:
         value = float(quota)

@@ -1,7 +1,9 @@
 """In-process caches of tokens, users and the channel routing table.
 
-Entries expire after ``SYNC_FREQUENCY`` seconds as a safety net; management
-routes invalidate what they change at once (``forget_*`` / ``reload``).
+Caches listen to change events (models/events.py): a store's write on any
+process drops the entry (tokens, users) or rebuilds the routing table
+(channels) on every process. Entries also expire after ``SYNC_FREQUENCY``
+seconds, only as a safety net.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import logging
 import random
 import time
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .channels import CH_ENABLED, ChannelRecord, ChannelStore
 from .db import Database
 from .tokens import TokenRecord
 from .users import UserRecord
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 log = logging.getLogger("onerelay.cache")
 
@@ -69,10 +74,31 @@ class RecordCache:
 
 
 class Caches:
-    def __init__(self, db: Database, ttl: float = 600.0) -> None:
+    def __init__(self, db: Database, ttl: float = 600.0, events: "EventBus | None" = None) -> None:
         self.db = db
         self.tokens = RecordCache(ttl)
         self.users = RecordCache(ttl)
+        if events is not None:
+            events.subscribe("token", self._on_token)
+            events.subscribe("user", self._on_user)
+
+    def _on_token(self, ev: dict[str, Any]) -> None:
+        key = ev.get("key")
+        if isinstance(key, str):
+            self.tokens.forget(key)
+        tid = ev.get("i")
+        if isinstance(tid, int):
+            self.tokens.forget_where(lambda t: t.id == tid)
+        owner = ev.get("user_id")
+        if isinstance(owner, int):
+            self.forget_user_tokens(owner)
+
+    def _on_user(self, ev: dict[str, Any]) -> None:
+        uid = ev.get("i")
+        if isinstance(uid, int):
+            self.users.forget(uid)
+            if ev.get("tokens"):
+                self.forget_user_tokens(uid)
 
     async def token(self, key: str) -> TokenRecord | None:
         return await self.tokens.get(key, self._load_token)  # type: ignore[no-any-return]
@@ -101,8 +127,12 @@ class Caches:
 class ChannelRouter:
     """group -> model -> priority bands of enabled channels, rebuilt on every change."""
 
-    def __init__(self, store: ChannelStore) -> None:
+    def __init__(self, store: ChannelStore, events: "EventBus | None" = None) -> None:
         self.store = store
+        self._again = False
+        self._reloading: asyncio.Task[None] | None = None
+        if events is not None:
+            events.subscribe("channel", self._on_channel)
         self.channels: dict[int, ChannelRecord] = {}
         # index[group][model] = [(priority, [channels...]), ...] highest priority first
         self.index: dict[str, dict[str, list[tuple[int, list[ChannelRecord]]]]] = {}
@@ -131,6 +161,38 @@ class ChannelRouter:
                 for g, models in bands.items()
             }
             self.channels = channels
+
+    def _on_channel(self, ev: dict[str, Any]) -> "asyncio.Task[None] | None":
+        cid = ev.get("i")
+        if isinstance(cid, int) and (ev.get("deleted") or ev.get("status", CH_ENABLED) != CH_ENABLED):
+            self.withdraw(cid)  # stop routing to it now, before the reload lands
+        return self.schedule_reload()
+
+    def schedule_reload(self) -> "asyncio.Task[None] | None":
+        """Rebuild soon; bursts of events coalesce into one more reload. Returns the task."""
+        if self._reloading is not None and not self._reloading.done():
+            self._again = True
+            return self._reloading
+        try:
+            self._reloading = asyncio.get_running_loop().create_task(self._reload_loop())
+        except RuntimeError:
+            return None
+        return self._reloading
+
+    async def _reload_loop(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.reload()
+            except Exception:  # noqa: BLE001 - the periodic sync retries
+                log.exception("reloading the channel table failed")
+            if not self._again:
+                return
+
+    async def settle(self) -> None:
+        """Wait for a scheduled reload (tests, and the writer's read-your-writes)."""
+        while self._reloading is not None and not self._reloading.done():
+            await asyncio.shield(self._reloading)
 
     def get(self, cid: int) -> ChannelRecord | None:
         return self.channels.get(cid)

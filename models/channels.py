@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import InsertOne
+from typing import TYPE_CHECKING
+
+from pymongo import DESCENDING, InsertOne
 
 from .db import Database
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 CH_UNKNOWN, CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED = 0, 1, 2, 3
 
@@ -116,9 +122,21 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class ChannelStore:
-    def __init__(self, db: Database) -> None:
+    """Owns every write of ``channels`` and ``abilities``; each write publishes ``channel``.
+
+    Routing tables on every process listen for ``channel`` events and rebuild
+    (models/cache.ChannelRouter). Test times and balances are not routing facts
+    and publish nothing.
+    """
+
+    def __init__(self, db: Database, events: "EventBus | None" = None) -> None:
         self.db = db
         self.col = db.channels
+        self.events = events
+
+    async def _changed(self, cid: int | None, **data: Any) -> None:
+        if self.events is not None:
+            await self.events.publish("channel", cid, **data)
 
     @staticmethod
     def abilities_for(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,7 +154,8 @@ class ChannelStore:
         if rows:
             await self.db.abilities.bulk_write([InsertOne(r) for r in rows], ordered=False)
 
-    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+    # -- writes (each publishes) ----------------------------------------------------------------
+    async def create(self, fields: dict[str, Any], *, publish: bool = True) -> dict[str, Any]:
         cid = await self.db.next_id("channels")
         doc = {
             "_id": cid, "type": 1, "key": "", "status": CH_ENABLED, "name": "", "weight": 0,
@@ -149,10 +168,9 @@ class ChannelStore:
         doc["_id"] = cid
         await self.col.insert_one(doc)
         await self.rebuild_abilities(doc)
+        if publish:
+            await self._changed(cid)
         return doc
-
-    async def get(self, cid: int) -> dict[str, Any] | None:
-        return await self.col.find_one({"_id": cid})
 
     async def update(self, cid: int, fields: dict[str, Any]) -> dict[str, Any] | None:
         if fields:
@@ -160,16 +178,77 @@ class ChannelStore:
         doc = await self.get(cid)
         if doc is not None:
             await self.rebuild_abilities(doc)
+        await self._changed(cid)
         return doc
 
-    async def set_status(self, cid: int, status: int) -> None:
-        await self.col.update_one({"_id": cid}, {"$set": {"status": status}})
+    async def set_status(self, cid: int, status: int, *, only_from: int | None = None) -> bool:
+        """Set a channel's status; with ``only_from``, only when it currently has that status
+        (re-enabling an auto-disabled channel never touches a manually disabled one).
+        Returns whether the channel changed."""
+        q: dict[str, Any] = {"_id": cid}
+        if only_from is not None:
+            q["status"] = only_from
+        res = await self.col.update_one(q, {"$set": {"status": status}})
+        if not res.matched_count:
+            return False
         await self.db.abilities.update_many({"channel_id": cid}, {"$set": {"enabled": status == CH_ENABLED}})
+        await self._changed(cid, status=status)
+        return True
 
-    async def delete(self, cid: int) -> bool:
+    async def delete(self, cid: int, *, publish: bool = True) -> bool:
         res = await self.col.delete_one({"_id": cid})
         await self.db.abilities.delete_many({"channel_id": cid})
+        if publish:
+            await self._changed(cid, deleted=True)
         return res.deleted_count > 0
+
+    async def delete_disabled(self) -> int:
+        """Delete every disabled channel (manual or automatic); returns how many."""
+        ids = [d["_id"] async for d in self.col.find(
+            {"status": {"$in": [CH_MANUALLY_DISABLED, CH_AUTO_DISABLED]}}, {"_id": 1})]
+        for cid in ids:
+            await self.delete(int(cid), publish=False)
+        if ids:
+            await self._changed(None)
+        return len(ids)
+
+    async def announce(self) -> None:
+        """Publish one ``channel`` event for a batch of writes made with ``publish=False``."""
+        await self._changed(None)
+
+    async def record_test(self, cid: int, response_time_ms: int) -> None:
+        await self.col.update_one({"_id": cid}, {"$set": {"test_time": int(time.time()),
+                                                         "response_time": int(response_time_ms)}})
+
+    async def record_balance(self, cid: int, balance: float) -> None:
+        await self.col.update_one({"_id": cid}, {"$set": {"balance": balance,
+                                                         "balance_updated_time": int(time.time())}})
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def get(self, cid: int) -> dict[str, Any] | None:
+        return await self.col.find_one({"_id": cid})
 
     async def all(self) -> list[dict[str, Any]]:
         return [d async for d in self.col.find({})]
+
+    async def find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Channels matching a query, oldest first (bulk tests and balance rounds)."""
+        return [d async for d in self.col.find(query).sort("_id", 1)]
+
+    async def page(self, page: int, size: int) -> list[dict[str, Any]]:
+        cur = self.col.find({}, {"key": 0}).sort([("_id", DESCENDING)]).skip(page * size).limit(size)
+        return [d async for d in cur]
+
+    async def search(self, keyword: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Name, models or group contain the keyword; or the id, or one of the keys, equals it."""
+        q: dict[str, Any] = {}
+        if keyword:
+            rx = {"$regex": re.escape(keyword), "$options": "i"}
+            ors: list[dict[str, Any]] = [
+                {"name": rx}, {"models": rx}, {"group": rx}, {"key": keyword},
+                {"key": {"$regex": f"^{re.escape(keyword)}$", "$options": "m"}}]
+            if keyword.isdigit() and len(keyword) < 18:
+                ors.append({"_id": int(keyword)})
+            q = {"$or": ors}
+        cur = self.col.find(q, {"key": 0}).sort([("_id", DESCENDING)]).limit(limit)
+        return [d async for d in cur]

@@ -128,6 +128,8 @@ class Database:
         self.redemptions = self.db["redemptions"]
         self.options = self.db["options"]
         self.counters = self.db["counters"]
+        self.changes = self.db["changes"]  # the change feed (models/events.py)
+        self.system = self.db["system"]  # deployment-wide settings (the shared session secret)
         self.logs = log_db["logs"]
 
     async def ping(self, timeout: float = 30.0) -> None:
@@ -164,6 +166,13 @@ class Database:
             [("group", ASCENDING), ("model", ASCENDING), ("enabled", ASCENDING), ("priority", DESCENDING)]
         )
         await self.abilities.create_index("channel_id")
+        await self.changes.create_index("ts")
+        try:
+            await self.changes.create_index("at", expireAfterSeconds=3600, name="changes_ttl")
+        except PyMongoError as e:
+            log.info("changes TTL index: %s", e)
+        await self.users.create_index("leased", sparse=True)
+        await self.tokens.create_index("leased", sparse=True)
         await self.logs.create_index([("created_at", DESCENDING)])
         await self.logs.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
         # Each index costs the embedded server ~50 µs per inserted log: keep only the two

@@ -1,15 +1,34 @@
-"""The quota ledger: atomic in-process balances, batched writes to MongoDB.
+"""The quota ledger: exact balances across processes through leases, batched counters.
 
-MongoDB stays the source of truth. The ledger keeps, per account (user quota,
-limited token remain_quota), the balance read from the database plus the
-deltas not yet written. Reservation and settlement are synchronous
-check-and-update steps on the event loop (no ``await`` between the check and
-the update), so concurrent requests can never spend more than the balance.
+MongoDB holds the truth. An account (a user's ``quota``, a limited token's
+``remain_quota``) has a free pool in that field, plus ``leased`` (the sum of
+what processes hold) and ``leases.<owner> = {n, e}`` (each holder's amount as
+last recorded, and when it expires). The spendable balance is
+``free + leased`` minus what holders spent since they last recorded.
 
-Counter deltas (quota, used_quota, request_count, channel used_quota, token
+- **Lease:** a process takes quota with one conditional atomic update
+  (``{free: {$gte: n}}``, ``$inc`` free -n, leased +n). Requests then reserve
+  and settle from the local lease with a synchronous check-and-update (no
+  ``await`` in between): in steady state the hot path makes no round trip.
+- **Sizing:** a lease is the request's need plus up to an eighth of the free
+  pool (at most ``LEASE_REQUESTS`` requests ahead). Near zero (free pool under
+  ``NEAR_ZERO`` requests) a process takes exactly one request's reservation
+  and gives back what a settlement leaves over at once, so the sum of what all
+  processes can spend never exceeds the balance.
+- **Records:** every flush (``BATCH_UPDATE_INTERVAL``) records each lease's
+  remaining amount and pushes its expiry ``LEASE_TTL`` ahead. A process stops
+  spending a lease it could not renew for half the TTL; every process reaps
+  leases whose expiry passed (a crashed holder's unspent amount returns to the
+  free pool within ``LEASE_TTL`` plus one reaper period). A clean stop returns
+  every lease at once; so does a ``recall`` event (another process starved,
+  or an admin set an absolute quota).
+- **Credits** (top-up, redeem, invite, admin) are one ``$inc`` on the free
+  pool: every reader sees them at once.
+
+Counter deltas (used_quota, request_count, channel used_quota, token
 accessed_time) and usage logs are written in bulk every
-``BATCH_UPDATE_INTERVAL`` seconds, when the log queue is long, and on
-shutdown. A failed flush keeps its deltas for the next one.
+``BATCH_UPDATE_INTERVAL`` seconds, when the log queue is long, and on shutdown.
+A failed flush keeps its deltas for the next one.
 """
 
 from __future__ import annotations
@@ -18,73 +37,147 @@ import asyncio
 import datetime
 import logging
 import time
+import uuid
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from .db import Database
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 log = logging.getLogger("onerelay.ledger")
 
 USER, TOKEN = "u", "t"
 LOG_FLUSH_THRESHOLD = 2000
+LEASE_REQUESTS = 200  # a lease covers at most this many requests of the size that asked for it
+NEAR_ZERO = 20  # free pool under this many requests: single-request reservations
+STARVED_BACKOFF = 1.0  # seconds an account that could not be leased is not asked again
+IDLE_RETURN = 60.0  # an unused lease goes back to the pool after this many seconds
+
+
+def _field(kind: str) -> str:
+    return "quota" if kind == USER else "remain_quota"
+
+
+class QuotaUnavailable(Exception):
+    """The database could not be reached to take a lease."""
+
+
+@dataclass(slots=True)
+class Lease:
+    local: int = 0  # spendable here now
+    recorded: int = 0  # what the database says this process holds
+    exp: float | None = None  # the recorded expiry (None: no entry in the database)
+    valid_until: float = 0.0  # monotonic: spend only before this
+    gen: int = 0  # bumped when the lease is lost (reaped): refunds of older reservations are dropped
+    free: int | None = None  # the free pool as last seen
+    leased: int = 0  # the account's leased total as last seen
+    near_zero: bool = False
+    starved_until: float = 0.0
+    used_at: float = 0.0
+    busy: "asyncio.Future[None] | None" = None  # an acquisition or sync in flight
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class Reservation:
+    user_id: int
+    token_id: int | None
+    amount: int
+    ugen: int
+    tgen: int
 
 
 class QuotaLedger:
-    def __init__(self, db: Database, interval: float = 5.0) -> None:
+    def __init__(self, db: Database, interval: float = 5.0, *, events: "EventBus | None" = None,
+                 owner: str | None = None, lease_ttl: float = 30.0) -> None:
         self.db = db
         self.interval = interval
-        # balances[(kind, id)] = balance as known here (database value + unflushed deltas)
-        self.balances: dict[tuple[str, int], int] = {}
+        self.events = events
+        self.owner = owner or uuid.uuid4().hex
+        self.lease_ttl = lease_ttl
+        self.leases: dict[tuple[str, int], Lease] = {}
         # unflushed deltas per collection and id: {field: delta}
         self._deltas: dict[str, dict[int, dict[str, int]]] = {
             "users": defaultdict(dict), "tokens": defaultdict(dict), "channels": defaultdict(dict),
         }
         self._accessed: dict[int, int] = {}
         self._logs: list[dict[str, Any]] = []
-        self._loading: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._flush_lock = asyncio.Lock()
         self._pending_flushes: set[asyncio.Task[Any]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._last_reap = 0.0
+        self._recalls: dict[tuple[str, int], float] = {}
+        if events is not None:
+            events.subscribe("user", lambda ev: self._on_change(USER, ev))
+            events.subscribe("token", lambda ev: self._on_change(TOKEN, ev))
+            events.subscribe("lease", self._on_recall)
 
-    # -- balances ---------------------------------------------------------------------------
+    def _col(self, kind: str) -> Any:
+        return self.db.users if kind == USER else self.db.tokens
+
+    # -- events -------------------------------------------------------------------------------
+    def _on_change(self, kind: str, ev: dict[str, Any]) -> None:
+        ident = ev.get("i")
+        if not isinstance(ident, int):
+            return
+        lease = self.leases.get((kind, ident))
+        if lease is None:
+            return
+        lease.starved_until = 0.0  # a credit or an edit: worth asking again
+        if ev.get("quota_reset") and ev.get("o") != getattr(self.events, "origin", None):
+            self._spawn(self._sync((kind, ident), give_back=True))
+
+    def _on_recall(self, ev: dict[str, Any]) -> None:
+        kind, ident = ev.get("acct"), ev.get("i")
+        if ev.get("o") == getattr(self.events, "origin", None) or not isinstance(ident, int):
+            return
+        lease = self.leases.get((str(kind), ident))
+        if lease is not None and lease.local > 0:
+            self._spawn(self._sync((str(kind), ident), give_back=True))
+
+    def _spawn(self, coro: Any) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:
+            coro.close()
+            return
+        self._pending_flushes.add(task)
+        task.add_done_callback(self._pending_flushes.discard)
+
+    # -- reading balances ---------------------------------------------------------------------
+    def unrecorded(self, kind: str, ident: int) -> int:
+        """What this process spent (or holds in flight) from its lease since it last recorded."""
+        lease = self.leases.get((kind, ident))
+        return lease.recorded - lease.local if lease else 0
+
+    def view(self, kind: str, ident: int, doc: dict[str, Any]) -> int:
+        """The spendable balance of an account given its database document."""
+        return (int(doc.get(_field(kind)) or 0) + int(doc.get("leased") or 0)
+                - self.unrecorded(kind, ident))
+
     async def ensure(self, kind: str, ident: int) -> int:
-        """The balance of an account, loaded from the database on first use."""
-        k = (kind, ident)
-        bal = self.balances.get(k)
-        if bal is not None:
-            return bal
-        fut = self._loading.get(k)
-        if fut is None:
-            fut = asyncio.get_running_loop().create_future()
-            self._loading[k] = fut
-            try:
-                col, field = (self.db.users, "quota") if kind == USER else (self.db.tokens, "remain_quota")
-                async with self._flush_lock:  # base and pending must come from the same moment
-                    doc = await col.find_one({"_id": ident}, {field: 1})
-                    base = int((doc or {}).get(field) or 0)
-                    pending = self._deltas["users" if kind == USER else "tokens"].get(ident, {}).get(field, 0)
-                    self.balances[k] = base + pending
-                fut.set_result(None)
-            except BaseException as e:
-                fut.set_exception(e)
-                fut.exception()  # mark retrieved
-                raise
-            finally:
-                self._loading.pop(k, None)
-        else:
-            await asyncio.shield(fut)
-        return self.balances[k]
-
-    def forget(self, kind: str, ident: int) -> None:
-        """Drop a cached balance (after an admin changed it in the database)."""
-        self.balances.pop((kind, ident), None)
+        """The account's spendable balance now (one read)."""
+        doc = await self._col(kind).find_one({"_id": ident}, {_field(kind): 1, "leased": 1})
+        if doc is None:
+            return 0
+        lease = self.leases.get((kind, ident))
+        if lease is not None:
+            lease.free, lease.leased = int(doc.get(_field(kind)) or 0), int(doc.get("leased") or 0)
+        return self.view(kind, ident, doc)
 
     def balance(self, kind: str, ident: int) -> int | None:
-        return self.balances.get((kind, ident))
+        """An estimate without a round trip (free pool and leases as last seen); None if unknown."""
+        lease = self.leases.get((kind, ident))
+        if lease is None or lease.free is None:
+            return None
+        return lease.free + lease.leased - (lease.recorded - lease.local)
 
     def pending(self, col: str, ident: int, field: str) -> int:
         """The not yet flushed delta of one counter (e.g. a user's ``used_quota``)."""
@@ -96,53 +189,320 @@ class QuotaLedger:
             row = self._deltas[col][ident]
             row[field] = row.get(field, 0) + delta
 
-    def _move(self, kind: str, ident: int, delta: int) -> None:
-        if (kind, ident) in self.balances:
-            self.balances[(kind, ident)] += delta
-        if kind == USER:
-            self._add("users", ident, "quota", delta)
-        else:
-            self._add("tokens", ident, "remain_quota", delta)
+    # -- leases -------------------------------------------------------------------------------
+    def _usable(self, lease: Lease | None, amount: int, now: float) -> bool:
+        return (lease is not None and lease.local >= amount and lease.local > 0
+                and lease.valid_until > now)
 
-    def try_reserve(self, user_id: int, token_id: int | None, amount: int) -> str | None:
-        """Atomically take ``amount`` from the user (and the limited token).
+    async def has_quota(self, kind: str, ident: int) -> bool:
+        """Whether the account has anything left (a token's "exhausted" check)."""
+        lease = self.leases.get((kind, ident))
+        now = time.monotonic()
+        if self._usable(lease, 1, now):
+            return True
+        if lease is not None and lease.starved_until > now and lease.local <= 0:
+            return False
+        return await self.ensure(kind, ident) > 0
 
-        Both balances must be loaded (``ensure``). Returns None on success or
-        which account was short: ``"user"`` or ``"token"``.
-        """
-        ub = self.balances[(USER, user_id)]
-        if ub < amount or ub <= 0:
-            return "user"
-        if token_id is not None:
-            tb = self.balances[(TOKEN, token_id)]
-            if tb < amount or tb <= 0:
+    async def reserve(self, user_id: int, token_id: int | None, amount: int) -> Reservation | str:
+        """Take ``amount`` from the user and (limited) token: a :class:`Reservation`, or
+        ``"user"``/``"token"`` naming the account that is short. Raises
+        :class:`QuotaUnavailable` when the database cannot be reached for a lease."""
+        for _ in range(3):
+            now = time.monotonic()
+            ul = self.leases.get((USER, user_id))
+            tl = self.leases.get((TOKEN, token_id)) if token_id is not None else None
+            u_ok = self._usable(ul, amount, now)
+            t_ok = token_id is None or self._usable(tl, amount, now)
+            if u_ok and t_ok:
+                assert ul is not None
+                ul.local -= amount
+                ul.used_at = now
+                tgen = 0
+                if tl is not None:
+                    tl.local -= amount
+                    tl.used_at = now
+                    tgen = tl.gen
+                return Reservation(user_id, token_id, amount, ul.gen, tgen)
+            if not u_ok and not await self._acquire((USER, user_id), amount):
+                return "user"
+            if not t_ok and token_id is not None and not await self._acquire((TOKEN, token_id), amount):
                 return "token"
-            self._move(TOKEN, token_id, -amount)
-        self._move(USER, user_id, -amount)
-        return None
+        return "user"
 
-    def settle(self, user_id: int, token_id: int | None, reserved: int, actual: int) -> int:
+    def _size(self, lease: Lease, need: int) -> int:
+        free = lease.free
+        if free is None or free < max(need, 1) * NEAR_ZERO:
+            return need
+        return need + min(free // 8, max(need, 1) * LEASE_REQUESTS)
+
+    async def _acquire(self, key: tuple[str, int], amount: int, *, partial: bool = False) -> bool:
+        """Grow the local lease so that it covers ``amount``; False when the account is short.
+        With ``partial``, take what the free pool has when it has less (settling an overrun)."""
+        lease = self.leases.setdefault(key, Lease())
+        while lease.busy is not None:  # one acquisition per account at a time
+            await asyncio.shield(lease.busy)
+        now = time.monotonic()
+        if self._usable(lease, amount, now):
+            return True
+        if lease.starved_until > now:
+            return False
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lease.busy = fut
+        try:
+            return await self._take(key, lease, amount, partial)
+        except PyMongoError as e:
+            raise QuotaUnavailable(str(e)) from None
+        finally:
+            lease.busy = None
+            fut.set_result(None)
+
+    async def _take(self, key: tuple[str, int], lease: Lease, amount: int, partial: bool = False) -> bool:
+        kind, ident = key
+        col, field = self._col(kind), _field(kind)
+        o = self.owner
+        if lease.valid_until <= time.monotonic() and lease.exp is not None:
+            await self._sync_locked(key, lease, give_back=False)  # renew (or learn it was reaped)
+        if lease.free is None:  # first use: size the lease from the balance
+            cur = await col.find_one({"_id": ident}, {field: 1, "leased": 1})
+            if cur is None:
+                lease.starved_until = time.monotonic() + STARVED_BACKOFF
+                return False
+            lease.free, lease.leased = int(cur.get(field) or 0), int(cur.get("leased") or 0)
+        for _ in range(3):
+            need = max(amount - max(lease.local, 0), 0)
+            if need == 0 and amount > 0:
+                if lease.valid_until > time.monotonic():
+                    return True
+            want = max(self._size(lease, max(need, 1)), 1)
+            if partial and lease.free is not None and 0 < lease.free < want:
+                want = lease.free
+            exp = time.time() + self.lease_ttl
+            q: dict[str, Any] = {"_id": ident, field: {"$gte": want}}
+            if lease.exp is None:
+                q[f"leases.{o}"] = {"$exists": False}
+            else:
+                q[f"leases.{o}.e"] = lease.exp
+            target = lease.local + want
+            doc = await col.find_one_and_update(
+                q, {"$inc": {field: -want, "leased": target - lease.recorded,
+                             f"leases.{o}.n": target - lease.recorded},
+                    "$set": {f"leases.{o}.e": exp}},
+                projection={field: 1, "leased": 1}, return_document=ReturnDocument.AFTER)
+            if doc is not None:
+                lease.local += want
+                lease.recorded = target
+                lease.exp = exp
+                lease.valid_until = time.monotonic() + self.lease_ttl / 2
+                lease.free, lease.leased = int(doc.get(field) or 0), int(doc.get("leased") or 0)
+                lease.near_zero = want == max(need, 1) and lease.free < max(need, 1) * NEAR_ZERO
+                return lease.local >= amount and lease.local > 0
+            cur = await col.find_one({"_id": ident}, {field: 1, "leased": 1, f"leases.{o}": 1})
+            if cur is None:
+                break
+            mine = (cur.get("leases") or {}).get(o)
+            if (mine is None) != (lease.exp is None) or (mine is not None and mine.get("e") != lease.exp):
+                self._lost(lease)  # reaped while we were away: start over from nothing
+                continue
+            lease.free, lease.leased = int(cur.get(field) or 0), int(cur.get("leased") or 0)
+            if partial and lease.free > 0:
+                continue
+            if lease.free < need:
+                others = lease.leased - lease.recorded
+                if others > 0:
+                    self._recall(kind, ident)
+                break
+        lease.starved_until = time.monotonic() + STARVED_BACKOFF
+        return False
+
+    def _recall(self, kind: str, ident: int) -> None:
+        """Ask the other holders of this account to give their unused lease back."""
+        now = time.monotonic()
+        if self.events is None or self._recalls.get((kind, ident), 0) > now:
+            return
+        self._recalls[(kind, ident)] = now + STARVED_BACKOFF
+        self._spawn(self.events.publish("lease", ident, acct=kind))
+
+    def _lost(self, lease: Lease) -> None:
+        lease.local = 0
+        lease.recorded = 0
+        lease.exp = None
+        lease.valid_until = 0.0
+        lease.gen += 1
+
+    async def _sync(self, key: tuple[str, int], give_back: bool) -> None:
+        lease = self.leases.get(key)
+        if lease is None:
+            return
+        while lease.busy is not None:
+            await asyncio.shield(lease.busy)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lease.busy = fut
+        try:
+            await self._sync_locked(key, lease, give_back)
+        except PyMongoError as e:
+            log.error("recording the quota lease on %s %d failed: %s", key[0], key[1], e)
+        finally:
+            lease.busy = None
+            fut.set_result(None)
+
+    async def _sync_locked(self, key: tuple[str, int], lease: Lease, give_back: bool) -> None:
+        """Record the lease's remaining amount and renew it; ``give_back`` returns what is
+        left to the free pool (the entry is removed when nothing is left or in flight)."""
+        kind, ident = key
+        col, field, o = self._col(kind), _field(kind), self.owner
+        r = max(lease.local, 0) if give_back else 0
+        target = lease.local - r
+        if lease.exp is None:
+            if target == 0 and r == 0:
+                return
+            q: dict[str, Any] = {"_id": ident, f"leases.{o}": {"$exists": False}}
+        else:
+            q = {"_id": ident, f"leases.{o}.e": lease.exp}
+        exp = time.time() + self.lease_ttl
+        lease.local -= r
+        if target == 0:
+            upd: dict[str, Any] = {"$inc": {field: r, "leased": -lease.recorded}, "$unset": {f"leases.{o}": ""}}
+        else:
+            upd = {"$inc": {field: r, "leased": target - lease.recorded, f"leases.{o}.n": target - lease.recorded},
+                   "$set": {f"leases.{o}.e": exp}}
+        try:
+            res = await col.update_one(q, upd)
+        except PyMongoError:
+            lease.local += r  # not given back: still ours (the filter makes a retry safe)
+            raise
+        if res.matched_count:
+            lease.recorded = target
+            lease.exp = None if target == 0 else exp
+            lease.valid_until = time.monotonic() + self.lease_ttl / 2 if target else 0.0
+            lease.dirty = False
+        elif lease.exp is not None:
+            log.warning("the quota lease on %s %d expired and was reclaimed", kind, ident)
+            self._lost(lease)
+
+    async def sync_leases(self, *, give_back: bool = False) -> None:
+        """Record (and renew, or give back) every lease; also gives back idle ones."""
+        now = time.monotonic()
+        for key, lease in list(self.leases.items()):
+            idle = now - lease.used_at > IDLE_RETURN
+            back = give_back or idle or (lease.near_zero and lease.local > 0)
+            if lease.exp is None and lease.local <= 0:
+                if idle and lease.busy is None:
+                    self.leases.pop(key, None)
+                continue
+            if not back and lease.local == lease.recorded and lease.valid_until - now > self.lease_ttl / 4:
+                continue
+            await self._sync(key, give_back=back)
+
+    async def reap(self) -> int:
+        """Return the leases of processes that stopped renewing them (crashed); returns how many."""
+        n = 0
+        now = time.time()
+        for kind in (USER, TOKEN):
+            col, field = self._col(kind), _field(kind)
+            async for doc in col.find({"leased": {"$gt": 0}}, {"leases": 1}):
+                for owner, entry in (doc.get("leases") or {}).items():
+                    if not isinstance(entry, dict) or float(entry.get("e") or 0) >= now:
+                        continue
+                    amount = int(entry.get("n") or 0)
+                    res = await col.update_one(
+                        {"_id": doc["_id"], f"leases.{owner}.e": entry.get("e"), f"leases.{owner}.n": amount},
+                        {"$inc": {field: amount, "leased": -amount}, "$unset": {f"leases.{owner}": ""}})
+                    if res.modified_count:
+                        n += 1
+                        log.warning("returned an expired quota lease of %d on %s %s (holder %s stopped)",
+                                    amount, kind, doc["_id"], owner)
+        return n
+
+    # -- settling -----------------------------------------------------------------------------
+    def _refund(self, kind: str, ident: int, gen: int, amount: int) -> None:
+        lease = self.leases.get((kind, ident))
+        if lease is None or lease.gen != gen:
+            return  # the lease this came from is gone: its amount already returned to the pool
+        lease.local += amount
+
+    async def settle(self, res: Reservation, actual: int) -> int:
         """Replace a reservation by the actual cost; returns the quota charged.
 
-        A cost above the reservation is taken only as far as the balances go
-        (never below zero): quota cannot be overspent even when a completion
-        ran longer than its reservation covered.
+        A cost above the reservation is taken from the leases (topped up once if
+        needed) only as far as the balances go: quota is never overspent.
         """
-        extra = actual - reserved
-        if extra > 0:
-            avail = self.balances.get((USER, user_id), 0)
-            if token_id is not None:
-                avail = min(avail, self.balances.get((TOKEN, token_id), 0))
-            extra = min(extra, max(0, avail))
-        if extra:
-            self._move(USER, user_id, -extra)
-            if token_id is not None:
-                self._move(TOKEN, token_id, -extra)
-        return reserved + extra
+        extra = actual - res.amount
+        if extra <= 0:
+            if extra < 0:
+                self._refund(USER, res.user_id, res.ugen, -extra)
+                if res.token_id is not None:
+                    self._refund(TOKEN, res.token_id, res.tgen, -extra)
+            return actual
+        took = self._take_local(res, extra)
+        if took < extra:
+            try:
+                await self._acquire((USER, res.user_id), extra - took, partial=True)
+                if res.token_id is not None:
+                    await self._acquire((TOKEN, res.token_id), extra - took, partial=True)
+            except QuotaUnavailable:
+                pass
+            took += self._take_local(res, extra - took)
+        return res.amount + took
 
-    def credit(self, user_id: int, amount: int) -> None:
-        """Add quota to a user (redeem, top-up); written with the next flush."""
-        self._move(USER, user_id, amount)
+    def _take_local(self, res: Reservation, want: int) -> int:
+        ul = self.leases.get((USER, res.user_id))
+        avail = max(ul.local, 0) if ul is not None and ul.gen == res.ugen else 0
+        tl = None
+        if res.token_id is not None:
+            tl = self.leases.get((TOKEN, res.token_id))
+            avail = min(avail, max(tl.local, 0) if tl is not None and tl.gen == res.tgen else 0)
+        n = min(want, avail)
+        if n > 0:
+            assert ul is not None
+            ul.local -= n
+            if tl is not None:
+                tl.local -= n
+        return n
+
+    # -- credits ------------------------------------------------------------------------------
+    async def credit(self, kind: str, ident: int, amount: int) -> None:
+        """Add (or with a negative amount, take) quota in the database at once; publishes."""
+        if not amount:
+            return
+        await self._col(kind).update_one({"_id": ident}, {"$inc": {_field(kind): amount}})
+        lease = self.leases.get((kind, ident))
+        if lease is not None:
+            lease.starved_until = 0.0
+            if lease.free is not None:
+                lease.free += amount
+        if self.events is not None:
+            await self.events.publish("user" if kind == USER else "token", ident, credit=True)
+
+    async def set_absolute(self, kind: str, ident: int, total: int) -> bool:
+        """Make the account's spendable balance ``total`` (an admin edit). Holders give their
+        leases back (``quota_reset`` event); returns False when the account is gone."""
+        col, field = self._col(kind), _field(kind)
+        await self.sync_leases()
+        for _ in range(20):
+            doc = await col.find_one({"_id": ident}, {field: 1, "leased": 1})
+            if doc is None:
+                return False
+            free, leased = int(doc.get(field) or 0), int(doc.get("leased") or 0)
+            q = {"_id": ident, field: doc.get(field), "leased": doc.get("leased")}
+            res = await col.update_one(q, {"$set": {field: total - leased}})
+            if res.matched_count:
+                break
+            await asyncio.sleep(0.01)
+        lease = self.leases.get((kind, ident))
+        if lease is not None:
+            await self._sync((kind, ident), give_back=True)
+            lease.starved_until = 0.0
+            lease.free = None
+        if self.events is not None:
+            await self.events.publish("user" if kind == USER else "token", ident, quota_reset=True)
+        return True
+
+    def forget(self, kind: str, ident: int) -> None:
+        """Kept for callers of the old API: balances are read from the database now."""
+        lease = self.leases.get((kind, ident))
+        if lease is not None:
+            lease.starved_until = 0.0
 
     # -- usage counters and logs ------------------------------------------------------------
     def record_usage(self, user_id: int, token_id: int, channel_id: int, quota: int) -> None:
@@ -168,6 +528,10 @@ class QuotaLedger:
         async with self._flush_lock:
             await self._flush_deltas()
             await self._flush_logs()
+            try:
+                await self.sync_leases()
+            except PyMongoError as e:
+                log.error("recording quota leases failed: %s", e)
 
     async def _flush_deltas(self) -> None:
         accessed, self._accessed = self._accessed, {}
@@ -231,9 +595,12 @@ class QuotaLedger:
 
     async def _loop(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(min(self.interval, self.lease_ttl / 4))
             try:
                 await self.flush()
+                if time.monotonic() - self._last_reap > self.lease_ttl / 3:
+                    self._last_reap = time.monotonic()
+                    await self.reap()
             except Exception:  # never let the flusher die
                 log.exception("flush failed")
 
@@ -248,3 +615,7 @@ class QuotaLedger:
         if self._pending_flushes:
             await asyncio.gather(*self._pending_flushes, return_exceptions=True)
         await self.flush()
+        try:  # a clean stop gives every lease back at once
+            await self.sync_leases(give_back=True)
+        except PyMongoError as e:
+            log.error("returning quota leases failed (they return after LEASE_TTL): %s", e)

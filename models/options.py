@@ -6,12 +6,16 @@ Values are strings on the wire and in the collection (One API's contract);
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from relay import ratios
 
 from .db import Database
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 TRUE_DEFAULTS = (
     "PasswordLoginEnabled", "PasswordRegisterEnabled", "RegisterEnabled", "LogConsumeEnabled",
@@ -154,9 +158,26 @@ class Options:
 
 
 class OptionStore:
-    def __init__(self, db: Database, options: Options) -> None:
+    """Owns every write of ``options``; each write publishes ``option`` and every process
+    reloads that key from the database."""
+
+    def __init__(self, db: Database, options: Options, events: "EventBus | None" = None) -> None:
         self.db = db
         self.options = options
+        self.events = events
+        if events is not None:
+            events.subscribe("option", self._on_change)
+
+    def _on_change(self, ev: dict[str, Any]) -> Any:
+        key = ev.get("i")
+        if ev.get("o") == getattr(self.events, "origin", None) or not isinstance(key, str):
+            return None
+        return asyncio.get_running_loop().create_task(self.reload_key(key))
+
+    async def reload_key(self, key: str) -> None:
+        doc = await self.db.options.find_one({"_id": key})
+        if doc is not None and isinstance(doc.get("value"), str):
+            self.options.set_local(key, doc["value"])
 
     async def load(self) -> None:
         """Seed missing defaults, then read everything into memory."""
@@ -172,3 +193,5 @@ class OptionStore:
         value = validate_option(key, value)
         await self.db.options.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
         self.options.set_local(key, value)
+        if self.events is not None:
+            await self.events.publish("option", key)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import DESCENDING, ReturnDocument
 
 from .db import Database
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 RED_ENABLED, RED_DISABLED, RED_USED = 1, 2, 3
 
@@ -38,9 +41,16 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class RedemptionStore:
-    def __init__(self, db: Database) -> None:
+    """Owns every write of ``redemptions``; each write publishes ``redemption``."""
+
+    def __init__(self, db: Database, events: "EventBus | None" = None) -> None:
         self.db = db
         self.col = db.redemptions
+        self.events = events
+
+    async def _changed(self, rid: int | None, **data: Any) -> None:
+        if self.events is not None:
+            await self.events.publish("redemption", rid, **data)
 
     async def create_many(self, creator_id: int, name: str, quota: int, count: int) -> list[dict[str, Any]]:
         """Insert ``count`` codes with consecutive ids; returns the documents."""
@@ -52,6 +62,7 @@ class RedemptionStore:
             "used_user_id": 0,
         } for i in range(count)]
         await self.col.insert_many(docs, ordered=True)
+        await self._changed(None, created=count)
         return docs
 
     async def get(self, rid: int) -> dict[str, Any] | None:
@@ -72,13 +83,18 @@ class RedemptionStore:
     async def update_unused(self, rid: int, fields: dict[str, Any]) -> bool:
         """Update a code that has not been redeemed; False when it was (or is gone)."""
         res = await self.col.update_one({"_id": rid, "status": {"$ne": RED_USED}}, {"$set": fields})
+        if res.matched_count:
+            await self._changed(rid)
         return res.matched_count == 1
 
     async def update(self, rid: int, fields: dict[str, Any]) -> None:
         await self.col.update_one({"_id": rid}, {"$set": fields})
+        await self._changed(rid)
 
     async def delete(self, rid: int) -> bool:
         res = await self.col.delete_one({"_id": rid})
+        if res.deleted_count:
+            await self._changed(rid, deleted=True)
         return res.deleted_count == 1
 
     async def redeem(self, key: str, user_id: int) -> dict[str, Any]:
@@ -93,6 +109,7 @@ class RedemptionStore:
             return_document=ReturnDocument.AFTER,
         )
         if doc is not None:
+            await self._changed(int(doc["_id"]), used_by=user_id)
             return doc
         existing = await self.col.find_one({"key": key}, {"status": 1})
         if existing is None:

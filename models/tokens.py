@@ -8,9 +8,14 @@ import string
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pymongo import ReturnDocument
 
 from .db import Database
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED = 1, 2, 3, 4
 
@@ -90,15 +95,55 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     out["unlimited_quota"] = bool(out["unlimited_quota"])
     for k in ("remain_quota", "used_quota", "accessed_time", "created_time"):
         out[k] = int(out[k] or 0)
+    out["remain_quota"] += int(doc.get("leased") or 0)  # leased to processes, still the token's
     if out["expired_time"] is None:
         out["expired_time"] = -1
     return out
 
 
 class TokenStore:
-    def __init__(self, db: Database) -> None:
+    """Owns every write of ``tokens``; each write publishes ``token`` with its key."""
+
+    def __init__(self, db: Database, events: "EventBus | None" = None) -> None:
         self.db = db
         self.col = db.tokens
+        self.events = events
+
+    async def _changed(self, tid: int, key: str | None, **data: Any) -> None:
+        if self.events is not None:
+            await self.events.publish("token", tid, key=key, **data)
+
+    async def update(self, tid: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Set fields of one token; returns the updated document (None when gone)."""
+        doc = await self.col.find_one_and_update({"_id": tid}, {"$set": fields},
+                                                 return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            await self._changed(tid, doc.get("key"))
+        return doc
+
+    async def set_status_where(self, query: dict[str, Any], status: int) -> None:
+        """Bulk status change (expired/exhausted marks); publishes each token."""
+        async for d in self.col.find(query, {"key": 1}):
+            await self.col.update_one({"_id": d["_id"]}, {"$set": {"status": status}})
+            await self._changed(int(d["_id"]), d.get("key"))
+
+    async def delete(self, tid: int, user_id: int | None = None) -> dict[str, Any] | None:
+        q: dict[str, Any] = {"_id": tid}
+        if user_id is not None:
+            q["user_id"] = user_id
+        doc = await self.col.find_one_and_delete(q)
+        if doc is not None:
+            await self._changed(tid, doc.get("key"), deleted=True)
+        return doc
+
+    async def page(self, user_id: int, page: int, size: int,
+                   sort: list[tuple[str, int]]) -> list[dict[str, Any]]:
+        cur = self.col.find({"user_id": user_id}).sort(sort).skip(page * size).limit(size)
+        return [d async for d in cur]
+
+    async def search(self, query: dict[str, Any], limit: int = 100) -> list[dict[str, Any]]:
+        cur = self.col.find(query).sort([("_id", 1)]).limit(limit)
+        return [d async for d in cur]
 
     async def create(
         self, user_id: int, name: str, *, remain_quota: int = 0, unlimited_quota: bool = False,

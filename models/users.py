@@ -9,13 +9,16 @@ import string
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bcrypt
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .db import Database
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 ROLE_GUEST, ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT = 0, 1, 10, 100
 STATUS_ENABLED, STATUS_DISABLED, STATUS_DELETED = 1, 2, 3
@@ -78,14 +81,63 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
         out[k] = out[k] or ""
     for k in ("quota", "used_quota", "request_count", "inviter_id"):
         out[k] = int(out[k] or 0)
+    out["quota"] += int(doc.get("leased") or 0)  # quota leased to processes is still the user's
     out["group"] = out["group"] or "default"
     return out
 
 
 class UserStore:
-    def __init__(self, db: Database) -> None:
+    """Owns every write of ``users``; each write publishes ``user`` (caches on every process drop it).
+
+    Quota itself moves through :class:`models.ledger.QuotaLedger` (leases and credits)."""
+
+    def __init__(self, db: Database, events: "EventBus | None" = None) -> None:
         self.db = db
         self.col = db.users
+        self.events = events
+
+    async def _changed(self, uid: int, **data: Any) -> None:
+        if self.events is not None:
+            await self.events.publish("user", uid, **data)
+
+    async def by_field(self, field: str, value: Any) -> dict[str, Any] | None:
+        """The user whose ``field`` (an OAuth id: github_id, oidc_id...) equals ``value``."""
+        return await self.col.find_one({field: value})
+
+    async def by_email(self, email: str) -> dict[str, Any] | None:
+        """The live (not deleted) user with this email, ignoring case."""
+        if not email:
+            return None
+        return await self.col.find_one({
+            "email": {"$regex": "^" + re.escape(email) + "$", "$options": "i"},
+            "status": {"$ne": STATUS_DELETED},
+        })
+
+    async def by_aff_code(self, aff_code: str) -> dict[str, Any] | None:
+        if not aff_code:
+            return None
+        return await self.col.find_one({"aff_code": aff_code, "status": {"$ne": STATUS_DELETED}})
+
+    async def last_id(self) -> int:
+        """The highest user id allocated so far (OAuth usernames are ``prefix_<next id>``)."""
+        doc = await self.db.counters.find_one({"_id": "users"})
+        return int((doc or {}).get("seq", 0))
+
+    async def mark_quota_reminded(self, uid: int, reminded: bool) -> str:
+        """Flip the low-quota reminder flag atomically. Setting it returns the user's email when
+        this call set it (so one reminder goes out per crossing across nodes), else ""."""
+        if not reminded:
+            await self.col.update_one({"_id": uid, "quota_reminded": True}, {"$set": {"quota_reminded": False}})
+            return ""
+        doc = await self.col.find_one_and_update(
+            {"_id": uid, "quota_reminded": {"$ne": True}}, {"$set": {"quota_reminded": True}},
+            projection={"email": 1})
+        return str((doc or {}).get("email") or "")
+
+    async def root_email(self) -> str:
+        doc = await self.col.find_one({"role": ROLE_ROOT, "status": {"$ne": STATUS_DELETED}},
+                                      {"email": 1}, sort=[("_id", 1)])
+        return str((doc or {}).get("email") or "")
 
     async def create(
         self, username: str, password: str, *, role: int = ROLE_COMMON, quota: int = 0,
@@ -137,9 +189,12 @@ class UserStore:
 
     async def update(self, uid: int, fields: dict[str, Any]) -> None:
         await self.col.update_one({"_id": uid}, {"$set": fields})
+        await self._changed(uid, fields=sorted(fields))
 
     async def bump_session(self, uid: int) -> None:
+        """Every session of the user ends (password change, logout everywhere)."""
         await self.col.update_one({"_id": uid}, {"$inc": {"session_version": 1}})
+        await self._changed(uid, session=True)
 
     async def page(self, page: int, size: int, order: str = "") -> list[dict[str, Any]]:
         """One page of live (not soft-deleted) users, without password hashes."""
@@ -164,6 +219,7 @@ class UserStore:
             "$set": {"status": STATUS_DELETED, "username": f"deleted_{uuid.uuid4().hex}"},
             "$inc": {"session_version": 1},
         })
+        await self._changed(uid, tokens=True, session=True)
 
     async def set_status(self, uid: int, status: int) -> None:
         """Enable or disable; disabling also ends every session of the user."""
@@ -171,6 +227,7 @@ class UserStore:
         if status != STATUS_ENABLED:
             upd["$inc"] = {"session_version": 1}
         await self.col.update_one({"_id": uid}, upd)
+        await self._changed(uid, status=status)
 
     async def regenerate_access_token(self, uid: int) -> str:
         """A fresh system access token (32-hex UUID); the old one stops working."""
@@ -178,6 +235,7 @@ class UserStore:
             token = new_access_token()
             try:
                 await self.col.update_one({"_id": uid}, {"$set": {"access_token": token}})
+                await self._changed(uid)
                 return token
             except DuplicateKeyError:
                 continue

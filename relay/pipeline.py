@@ -21,25 +21,26 @@ from adaptors.base import (
     CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, RelayRequest, Usage, sse_frame,
 )
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, ChannelRecord
-from models.ledger import TOKEN, USER
+from models.ledger import TOKEN, USER, QuotaUnavailable, Reservation
 from models.tokens import TOKEN_DISABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, TokenRecord
 from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
 
 from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
 from . import ratios
+from pymongo.errors import PyMongoError
+
 from .errors import (
-    AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
+    GatewayError, AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
     UpstreamTimeout,
 )
 from .upstream import UpstreamCall, transport_error
 
 if TYPE_CHECKING:
-    from server import AppContext
+    from services.context import AppContext
 
 log = logging.getLogger("onerelay.relay")
 
-LOG_CONSUME = 2
 # Types that reject `stream_options` (PROVIDERS.md §7): never inject it there.
 _NO_STREAM_OPTIONS = {28}
 
@@ -100,6 +101,7 @@ class Job:
     raw: bytes = b""
     prompt_tokens: int = 0
     reserved: int = 0
+    reservation: Reservation | None = None
     tried: set[int] = field(default_factory=set)
 
     # -- authorisation ------------------------------------------------------------------------
@@ -115,7 +117,7 @@ class Job:
         if token.status == TOKEN_EXPIRED or (token.expired_time != -1 and token.expired_time < time.time()):
             raise AuthError("This API key has expired", code="token_expired")
         if not token.unlimited_quota:
-            if token.status == TOKEN_EXHAUSTED or await ctx.ledger.ensure(TOKEN, token.id) <= 0:
+            if token.status == TOKEN_EXHAUSTED or not await self.has_quota(TOKEN, token.id):
                 raise AuthError("This API key's quota is exhausted", code="token_quota_exhausted")
         if not token.ip_allowed(client_ip):
             raise Forbidden(f"This API key may not be used from {client_ip}", code="ip_not_allowed")
@@ -204,20 +206,32 @@ class Job:
         max_tokens = self.body.get("max_completion_tokens") or self.body.get("max_tokens") or 0
         pre = int((ctx.options.int("PreConsumedQuota") + self.prompt_tokens + max_tokens) * mr * gr)
         token_id = None if self.token.unlimited_quota else self.token.id
-        await ctx.ledger.ensure(USER, self.user.id)
-        short = ctx.ledger.try_reserve(self.user.id, token_id, pre)
+        try:
+            short = await ctx.ledger.reserve(self.user.id, token_id, pre)
+        except QuotaUnavailable:
+            raise GatewayError("The quota store is unreachable; try again shortly", status=503,
+                               type="server_error", code="quota_store_unavailable") from None
         if short == "user":
             raise QuotaExceeded("The user's quota is not enough for this request",
                                 code="insufficient_user_quota")
         if short == "token":
             raise QuotaExceeded("This API key's remaining quota is not enough for this request",
                                 code="pre_consume_token_quota_failed")
+        assert isinstance(short, Reservation)
+        self.reservation = short
         self.reserved = pre
         outcome = Outcome()
         try:
             outcome = await self.attempts(channel, group, retries=0 if pinned else ctx.options.int("RetryTimes"))
         finally:
-            self.settle(outcome)
+            await self.settle(outcome)
+
+    async def has_quota(self, kind: str, ident: int) -> bool:
+        try:
+            return await self.ctx.ledger.has_quota(kind, ident)
+        except PyMongoError:
+            raise GatewayError("The quota store is unreachable; try again shortly", status=503,
+                               type="server_error", code="quota_store_unavailable") from None
 
     async def attempts(self, channel: ChannelRecord | None, group: str, retries: int) -> Outcome:
         last: UpstreamError | None = None
@@ -228,9 +242,13 @@ class Job:
                 break
             self.tried.add(channel.id)
             try:
-                return await self.attempt(channel)
+                outcome = await self.attempt(channel)
+                self.ctx.metrics.record(channel.id, True)
+                return outcome
             except UpstreamError as e:
                 last = e
+                if e.status != 400 and e.code != "channel_type_unsupported":
+                    self.ctx.metrics.record(channel.id, False)
                 self.after_failure(channel, e)
                 if not e.retryable or self.sink.started or self.sink.closed:
                     raise
@@ -369,18 +387,17 @@ class Job:
         return usage
 
     # -- settlement ---------------------------------------------------------------------------
-    def settle(self, outcome: Outcome) -> None:
+    async def settle(self, outcome: Outcome) -> None:
         ctx = self.ctx
-        assert self.user is not None and self.token is not None
-        token_id = None if self.token.unlimited_quota else self.token.id
+        assert self.user is not None and self.token is not None and self.reservation is not None
         usage, channel = outcome.usage, outcome.channel
         if usage is None or channel is None:
-            ctx.ledger.settle(self.user.id, token_id, self.reserved, 0)  # full refund
+            await ctx.ledger.settle(self.reservation, 0)  # full refund
             return
         mr, gr, cr = self.ratio(channel.type)
         ratio = mr * gr
         actual = ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
-        charged = ctx.ledger.settle(self.user.id, token_id, self.reserved, actual)
+        charged = await ctx.ledger.settle(self.reservation, actual)
         ctx.ledger.record_usage(self.user.id, self.token.id, channel.id, charged)
         balance = ctx.ledger.balance(USER, self.user.id)
         if balance is not None and low_quota_crossed(ctx, self.user.id, balance):
@@ -391,12 +408,12 @@ class Job:
                 note += f"; charged {charged} of {actual} (balance ran out)"
             if outcome.partial:
                 note += "; stream ended early"
-            ctx.ledger.add_log({
-                "user_id": self.user.id, "created_at": int(time.time()), "type": LOG_CONSUME,
-                "content": note, "username": self.user.username, "token_name": self.token.name,
-                "token_id": self.token.id, "model_name": self.model, "quota": charged,
-                "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                "channel_id": channel.id, "request_id": self.request_id,
-                "elapsed_time": int((time.monotonic() - self.started_at) * 1000),
-                "is_stream": self.stream, "system_prompt_reset": bool(channel.system_prompt),
-            })
+            ctx.logs.consume(
+                user_id=self.user.id, content=note, username=self.user.username,
+                token_name=self.token.name, token_id=self.token.id, model_name=self.model,
+                quota=charged, prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens, channel_id=channel.id,
+                request_id=self.request_id,
+                elapsed_time=int((time.monotonic() - self.started_at) * 1000),
+                is_stream=self.stream, system_prompt_reset=bool(channel.system_prompt),
+            )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from models.options import Options
-    from server import AppContext
+    from services.context import AppContext
 
 log = logging.getLogger("onerelay.mail")
 
@@ -213,15 +213,10 @@ async def maybe_remind_low_quota(ctx: "AppContext", user_id: int, quota_after: i
     if mailer.low_quota_state.get(user_id) is low:
         return False
     mailer.low_quota_state[user_id] = low
-    users = ctx.db.users
     if not low:
-        await users.update_one({"_id": user_id, "quota_reminded": True}, {"$set": {"quota_reminded": False}})
+        await ctx.users.mark_quota_reminded(user_id, False)
         return False
-    doc: dict[str, Any] | None = await users.find_one_and_update(
-        {"_id": user_id, "quota_reminded": {"$ne": True}}, {"$set": {"quota_reminded": True}},
-        projection={"email": 1},
-    )
-    email = (doc or {}).get("email") or ""
+    email = await ctx.users.mark_quota_reminded(user_id, True)
     if not email or not mailer.configured:
         return False
     server = ctx.options.get("ServerAddress").rstrip("/")

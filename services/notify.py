@@ -70,8 +70,7 @@ def channel_enabled_message(channel_id: int, name: str, reason: str) -> tuple[st
 
 async def root_email(ctx: "AppContext") -> str:
     """The root user's email address ("" when it has none)."""
-    doc: dict[str, Any] | None = await ctx.users.col.find_one({"role": ROLE_ROOT}, {"email": 1})
-    return str((doc or {}).get("email") or "").strip()
+    return (await ctx.users.root_email()).strip()
 
 
 async def push_message(ctx: "AppContext", address: str, token: str, title: str, description: str,

@@ -24,7 +24,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from models.db import EmbeddedMongo  # noqa: E402
-from server import AppContext, Settings, make_app  # noqa: E402
+from services.context import AppContext, Settings, make_app  # noqa: E402
 from tests.fakeupstream import UpstreamState, make_upstream_app  # noqa: E402
 
 ACCESS_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -120,9 +120,11 @@ class Gateway:
         return await self.ok("GET", "/api/log/?" + qs)  # type: ignore[no-any-return]
 
     async def user(self, uid: int = 1) -> dict[str, Any]:
+        """The user's document as of now, ``quota`` being the spendable balance (leases included)."""
         await self.ctx.ledger.flush()
         doc = await self.ctx.db.users.find_one({"_id": uid})
         assert doc is not None
+        doc["quota"] = self.ctx.ledger.view("u", uid, doc)
         return doc
 
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED
-from server import DEFAULT_TEST_PROMPT
+from services.context import DEFAULT_TEST_PROMPT
 from tests.conftest import Gateway, listen
 from tests.fake_balance import BALANCES, HANG_SECONDS, BalanceState, make_balance_app
 from tests.fakeupstream import REPLY

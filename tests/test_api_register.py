@@ -67,7 +67,7 @@ async def test_invitation_rewards_both_sides(gw: Any) -> None:
     invitee = await gw.ctx.db.users.find_one({"username": "invitee"})
     assert invitee is not None
     assert invitee["quota"] == 150 and invitee["inviter_id"] == inviter["_id"]
-    assert gw.ctx.ledger.balance("u", inviter["_id"]) == 170
+    assert await gw.ctx.ledger.ensure("u", inviter["_id"]) == 170  # every reader sees a credit at once
     doc = await gw.user(inviter["_id"])  # flushes the ledger
     assert doc["quota"] == 170
     contents = sorted([x["content"] async for x in gw.ctx.db.logs.find({"type": 4})])

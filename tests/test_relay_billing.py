@@ -19,6 +19,7 @@ async def _token_doc(gw: Gateway, key: str) -> dict:
     await gw.ctx.ledger.flush()
     doc = await gw.ctx.db.tokens.find_one({"key": key[3:]})
     assert doc is not None
+    doc["remain_quota"] = gw.ctx.ledger.view("t", doc["_id"], doc)  # leased quota is still the token's
     return doc
 
 

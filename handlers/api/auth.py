@@ -37,7 +37,7 @@ from services.mailer import MailError, format_quota
 from ..base import SESSION_COOKIE, ApiError, ApiHandler, str_field, user_auth
 
 if TYPE_CHECKING:
-    from server import AppContext
+    from services.context import AppContext
 
 log = logging.getLogger("onerelay.auth")
 
@@ -92,12 +92,7 @@ def require_email_domain(ctx: "AppContext", email: str) -> None:
 
 async def user_by_email(ctx: "AppContext", email: str) -> dict[str, Any] | None:
     """The live (not deleted) user with this email, ignoring case (older rows may keep capitals)."""
-    if not email:
-        return None
-    return await ctx.db.users.find_one({
-        "email": {"$regex": "^" + re.escape(email) + "$", "$options": "i"},
-        "status": {"$ne": STATUS_DELETED},
-    })
+    return await ctx.users.by_email(email)
 
 
 def new_password(length: int = 12) -> str:
@@ -111,17 +106,11 @@ def _text(v: Any, limit: int = 200) -> str:
 
 # -- accounts -----------------------------------------------------------------------------------
 def system_log(ctx: "AppContext", user_id: int, username: str, content: str, quota: int = 0) -> None:
-    ctx.ledger.add_log({
-        "user_id": user_id, "created_at": int(time.time()), "type": LOG_SYSTEM, "content": content,
-        "username": username, "token_name": "", "model_name": "", "quota": quota,
-        "prompt_tokens": 0, "completion_tokens": 0, "channel_id": 0,
-    })
+    ctx.logs.system(user_id, username, content, quota)
 
 
 async def inviter_by_aff_code(ctx: "AppContext", aff_code: str) -> dict[str, Any] | None:
-    if not aff_code:
-        return None
-    return await ctx.db.users.find_one({"aff_code": aff_code, "status": {"$ne": STATUS_DELETED}})
+    return await ctx.users.by_aff_code(aff_code)
 
 
 async def create_account(ctx: "AppContext", *, username: str, password: str, display_name: str = "",
@@ -151,7 +140,7 @@ async def create_account(ctx: "AppContext", *, username: str, password: str, dis
                            invitee_bonus)
         inviter_bonus = max(0, o.int("QuotaForInviter"))
         if inviter_bonus:
-            ctx.ledger.credit(int(inviter["_id"]), inviter_bonus)
+            await ctx.ledger.credit("u", int(inviter["_id"]), inviter_bonus)
             system_log(ctx, int(inviter["_id"]), str(inviter.get("username", "")),
                        f"Bonus for inviting user {username}: {format_quota(o, inviter_bonus)}", inviter_bonus)
     await ctx.tokens.create(uid, "default", unlimited_quota=True, expired_time=-1)
@@ -218,11 +207,14 @@ async def check_turnstile(h: ApiHandler) -> None:
                  samesite="Lax", secure=h.request.protocol == "https")
 
 
-def mail_allowed(ctx: "AppContext", email: str) -> bool:
-    """At most MAILS_PER_ADDRESS mails to one address per 10 minutes (per node)."""
+async def mail_allowed(ctx: "AppContext", email: str) -> bool:
+    """At most MAILS_PER_ADDRESS mails to one address per 10 minutes (across nodes with Redis)."""
     if ctx.settings.debug:
         return True
-    return ctx.limiter.hit("mail:" + email, MAILS_PER_ADDRESS, MAIL_WINDOW)
+    allowed = ctx.limiter.hit("mail:" + email, MAILS_PER_ADDRESS, MAIL_WINDOW)
+    if not isinstance(allowed, bool):
+        allowed = await allowed
+    return bool(allowed)
 
 
 class AuthHandler(ApiHandler):
@@ -297,7 +289,7 @@ class VerificationHandler(AuthHandler):
         await check_turnstile(self)
         if await user_by_email(self.ctx, email):
             raise ApiError("That email address is already in use")
-        if not mail_allowed(self.ctx, email):
+        if not await mail_allowed(self.ctx, email):
             raise ApiError("Too many emails to this address: try again in a few minutes")
         code = new_code(6)
         await self.ctx.verifications.issue(PURPOSE_EMAIL, email, code)
@@ -320,7 +312,7 @@ class PasswordResetEmailHandler(AuthHandler):
         server = self.ctx.options.get("ServerAddress").strip().rstrip("/")
         if not server:  # never build the link from the Host header (reset-link poisoning)
             raise ApiError("Password reset is unavailable: the administrator has not set ServerAddress")
-        if not mail_allowed(self.ctx, email):
+        if not await mail_allowed(self.ctx, email):
             raise ApiError("Too many emails to this address: try again in a few minutes")
         token = secrets.token_hex(16)
         await self.ctx.verifications.issue(PURPOSE_RESET, email, token)
@@ -451,7 +443,7 @@ class OAuthHandler(AuthHandler):
             await self.bind(current, ident.id)
             self.ok(message="bind")
             return
-        user = await self.ctx.db.users.find_one({self.id_field: ident.id})
+        user = await self.ctx.users.by_field(self.id_field, ident.id)
         if user is None:
             user = await self.register(ident)
         status = int(user.get("status", 0))
@@ -463,7 +455,7 @@ class OAuthHandler(AuthHandler):
         self.ok(to_api(user))
 
     async def bind(self, user: dict[str, Any], ident_id: str) -> None:
-        other = await self.ctx.db.users.find_one({self.id_field: ident_id})
+        other = await self.ctx.users.by_field(self.id_field, ident_id)
         if other is not None:
             if int(other["_id"]) == int(user["_id"]):
                 return
@@ -477,8 +469,7 @@ class OAuthHandler(AuthHandler):
         if hint and len(hint) <= 12 and not any(c.isspace() or c == "@" for c in hint) \
                 and not await self.ctx.users.by_username(hint):
             return hint
-        counter = await self.ctx.db.counters.find_one({"_id": "users"})
-        name = f"{self.prefix}_{int((counter or {}).get('seq', 0)) + 1}"
+        name = f"{self.prefix}_{await self.ctx.users.last_id() + 1}"
         if await self.ctx.users.by_username(name):
             name = f"{self.prefix}_{secrets.token_hex(3)}"
         return name

@@ -15,7 +15,6 @@ import json
 import re
 from typing import Any
 
-from pymongo import DESCENDING
 
 from adaptors import CHANNEL_TYPE_NAMES
 from models.channels import (
@@ -123,9 +122,7 @@ class ChannelListHandler(ApiHandler):
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         p = self.page()
-        cur = self.ctx.db.channels.find({}, {"key": 0}).sort([("_id", DESCENDING)]) \
-            .skip(p * PAGE_SIZE).limit(PAGE_SIZE)
-        self.ok([to_api(d) async for d in cur])
+        self.ok([to_api(d) for d in await self.ctx.channels.page(p, PAGE_SIZE)])
 
     @admin_auth
     async def post(self, user: dict[str, Any]) -> None:
@@ -141,9 +138,9 @@ class ChannelListHandler(ApiHandler):
             raise ApiError("at most 1000 channels can be created at once")
         created = []
         for key in ([fields["key"]] if mode == "rotate" or len(keys) == 1 else keys):
-            doc = await self.ctx.channels.create({**fields, "key": key})
+            doc = await self.ctx.channels.create({**fields, "key": key}, publish=False)
             created.append(int(doc["_id"]))
-        await self.ctx.channels_changed()
+        await self.ctx.channels.announce()
         self.ok({"ids": created} if len(created) > 1 else {"id": created[0]})
 
     @admin_auth
@@ -154,7 +151,6 @@ class ChannelListHandler(ApiHandler):
             raise ApiError(f"Channel {cid} not found")
         fields = validate_channel(body, creating=False)
         doc = await self.ctx.channels.update(cid, fields)
-        await self.ctx.channels_changed()
         if doc is None:
             raise ApiError(f"Channel {cid} not found")
         self.ok(to_api(doc))
@@ -170,16 +166,7 @@ class ChannelSearchHandler(ApiHandler):
         kw = self.get_query_argument("keyword", "").strip()
         if len(kw) > 200:
             raise ApiError("keyword is too long (at most 200 characters)")
-        q: dict[str, Any] = {}
-        if kw:
-            rx = {"$regex": re.escape(kw), "$options": "i"}
-            ors: list[dict[str, Any]] = [{"name": rx}, {"models": rx}, {"group": rx},
-                                         {"key": kw}, {"key": {"$regex": f"^{re.escape(kw)}$", "$options": "m"}}]
-            if kw.isdigit() and len(kw) < 18:
-                ors.append({"_id": int(kw)})
-            q = {"$or": ors}
-        cur = self.ctx.db.channels.find(q, {"key": 0}).sort([("_id", DESCENDING)]).limit(100)
-        self.ok([to_api(d) async for d in cur])
+        self.ok([to_api(d) for d in await self.ctx.channels.search(kw)])
 
 
 class ChannelDisabledHandler(ApiHandler):
@@ -189,12 +176,7 @@ class ChannelDisabledHandler(ApiHandler):
 
     @admin_auth
     async def delete(self, user: dict[str, Any]) -> None:
-        ids = [d["_id"] async for d in self.ctx.db.channels.find(
-            {"status": {"$in": [CH_MANUALLY_DISABLED, CH_AUTO_DISABLED]}}, {"_id": 1})]
-        for cid in ids:
-            await self.ctx.channels.delete(cid)
-        await self.ctx.channels_changed()
-        self.ok(len(ids))
+        self.ok(await self.ctx.channels.delete_disabled())
 
 
 class ChannelItemHandler(ApiHandler):
@@ -211,7 +193,6 @@ class ChannelItemHandler(ApiHandler):
     async def delete(self, user: dict[str, Any], cid: str) -> None:
         if not await self.ctx.channels.delete(self.path_int(cid, "channel id")):
             raise ApiError("Channel not found")
-        await self.ctx.channels_changed()
         self.ok()
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pymongo import DESCENDING
 
 from adaptors import CHANNEL_TYPE_NAMES
+from models.logs import LOG_TYPES
 from models.options import OptionError
 
 from ..base import ApiError, ApiHandler, admin_auth, root_auth, user_auth
@@ -46,6 +46,9 @@ class StatusHandler(ApiHandler):
             "wechat_qrcode": o.get("WeChatAccountQRCodeImageURL"),
             "turnstile_check": o.bool("TurnstileCheckEnabled"),
             "turnstile_site_key": o.get("TurnstileSiteKey"),
+            # how this node shares state: "redis" (pub/sub), "database" (change feed), "local"
+            "shared_state": self.ctx.events.mode,
+            "node_type": self.ctx.settings.node_type,
         })
 
 
@@ -74,8 +77,6 @@ class OptionHandler(ApiHandler):
         self.ok()
 
 
-LOG_TYPES = {0: "unknown", 1: "topup", 2: "consume", 3: "manage", 4: "system", 5: "test"}
-LOG_CONSUME = 2
 SEARCH_LIMIT = 100  # One API's MaxRecentItems
 _TS_MAX = 2**40  # unix seconds far beyond any real date; keeps queries in int64
 _FILTER_LIMITS = {"username": 100, "token_name": 100, "model_name": 200}
@@ -146,18 +147,6 @@ def log_view(doc: dict[str, Any], *, admin: bool) -> dict[str, Any]:
     return out
 
 
-_NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
-
-
-async def _sum_quota(handler: ApiHandler, q: dict[str, Any]) -> int:
-    """Sum of ``quota`` over the matching logs; consume logs only unless ``type`` is given
-    (One API's stat counts consumption)."""
-    q = dict(q)
-    q.setdefault("type", LOG_CONSUME)
-    cur = await handler.ctx.db.logs.aggregate([
-        {"$match": q}, {"$group": {"_id": None, "quota": {"$sum": "$quota"}}}])
-    rows = [r async for r in cur]
-    return int(rows[0]["quota"] or 0) if rows else 0
 
 
 def _search_keyword(handler: ApiHandler) -> str:
@@ -177,9 +166,7 @@ class LogHandler(ApiHandler):
     async def get(self, user: dict[str, Any]) -> None:
         q = log_query(self, own_user=None)
         p = self.page()
-        await self.ctx.ledger.flush()  # show what was just relayed
-        cur = self.ctx.db.logs.find(q).sort(_NEWEST).skip(p * PAGE_SIZE).limit(PAGE_SIZE)
-        self.ok([log_view(d, admin=True) async for d in cur])
+        self.ok([log_view(d, admin=True) for d in await self.ctx.logs.page(q, p, PAGE_SIZE)])
 
     @admin_auth
     async def delete(self, user: dict[str, Any]) -> None:
@@ -190,9 +177,7 @@ class LogHandler(ApiHandler):
             raise ApiError("target_timestamp is required (unix seconds)") from None
         if ts <= 0 or ts > _TS_MAX:
             raise ApiError("target_timestamp must be a positive unix time in seconds")
-        await self.ctx.ledger.flush()
-        res = await self.ctx.db.logs.delete_many({"created_at": {"$lt": ts}})
-        self.ok(res.deleted_count)
+        self.ok(await self.ctx.logs.delete_before(ts))
 
 
 class LogStatHandler(ApiHandler):
@@ -203,8 +188,7 @@ class LogStatHandler(ApiHandler):
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         q = log_query(self, own_user=None)
-        await self.ctx.ledger.flush()
-        self.ok({"quota": await _sum_quota(self, q)})
+        self.ok({"quota": await self.ctx.logs.sum_quota(q)})
 
 
 class LogSearchHandler(ApiHandler):
@@ -222,9 +206,7 @@ class LogSearchHandler(ApiHandler):
             if kw.isdigit() and len(kw) < 3:
                 ors.append({"type": int(kw)})
             q = {"$or": ors}
-        await self.ctx.ledger.flush()
-        cur = self.ctx.db.logs.find(q).sort(_NEWEST).limit(SEARCH_LIMIT)
-        self.ok([log_view(d, admin=True) async for d in cur])
+        self.ok([log_view(d, admin=True) for d in await self.ctx.logs.newest(q, SEARCH_LIMIT)])
 
 
 class SelfLogHandler(ApiHandler):
@@ -234,9 +216,7 @@ class SelfLogHandler(ApiHandler):
     async def get(self, user: dict[str, Any]) -> None:
         q = log_query(self, own_user=int(user["_id"]))
         p = self.page()
-        await self.ctx.ledger.flush()
-        cur = self.ctx.db.logs.find(q).sort(_NEWEST).skip(p * PAGE_SIZE).limit(PAGE_SIZE)
-        self.ok([log_view(d, admin=False) async for d in cur])
+        self.ok([log_view(d, admin=False) for d in await self.ctx.logs.page(q, p, PAGE_SIZE)])
 
 
 class SelfLogStatHandler(ApiHandler):
@@ -245,8 +225,7 @@ class SelfLogStatHandler(ApiHandler):
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         q = log_query(self, own_user=int(user["_id"]))
-        await self.ctx.ledger.flush()
-        self.ok({"quota": await _sum_quota(self, q)})
+        self.ok({"quota": await self.ctx.logs.sum_quota(q)})
 
 
 class SelfLogSearchHandler(ApiHandler):
@@ -264,9 +243,7 @@ class SelfLogSearchHandler(ApiHandler):
                 raise ApiError("keyword must be a log type: 0 unknown, 1 topup, 2 consume, 3 manage, "
                                "4 system, 5 test")
             q["type"] = int(kw)
-        await self.ctx.ledger.flush()
-        cur = self.ctx.db.logs.find(q).sort(_NEWEST).limit(SEARCH_LIMIT)
-        self.ok([log_view(d, admin=False) async for d in cur])
+        self.ok([log_view(d, admin=False) for d in await self.ctx.logs.newest(q, SEARCH_LIMIT)])
 
 
 class OptionStringHandler(ApiHandler):

@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 
 from models.tokens import (
     TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, parse_subnets, to_api,
@@ -74,14 +74,12 @@ class TokenListHandler(ApiHandler):
         except ValueError:
             raise ApiError("size must be an integer") from None
         sort = [(_ORDERS[order], DESCENDING)] if order in _ORDERS else [("_id", DESCENDING)]
-        cur = self.ctx.db.tokens.find({"user_id": int(user["_id"])}).sort(sort).skip(p * size).limit(size)
-        self.ok([self.view(d) async for d in cur])
+        docs = await self.ctx.tokens.page(int(user["_id"]), p, size, sort)
+        self.ok([self.view(d) for d in docs])
 
     def view(self, doc: dict[str, Any]) -> dict[str, Any]:
         data = to_api(doc)
-        bal = self.ctx.ledger.balance("t", data["id"])
-        if bal is not None:
-            data["remain_quota"] = bal
+        data["remain_quota"] -= self.ctx.ledger.unrecorded("t", data["id"])
         if data["status"] == TOKEN_ENABLED:
             if data["expired_time"] != -1 and data["expired_time"] < time.time():
                 data["status"] = TOKEN_EXPIRED
@@ -119,13 +117,12 @@ class TokenListHandler(ApiHandler):
             fields["status"] = status
         if not status_only:
             fields.update(validate_token_fields(body, creating=False))
-        if "remain_quota" in fields:
-            await self.ctx.ledger.flush()  # pending spend lands before the absolute value is set
-        await self.ctx.db.tokens.update_one({"_id": tid}, {"$set": fields})
-        self.ctx.ledger.forget("t", tid)
-        self.ctx.caches.forget_token(doc["key"])
-        fresh = await self.ctx.tokens.get(tid)
-        assert fresh is not None
+        remain = fields.pop("remain_quota", None)
+        if remain is not None:  # an absolute balance: holders of leases on it give them back
+            await self.ctx.ledger.set_absolute("t", tid, int(remain))
+        fresh = await self.ctx.tokens.update(tid, fields) if fields else await self.ctx.tokens.get(tid)
+        if fresh is None:
+            raise ApiError("Token not found")
         self.ok(self.view(fresh))
 
 
@@ -140,8 +137,7 @@ class TokenSearchHandler(TokenListHandler):
         q: dict[str, Any] = {"user_id": int(user["_id"])}
         if keyword:
             q["name"] = {"$regex": "^" + re.escape(keyword)}
-        cur = self.ctx.db.tokens.find(q).sort([("_id", ASCENDING)]).limit(100)
-        self.ok([self.view(d) async for d in cur])
+        self.ok([self.view(d) for d in await self.ctx.tokens.search(q)])
 
 
 class TokenItemHandler(TokenListHandler):
@@ -159,9 +155,7 @@ class TokenItemHandler(TokenListHandler):
         doc = await self.ctx.tokens.get(self.path_int(tid), int(user["_id"]))
         if doc is None:
             raise ApiError("Token not found")
-        await self.ctx.db.tokens.delete_one({"_id": doc["_id"]})
-        self.ctx.caches.forget_token(doc["key"])
-        self.ctx.ledger.forget("t", int(doc["_id"]))
+        await self.ctx.tokens.delete(int(doc["_id"]))
         self.ok()
 
 

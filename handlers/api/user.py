@@ -14,13 +14,12 @@ from models.users import (
     LIST_ORDERS, ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_DELETED, STATUS_DISABLED,
     STATUS_ENABLED, check_password, hash_password, to_api,
 )
-from relay.pipeline import LOG_CONSUME
 
 from .auth import create_account
 from ..base import ApiError, ApiHandler, admin_auth, as_int, str_field, user_auth
 
 if TYPE_CHECKING:
-    from server import AppContext
+    from services.context import AppContext
 
 
 class LoginHandler(ApiHandler):
@@ -54,7 +53,7 @@ class LogoutHandler(ApiHandler):
 # -- field validation (REFERENCE.md §3 limits) ------------------------------------------------
 MAX_QUOTA = 10**18  # far below int64: $inc can never overflow
 PAGE_SIZE = 10
-LOG_TOPUP, LOG_MANAGE, LOG_SYSTEM = 1, 3, 4
+from models.logs import LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TOPUP  # noqa: E402
 
 
 def _username(body: dict[str, Any], *, required: bool = False) -> str | None:
@@ -132,14 +131,8 @@ def log_quota(ctx: "AppContext", quota: int) -> str:
 
 async def record_log(ctx: "AppContext", user_id: int, username: str, log_type: int, content: str,
                      quota: int = 0) -> None:
-    """Write a topup/manage/system log now (queued in the ledger, flushed at once)."""
-    ctx.ledger.add_log({
-        "user_id": user_id, "created_at": int(time.time()), "type": log_type, "content": content,
-        "username": username, "token_name": "", "model_name": "", "quota": int(quota),
-        "prompt_tokens": 0, "completion_tokens": 0, "channel_id": 0, "request_id": "",
-        "elapsed_time": 0, "is_stream": False,
-    })
-    await ctx.ledger.flush()
+    """Write a topup/manage/system log now (shown at once)."""
+    await ctx.logs.write_now(log_type, user_id=user_id, username=username, content=content, quota=quota)
 
 
 def check_can_manage(actor: dict[str, Any], target: dict[str, Any]) -> None:
@@ -160,9 +153,7 @@ class SelfHandler(ApiHandler):
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         data = to_api(user)
-        bal = self.ctx.ledger.balance("u", data["id"])
-        if bal is not None:
-            data["quota"] = bal
+        data["quota"] -= self.ctx.ledger.unrecorded("u", data["id"])  # spent here, not yet recorded
         for k in ("used_quota", "request_count"):  # counters of requests not flushed yet
             data[k] += self.ctx.ledger.pending("users", data["id"], k)
         data["access_token"] = ""  # regenerate via /api/user/token to see it
@@ -238,7 +229,7 @@ class RedeemHandler(ApiHandler):
         except RedeemError as e:
             raise ApiError(str(e)) from None
         quota = int(code.get("quota") or 0)
-        self.ctx.ledger.credit(uid, quota)
+        await self.ctx.ledger.credit("u", uid, quota)
         await record_log(self.ctx, uid, user.get("username", ""), LOG_TOPUP,
                          f"Redeemed a code for {log_quota(self.ctx, quota)}", quota)
         self.ok(quota)
@@ -273,7 +264,7 @@ class DashboardHandler(ApiHandler):
             {"$sort": {"_id.day": 1, "_id.model": 1}},
         ]
         rows = []
-        async for d in await self.ctx.db.logs.aggregate(pipeline):
+        for d in await self.ctx.logs.aggregate(pipeline):
             rows.append({
                 "Day": d["_id"]["day"], "ModelName": d["_id"].get("model") or "",
                 "RequestCount": int(d["requests"]), "Quota": int(d["quota"] or 0),
@@ -362,29 +353,30 @@ class UserListHandler(ApiHandler):
         if password:
             fields["password"] = await asyncio.to_thread(hash_password, password)
         old_quota: int | None = None
+        new_quota: int | None = None
         if quota is not None:
             await self.ctx.ledger.flush()  # pending spend lands before the absolute value is set
             fresh = await self.ctx.users.get(uid)
-            old_quota = int((fresh or target).get("quota") or 0)
+            old_quota = to_api(fresh or target)["quota"]
             if quota != old_quota:
-                fields["quota"] = quota
+                new_quota = quota
+        if new_quota is not None:  # an absolute balance: holders of leases on it give them back
+            await self.ctx.ledger.set_absolute("u", uid, new_quota)
         if fields:
             try:
                 await self.ctx.users.update(uid, fields)
             except DuplicateKeyError:
                 raise ApiError("That username is already taken") from None
-            if "quota" in fields:
-                self.ctx.ledger.forget("u", uid)
             if "password" in fields or fields.get("status") == STATUS_DISABLED:
                 await self.ctx.users.bump_session(uid)
             if "status" in fields:
                 self.ctx.caches.forget_user_tokens(uid)
             self.ctx.caches.forget_user(uid)
-        if "quota" in fields:
+        if new_quota is not None:
             await record_log(
                 self.ctx, uid, fields.get("username", target["username"]), LOG_MANAGE,
                 f"An admin changed the user's quota from {log_quota(self.ctx, old_quota or 0)} "
-                f"to {log_quota(self.ctx, fields['quota'])}",
+                f"to {log_quota(self.ctx, new_quota)}",
             )
         doc = await self.ctx.users.get(uid)
         assert doc is not None
@@ -491,7 +483,7 @@ class TopUpHandler(ApiHandler):
         target = await self.ctx.users.get(uid)
         if target is None or int(target.get("status", 0)) == STATUS_DELETED:
             raise ApiError(f"User {uid} not found")
-        self.ctx.ledger.credit(uid, quota)
+        await self.ctx.ledger.credit("u", uid, quota)
         await record_log(self.ctx, uid, target.get("username", ""), LOG_TOPUP,
                          remark.strip() or f"Topped up {log_quota(self.ctx, quota)} through the API", quota)
         self.ok()

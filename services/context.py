@@ -1,0 +1,363 @@
+"""The service container: settings and every service a handler or the relay uses.
+
+``server.py`` reads the environment and builds one :class:`AppContext` per process;
+tests build their own. Nothing here reads ``os.environ`` except through
+:meth:`Settings.from_env`, which is handed the environment by its caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Coroutine
+
+import tornado.web
+
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DIST = os.path.join(ROOT_DIR, "frontend", "dist")
+
+__version__ = "0.1.0"
+
+log = logging.getLogger("onerelay")
+
+ROOT_QUOTA = 500_000_000_000_000  # One API's initial root quota (5e14)
+DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."  # One API's TEST_PROMPT
+
+
+def _bool(v: str | None, default: bool = False) -> bool:
+    if v is None or v == "":
+        return default
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _num(env: dict[str, str], key: str, default: float) -> float:
+    v = env.get(key, "")
+    if not v.strip():
+        return default
+    try:
+        return float(v)
+    except ValueError:
+        raise SystemExit(f"{key} must be a number, got {v!r}") from None
+
+
+@dataclass
+class Settings:
+    """Everything configurable, read once from the environment (see README's table)."""
+
+    port: int = 3000
+    log_dir: str = "./logs"
+    data_dir: str = "./data"
+    mongodb_uri: str = ""
+    log_mongodb_uri: str = ""
+    redis_conn_string: str = ""
+    redis_password: str = ""
+    redis_master_name: str = ""  # Sentinel: REDIS_CONN_STRING lists the sentinels
+    node_type: str = "master"  # master | slave (NODE_TYPE)
+    worker_index: int = 0  # set by --workers N for each pre-forked worker (0 acts as master)
+    workers: int = 1
+    frontend_base_url: str = ""  # slave nodes redirect console pages there (One API)
+    channel_test_frequency: float = 0.0  # seconds between automatic channel test rounds (0 = off)
+    polling_interval: float = 0.0  # seconds between two channels within a test/balance round
+    channel_update_frequency: float = 0.0  # seconds between balance refresh rounds (0 = off)
+    enable_metric: bool = False
+    metric_queue_size: int = 10
+    metric_success_rate_threshold: float = 0.8
+    lease_ttl: float = 30.0  # a crashed process's unspent quota lease returns after this
+    session_secret: str = ""
+    sync_frequency: float = 600.0
+    batch_update_interval: float = 5.0
+    relay_timeout: float = 0.0
+    relay_proxy: str = ""
+    relay_max_connections: int = 512
+    enforce_include_usage: bool = False
+    initial_root_token: str = ""
+    initial_root_access_token: str = ""
+    log_retention_days: int = 0
+    tiktoken_cache_dir: str = ""
+    test_prompt: str = DEFAULT_TEST_PROMPT
+    debug: bool = False
+    global_api_rate_limit: int = 480  # /api requests per IP per 3 minutes (0 = off)
+    global_web_rate_limit: int = 240  # web page requests per IP per 3 minutes (0 = off)
+    critical_rate_limit: int = 20  # login/register/email/OAuth requests per IP per 20 minutes
+    github_oauth_base: str = "https://github.com"
+    github_api_base: str = "https://api.github.com"
+    lark_base: str = "https://open.feishu.cn"
+    turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    frontend_dist: str = field(default_factory=lambda: DEFAULT_DIST)
+    version: str = __version__
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        e = dict(os.environ if env is None else env)
+        s = cls(
+            port=int(_num(e, "PORT", 3000)),
+            data_dir=e.get("DATA_DIR") or "./data",
+            mongodb_uri=e.get("MONGODB_URI", ""),
+            log_mongodb_uri=e.get("LOG_MONGODB_URI", ""),
+            redis_conn_string=e.get("REDIS_CONN_STRING", ""),
+            redis_password=e.get("REDIS_PASSWORD", ""),
+            redis_master_name=e.get("REDIS_MASTER_NAME", ""),
+            node_type=(e.get("NODE_TYPE") or "master").strip().lower(),
+            workers=int(_num(e, "WORKERS", 1)),
+            frontend_base_url=(e.get("FRONTEND_BASE_URL") or "").rstrip("/"),
+            channel_test_frequency=_num(e, "CHANNEL_TEST_FREQUENCY", 0),
+            polling_interval=_num(e, "POLLING_INTERVAL", 0),
+            channel_update_frequency=_num(e, "CHANNEL_UPDATE_FREQUENCY", 0),
+            enable_metric=_bool(e.get("ENABLE_METRIC")),
+            metric_queue_size=int(_num(e, "METRIC_QUEUE_SIZE", 10)),
+            metric_success_rate_threshold=_num(e, "METRIC_SUCCESS_RATE_THRESHOLD", 0.8),
+            lease_ttl=_num(e, "LEASE_TTL", 30),
+            session_secret=e.get("SESSION_SECRET", ""),
+            sync_frequency=_num(e, "SYNC_FREQUENCY", 600),
+            batch_update_interval=_num(e, "BATCH_UPDATE_INTERVAL", 5),
+            relay_timeout=_num(e, "RELAY_TIMEOUT", 0),
+            relay_proxy=e.get("RELAY_PROXY", ""),
+            relay_max_connections=int(_num(e, "RELAY_MAX_CONNECTIONS", 512)),
+            enforce_include_usage=_bool(e.get("ENFORCE_INCLUDE_USAGE")),
+            initial_root_token=e.get("INITIAL_ROOT_TOKEN", ""),
+            initial_root_access_token=e.get("INITIAL_ROOT_ACCESS_TOKEN", ""),
+            log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
+            tiktoken_cache_dir=e.get("TIKTOKEN_CACHE_DIR", ""),
+            test_prompt=e.get("TEST_PROMPT") or DEFAULT_TEST_PROMPT,
+            debug=_bool(e.get("DEBUG")),
+            global_api_rate_limit=int(_num(e, "GLOBAL_API_RATE_LIMIT", 480)),
+            global_web_rate_limit=int(_num(e, "GLOBAL_WEB_RATE_LIMIT", 240)),
+            critical_rate_limit=int(_num(e, "CRITICAL_RATE_LIMIT", 20)),
+            github_oauth_base=(e.get("GITHUB_OAUTH_BASE") or "https://github.com").rstrip("/"),
+            github_api_base=(e.get("GITHUB_API_BASE") or "https://api.github.com").rstrip("/"),
+            lark_base=(e.get("LARK_BASE") or "https://open.feishu.cn").rstrip("/"),
+            turnstile_verify_url=e.get("TURNSTILE_VERIFY_URL")
+            or "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        )
+        if s.relay_proxy:
+            from relay.upstream import ProxyConfig
+
+            try:
+                ProxyConfig.parse(s.relay_proxy)
+            except ValueError as err:
+                raise SystemExit(str(err)) from None
+        if s.node_type not in ("master", "slave"):
+            raise SystemExit(f"NODE_TYPE must be master or slave, got {s.node_type!r}")
+        if s.workers < 1:
+            raise SystemExit(f"WORKERS must be at least 1, got {s.workers}")
+        if e.get("FRONTEND_DIST"):
+            s.frontend_dist = e["FRONTEND_DIST"]
+        for k, v in overrides.items():
+            setattr(s, k, v)
+        return s
+
+    @property
+    def is_master(self) -> bool:
+        """Creates indexes, migrates, runs the scheduler and log retention (one per deployment)."""
+        return self.node_type == "master" and self.worker_index == 0
+
+    def resolve_session_secret(self) -> str:
+        """SESSION_SECRET, else one generated once and kept in DATA_DIR (sessions survive restarts)."""
+        if self.session_secret:
+            return self.session_secret
+        path = os.path.join(self.data_dir, "session_secret")
+        try:
+            with open(path) as f:
+                secret = f.read().strip()
+            if secret:
+                return secret
+        except FileNotFoundError:
+            pass
+        os.makedirs(self.data_dir, exist_ok=True)
+        secret = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret)
+        return secret
+
+
+class AppContext:
+    """Every service a handler needs, built once per process (or per test)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from adaptors import build_registry
+        from models.cache import Caches, ChannelRouter
+        from models.channels import ChannelStore
+        from models.db import Database
+        from models.ledger import QuotaLedger
+        from models.options import Options, OptionStore
+        from models.redemptions import RedemptionStore
+        from models.tokens import TokenStore
+        from models.users import UserStore, hash_password
+        from relay.channel_test import ChannelChecks
+        from relay.tokenizer import TokenCounter
+        from relay.upstream import ProxyConfig, make_client
+
+        from models.events import EventBus
+        from models.logs import LogStore
+
+        self.settings = settings
+        self._secret_from_env = bool(settings.session_secret)
+        settings.session_secret = settings.resolve_session_secret()
+        self.db = Database(settings.mongodb_uri, settings.log_mongodb_uri or None)
+        self.redis = None
+        if settings.redis_conn_string:
+            from services.redisconn import RedisConn
+
+            self.redis = RedisConn.from_settings(settings)
+        # Stores own every write and publish a change event; caches on every process listen.
+        self.events = EventBus(self.db, self.redis)
+        self.options = Options()
+        self.option_store = OptionStore(self.db, self.options, self.events)
+        self.users = UserStore(self.db, self.events)
+        self.tokens = TokenStore(self.db, self.events)
+        self.redemptions = RedemptionStore(self.db, self.events)
+        self.channels = ChannelStore(self.db, self.events)
+        self.caches = Caches(self.db, ttl=settings.sync_frequency, events=self.events)
+        self.router = ChannelRouter(self.channels, self.events)
+        self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval, events=self.events,
+                                  owner=self.events.origin, lease_ttl=settings.lease_ttl)
+        self.logs = LogStore(self.db, self.ledger)
+        self.counter = TokenCounter(o200k=bool(settings.tiktoken_cache_dir))
+        self.adaptors = build_registry()
+        self.channel_checks = ChannelChecks(self)
+        self.http = make_client(settings.relay_max_connections)
+        self.proxy = ProxyConfig.parse(settings.relay_proxy)
+        self.start_time = int(time.time())
+        self.dummy_hash = hash_password(secrets.token_hex(8))
+        from handlers.ratelimit import Limiter
+        from models.verifications import VerificationStore
+        from services.mailer import Mailer
+
+        self.limiter = Limiter(self.redis)  # Redis windows when configured, else this process's
+        self.mailer = Mailer(self.options)
+        self.verifications = VerificationStore(self.db)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sync_task: asyncio.Task[None] | None = None
+        self.options.on_change(self._option_changed)
+        from services.metrics import ChannelMetrics  # scheduler
+        from services.scheduler import Scheduler  # scheduler
+        self.metrics = ChannelMetrics(self)  # scheduler
+        self.scheduler = Scheduler(self.channel_checks, settings)  # scheduler
+
+    def _option_changed(self, key: str) -> None:
+        if key == "ApproximateTokenEnabled":
+            self.counter.approximate = self.options.bool(key)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.db.ping()
+        if self.settings.is_master:
+            await self.db.ensure_indexes(self.settings.log_retention_days)
+        await self.share_session_secret()
+        await self.events.start()
+        await self.option_store.load()
+        if self.settings.is_master:
+            await self.bootstrap()
+        await self.router.reload()
+        self.ledger.start()
+        self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
+        self.scheduler.start()  # scheduler (master only)
+
+    async def share_session_secret(self) -> None:
+        """Without SESSION_SECRET every node must still sign cookies alike: the first one
+        to start stores its secret in the database and every node uses that one."""
+        if self._secret_from_env:
+            return
+        from pymongo import ReturnDocument
+
+        doc = await self.db.system.find_one_and_update(
+            {"_id": "session_secret"}, {"$setOnInsert": {"value": self.settings.session_secret}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        if doc and isinstance(doc.get("value"), str) and doc["value"]:
+            self.settings.session_secret = doc["value"]
+
+    async def bootstrap(self) -> None:
+        """First start on an empty database: root/123456 (One API), initial tokens."""
+        from models.users import ROLE_ROOT
+
+        if await self.users.count() > 0:
+            return
+        root = await self.users.create(
+            "root", "123456", role=ROLE_ROOT, quota=ROOT_QUOTA, display_name="Root User",
+            access_token=self.settings.initial_root_access_token or None,
+        )
+        log.warning("created the root user: log in as root / 123456 and change the password")
+        if self.settings.initial_root_token:
+            key = self.settings.initial_root_token
+            key = key[3:] if key.startswith("sk-") else key
+            await self.tokens.create(int(root["_id"]), "Initial Root Token", key=key,
+                                     unlimited_quota=True)
+
+    async def _sync_loop(self) -> None:
+        """Safety net: reload channels and options every SYNC_FREQUENCY seconds."""
+        while True:
+            await asyncio.sleep(self.settings.sync_frequency)
+            try:
+                await self.router.reload()
+                await self.option_store.load()
+            except Exception:
+                log.exception("periodic sync failed")
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()  # scheduler
+        if self._sync_task:
+            self._sync_task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ledger.stop()
+        await self.events.stop()
+        if self.redis is not None:
+            await self.redis.close()
+        self.http.close()
+        await self.db.close()
+
+    # -- services used by handlers ------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a background task that is tracked and awaited on shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def channels_changed(self) -> None:
+        """Rebuild this process's routing table now (stores already announced the change)."""
+        await self.router.reload()
+
+    async def disable_channel(self, channel_id: int, status: int, reason: str) -> None:
+        """Auto-disable an enabled channel and notify root once (concurrent calls: one wins)."""
+        from services.notify import channel_disabled_message, notify_root  # scheduler
+
+        ch = self.router.get(channel_id)
+        self.router.withdraw(channel_id)
+        if not await self.channels.set_status(channel_id, status, only_from=1):  # scheduler
+            return
+        name = ch.name if ch else str(((await self.channels.get(channel_id)) or {}).get("name") or "")
+        log.warning("channel #%d (%s) disabled: %s", channel_id, name, reason)
+        self.spawn(notify_root(self, *channel_disabled_message(channel_id, name, reason)))  # scheduler
+
+    def model_owners(self) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for t, adaptor in sorted(self.adaptors.items(), reverse=True):
+            for m in adaptor.models(t):
+                owners[m] = adaptor.name if adaptor.name != "azure" else "openai"
+        return owners
+
+
+class ConsoleGzip(tornado.web.GZipContentEncoding):
+    """gzip for the console and /api (as One API), never for /v1: relayed answers and
+    streams go out as they come, without compression latency or CPU."""
+
+    def __init__(self, request: Any) -> None:
+        super().__init__(request)
+        if request.path.startswith("/v1/"):
+            self._gzipping = False
+
+
+def make_app(ctx: AppContext) -> tornado.web.Application:
+    from handlers import all_routes
+
+    return tornado.web.Application(
+        all_routes(ctx.settings.frontend_dist), ctx=ctx, transforms=[ConsoleGzip],
+        debug=False, xheaders=True,
+    )
+
+
