@@ -221,19 +221,14 @@ class Limiter:
 
     def _failed(self, e: BaseException) -> None:
         self._retry_at = self._clock() + self.retry_every
+        self._down = True
         if self.redis is not None:
-            self.redis.healthy = False
-        if not self._down:
-            self._down = True
-            log.warning("Redis is unreachable for rate limits (%s: %s); counting per process until it answers",
-                        type(e).__name__, str(e) or "no detail")
+            self.redis.mark_down(e)  # logged once per outage for the whole process
 
     def _answered(self) -> None:
+        self._down = False
         if self.redis is not None and not self.redis.healthy:
-            self.redis.healthy = True
-        if self._down:
-            self._down = False
-            log.warning("Redis answers again: rate limits are shared across processes again")
+            self.redis.mark_up()
 
 
 def _limiter(ctx: "AppContext") -> Any:

@@ -166,11 +166,9 @@ class EventBus:
             await asyncio.sleep(POLL_INTERVAL)
 
     def _redis_down(self, err: BaseException) -> None:
-        if self._redis_up:
-            log.warning("Redis unreachable (%s): change events fall back to the database feed", err)
         self._redis_up = False
         if self.redis is not None:
-            self.redis.healthy = False
+            self.redis.mark_down(err)  # one warning per outage for the whole process
 
     async def _redis_loop(self) -> None:
         """Subscribe; on any failure fall back to the feed and retry every second."""
@@ -184,10 +182,8 @@ class EventBus:
                 # the subscription is live: catch up what the feed holds, then rely on pub/sub
                 if self.db is not None:
                     await self.poll_once()
-                if not first and not self._redis_up:
-                    log.warning("Redis reachable again: change events use pub/sub")
                 self._redis_up = True
-                self.redis.healthy = True
+                self.redis.mark_up()
                 first = False
                 self._redis_ready.set()
                 while not self._stopping:
@@ -204,9 +200,9 @@ class EventBus:
                 raise
             except Exception as e:  # noqa: BLE001 - connection refused, reset, timeout...
                 if first:
-                    log.warning("Redis unreachable at start-up (%s): change events use the database feed", e)
                     first = False
-                    self.redis.healthy = False
+                    self._redis_up = False
+                    self.redis.mark_down(e, at_start=True)
                     self._redis_ready.set()
                 else:
                     self._redis_down(e)

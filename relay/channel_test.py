@@ -46,16 +46,16 @@ from adaptors import CHANNEL_TYPE_NAMES
 from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRequest
 from adaptors.openai import OPENAI_COMPATIBLE
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, ChannelRecord
-from services.notify import channel_enabled_message, notify_root
 
 from .upstream import UpstreamCall, transport_error
 
 if TYPE_CHECKING:
-    from services.context import AppContext
+    from models.channels import ChannelStore
+    from models.logs import LogStore
+    from models.options import Options
 
 log = logging.getLogger("onerelay.channel_test")
 
-LOG_TEST = 5
 TEST_MAX_TOKENS = 16
 DEFAULT_TIMEOUT = 60.0  # seconds, when RELAY_TIMEOUT is 0 (no limit for relaying)
 BULK_CONCURRENCY = 4
@@ -136,11 +136,28 @@ def build_test_body(model: str, prompt: str) -> dict[str, Any]:
     return body
 
 
-class ChannelChecks:
-    """Channel tests and balance queries for one :class:`~server.AppContext`."""
+@dataclass
+class CheckServices:
+    """The narrow set of services channel checks use (built by the service container)."""
 
-    def __init__(self, ctx: "AppContext") -> None:
-        self.ctx = ctx
+    channels: "ChannelStore"
+    logs: "LogStore"
+    options: "Options"
+    adaptors: dict[int, Any]
+    http: Any
+    proxy: Any
+    relay_timeout: float
+    test_prompt: str
+    spawn: Callable[[Any], None]
+    disable_channel: Callable[[int, int, str], Awaitable[None]]
+    on_enabled: Callable[[int, str, str], None]  # (channel id, name, reason): metrics, notification
+
+
+class ChannelChecks:
+    """Channel tests and balance queries."""
+
+    def __init__(self, svc: CheckServices) -> None:
+        self.svc = svc
         self.bulk_test_running = False
         self.bulk_balance_running = False
         self._idle = asyncio.Event()
@@ -148,7 +165,7 @@ class ChannelChecks:
 
     @property
     def timeout(self) -> float:
-        return self.ctx.settings.relay_timeout or DEFAULT_TIMEOUT
+        return self.svc.relay_timeout or DEFAULT_TIMEOUT
 
     async def wait_idle(self) -> None:
         """Wait until no bulk test or balance update is running (tests, shutdown)."""
@@ -178,18 +195,18 @@ class ChannelChecks:
             result = ChannelTestResult(channel.id, chosen, False, _clip(e.message), 0,
                                 disables_channel=e.disables_channel)
         result.seconds = time.monotonic() - started
-        await self.ctx.channels.record_test(channel.id, result.elapsed_ms)
+        await self.svc.channels.record_test(channel.id, result.elapsed_ms)
         self._test_log(channel, result, user)
         return result
 
     async def _send_test(self, channel: ChannelRecord, model: str) -> str:
-        ctx = self.ctx
-        adaptor = ctx.adaptors.get(channel.type)
+        svc = self.svc
+        adaptor = svc.adaptors.get(channel.type)
         if adaptor is None or CHAT not in adaptor.modes:
             raise CheckError(f"channel type {type_name(channel.type)} cannot be tested: "
                              "OneRelay has no adaptor for it")
         upstream_model = channel.model_mapping.get(model, model)
-        body = build_test_body(upstream_model, ctx.settings.test_prompt)
+        body = build_test_body(upstream_model, svc.test_prompt)
         raw = json.dumps(body).encode()
         rreq = RelayRequest(mode=CHAT, body=body, raw=raw, model=upstream_model,
                             requested_model=model, stream=False, rewrite=False)
@@ -199,7 +216,7 @@ class ChannelChecks:
             req = adaptor.build_request(rreq, target)
         except (ValueError, KeyError, TypeError) as e:
             raise CheckError(f"the test request could not be built: {e}") from None
-        resp = await UpstreamCall(ctx.http, req, timeout=self.timeout, proxy=ctx.proxy).fetch()
+        resp = await UpstreamCall(svc.http, req, timeout=self.timeout, proxy=svc.proxy).fetch()
         if resp.code == 599:
             raise CheckError(transport_error(resp)[0])
         data = resp.body or b""
@@ -219,18 +236,14 @@ class ChannelChecks:
                    f"{verdict} in {r.seconds:.2f} s")
         if r.message:
             content += f": {r.message}"
-        self.ctx.ledger.add_log({
-            "user_id": int(user["_id"]) if user else 0, "username": user.get("username", "") if user else "",
-            "created_at": int(time.time()), "type": LOG_TEST, "content": content,
-            "token_name": "", "model_name": r.model, "quota": 0, "prompt_tokens": 0,
-            "completion_tokens": 0, "channel_id": channel.id, "request_id": "",
-            "elapsed_time": r.elapsed_ms, "is_stream": False,
-        })
+        self.svc.logs.test(
+            user_id=int(user["_id"]) if user else 0, username=user.get("username", "") if user else "",
+            content=content, model_name=r.model, channel_id=channel.id, elapsed_time=r.elapsed_ms)
 
     def start_bulk_test(self, scope: str) -> None:
         """Start the background test of ``all`` or ``disabled`` channels; raises if one runs."""
         self._claim_bulk_test(scope)
-        self.ctx.spawn(self._bulk_test(scope, None))
+        self.svc.spawn(self._bulk_test(scope, None))
 
     async def run_bulk_test(self, scope: str = "all", *, interval: float | None = None) -> int:
         """Test ``all`` or ``disabled`` channels now and apply the monitor rules; returns how
@@ -253,7 +266,7 @@ class ChannelChecks:
             q: dict[str, Any] = {}
             if scope == "disabled":
                 q = {"status": {"$in": [CH_MANUALLY_DISABLED, CH_AUTO_DISABLED]}}
-            docs = await self.ctx.channels.find(q)
+            docs = await self.svc.channels.find(q)
             await self._each(docs, self._test_and_act, interval)
             log.info("channel test (%s) finished: %d channels", scope, len(docs))
             return len(docs)
@@ -265,35 +278,29 @@ class ChannelChecks:
             self._done()
 
     async def _test_and_act(self, doc: dict[str, Any]) -> None:
-        ctx = self.ctx
+        svc = self.svc
         status = int(doc.get("status", CH_ENABLED))
         r = await self.test(doc)
-        threshold = ctx.options.float("ChannelDisableThreshold")  # seconds; 0 = no limit (One API)
+        threshold = svc.options.float("ChannelDisableThreshold")  # seconds; 0 = no limit (One API)
         slow = threshold > 0 and r.seconds > threshold
-        if status == CH_ENABLED and ctx.options.bool("AutomaticDisableChannelEnabled"):
+        if status == CH_ENABLED and svc.options.bool("AutomaticDisableChannelEnabled"):
             if not r.success and r.disables_channel:
-                await ctx.disable_channel(r.channel_id, CH_AUTO_DISABLED, f"channel test: {r.message}")
+                await svc.disable_channel(r.channel_id, CH_AUTO_DISABLED, f"channel test: {r.message}")
             elif slow:
-                await ctx.disable_channel(
+                await svc.disable_channel(
                     r.channel_id, CH_AUTO_DISABLED,
                     f"channel test took {r.seconds:.3f} s, over the {threshold:g} s threshold")
         elif (status == CH_AUTO_DISABLED and r.success and not slow
-              and ctx.options.bool("AutomaticEnableChannelEnabled")):
+              and svc.options.bool("AutomaticEnableChannelEnabled")):
             await self.enable(r.channel_id, "its channel test passed", str(doc.get("name") or ""))
 
     async def enable(self, channel_id: int, reason: str, name: str = "") -> bool:
         """Re-enable an auto-disabled channel (never a manually disabled one) and notify root
         (One API's monitor.EnableChannel). Returns whether the channel was re-enabled."""
-        ctx = self.ctx
-        if not await ctx.channels.set_status(channel_id, CH_ENABLED, only_from=CH_AUTO_DISABLED):
+        if not await self.svc.channels.set_status(channel_id, CH_ENABLED, only_from=CH_AUTO_DISABLED):
             return False
-        await ctx.channels_changed()
-        metrics = getattr(ctx, "metrics", None)
-        if metrics is not None:
-            metrics.forget(channel_id)  # a fresh start, not the failures that disabled it
         log.warning("channel #%d re-enabled: %s", channel_id, reason)
-        title, content = channel_enabled_message(channel_id, name, reason)
-        ctx.spawn(notify_root(ctx, title, content))
+        self.svc.on_enabled(channel_id, name, reason)
         return True
 
     async def _each(self, docs: list[dict[str, Any]],
@@ -326,7 +333,7 @@ class ChannelChecks:
         """Query and store one channel's balance; raises :class:`CheckError`."""
         channel = ChannelRecord.from_doc(doc)
         balance = await self.query_balance(channel)
-        await self.ctx.channels.record_balance(channel.id, balance)
+        await self.svc.channels.record_balance(channel.id, balance)
         return balance
 
     async def query_balance(self, channel: ChannelRecord) -> float:
@@ -345,7 +352,7 @@ class ChannelChecks:
 
     async def _get_json(self, url: str, headers: dict[str, str]) -> Any:
         req = UpstreamRequest("GET", url, headers, None)
-        resp = await UpstreamCall(self.ctx.http, req, timeout=self.timeout, proxy=self.ctx.proxy).fetch()
+        resp = await UpstreamCall(self.svc.http, req, timeout=self.timeout, proxy=self.svc.proxy).fetch()
         if resp.code == 599:
             raise CheckError(transport_error(resp)[0])
         body = resp.body or b""
@@ -360,7 +367,7 @@ class ChannelChecks:
     def start_bulk_balance(self) -> None:
         """Start the background balance update of every enabled channel; raises if one runs."""
         self._claim_bulk_balance()
-        self.ctx.spawn(self._bulk_balance(None))
+        self.svc.spawn(self._bulk_balance(None))
 
     async def run_bulk_balance(self, *, interval: float | None = None) -> int:
         """Update the balance of every enabled channel of a supported type now; returns how
@@ -377,7 +384,7 @@ class ChannelChecks:
 
     async def _bulk_balance(self, interval: float | None) -> int:
         try:
-            docs = await self.ctx.channels.find({"status": CH_ENABLED, "type": {"$in": sorted(BALANCE_SPECS)}})
+            docs = await self.svc.channels.find({"status": CH_ENABLED, "type": {"$in": sorted(BALANCE_SPECS)}})
             await self._each(docs, self._balance_and_act, interval)
             return len(docs)
         except Exception:
@@ -393,8 +400,8 @@ class ChannelChecks:
         except CheckError as e:
             log.info("balance of channel #%s not updated: %s", doc["_id"], e.message)
             return
-        if balance <= 0 and self.ctx.options.bool("AutomaticDisableChannelEnabled"):
-            await self.ctx.disable_channel(int(doc["_id"]), CH_AUTO_DISABLED,
+        if balance <= 0 and self.svc.options.bool("AutomaticDisableChannelEnabled"):
+            await self.svc.disable_channel(int(doc["_id"]), CH_AUTO_DISABLED,
                                            f"balance is {balance:g}")
 
 

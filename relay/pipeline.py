@@ -400,8 +400,8 @@ class Job:
         charged = await ctx.ledger.settle(self.reservation, actual)
         ctx.ledger.record_usage(self.user.id, self.token.id, channel.id, charged)
         balance = ctx.ledger.balance(USER, self.user.id)
-        if balance is not None and low_quota_crossed(ctx, self.user.id, balance):
-            ctx.spawn(maybe_remind_low_quota(ctx, self.user.id, balance))
+        if balance is not None and low_quota_crossed(ctx.mailer, self.user.id, balance):
+            ctx.spawn(maybe_remind_low_quota(ctx.mailer, ctx.users, ctx.spawn, self.user.id, balance))
         if ctx.options.bool("LogConsumeEnabled"):
             note = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
             if charged < actual:

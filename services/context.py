@@ -140,6 +140,10 @@ class Settings:
                 ProxyConfig.parse(s.relay_proxy)
             except ValueError as err:
                 raise SystemExit(str(err)) from None
+        if s.redis_conn_string:  # a malformed value stops start-up with one line, before anything runs
+            from services.redisconn import parse_conn_string
+
+            parse_conn_string(s.redis_conn_string, s.redis_password, s.redis_master_name)
         if s.node_type not in ("master", "slave"):
             raise SystemExit(f"NODE_TYPE must be master or slave, got {s.node_type!r}")
         if s.workers < 1:
@@ -188,7 +192,7 @@ class AppContext:
         from models.redemptions import RedemptionStore
         from models.tokens import TokenStore
         from models.users import UserStore, hash_password
-        from relay.channel_test import ChannelChecks
+        from relay.channel_test import ChannelChecks, CheckServices
         from relay.tokenizer import TokenCounter
         from relay.upstream import ProxyConfig, make_client
 
@@ -219,9 +223,13 @@ class AppContext:
         self.logs = LogStore(self.db, self.ledger)
         self.counter = TokenCounter(o200k=bool(settings.tiktoken_cache_dir))
         self.adaptors = build_registry()
-        self.channel_checks = ChannelChecks(self)
         self.http = make_client(settings.relay_max_connections)
         self.proxy = ProxyConfig.parse(settings.relay_proxy)
+        self.channel_checks = ChannelChecks(CheckServices(
+            channels=self.channels, logs=self.logs, options=self.options, adaptors=self.adaptors,
+            http=self.http, proxy=self.proxy, relay_timeout=settings.relay_timeout,
+            test_prompt=settings.test_prompt, spawn=self.spawn,
+            disable_channel=self.disable_channel, on_enabled=self._channel_enabled))
         self.start_time = int(time.time())
         self.dummy_hash = hash_password(secrets.token_hex(8))
         from handlers.ratelimit import Limiter
@@ -333,6 +341,13 @@ class AppContext:
         name = ch.name if ch else str(((await self.channels.get(channel_id)) or {}).get("name") or "")
         log.warning("channel #%d (%s) disabled: %s", channel_id, name, reason)
         self.spawn(notify_root(self, *channel_disabled_message(channel_id, name, reason)))  # scheduler
+
+    def _channel_enabled(self, channel_id: int, name: str, reason: str) -> None:
+        """A channel test re-enabled an auto-disabled channel: fresh metrics, and root hears of it."""
+        from services.notify import channel_enabled_message, notify_root
+
+        self.metrics.forget(channel_id)  # a fresh start, not the failures that disabled it
+        self.spawn(notify_root(self, *channel_enabled_message(channel_id, name, reason)))
 
     def model_owners(self) -> dict[str, str]:
         owners: dict[str, str] = {}

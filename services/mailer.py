@@ -22,11 +22,11 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from models.options import Options
-    from services.context import AppContext
+    from models.users import UserStore
 
 log = logging.getLogger("onerelay.mail")
 
@@ -184,42 +184,42 @@ class Mailer:
         await self.send(to, f"{name} quota reminder", text, body)
 
 
-def low_quota_crossed(ctx: "AppContext", user_id: int, quota_after: int) -> bool:
+def low_quota_crossed(mailer: "Mailer | None", user_id: int, quota_after: int) -> bool:
     """Cheap synchronous pre-check for the relay: has this user's quota crossed the
     reminder threshold (either way) since this node last looked?"""
-    mailer: Mailer | None = getattr(ctx, "mailer", None)
     if mailer is None:
         return False
-    low = quota_after < ctx.options.int("QuotaRemindThreshold") or quota_after <= 0
+    low = quota_after < mailer.options.int("QuotaRemindThreshold") or quota_after <= 0
     return mailer.low_quota_state.get(user_id) is not low
 
 
-async def maybe_remind_low_quota(ctx: "AppContext", user_id: int, quota_after: int) -> bool:
+async def maybe_remind_low_quota(mailer: "Mailer | None", users: "UserStore", spawn: Callable[[Any], None],
+                                 user_id: int, quota_after: int) -> bool:
     """Email a user once when their quota drops below QuotaRemindThreshold (or to zero).
 
     Call it after a charge with the user's remaining quota. It is cheap on the
     hot path: nothing is awaited unless this node sees the user's quota cross
     the threshold (one way or the other). Crossing down sets ``quota_reminded``
-    on the user atomically, so one reminder goes out per crossing even with
-    several nodes; climbing back above the threshold clears it, re-arming the
-    reminder. The mail itself is sent in a tracked background task. Returns
-    True when a reminder was queued.
+    on the user atomically (the user store), so one reminder goes out per
+    crossing even with several nodes; climbing back above the threshold clears
+    it, re-arming the reminder. The mail itself is sent in a tracked background
+    task (``spawn``). Returns True when a reminder was queued.
     """
-    mailer: Mailer | None = getattr(ctx, "mailer", None)
     if mailer is None:
         return False
-    threshold = ctx.options.int("QuotaRemindThreshold")
+    options = mailer.options
+    threshold = options.int("QuotaRemindThreshold")
     low = quota_after < threshold or quota_after <= 0
     if mailer.low_quota_state.get(user_id) is low:
         return False
     mailer.low_quota_state[user_id] = low
     if not low:
-        await ctx.users.mark_quota_reminded(user_id, False)
+        await users.mark_quota_reminded(user_id, False)
         return False
-    email = await ctx.users.mark_quota_reminded(user_id, True)
+    email = await users.mark_quota_reminded(user_id, True)
     if not email or not mailer.configured:
         return False
-    server = ctx.options.get("ServerAddress").rstrip("/")
+    server = options.get("ServerAddress").rstrip("/")
     link = f"{server}/topup" if server else ""
 
     async def send() -> None:
@@ -228,5 +228,5 @@ async def maybe_remind_low_quota(ctx: "AppContext", user_id: int, quota_after: i
         except MailError as e:
             log.warning("low-quota reminder for user #%d not sent: %s", user_id, e)
 
-    ctx.spawn(send())
+    spawn(send())
     return True

@@ -171,6 +171,7 @@ class RedisConn:
         self.config = config
         self.mode = config.mode
         self.healthy = True
+        self._warned_start = False
         self._sentinel: Any = None
         self._pubsub_client: "Redis | None" = None
         self.client: Any = self._build()
@@ -221,6 +222,23 @@ class RedisConn:
         kw = self._common()
         kw.pop("retry")
         return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in c.nodes], retry=_retry(), **kw)
+
+    def mark_down(self, err: BaseException, *, at_start: bool = False) -> None:
+        """A component found Redis unreachable: one warning per outage for the whole process."""
+        if self.healthy or at_start and not self._warned_start:
+            self._warned_start = True
+            when = "at start-up" if at_start else "mid-run"
+            log.warning("Redis %s unreachable %s (%s: %s): change events use the database feed and "
+                        "rate limits count per process until it answers", self.describe(), when,
+                        type(err).__name__, str(err) or "no detail")
+        self.healthy = False
+
+    def mark_up(self) -> None:
+        """Redis answered again (logged once per recovery)."""
+        if not self.healthy:
+            log.warning("Redis %s reachable again: shared state uses it", self.describe())
+        self.healthy = True
+        self._warned_start = True
 
     def describe(self) -> str:
         """For logs: mode and addresses, never a password."""

@@ -230,7 +230,7 @@ async def test_low_quota_reminder(gw: Any, smtp: SMTPServer) -> None:
     silent = await make_user(gw, "silent")
 
     async def remind(user_id: int, quota: int) -> bool:
-        sent = await maybe_remind_low_quota(gw.ctx, user_id, quota)
+        sent = await maybe_remind_low_quota(gw.ctx.mailer, gw.ctx.users, gw.ctx.spawn, user_id, quota)
         await asyncio.gather(*list(gw.ctx._tasks))
         return sent
 

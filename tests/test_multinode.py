@@ -256,6 +256,20 @@ async def _propagation(a: Node, b: Node, upstream: Upstream) -> list[float]:
     # channel deleted on A: B stops routing (the other channel serves no gpt-3.5-turbo now)
     await a.ok("DELETE", f"/api/channel/{cid}")
     await seen(lambda: _eq(b_status(), 503))
+    # a channel auto-disabled by B's relay (the upstream says 401) leaves A's routing table
+    await a.ok("PUT", "/api/option/", {"key": "AutomaticDisableChannelEnabled", "value": "true"})
+    bad = (await a.ok("POST", "/api/channel/", {"name": "bad", "type": 1, "key": "fail-401",
+                                                "base_url": upstream.url, "models": "gpt-3.5-turbo",
+                                                "group": "default"}))["id"]
+    await converge(lambda: _option_is(b, "AutomaticDisableChannelEnabled", "true"), timeout=15)
+    await seen(lambda: _eq(b_status(), 401))  # B routes to it and gets the upstream's 401
+
+    async def a_sees_auto_disabled() -> bool:
+        return (await a.ok("GET", f"/api/channel/{bad}"))["status"] == 3 and await a_status() == 503
+
+    async def a_status() -> int:
+        return (await a.chat(key, messages=MSG))[0]
+    await seen(a_sees_auto_disabled)
     return delays
 
 
@@ -379,3 +393,38 @@ async def _state_is(node: Node, mode: str) -> bool:
 
 async def _code(aw: Awaitable[tuple[int, Any]]) -> int:
     return (await aw)[0]
+
+
+async def test_malformed_redis_string_is_one_line(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from tests.nodes import ROOT
+
+    env = {**__import__("os").environ, "REDIS_CONN_STRING": "redis://host:notaport",
+           "MONGODB_URI": "mongodb://127.0.0.1:1/none", "DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "server.py", "--log-dir", str(tmp_path)], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60)
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith("REDIS_CONN_STRING"), err
+
+
+async def test_unreachable_redis_at_start_means_one_warning_and_the_feed(cluster_factory: Any) -> None:
+    from tests.realredis import free_port
+
+    c = cluster_factory(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    a, b = await c.start(2)
+    assert (await a.ok("GET", "/api/status", token=None))["shared_state"] == "database"
+    # the nodes work and converge through the database feed
+    tok = await a.ok("POST", "/api/token/", {"name": "t", "unlimited_quota": True, "expired_time": -1})
+    await a.ok("PUT", "/api/token/?status_only=true", {"id": tok["id"], "status": 2})
+    await a.ok("POST", "/api/channel/", {"name": "p", "type": 1, "key": "sk-ok", "base_url": c.upstream.url,
+                                         "models": "gpt-3.5-turbo", "group": "default"})
+    await converge(lambda: _eq(_code(b.chat("sk-" + tok["key"], messages=MSG)), 401), timeout=15)
+    for _ in range(3):  # requests (and their rate-limit checks) add no more warnings
+        await b.api("GET", "/api/user/self")
+    for n in (a, b):
+        warnings = [ln for ln in n.log_tail(200000).splitlines() if "WARNING" in ln and "Redis" in ln]
+        assert len(warnings) == 1, warnings
+        assert "Traceback" not in n.log_tail(200000)

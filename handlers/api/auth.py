@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("onerelay.auth")
 
-LOG_SYSTEM = 4
 STATE_COOKIE = "oauth_state"
 STATE_PATH = "/api/oauth"
 STATE_TTL = 600
