@@ -3,316 +3,105 @@
 ``python server.py`` runs it. Settings come from the environment and ``.env``
 (read here only); with no ``MONGODB_URI`` an embedded MongoDB-wire database
 (SecantusDB's ``secantusd-py``) runs as a child process with its data under
-``$DATA_DIR/db``.
+``$DATA_DIR/db``. The service container lives in :mod:`services.context`.
+
+``--workers N`` (env ``WORKERS``) pre-forks N serving processes that share the
+port through ``SO_REUSEPORT`` (the kernel spreads connections across them).
+The parent (:class:`Supervisor`) only supervises: it owns the one embedded
+database, restarts a worker that dies, and on SIGTERM/SIGINT stops the workers
+(each flushes its quota and logs) before the database. Worker 0 acts as the
+master (indexes, migrations, scheduler); the others only serve.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import logging.handlers
 import os
-import secrets
+import select
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, Coroutine
+from typing import Any, Callable, Coroutine
 
 import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
-ROOT_DIR = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DIST = os.path.join(ROOT_DIR, "frontend", "dist")
-
-__version__ = "0.1.0"
+from services.context import (  # noqa: F401  (re-exported for scripts and tests)
+    DEFAULT_DIST, DEFAULT_TEST_PROMPT, ROOT_DIR, AppContext, Settings, __version__, make_app,
+)
 
 log = logging.getLogger("onerelay")
 
-ROOT_QUOTA = 500_000_000_000_000  # One API's initial root quota (5e14)
-DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."  # One API's TEST_PROMPT
+LOG_FILE = "onerelay.log"
+LOG_MAX_BYTES = 50 * 1024 * 1024
+LOG_BACKUPS = 5
+WORKER_HEADER = "X-Onerelay-Worker"
+MAX_WORKERS = 255  # a worker reports "ready" to the supervisor as one byte, its index
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _bool(v: str | None, default: bool = False) -> bool:
-    if v is None or v == "":
-        return default
-    return v.strip().lower() in ("1", "true", "yes", "on")
+def setup_logging(log_dir: str, debug: bool, tag: str = "") -> None:
+    """stderr and ``$log_dir/onerelay.log``; ``tag`` (e.g. ``worker 1``) goes into every line.
 
-
-def _num(env: dict[str, str], key: str, default: float) -> float:
-    v = env.get(key, "")
-    if not v.strip():
-        return default
-    try:
-        return float(v)
-    except ValueError:
-        raise SystemExit(f"{key} must be a number, got {v!r}") from None
-
-
-@dataclass
-class Settings:
-    """Everything configurable, read once from the environment (see README's table)."""
-
-    port: int = 3000
-    log_dir: str = "./logs"
-    data_dir: str = "./data"
-    mongodb_uri: str = ""
-    log_mongodb_uri: str = ""
-    redis_conn_string: str = ""
-    session_secret: str = ""
-    sync_frequency: float = 600.0
-    batch_update_interval: float = 5.0
-    relay_timeout: float = 0.0
-    relay_proxy: str = ""
-    relay_max_connections: int = 512
-    enforce_include_usage: bool = False
-    initial_root_token: str = ""
-    initial_root_access_token: str = ""
-    log_retention_days: int = 0
-    tiktoken_cache_dir: str = ""
-    test_prompt: str = DEFAULT_TEST_PROMPT
-    debug: bool = False
-    global_api_rate_limit: int = 480  # /api requests per IP per 3 minutes (0 = off)
-    global_web_rate_limit: int = 240  # web page requests per IP per 3 minutes (0 = off)
-    critical_rate_limit: int = 20  # login/register/email/OAuth requests per IP per 20 minutes
-    github_oauth_base: str = "https://github.com"
-    github_api_base: str = "https://api.github.com"
-    lark_base: str = "https://open.feishu.cn"
-    turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
-    frontend_dist: str = field(default_factory=lambda: DEFAULT_DIST)
-    version: str = __version__
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
-        e = dict(os.environ if env is None else env)
-        s = cls(
-            port=int(_num(e, "PORT", 3000)),
-            data_dir=e.get("DATA_DIR") or "./data",
-            mongodb_uri=e.get("MONGODB_URI", ""),
-            log_mongodb_uri=e.get("LOG_MONGODB_URI", ""),
-            redis_conn_string=e.get("REDIS_CONN_STRING", ""),
-            session_secret=e.get("SESSION_SECRET", ""),
-            sync_frequency=_num(e, "SYNC_FREQUENCY", 600),
-            batch_update_interval=_num(e, "BATCH_UPDATE_INTERVAL", 5),
-            relay_timeout=_num(e, "RELAY_TIMEOUT", 0),
-            relay_proxy=e.get("RELAY_PROXY", ""),
-            relay_max_connections=int(_num(e, "RELAY_MAX_CONNECTIONS", 512)),
-            enforce_include_usage=_bool(e.get("ENFORCE_INCLUDE_USAGE")),
-            initial_root_token=e.get("INITIAL_ROOT_TOKEN", ""),
-            initial_root_access_token=e.get("INITIAL_ROOT_ACCESS_TOKEN", ""),
-            log_retention_days=int(_num(e, "LOG_RETENTION_DAYS", 0)),
-            tiktoken_cache_dir=e.get("TIKTOKEN_CACHE_DIR", ""),
-            test_prompt=e.get("TEST_PROMPT") or DEFAULT_TEST_PROMPT,
-            debug=_bool(e.get("DEBUG")),
-            global_api_rate_limit=int(_num(e, "GLOBAL_API_RATE_LIMIT", 480)),
-            global_web_rate_limit=int(_num(e, "GLOBAL_WEB_RATE_LIMIT", 240)),
-            critical_rate_limit=int(_num(e, "CRITICAL_RATE_LIMIT", 20)),
-            github_oauth_base=(e.get("GITHUB_OAUTH_BASE") or "https://github.com").rstrip("/"),
-            github_api_base=(e.get("GITHUB_API_BASE") or "https://api.github.com").rstrip("/"),
-            lark_base=(e.get("LARK_BASE") or "https://open.feishu.cn").rstrip("/"),
-            turnstile_verify_url=e.get("TURNSTILE_VERIFY_URL")
-            or "https://challenges.cloudflare.com/turnstile/v0/siteverify",
-        )
-        if s.relay_proxy:
-            from relay.upstream import ProxyConfig
-
-            try:
-                ProxyConfig.parse(s.relay_proxy)
-            except ValueError as err:
-                raise SystemExit(str(err)) from None
-        if e.get("FRONTEND_DIST"):
-            s.frontend_dist = e["FRONTEND_DIST"]
-        for k, v in overrides.items():
-            setattr(s, k, v)
-        return s
-
-    def resolve_session_secret(self) -> str:
-        """SESSION_SECRET, else one generated once and kept in DATA_DIR (sessions survive restarts)."""
-        if self.session_secret:
-            return self.session_secret
-        path = os.path.join(self.data_dir, "session_secret")
-        try:
-            with open(path) as f:
-                secret = f.read().strip()
-            if secret:
-                return secret
-        except FileNotFoundError:
-            pass
-        os.makedirs(self.data_dir, exist_ok=True)
-        secret = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secret)
-        return secret
-
-
-class AppContext:
-    """Every service a handler needs, built once per process (or per test)."""
-
-    def __init__(self, settings: Settings) -> None:
-        from adaptors import build_registry
-        from models.cache import Caches, ChannelRouter
-        from models.channels import ChannelStore
-        from models.db import Database
-        from models.ledger import QuotaLedger
-        from models.options import Options, OptionStore
-        from models.redemptions import RedemptionStore
-        from models.tokens import TokenStore
-        from models.users import UserStore, hash_password
-        from relay.channel_test import ChannelChecks
-        from relay.tokenizer import TokenCounter
-        from relay.upstream import ProxyConfig, make_client
-
-        self.settings = settings
-        settings.session_secret = settings.resolve_session_secret()
-        self.db = Database(settings.mongodb_uri, settings.log_mongodb_uri or None)
-        self.options = Options()
-        self.option_store = OptionStore(self.db, self.options)
-        self.users = UserStore(self.db)
-        self.tokens = TokenStore(self.db)
-        self.redemptions = RedemptionStore(self.db)
-        self.channels = ChannelStore(self.db)
-        self.caches = Caches(self.db, ttl=settings.sync_frequency)
-        self.router = ChannelRouter(self.channels)
-        self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval)
-        self.counter = TokenCounter(o200k=bool(settings.tiktoken_cache_dir))
-        self.adaptors = build_registry()
-        self.channel_checks = ChannelChecks(self)
-        self.http = make_client(settings.relay_max_connections)
-        self.proxy = ProxyConfig.parse(settings.relay_proxy)
-        self.start_time = int(time.time())
-        self.dummy_hash = hash_password(secrets.token_hex(8))
-        from handlers.ratelimit import RateLimiter
-        from models.verifications import VerificationStore
-        from services.mailer import Mailer
-
-        self.limiter = RateLimiter()
-        self.mailer = Mailer(self.options)
-        self.verifications = VerificationStore(self.db)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._sync_task: asyncio.Task[None] | None = None
-        self.options.on_change(self._option_changed)
-
-    def _option_changed(self, key: str) -> None:
-        if key == "ApproximateTokenEnabled":
-            self.counter.approximate = self.options.bool(key)
-
-    # -- lifecycle ----------------------------------------------------------------------------
-    async def start(self) -> None:
-        await self.db.ping()
-        await self.db.ensure_indexes(self.settings.log_retention_days)
-        await self.option_store.load()
-        await self.bootstrap()
-        await self.router.reload()
-        self.ledger.start()
-        self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
-
-    async def bootstrap(self) -> None:
-        """First start on an empty database: root/123456 (One API), initial tokens."""
-        from models.users import ROLE_ROOT
-
-        if await self.users.count() > 0:
-            return
-        root = await self.users.create(
-            "root", "123456", role=ROLE_ROOT, quota=ROOT_QUOTA, display_name="Root User",
-            access_token=self.settings.initial_root_access_token or None,
-        )
-        log.warning("created the root user: log in as root / 123456 and change the password")
-        if self.settings.initial_root_token:
-            key = self.settings.initial_root_token
-            key = key[3:] if key.startswith("sk-") else key
-            await self.tokens.create(int(root["_id"]), "Initial Root Token", key=key,
-                                     unlimited_quota=True)
-
-    async def _sync_loop(self) -> None:
-        """Safety net: reload channels and options every SYNC_FREQUENCY seconds."""
-        while True:
-            await asyncio.sleep(self.settings.sync_frequency)
-            try:
-                await self.router.reload()
-                await self.option_store.load()
-            except Exception:
-                log.exception("periodic sync failed")
-
-    async def stop(self) -> None:
-        if self._sync_task:
-            self._sync_task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.ledger.stop()
-        self.http.close()
-        await self.db.close()
-
-    # -- services used by handlers ------------------------------------------------------------
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run a background task that is tracked and awaited on shutdown."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def channels_changed(self) -> None:
-        await self.router.reload()
-
-    async def disable_channel(self, channel_id: int, status: int, reason: str) -> None:
-        ch = self.router.get(channel_id)
-        if ch is None or ch.status != 1:
-            return
-        self.router.withdraw(channel_id)
-        await self.channels.set_status(channel_id, status)
-        await self.router.reload()
-        log.warning("channel #%d (%s) disabled: %s", channel_id, ch.name, reason)
-
-    def model_owners(self) -> dict[str, str]:
-        owners: dict[str, str] = {}
-        for t, adaptor in sorted(self.adaptors.items(), reverse=True):
-            for m in adaptor.models(t):
-                owners[m] = adaptor.name if adaptor.name != "azure" else "openai"
-        return owners
-
-
-class ConsoleGzip(tornado.web.GZipContentEncoding):
-    """gzip for the console and /api (as One API), never for /v1: relayed answers and
-    streams go out as they come, without compression latency or CPU."""
-
-    def __init__(self, request: Any) -> None:
-        super().__init__(request)
-        if request.path.startswith("/v1/"):
-            self._gzipping = False
-
-
-def make_app(ctx: AppContext) -> tornado.web.Application:
-    from handlers import all_routes
-
-    return tornado.web.Application(
-        all_routes(ctx.settings.frontend_dist), ctx=ctx, transforms=[ConsoleGzip],
-        debug=False, xheaders=True,
-    )
-
-
-def setup_logging(log_dir: str, debug: bool) -> None:
+    With several processes on one file, only the supervisor (no tag, or ``supervisor``)
+    rotates it; workers append and reopen it after a rotation (``WatchedFileHandler``).
+    """
     level = logging.DEBUG if debug else logging.INFO
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir:
         os.makedirs(log_dir, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
-            os.path.join(log_dir, "onerelay.log"), maxBytes=50 * 1024 * 1024, backupCount=5))
-    logging.basicConfig(level=level, handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        path = os.path.join(log_dir, LOG_FILE)
+        if tag.startswith("worker"):
+            handlers.append(logging.handlers.WatchedFileHandler(path))
+        else:
+            handlers.append(logging.handlers.RotatingFileHandler(
+                path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS))
+    fmt = "%(asctime)s %(levelname)s " + (f"[{tag}] " if tag else "") + "%(name)s: %(message)s"
+    logging.basicConfig(level=level, handlers=handlers, format=fmt, force=True)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
-async def serve(settings: Settings) -> None:
+def worker_header(index: int) -> type[tornado.web.OutputTransform]:
+    """A transform that names the worker in every response (``X-Onerelay-Worker: <index>``)."""
+    value = str(index)
+
+    class WorkerHeader(tornado.web.OutputTransform):
+        def transform_first_chunk(self, status_code: int, headers: Any, chunk: bytes,
+                                  finishing: bool) -> tuple[int, Any, bytes]:
+            headers[WORKER_HEADER] = value
+            return status_code, headers, chunk
+
+    return WorkerHeader
+
+
+async def serve(settings: Settings, ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then flush quota and logs. ``ready`` is called once listening."""
     ctx = AppContext(settings)
     await ctx.start()
     app = make_app(ctx)
     server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=64 * 1024 * 1024)
-    server.listen(settings.port)
-    log.info("OneRelay %s listening on :%d", settings.version, settings.port)
+    if settings.workers > 1:
+        app.transforms.append(worker_header(settings.worker_index))
+        # One listening socket per worker; the kernel balances new connections across them.
+        server.add_sockets(tornado.netutil.bind_sockets(settings.port, reuse_port=True))
+        log.info("worker %d (pid %d) listening on :%d", settings.worker_index, os.getpid(), settings.port)
+    else:
+        server.listen(settings.port)
+        log.info("OneRelay %s listening on :%d", settings.version, settings.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    # A worker starts with these blocked (see Supervisor._spawn): one sent during start-up waits
+    # until now instead of killing the process halfway. A no-op in the single process.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    if ready is not None:
+        ready()
     await stop.wait()
     log.info("shutting down: flushing quota and logs")
     server.stop()
@@ -336,12 +125,273 @@ def run(coro: Coroutine[Any, Any, None]) -> None:
         uvloop.run(coro)
 
 
+def _die_with_parent(parent: int) -> None:
+    """PR_SET_PDEATHSIG: SIGTERM when the supervisor dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    if os.getppid() != parent:  # it died before the prctl
+        os._exit(1)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            return f"killed by {signal.Signals(sig).name}"
+        except ValueError:
+            return f"killed by signal {sig}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+class Supervisor:
+    """The parent process of ``--workers N``: forks, restarts and stops the workers.
+
+    It never serves and builds no client or event loop (a fork must not copy them). Worker 0
+    is started first and the others once it is ready, so the master's index creation and
+    first-start bootstrap finish before any other worker touches the database.
+    """
+
+    STOP_TIMEOUT = 30.0  # a worker gets this long to close connections and flush (serve: <= 10 s + flush)
+    QUICK_DEATH = 10.0  # a worker that dies sooner after its start is restarted with a growing delay
+    MAX_BACKOFF = 30.0
+    ROTATE_EVERY = 5.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.n = settings.workers
+        self.parent = os.getpid()
+        self.workers: dict[int, int] = {}  # pid -> worker index
+        self.started: dict[int, float] = {}  # index -> monotonic start time
+        self.ready: set[int] = set()  # indexes that reported ready since their last start
+        self.quick_deaths: dict[int, int] = {}
+        self.restart_at: dict[int, float] = {}  # index -> monotonic time to fork it again
+        self.stopping = False
+        self.up = False  # every worker has been ready once
+        self.failed = False  # a worker failed to start: stop and exit 1
+        self._wake_r, self._wake_w = os.pipe()
+        self._ready_r, self._ready_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w, self._ready_r):
+            os.set_blocking(fd, False)
+
+    # -- signals ------------------------------------------------------------------------------
+    def _on_stop(self, signum: int, frame: Any) -> None:
+        self.stopping = True
+
+    def _install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGCHLD, lambda s, f: None)  # wakes select() through the wakeup fd
+
+    # -- workers ------------------------------------------------------------------------------
+    def _spawn(self, index: int) -> None:
+        # Blocked across the fork: the child must not run our handlers, and a stop signal sent
+        # to it while it starts is delivered once its event loop handles it (serve()).
+        signal.pthread_sigmask(signal.SIG_BLOCK, (*_STOP_SIGNALS, signal.SIGCHLD))
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self._worker(index)  # never returns
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (*_STOP_SIGNALS, signal.SIGCHLD))
+        self.workers[pid] = index
+        self.started[index] = time.monotonic()
+        self.ready.discard(index)
+        log.info("worker %d started (pid %d)", index, pid)
+
+    def _worker(self, index: int) -> None:
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGCHLD,))  # TERM/INT: in serve()
+            for fd in (self._wake_r, self._wake_w, self._ready_r):
+                os.close(fd)
+            _die_with_parent(self.parent)
+            setup_logging(self.settings.log_dir, self.settings.debug, tag=f"worker {index}")
+            self.settings.worker_index = index
+            ready_w = self._ready_w
+
+            def ready() -> None:
+                try:
+                    os.write(ready_w, bytes([index]))
+                except OSError:  # the supervisor is gone; PR_SET_PDEATHSIG stops us
+                    pass
+
+            run(serve(self.settings, ready=ready))
+            code = 0
+        except KeyboardInterrupt:
+            code = 0
+        except BaseException:
+            logging.getLogger("onerelay").exception("worker %d failed", index)
+        finally:
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def _reap(self) -> None:
+        for pid in list(self.workers):  # only ours: EmbeddedMongo waits for the database
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done == 0:
+                continue
+            index = self.workers.pop(pid)
+            was_ready = index in self.ready
+            self.ready.discard(index)
+            if self.stopping:
+                log.info("worker %d (pid %d) stopped: %s", index, pid, _describe(status))
+                continue
+            if not self.up and not was_ready:
+                log.error("worker %d (pid %d) failed to start: %s", index, pid, _describe(status))
+                self.stopping = True
+                self.failed = True
+                continue
+            lived = time.monotonic() - self.started.get(index, 0.0)
+            if lived < self.QUICK_DEATH:
+                self.quick_deaths[index] = self.quick_deaths.get(index, 0) + 1
+            else:
+                self.quick_deaths[index] = 0
+            delay = 0.0
+            if self.quick_deaths[index]:
+                delay = min(self.MAX_BACKOFF, 0.5 * 2 ** (self.quick_deaths[index] - 1))
+            log.error("worker %d (pid %d) died unexpectedly (%s); restarting it%s", index, pid,
+                      _describe(status), f" in {delay:g} s" if delay else "")
+            self.restart_at[index] = time.monotonic() + delay
+
+    def _read_ready(self) -> None:
+        try:
+            data = os.read(self._ready_r, 64)
+        except BlockingIOError:
+            return
+        for index in data:
+            self.ready.add(index)
+        if not self.up and 0 in self.ready:
+            for i in range(1, self.n):  # the master is up: the others can start
+                if i not in self.started and i not in self.restart_at:
+                    self.restart_at[i] = 0.0
+        if not self.up and len(self.ready) == self.n:
+            self.up = True
+            log.info("OneRelay %s: %d workers serving on :%d", self.settings.version, self.n,
+                     self.settings.port)
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    # -- log rotation -------------------------------------------------------------------------
+    def _rotate_logs(self) -> None:
+        for h in logging.getLogger().handlers:
+            if isinstance(h, logging.handlers.RotatingFileHandler):
+                try:
+                    if os.path.getsize(h.baseFilename) >= h.maxBytes > 0:
+                        h.acquire()
+                        try:
+                            h.doRollover()
+                        finally:
+                            h.release()
+                except OSError:
+                    pass
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signals()
+        self._spawn(0)
+        next_rotate = time.monotonic() + self.ROTATE_EVERY
+        while not self.stopping:
+            now = time.monotonic()
+            for index, at in sorted(self.restart_at.items()):
+                if at <= now and not self.stopping:
+                    del self.restart_at[index]
+                    self._spawn(index)
+            if now >= next_rotate:
+                self._rotate_logs()
+                next_rotate = now + self.ROTATE_EVERY
+            timeout = 1.0
+            if self.restart_at:
+                timeout = max(0.0, min(timeout, min(self.restart_at.values()) - now))
+            try:
+                readable, _, _ = select.select([self._wake_r, self._ready_r], [], [], timeout)
+            except InterruptedError:
+                readable = []
+            if self._ready_r in readable:
+                self._read_ready()
+            if self._wake_r in readable:
+                self._drain_wakeups()
+            self._reap()
+        self._stop_all()
+        return 1 if self.failed else 0
+
+    def _stop_all(self) -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        if self.workers:
+            log.info("stopping %d worker(s)", len(self.workers))
+        for pid in list(self.workers):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + self.STOP_TIMEOUT
+        while self.workers and time.monotonic() < deadline:
+            self._reap()
+            if self.workers:
+                try:
+                    select.select([self._wake_r], [], [], 0.1)
+                except InterruptedError:
+                    pass
+                self._drain_wakeups()
+        for pid, index in list(self.workers.items()):
+            log.warning("worker %d (pid %d) did not stop in %g s: killing it", index, pid, self.STOP_TIMEOUT)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.workers.pop(pid, None)
+
+
+def _check_port(port: int) -> None:
+    """Fail at once (not in a restart loop) when anything, even another SO_REUSEPORT
+    server, already listens on the port: the workers would silently share it."""
+    try:
+        for s in tornado.netutil.bind_sockets(port):
+            s.close()
+    except OSError as e:
+        raise SystemExit(f"cannot listen on port {port}: {e}") from None
+
+
+def _startup_notes(settings: Settings) -> None:
+    if settings.frontend_base_url and settings.node_type == "master":
+        log.info("FRONTEND_BASE_URL is ignored on the master node")
+    if settings.mongodb_uri and not settings.session_secret:
+        bar = "*" * 78
+        log.warning("%s", bar)
+        log.warning("SESSION_SECRET is not set while MONGODB_URI is. Set the SAME random SESSION_SECRET")
+        log.warning("on every node (e.g. `openssl rand -hex 32`): nodes that sign login cookies with")
+        log.warning("different secrets log users out when a request lands on another node.")
+        log.warning("%s", bar)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="onerelay", description="OneRelay: an OpenAI-compatible LLM API gateway.")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default 3000; env PORT overrides)")
     parser.add_argument("--log-dir", default="./logs", help="directory for log files (default ./logs)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="serving processes sharing the port (default 1; env WORKERS overrides)")
     parser.add_argument("--version", action="version", version=f"OneRelay {__version__}")
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
 
     from dotenv import load_dotenv
 
@@ -349,7 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(log_dir=args.log_dir)
     if args.port is not None and not os.environ.get("PORT"):
         settings.port = args.port
-    setup_logging(settings.log_dir, settings.debug)
+    if args.workers is not None and not os.environ.get("WORKERS"):
+        settings.workers = args.workers
+    if settings.workers > MAX_WORKERS:
+        raise SystemExit(f"at most {MAX_WORKERS} workers, got {settings.workers}")
+    multi = settings.workers > 1
+    setup_logging(settings.log_dir, settings.debug, tag="supervisor" if multi else "")
+    _startup_notes(settings)
+    if multi:
+        _check_port(settings.port)
 
     from services.console_build import ConsoleBuild
 
@@ -366,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("embedded database (SecantusDB) on %s, data in %s", settings.mongodb_uri,
                  embedded.storage_path)
     try:
+        if multi:
+            return Supervisor(settings).run()
         run(serve(settings))
     finally:
         if embedded is not None:

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """OneRelay load benchmark: direct-to-upstream vs through-OneRelay.
 
-Usage:  python bench/run.py [--duration 10] [--connections 50] [--quick]
+Usage:  python bench/run.py [--duration 10] [--connections 50] [--quick] [--workers 2]
 
 Starts, all on 127.0.0.1:
   * nginx (Debian package) as a canned OpenAI upstream (non-daemon child),
   * OneRelay (`python server.py --port N`) with a fresh DATA_DIR,
+  * then OneRelay again with `--workers 2` (fresh DATA_DIR, same upstream,
+    same load) to show how it scales across processes (--workers 1 skips it),
 configures a channel + token through the One API management API, then runs
 wrk against each scenario and prints a side-by-side table.  Results are also
 written as JSON into bench/results/ (gitignored).
@@ -85,11 +87,15 @@ def _stop(name: str, proc: subprocess.Popen, timeout: float = 10.0) -> None:
             time.sleep(0.1)
 
 
+# OneRelay flushes quota and logs on SIGTERM; after a heavy run that can take a while.
+STOP_TIMEOUT = {"onerelay": 60.0}
+
+
 def cleanup() -> None:
     while _children:
         name, proc = _children.pop()
         try:
-            _stop(name, proc)
+            _stop(name, proc, STOP_TIMEOUT.get(name.split("-")[0], 10.0))
         except Exception as exc:  # keep cleaning the others
             print(f"[bench] failed to stop {name}: {exc}", file=sys.stderr)
 
@@ -320,30 +326,33 @@ def check_response(label: str, url: str, auth: str, stream: bool) -> str | None:
 # --------------------------------------------------------------------------
 
 
-def start_onerelay(tmp: str, timeout: float) -> tuple[int, str]:
+def start_onerelay(tmp: str, timeout: float, workers: int = 1,
+                   name: str = "onerelay") -> tuple[int, str]:
     server_py = os.path.join(REPO_DIR, "server.py")
     if not os.path.exists(server_py):
         raise RuntimeError(f"{server_py} does not exist")
     port = free_port()
     token = secrets.token_hex(16)  # 32 hex chars
-    data_dir = os.path.join(tmp, "onerelay-data")
+    data_dir = os.path.join(tmp, f"{name}-data")
     os.makedirs(data_dir, exist_ok=True)
     env = dict(os.environ)
     # Fresh embedded database, default settings.  Set to "" rather than removed so
     # that a local .env (python-dotenv never overrides set variables) can't bring
     # them back.
     for var in ("MONGODB_URI", "LOG_MONGODB_URI", "REDIS_CONN_STRING",
-                "BATCH_UPDATE_INTERVAL", "PORT", "DEBUG"):
+                "BATCH_UPDATE_INTERVAL", "PORT", "DEBUG", "WORKERS", "NODE_TYPE"):
         env[var] = ""
     env.update(DATA_DIR=data_dir, INITIAL_ROOT_ACCESS_TOKEN=token,
                LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
     argv = [sys.executable, server_py, "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     with open(server_py, errors="replace") as f:
         if "--log-dir" in f.read():  # keep log files out of the repo's ./logs
-            argv += ["--log-dir", os.path.join(tmp, "onerelay-logs")]
-    log = os.path.join(tmp, "onerelay.log")
+            argv += ["--log-dir", os.path.join(tmp, f"{name}-logs")]
+    log = os.path.join(tmp, f"{name}.log")
     with open(log, "wb") as out:
-        proc = spawn("onerelay", argv,
+        proc = spawn(name, argv,
                      cwd=REPO_DIR, env=env, stdin=subprocess.DEVNULL,
                      stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
@@ -469,16 +478,42 @@ def run_wrk(url: str, script: str, args, seconds: float) -> str:
     return out.decode(errors="replace")
 
 
-def measure(label: str, url: str, script: str, args) -> dict:
+def measure(label: str, url: str, script: str, args, cpu_of: dict | None = None) -> dict:
+    """wrk against ``url``. With ``cpu_of`` ({group: root pid}), also the CPU each process
+    group, wrk and the machine spent per request (the groups' share includes the batched
+    writes flushed in the seconds after the run)."""
     if args.warmup > 0:
         print(f"[bench] {label}: warm-up {args.warmup:g}s ...", flush=True)
         run_wrk(url, script, args, args.warmup)
     print(f"[bench] {label}: measuring {args.duration:g}s ...", flush=True)
+    before = cpu_snapshot(cpu_of) if cpu_of else None
     out = run_wrk(url, script, args, args.duration)
+    during = cpu_snapshot(cpu_of) if cpu_of else None
     res = parse_wrk(out)
     res["wrk_output"] = out
     if res["rps"] is None:
         print(f"[bench] {label}: could not parse wrk output:\n{out}", file=sys.stderr)
+    if before and during and res.get("requests"):
+        # Let the batch writer flush what this run queued: the database may lag behind a run
+        # that kept every core busy; its catch-up is part of the cost per request.
+        res["db_catch_up_s"] = wait_db_idle(cpu_of["onerelay"])
+        after = cpu_snapshot(cpu_of)
+        n = res["requests"]
+        res["cpu_us_per_req"] = {g: round(1e6 * (after["groups"][g] - before["groups"][g]) / n, 1)
+                                 for g in before["groups"]}
+        res["cpu_us_per_req"]["wrk"] = round(1e6 * (during["wrk"] - before["wrk"]) / n, 1)
+        total = during["total"] - before["total"]
+        res["machine_busy"] = round((during["busy"] - before["busy"]) / total, 3) if total else None
+        c = res["cpu_us_per_req"]
+        # Like the groups, from the start of the run to the end of the flush after it.
+        c["all"] = round(1e6 * (after["busy"] - before["busy"]) / os.sysconf("SC_CLK_TCK") / n, 1)
+        # Everything else the machine ran meanwhile (the kernel's loopback work, other programs).
+        c["other"] = round(max(0.0, c["all"] - sum(v for k, v in c.items() if k != "all")), 1)
+        # What the whole machine could relay at this CPU cost per request, all cores busy.
+        res["cpu_bound_rps"] = round((os.cpu_count() or 1) * 1e6 / c["all"], 1) if c["all"] else None
+        spent = [during["workers"][p] - before["workers"].get(p, 0.0) for p in during["workers"]]
+        if len(spent) > 1 and sum(spent) > 0:  # how evenly SO_REUSEPORT spread the load
+            res["worker_cpu_split"] = [round(x / sum(spent), 3) for x in sorted(spent, reverse=True)]
     return res
 
 
@@ -502,6 +537,55 @@ def _errs(r: dict | None) -> str:
         return "-"
     n = r["non_2xx"] + r["socket_errors"]
     return f"{n} ({n / r['requests']:.0%})" if n and r.get("requests") else str(n)
+
+
+def print_workers(results: dict, scenarios: list[str], workers: int) -> None:
+    """OneRelay with 1 worker vs N workers."""
+    print(f"\nOneRelay, 1 worker vs {workers} workers (same upstream, same load; "
+          f"auth, billing and logging on)")
+    hdr = (f"{'scenario':<12} | {'1 worker req/s':>14} {'p50':>8} {'p99':>8} | "
+           f"{f'{workers} workers req/s':>15} {'p50':>8} {'p99':>8} | {'ratio':>6} | errors")
+    print(hdr)
+    print("-" * len(hdr))
+    for sc in scenarios:
+        one = results.get(f"onerelay/{sc}") or {}
+        many = results.get(f"onerelay-{workers}w/{sc}") or {}
+        ratio = (f"x{many['rps'] / one['rps']:.2f}" if one.get("rps") and many.get("rps") else "n/a")
+        print(f"{sc:<12} | {_f(one.get('rps'), '.1f'):>14} {_lat(one.get('p50_ms')):>8} "
+              f"{_lat(one.get('p99_ms')):>8} | {_f(many.get('rps'), '.1f'):>15} "
+              f"{_lat(many.get('p50_ms')):>8} {_lat(many.get('p99_ms')):>8} | {ratio:>6} | "
+              f"{_errs(one or None)}/{_errs(many or None)}")
+    print("ratio = req/s with N workers / req/s with 1 worker")
+
+
+def print_cpu(results: dict, scenarios: list[str], workers: int) -> None:
+    """Where the CPU went in the OneRelay runs."""
+    print(f"\nWhere the CPU went: microseconds per request (cores={os.cpu_count()})")
+    hdr = (f"{'run':<24} | {'onerelay':>8} {'database':>8} {'nginx':>6} {'wrk':>6} "
+           f"{'other':>6} {'all':>6} | {'busy':>5} | {'cpu-bound req/s':>15} | {'db idle after':>13}")
+    print(hdr)
+    print("-" * len(hdr))
+    for sc in scenarios:
+        for key, name in ((f"onerelay/{sc}", "1 worker"), (f"onerelay-{workers}w/{sc}", f"{workers} workers")):
+            c = (results.get(key) or {}).get("cpu_us_per_req")
+            if not c:
+                continue
+            busy = results[key].get("machine_busy")
+            print(f"{sc + ', ' + name:<24} | {c.get('onerelay', 0):8.0f} {c.get('database', 0):8.0f} "
+                  f"{c.get('nginx', 0):6.0f} {c.get('wrk', 0):6.0f} {c.get('other', 0):6.0f} "
+                  f"{c.get('all', 0):6.0f} | "
+                  f"{_f(busy, '.0%'):>5} | {_f(results[key].get('cpu_bound_rps'), '.0f'):>15} | "
+                  f"{_f(results[key].get('db_catch_up_s'), '.0f') + ' s':>13}")
+    for sc in scenarios:
+        split = (results.get(f"onerelay-{workers}w/{sc}") or {}).get("worker_cpu_split")
+        if split:
+            print(f"{sc}, {workers} workers: CPU split between the workers "
+                  + " / ".join(f"{x:.0%}" for x in split))
+    print("onerelay = supervisor + workers; database = the embedded SecantusDB; all = the whole "
+          "machine; each from the start of the run to the end of the batched quota/log flush after "
+          "it (db idle after: seconds until the database had caught up). other = all - the rest (kernel, other programs: a busy machine skews every figure). "
+          "busy = share of all cores in use during the run. cpu-bound req/s = cores / all: the "
+          "sustained rate this machine could reach at that cost per request")
 
 
 def print_table(results: dict, scenarios: list[str]) -> None:
@@ -537,6 +621,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each run (2)")
     ap.add_argument("--quick", action="store_true", help="3 s measured runs")
     ap.add_argument("--direct-only", action="store_true", help="skip OneRelay (upstream only)")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also run OneRelay with --workers N and compare it with 1 worker "
+                         "(default 2; 1 skips it)")
     ap.add_argument("--startup-timeout", type=float, default=60,
                     help="seconds to wait for OneRelay /api/status (60)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, configs)")
@@ -589,9 +676,9 @@ def main() -> int:
                 gw_auth = None
 
         min_port = None if args.direct_only else start_minimal(tmp, up_port)
+        nginx_pid = next((p.pid for n, p in _children if n == "nginx"), None)
         gw_pid = next((p.pid for n, p in _children if n == "onerelay"), None)
-        db_pids = child_pids(gw_pid) if gw_pid else []
-        cpu: dict = {}
+        gw_cpu = {"onerelay": gw_pid, "nginx": nginx_pid} if gw_pid and nginx_pid else None
         for sc in scenarios:
             script = write_lua(tmp, f"direct-{sc}", bodies[sc], up_auth)
             results[f"direct/{sc}"] = measure(f"direct/{sc}", direct_urls[sc], script, args)
@@ -607,14 +694,37 @@ def main() -> int:
                     errors.append(f"gateway sanity check failed: {err}")
                     print(f"[bench] {err}", file=sys.stderr, flush=True)
                 script = write_lua(tmp, f"onerelay-{sc}", bodies[sc], gw_auth)
-                c0 = proc_cpu_seconds(gw_pid) if gw_pid else float("nan")
-                d0 = sum(proc_cpu_seconds(p) for p in db_pids)
-                results[f"onerelay/{sc}"] = r = measure(f"onerelay/{sc}", gw_url, script, args)
-                time.sleep(6)  # let the batch writer flush what this run queued
-                n = (r.get("rps") or 0) * args.duration
-                if n and gw_pid:
-                    cpu[sc] = {"onerelay_us_per_req": 1e6 * (proc_cpu_seconds(gw_pid) - c0) / n,
-                               "db_us_per_req": 1e6 * (sum(proc_cpu_seconds(p) for p in db_pids) - d0) / n}
+                results[f"onerelay/{sc}"] = measure(f"onerelay/{sc}", gw_url, script, args, gw_cpu)
+
+        if gw_auth and args.workers > 1:
+            # The same OneRelay with N pre-forked workers, alone on the machine: the 1-worker
+            # server (and its database) stops first so it takes no CPU from this run.
+            name = f"onerelay-{args.workers}w"
+            for n, p in list(_children):
+                if n in ("onerelay", "minimal"):
+                    _children.remove((n, p))
+                    _stop(n, p, STOP_TIMEOUT.get(n, 10.0))
+            try:
+                mw_port, mw_token = start_onerelay(tmp, args.startup_timeout, args.workers, name)
+                mw_auth = setup_onerelay(mw_port, mw_token, up_port)
+            except Exception as exc:
+                errors.append(f"OneRelay --workers {args.workers}: {exc}")
+                print(f"[bench] OneRelay --workers {args.workers} unavailable:\n{exc}",
+                      file=sys.stderr, flush=True)
+                mw_auth = None
+            mw_pid = next((p.pid for n, p in _children if n == name), None)
+            mw_cpu = {"onerelay": mw_pid, "nginx": nginx_pid} if mw_pid and nginx_pid else None
+            if mw_auth:
+                # The supervisor starts workers 1.. once worker 0 is up: wait for all of them.
+                wait_workers(mw_pid, args.workers, 30)
+            for sc in scenarios if mw_auth else []:
+                mw_url = f"http://127.0.0.1:{mw_port}/v1/chat/completions"
+                err = check_response(f"{name}/{sc}", mw_url, mw_auth, sc == "stream")
+                if err:
+                    errors.append(f"gateway sanity check failed: {err}")
+                    print(f"[bench] {err}", file=sys.stderr, flush=True)
+                script = write_lua(tmp, f"{name}-{sc}", bodies[sc], mw_auth)
+                results[f"{name}/{sc}"] = measure(f"{name}/{sc}", mw_url, script, args, mw_cpu)
 
         # Peers (e.g. LiteLLM proxy) would go here: start the peer pointing at the
         # same nginx upstream, run measure() against it and add a column.  Not
@@ -633,9 +743,9 @@ def main() -> int:
             if m.get("rps"):
                 print(f"floor  {sc:<10}: minimal Tornado+curl relay (no auth/billing/logs) {m['rps']:9.1f} req/s  "
                       f"p50 {_lat(m.get('p50_ms'))}  p99 {_lat(m.get('p99_ms'))}")
-        for sc, c in cpu.items():
-            print(f"cpu    {sc:<10}: OneRelay {c['onerelay_us_per_req']:.0f} us/request, "
-                  f"embedded DB {c['db_us_per_req']:.0f} us/request (batched quota + log writes)")
+        if any(k.startswith(f"onerelay-{args.workers}w/") for k in results):
+            print_workers(results, scenarios, args.workers)
+        print_cpu(results, scenarios, args.workers)
         for e in errors:
             print(f"\nNOTE: {e.splitlines()[0][:300]}")
 
@@ -653,7 +763,7 @@ def main() -> int:
                 "errors": errors,
                 "peers": [],
                 "results": results,
-                "cpu_per_request": cpu,
+                "workers_compared": args.workers if args.workers > 1 else None,
             }, f, indent=2)
         print(f"\nresults written to {os.path.relpath(out_path)}")
         return 1 if errors else 0
@@ -663,6 +773,73 @@ def main() -> int:
             print(f"[bench] temp dir kept: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+FLUSH_WAIT = 6.0  # seconds after a run for the batch writer (BATCH_UPDATE_INTERVAL 5 s) to flush
+FLUSH_WAIT_MAX = 120.0
+
+
+def wait_db_idle(root: int) -> float:
+    """At least FLUSH_WAIT seconds, then until OneRelay's database child has been idle (< 5 %
+    of a core) for a second; returns the seconds waited."""
+    t0 = time.monotonic()
+    time.sleep(FLUSH_WAIT)
+    db = [p for p in descendants(root) if "secantusd" in _cmdline(p)]
+    while db and time.monotonic() - t0 < FLUSH_WAIT_MAX:
+        c0 = sum(proc_cpu_seconds(p) for p in db)
+        time.sleep(1.0)
+        if sum(proc_cpu_seconds(p) for p in db) - c0 < 0.05:
+            break
+    return round(time.monotonic() - t0, 1)
+
+
+def cpu_snapshot(groups: dict) -> dict:
+    """CPU seconds so far of each {group: root pid} with its descendants (the embedded database,
+    a child of OneRelay, counts as its own group 'database'), of our reaped children (wrk), and
+    the machine's busy/total jiffies."""
+    snap: dict = {"groups": {g: 0.0 for g in groups}, "workers": {}}
+    snap["groups"]["database"] = 0.0
+    for group, root in groups.items():
+        for pid in [root] + descendants(root):
+            cmd = _cmdline(pid)
+            g = "database" if "secantusd" in cmd else group
+            cpu = proc_cpu_seconds(pid) if cmd else 0.0
+            snap["groups"][g] += cpu
+            if group == "onerelay" and g == group and pid != root:
+                snap["workers"][pid] = cpu
+    t = os.times()
+    snap["wrk"] = t.children_user + t.children_system
+    with open("/proc/stat") as f:
+        jiffies = [int(x) for x in f.readline().split()[1:]]
+    snap["total"] = sum(jiffies[:8])
+    snap["busy"] = snap["total"] - jiffies[3] - jiffies[4]  # minus idle and iowait
+    return snap
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    for child in child_pids(pid):
+        out += [child] + descendants(child)
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def wait_workers(pid: int | None, n: int, timeout: float) -> None:
+    """Until ``pid`` (a --workers supervisor) has n worker children, and a moment for the last
+    to start listening."""
+    deadline = time.monotonic() + timeout
+    while pid and time.monotonic() < deadline:
+        if len([c for c in child_pids(pid) if "secantusd" not in _cmdline(c)]) >= n:
+            time.sleep(2)
+            return
+        time.sleep(0.2)
 
 
 def proc_cpu_seconds(pid: int) -> float:

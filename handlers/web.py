@@ -1,8 +1,14 @@
-"""The compiled SPA (``frontend/dist``) with an ``index.html`` fallback for client routes."""
+"""The compiled SPA (``frontend/dist``) with an ``index.html`` fallback for client routes.
+
+On a ``NODE_TYPE=slave`` node with ``FRONTEND_BASE_URL`` set, every request here (pages,
+client routes, assets) is redirected to that URL with the same path and query, as One API
+does; ``/api``, ``/v1`` and ``/dashboard`` are routed before these handlers and still answer.
+"""
 
 from __future__ import annotations
 
 import html
+import inspect
 import os
 from typing import Any
 
@@ -37,7 +43,20 @@ def placeholder(base: str, state: str, error: str) -> str:
     return _PAGE.format(refresh=refresh, base=html.escape(base), body=body)
 
 
-class SPAHandler(WebRateLimited, BaseHandler):
+class FrontendRedirect:
+    """Mixin: a slave node with FRONTEND_BASE_URL sends console requests there (302)."""
+
+    async def prepare(self: Any) -> None:
+        s = self.application.settings["ctx"].settings
+        if s.frontend_base_url and s.node_type == "slave":
+            self.redirect(s.frontend_base_url + self.request.uri)
+            return
+        result = super().prepare()  # type: ignore[misc]
+        if inspect.isawaitable(result):
+            await result
+
+
+class SPAHandler(FrontendRedirect, WebRateLimited, BaseHandler):
     """Serves ``index.html`` for every client-side route."""
 
     def initialize(self, dist: str) -> None:  # type: ignore[override]
@@ -57,16 +76,20 @@ class SPAHandler(WebRateLimited, BaseHandler):
         self.finish(placeholder(f"{self.request.protocol}://{self.request.host}", state, error))
 
 
-class AssetHandler(WebRateLimited, tornado.web.StaticFileHandler):
+class AssetHandler(FrontendRedirect, WebRateLimited, tornado.web.StaticFileHandler):
     """Hashed build assets: cached for a year."""
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=31536000, immutable")
 
 
+class RootFileHandler(FrontendRedirect, tornado.web.StaticFileHandler):
+    """favicon, logo and robots.txt from the build's root."""
+
+
 def routes(dist: str) -> list[Any]:
     return [
         (r"/assets/(.*)", AssetHandler, {"path": os.path.join(dist, "assets")}),
-        (r"/(favicon\.(?:ico|svg)|logo\.(?:png|svg)|robots\.txt)", tornado.web.StaticFileHandler, {"path": dist}),
+        (r"/(favicon\.(?:ico|svg)|logo\.(?:png|svg)|robots\.txt)", RootFileHandler, {"path": dist}),
         (r"/(.*)", SPAHandler, {"dist": dist}),
     ]
