@@ -140,7 +140,13 @@ class QuotaLedger:
             return
         lease = self.leases.get((str(kind), ident))
         if lease is not None and lease.local > 0:
-            self._spawn(self._sync((str(kind), ident), give_back=True))
+            self._spawn(self._give_back((str(kind), ident)))
+
+    async def _give_back(self, key: tuple[str, int]) -> None:
+        """Answer a recall: return the unused lease and tell the starved (their backoff ends)."""
+        await self._sync(key, give_back=True)
+        if self.events is not None:
+            await self.events.publish("user" if key[0] == USER else "token", key[1], returned=True)
 
     def _spawn(self, coro: Any) -> None:
         try:
@@ -208,27 +214,55 @@ class QuotaLedger:
         """Take ``amount`` from the user and (limited) token: a :class:`Reservation`, or
         ``"user"``/``"token"`` naming the account that is short. Raises
         :class:`QuotaUnavailable` when the database cannot be reached for a lease."""
-        for _ in range(3):
-            now = time.monotonic()
-            ul = self.leases.get((USER, user_id))
-            tl = self.leases.get((TOKEN, token_id)) if token_id is not None else None
-            u_ok = self._usable(ul, amount, now)
-            t_ok = token_id is None or self._usable(tl, amount, now)
-            if u_ok and t_ok:
-                assert ul is not None
-                ul.local -= amount
-                ul.used_at = now
-                tgen = 0
-                if tl is not None:
-                    tl.local -= amount
-                    tl.used_at = now
-                    tgen = tl.gen
-                return Reservation(user_id, token_id, amount, ul.gen, tgen)
-            if not u_ok and not await self._acquire((USER, user_id), amount):
-                return "user"
-            if not t_ok and token_id is not None and not await self._acquire((TOKEN, token_id), amount):
+        now = time.monotonic()
+        ul = self.leases.get((USER, user_id))
+        tl = self.leases.get((TOKEN, token_id)) if token_id is not None else None
+        if self._usable(ul, amount, now) and (token_id is None or self._usable(tl, amount, now)):
+            assert ul is not None  # the hot path: both leases cover it, no await at all
+            ul.local -= amount
+            ul.used_at = now
+            tgen = 0
+            if tl is not None:
+                tl.local -= amount
+                tl.used_at = now
+                tgen = tl.gen
+            return Reservation(user_id, token_id, amount, ul.gen, tgen)
+        ugen = await self._claim((USER, user_id), amount)
+        if ugen is None:
+            return "user"
+        tgen = 0
+        if token_id is not None:
+            try:
+                got = await self._claim((TOKEN, token_id), amount)
+            except BaseException:
+                self._refund(USER, user_id, ugen, amount)
+                raise
+            if got is None:
+                self._refund(USER, user_id, ugen, amount)
                 return "token"
-        return "user"
+            tgen = got
+        return Reservation(user_id, token_id, amount, ugen, tgen)
+
+    async def _claim(self, key: tuple[str, int], amount: int) -> int | None:
+        """Take ``amount`` from one account's lease, growing it when needed: the lease's
+        generation, or None when the account is short. What an acquisition brings in is
+        claimed by the request that asked for it before anyone else can run."""
+        lease = self.leases.setdefault(key, Lease())
+        while True:
+            now = time.monotonic()
+            if self._usable(lease, amount, now):
+                lease.local -= amount
+                lease.used_at = now
+                return lease.gen
+            if lease.busy is not None:  # another request is growing it: wait, then look again
+                await asyncio.shield(lease.busy)
+                continue
+            if lease.starved_until > now:
+                return None
+            if not await self._acquire(key, amount, claim=True):
+                return None
+            lease.used_at = time.monotonic()
+            return lease.gen
 
     def _size(self, lease: Lease, need: int) -> int:
         free = lease.free
@@ -236,21 +270,28 @@ class QuotaLedger:
             return need
         return need + min(free // 8, max(need, 1) * LEASE_REQUESTS)
 
-    async def _acquire(self, key: tuple[str, int], amount: int, *, partial: bool = False) -> bool:
+    async def _acquire(self, key: tuple[str, int], amount: int, *, partial: bool = False,
+                       claim: bool = False) -> bool:
         """Grow the local lease so that it covers ``amount``; False when the account is short.
-        With ``partial``, take what the free pool has when it has less (settling an overrun)."""
+        With ``partial``, take what the free pool has when it has less (settling an overrun).
+        With ``claim``, ``amount`` is also taken from the lease at once (see :meth:`_claim`)."""
         lease = self.leases.setdefault(key, Lease())
         while lease.busy is not None:  # one acquisition per account at a time
             await asyncio.shield(lease.busy)
         now = time.monotonic()
         if self._usable(lease, amount, now):
+            if claim:
+                lease.local -= amount
             return True
         if lease.starved_until > now:
             return False
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lease.busy = fut
         try:
-            return await self._take(key, lease, amount, partial)
+            ok = await self._take(key, lease, amount, partial)
+            if ok and claim:  # no await between the acquisition and this: nobody can take it first
+                lease.local -= amount
+            return ok
         except PyMongoError as e:
             raise QuotaUnavailable(str(e)) from None
         finally:

@@ -60,9 +60,9 @@ class Settings:
     worker_index: int = 0  # set by --workers N for each pre-forked worker (0 acts as master)
     workers: int = 1
     frontend_base_url: str = ""  # slave nodes redirect console pages there (One API)
-    channel_test_frequency: float = 0.0  # seconds between automatic channel test rounds (0 = off)
+    channel_test_frequency: float = 0.0  # seconds between automatic test rounds (env: minutes; 0 = off)
     polling_interval: float = 0.0  # seconds between two channels within a test/balance round
-    channel_update_frequency: float = 0.0  # seconds between balance refresh rounds (0 = off)
+    channel_update_frequency: float = 0.0  # seconds between balance rounds (env: minutes; 0 = off)
     enable_metric: bool = False
     metric_queue_size: int = 10
     metric_success_rate_threshold: float = 0.8
@@ -104,9 +104,10 @@ class Settings:
             node_type=(e.get("NODE_TYPE") or "master").strip().lower(),
             workers=int(_num(e, "WORKERS", 1)),
             frontend_base_url=(e.get("FRONTEND_BASE_URL") or "").rstrip("/"),
-            channel_test_frequency=_num(e, "CHANNEL_TEST_FREQUENCY", 0),
+            # One API reads both frequencies in minutes (fractions allowed here); kept in seconds
+            channel_test_frequency=_num(e, "CHANNEL_TEST_FREQUENCY", 0) * 60,
             polling_interval=_num(e, "POLLING_INTERVAL", 0),
-            channel_update_frequency=_num(e, "CHANNEL_UPDATE_FREQUENCY", 0),
+            channel_update_frequency=_num(e, "CHANNEL_UPDATE_FREQUENCY", 0) * 60,
             enable_metric=_bool(e.get("ENABLE_METRIC")),
             metric_queue_size=int(_num(e, "METRIC_QUEUE_SIZE", 10)),
             metric_success_rate_threshold=_num(e, "METRIC_SUCCESS_RATE_THRESHOLD", 0.8),

@@ -1,6 +1,6 @@
 """Periodic channel jobs on the master node: automatic channel tests and balance refresh.
 
-* Every ``CHANNEL_TEST_FREQUENCY`` seconds, every channel is tested, one at a
+* Every ``CHANNEL_TEST_FREQUENCY`` minutes (``Settings`` keeps it in seconds), every channel is tested, one at a
   time with ``POLLING_INTERVAL`` seconds between two (One API's
   ``AutomaticallyTestChannels``). The monitor rules of
   :class:`~relay.channel_test.ChannelChecks` apply: an enabled channel failing
@@ -8,7 +8,7 @@
   auto-disabled when ``AutomaticDisableChannelEnabled``; an auto-disabled one
   (status 3, never a manually disabled one) that passes is re-enabled when
   ``AutomaticEnableChannelEnabled``. Root is notified of both.
-* Every ``CHANNEL_UPDATE_FREQUENCY`` seconds, the balance of every enabled
+* Every ``CHANNEL_UPDATE_FREQUENCY`` minutes, the balance of every enabled
   channel of a supported type is refreshed, with the same pause between two;
   a balance <= 0 auto-disables (with ``AutomaticDisableChannelEnabled``).
 

@@ -79,8 +79,11 @@ class Node:
         if token:
             h["Authorization"] = token
         data = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
-        resp = await self.http.fetch(self.url + path, method=method, body=data, headers=h, raise_error=False,
-                                     allow_nonstandard_methods=True, request_timeout=timeout)
+        try:
+            resp = await self.http.fetch(self.url + path, method=method, body=data, headers=h, raise_error=False,
+                                         allow_nonstandard_methods=True, request_timeout=timeout)
+        except Exception as e:  # noqa: BLE001 - curl's connection errors are raised, not returned
+            raise OSError(str(e)) from None
         if resp.code == 599 and resp.error is not None:
             raise OSError(str(resp.error))
         try:

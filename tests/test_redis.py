@@ -241,7 +241,7 @@ async def test_gateway_counts_hits_from_another_node(gw: Any, conns: list[RedisC
 async def test_killed_redis_falls_back_then_resumes(caplog: pytest.LogCaptureFixture) -> None:
     if not have_redis():
         pytest.skip("redis-server is not installed")
-    caplog.set_level(logging.INFO, logger="onerelay.ratelimit")
+    caplog.set_level(logging.INFO, logger="onerelay.redis")
     key = "api:" + uuid.uuid4().hex
     with RedisServer() as srv:
         ca, cb = RedisConn.from_url(srv.url), RedisConn.from_url(srv.url)
@@ -259,7 +259,7 @@ async def test_killed_redis_falls_back_then_resumes(caplog: pytest.LogCaptureFix
             assert a.retry_after(key) >= 1
             assert [await b.hit(key, 5, 60) for _ in range(2)] == [True, True]
             outage = [r for r in caplog.records if "unreachable" in r.getMessage()]
-            assert len(outage) == 2  # once per limiter, not once per hit
+            assert len(outage) == 2  # once per connection (each stands for a process), not once per hit
             assert all(r.levelno == logging.WARNING for r in outage)
 
             srv.restart()  # same port, empty data (no persistence)
@@ -270,7 +270,7 @@ async def test_killed_redis_falls_back_then_resumes(caplog: pytest.LogCaptureFix
                     break
                 await asyncio.sleep(0.05)
             assert a.shared and b.shared and ca.healthy and cb.healthy
-            back = [r for r in caplog.records if "answers again" in r.getMessage()]
+            back = [r for r in caplog.records if "reachable again" in r.getMessage()]
             assert len(back) == 2
             # shared counting again: 2 on one node + 3 on the other, limit 4
             await align(ca, 60)

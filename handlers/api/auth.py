@@ -341,7 +341,6 @@ class PasswordResetHandler(AuthHandler):
         uid = int(user["_id"])
         await self.ctx.users.update(uid, {"password": hashed})
         await self.ctx.users.bump_session(uid)  # every old session ends
-        self.ctx.caches.forget_user(uid)
         log.info("password of user #%d reset by email", uid)
         self.ok(password)
 
@@ -360,7 +359,6 @@ class EmailBindHandler(AuthHandler):
         if not await self.ctx.verifications.check(PURPOSE_EMAIL, email, code, consume=True):
             raise ApiError("The verification code is wrong or has expired")
         await self.ctx.users.update(int(user["_id"]), {"email": email})
-        self.ctx.caches.forget_user(int(user["_id"]))
         self.ok()
 
 
@@ -460,7 +458,6 @@ class OAuthHandler(AuthHandler):
                 return
             raise ApiError(f"This {self.provider} account is already bound to another user")
         await self.ctx.users.update(int(user["_id"]), {self.id_field: ident_id})
-        self.ctx.caches.forget_user(int(user["_id"]))
         log.info("user #%d bound a %s account", int(user["_id"]), self.provider)
 
     async def new_username(self, ident: Identity) -> str:

@@ -143,9 +143,7 @@ def check_can_manage(actor: dict[str, Any], target: dict[str, Any]) -> None:
 
 
 async def soft_delete(ctx: "AppContext", uid: int) -> None:
-    await ctx.users.soft_delete(uid)
-    ctx.caches.forget_user(uid)
-    ctx.caches.forget_user_tokens(uid)
+    await ctx.users.soft_delete(uid)  # publishes: every process drops the user and its tokens
 
 
 # -- self -------------------------------------------------------------------------------------
@@ -186,7 +184,6 @@ class SelfHandler(ApiHandler):
                 fresh = await self.ctx.users.get(uid)
                 if fresh is not None and self.auth_by_cookie:
                     self.issue_session(fresh)  # this browser stays logged in; others are logged out
-            self.ctx.caches.forget_user(uid)
         self.ok()
 
     @user_auth
@@ -369,9 +366,6 @@ class UserListHandler(ApiHandler):
                 raise ApiError("That username is already taken") from None
             if "password" in fields or fields.get("status") == STATUS_DISABLED:
                 await self.ctx.users.bump_session(uid)
-            if "status" in fields:
-                self.ctx.caches.forget_user_tokens(uid)
-            self.ctx.caches.forget_user(uid)
         if new_quota is not None:
             await record_log(
                 self.ctx, uid, fields.get("username", target["username"]), LOG_MANAGE,
@@ -439,11 +433,9 @@ class ManageHandler(ApiHandler):
                 raise ApiError("The root user cannot be disabled")
             await self.ctx.users.set_status(uid, STATUS_DISABLED)
             status = STATUS_DISABLED
-            self.ctx.caches.forget_user_tokens(uid)
         elif action == "enable":
             await self.ctx.users.set_status(uid, STATUS_ENABLED)
             status = STATUS_ENABLED
-            self.ctx.caches.forget_user_tokens(uid)
         elif action == "delete":
             if role == ROLE_ROOT:
                 raise ApiError("The root user cannot be deleted")
@@ -463,7 +455,6 @@ class ManageHandler(ApiHandler):
                 raise ApiError("This user is already a common user")
             role = ROLE_COMMON
             await self.ctx.users.update(uid, {"role": role})
-        self.ctx.caches.forget_user(uid)
         self.ok({"role": role, "status": status})
 
 
