@@ -2,8 +2,8 @@
 # Installs what the test suite needs, then runs all tests: the console's unit tests (Vitest),
 # its production build, and the Python suite (API, relay, and the browser tests that drive
 # Debian's headless Chromium through Playwright). Used by README and .ci/run.
-# Needs no running services: the tests start their own embedded database, fake upstreams
-# and OneRelay servers on free loopback ports.
+# Needs no running services: the tests start their own embedded database, redis-server, fake
+# upstreams and OneRelay servers (in-process, and as `python server.py` nodes) on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,12 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "== installing chromium (apt-get)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+# A real redis-server for the shared-state and rate-limit tests (never a fake).
+if ! command -v redis-server >/dev/null; then
+  echo "== installing redis-server (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 fi
 if ! command -v npm >/dev/null; then
   echo "== installing nodejs and npm (apt-get)"

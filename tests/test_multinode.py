@@ -20,7 +20,7 @@ from tests.conftest import Upstream
 from tests.nodes import Node, converge
 from tests.realredis import RedisServer, have_redis
 
-pytestmark = pytest.mark.skipif(not have_redis(), reason="redis-server is not installed")
+assert have_redis(), "redis-server is required (scripts/test.sh installs it)"
 
 COST = 12  # (9 prompt + 12 completion × 3 completion ratio) × 0.25 → 12; reservation (8 + 40) × 0.25 = 12
 MSG = [{"role": "user", "content": "hi"}]
