@@ -428,7 +428,7 @@ class QuotaLedger:
             idle = now - lease.used_at > IDLE_RETURN
             back = give_back or idle or (lease.near_zero and lease.local > 0)
             if lease.exp is None and lease.local <= 0:
-                if idle and lease.busy is None:
+                if idle and lease.busy is None and lease.starved_until <= now:
                     self.leases.pop(key, None)
                 continue
             if not back and lease.local == lease.recorded and lease.valid_until - now > self.lease_ttl / 4:
