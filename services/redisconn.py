@@ -173,7 +173,9 @@ class RedisConn:
         self.healthy = True
         self._warned_start = False
         self._sentinel: Any = None
-        self._pubsub_client: "Redis | None" = None
+        self._pubsub_client: "Redis | None" = None  # cluster: the client of the latest pubsub()
+        self._pubsub_clients: dict[tuple[str, int], "Redis"] = {}  # cluster: one per startup node used
+        self._pubsub_next = 0  # cluster: which startup node the next pubsub() uses
         self.client: Any = self._build()
 
     @classmethod
@@ -250,15 +252,20 @@ class RedisConn:
         """A classic pub/sub on a non-cluster connection (a cluster broadcasts classic PUBLISH to every node).
 
         Read with ``get_message(timeout=...)`` or ``listen()``; the caller closes it (``aclose()``).
+        On a cluster each call takes the next startup node in turn (the first one first), so a
+        subscriber that lost its node (crashed, failed over, removed) resubscribes through another.
         """
         if self.mode != "cluster":
             return self.client.pubsub()
-        if self._pubsub_client is None:
+        node = self.config.nodes[self._pubsub_next % len(self.config.nodes)]
+        self._pubsub_next += 1
+        client = self._pubsub_clients.get(node)
+        if client is None:
             from redis.asyncio import Redis
 
-            host, port = self.config.nodes[0]
-            self._pubsub_client = Redis(host=host, port=port, **self._common())
-        return self._pubsub_client.pubsub()
+            client = self._pubsub_clients[node] = Redis(host=node[0], port=node[1], **self._common())
+        self._pubsub_client = client
+        return client.pubsub()
 
     async def ping(self) -> bool:
         """True when Redis answers PING; never raises."""
@@ -270,7 +277,7 @@ class RedisConn:
             return False
 
     async def close(self) -> None:
-        for c in (self.client, self._pubsub_client, self._sentinel):
+        for c in (self.client, *self._pubsub_clients.values(), self._sentinel):
             if c is None:
                 continue
             try:
@@ -278,3 +285,4 @@ class RedisConn:
             except Exception as e:  # noqa: BLE001 - closing a dead connection is not an error
                 log.debug("closing redis client: %s", e)
         self._pubsub_client = None
+        self._pubsub_clients.clear()
