@@ -384,6 +384,20 @@ def api(method: str, base: str, path: str, token: str, body=None):
     return env.get("data")
 
 
+def launch_onerelay(tmp: str, args: argparse.Namespace, upstream_port: int, errors: list[str], workers: int,
+                    name: str) -> tuple[int | None, str | None]:
+    """Start and set up OneRelay with ``workers`` processes: (port, auth header), or
+    (None, None) with the reason in ``errors`` when it cannot run."""
+    label = "OneRelay" if workers == 1 else f"OneRelay --workers {workers}"
+    try:
+        port, root_token = start_onerelay(tmp, args.startup_timeout, workers, name)
+        return port, setup_onerelay(port, root_token, upstream_port)
+    except Exception as exc:
+        errors.append(f"{label}: {exc}")
+        print(f"[bench] {label} unavailable:\n{exc}", file=sys.stderr, flush=True)
+        return None, None
+
+
 def setup_onerelay(port: int, root_token: str, upstream_port: int) -> str:
     """Create the two channels and a token; returns the client's Authorization value."""
     base = f"http://127.0.0.1:{port}"
@@ -666,14 +680,7 @@ def main() -> int:
         gw_auth = None
         gw_port = None
         if not args.direct_only:
-            try:
-                gw_port, root_token = start_onerelay(tmp, args.startup_timeout)
-                gw_auth = setup_onerelay(gw_port, root_token, up_port)
-            except Exception as exc:
-                errors.append(f"OneRelay: {exc}")
-                print(f"[bench] OneRelay unavailable, measuring direct only:\n{exc}",
-                      file=sys.stderr, flush=True)
-                gw_auth = None
+            gw_port, gw_auth = launch_onerelay(tmp, args, up_port, errors, 1, "onerelay")
 
         min_port = None if args.direct_only else start_minimal(tmp, up_port)
         nginx_pid = next((p.pid for n, p in _children if n == "nginx"), None)
@@ -704,14 +711,7 @@ def main() -> int:
                 if n in ("onerelay", "minimal"):
                     _children.remove((n, p))
                     _stop(n, p, STOP_TIMEOUT.get(n, 10.0))
-            try:
-                mw_port, mw_token = start_onerelay(tmp, args.startup_timeout, args.workers, name)
-                mw_auth = setup_onerelay(mw_port, mw_token, up_port)
-            except Exception as exc:
-                errors.append(f"OneRelay --workers {args.workers}: {exc}")
-                print(f"[bench] OneRelay --workers {args.workers} unavailable:\n{exc}",
-                      file=sys.stderr, flush=True)
-                mw_auth = None
+            mw_port, mw_auth = launch_onerelay(tmp, args, up_port, errors, args.workers, name)
             mw_pid = next((p.pid for n, p in _children if n == name), None)
             mw_cpu = {"onerelay": mw_pid, "nginx": nginx_pid} if mw_pid and nginx_pid else None
             if mw_auth:

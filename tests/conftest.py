@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import shutil
 import sys
@@ -25,9 +24,9 @@ if ROOT not in sys.path:
 
 from models.db import EmbeddedMongo  # noqa: E402
 from services.context import AppContext, Settings, make_app  # noqa: E402
+from tests.apiclient import ACCESS_TOKEN, ApiClient  # noqa: E402,F401 (ACCESS_TOKEN: tests import it here)
 from tests.fakeupstream import UpstreamState, make_upstream_app  # noqa: E402
 
-ACCESS_TOKEN = "0123456789abcdef0123456789abcdef"
 _db_seq = itertools.count(1)
 
 
@@ -67,7 +66,7 @@ class Upstream:
         self.url = url
 
 
-class Gateway:
+class Gateway(ApiClient):
     """A running OneRelay with helpers to drive its management API as root."""
 
     def __init__(self, ctx: AppContext, url: str, upstream: Upstream) -> None:
@@ -75,26 +74,6 @@ class Gateway:
         self.url = url
         self.upstream = upstream
         self.http = tornado.httpclient.AsyncHTTPClient(force_instance=True)
-
-    async def api(self, method: str, path: str, body: Any = None, *, token: str | None = ACCESS_TOKEN,
-                  headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        h = dict(headers or {})
-        if token:
-            h["Authorization"] = token
-        data = None
-        if body is not None:
-            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-        resp = await self.http.fetch(self.url + path, method=method, body=data, headers=h,
-                                     raise_error=False, allow_nonstandard_methods=True)
-        try:
-            return resp.code, json.loads(resp.body or b"null")
-        except ValueError:
-            return resp.code, resp.body
-
-    async def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-        code, data = await self.api(method, path, body, **kw)
-        assert code == 200 and data["success"], (method, path, code, data)
-        return data.get("data")
 
     async def channel(self, **fields: Any) -> int:
         body = {"name": "ch", "type": 1, "key": "sk-ok", "base_url": self.upstream.url,

@@ -19,13 +19,13 @@ from typing import Any
 
 import tornado.httpclient
 
+from tests.apiclient import ACCESS_TOKEN, ApiClient
 from tests.realredis import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ACCESS_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
-class Node:
+class Node(ApiClient):
     def __init__(self, mongodb_uri: str, *, redis_url: str = "", node_type: str = "master",
                  workers: int = 1, **env: str) -> None:
         self.port = free_port()
@@ -72,29 +72,6 @@ class Node:
                 return f.read()[-n:].decode("utf-8", "replace")
         except OSError:
             return ""
-
-    async def api(self, method: str, path: str, body: Any = None, *, token: str | None = ACCESS_TOKEN,
-                  headers: dict[str, str] | None = None, timeout: float = 30.0) -> tuple[int, Any]:
-        h = dict(headers or {})
-        if token:
-            h["Authorization"] = token
-        data = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
-        try:
-            resp = await self.http.fetch(self.url + path, method=method, body=data, headers=h, raise_error=False,
-                                         allow_nonstandard_methods=True, request_timeout=timeout)
-        except Exception as e:  # noqa: BLE001 - curl's connection errors are raised, not returned
-            raise OSError(str(e)) from None
-        if resp.code == 599 and resp.error is not None:
-            raise OSError(str(resp.error))
-        try:
-            return resp.code, json.loads(resp.body or b"null")
-        except ValueError:
-            return resp.code, resp.body
-
-    async def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-        code, data = await self.api(method, path, body, **kw)
-        assert code == 200 and isinstance(data, dict) and data.get("success"), (method, path, code, data)
-        return data.get("data")
 
     async def chat(self, key: str, model: str = "gpt-3.5-turbo", **extra: Any) -> tuple[int, Any]:
         body = {"model": model, "messages": [{"role": "user", "content": "Hello there"}], **extra}
