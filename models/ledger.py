@@ -81,7 +81,6 @@ class Lease:
     starved_until: float = 0.0
     used_at: float = 0.0
     busy: "asyncio.Future[None] | None" = None  # an acquisition or sync in flight
-    dirty: bool = False
 
 
 @dataclass(slots=True)
@@ -416,7 +415,6 @@ class QuotaLedger:
             lease.recorded = target
             lease.exp = None if target == 0 else exp
             lease.valid_until = time.monotonic() + self.lease_ttl / 2 if target else 0.0
-            lease.dirty = False
         elif lease.exp is not None:
             log.warning("the quota lease on %s %d expired and was reclaimed", kind, ident)
             self._lost(lease)
@@ -538,12 +536,6 @@ class QuotaLedger:
         if self.events is not None:
             await self.events.publish("user" if kind == USER else "token", ident, quota_reset=True)
         return True
-
-    def forget(self, kind: str, ident: int) -> None:
-        """Kept for callers of the old API: balances are read from the database now."""
-        lease = self.leases.get((kind, ident))
-        if lease is not None:
-            lease.starved_until = 0.0
 
     # -- usage counters and logs ------------------------------------------------------------
     def record_usage(self, user_id: int, token_id: int, channel_id: int, quota: int) -> None:

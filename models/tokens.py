@@ -121,12 +121,6 @@ class TokenStore:
             await self._changed(tid, doc.get("key"))
         return doc
 
-    async def set_status_where(self, query: dict[str, Any], status: int) -> None:
-        """Bulk status change (expired/exhausted marks); publishes each token."""
-        async for d in self.col.find(query, {"key": 1}):
-            await self.col.update_one({"_id": d["_id"]}, {"$set": {"status": status}})
-            await self._changed(int(d["_id"]), d.get("key"))
-
     async def delete(self, tid: int, user_id: int | None = None) -> dict[str, Any] | None:
         q: dict[str, Any] = {"_id": tid}
         if user_id is not None:
