@@ -1,4 +1,4 @@
-/** `/api/channel/*`, `/api/models` and `/api/group/` (admin): upstream channels. */
+/** `/api/channel/*` and `/api/group/` (admin): upstream channels and the provider registry. */
 import { ApiError, http, requestEnvelope } from './http'
 import type { Channel } from './types'
 
@@ -124,12 +124,63 @@ export async function listAllModels(): Promise<string[]> {
   return (data ?? []).map((m) => m.id)
 }
 
-/** Channel type id (as a string) → its built-in models. */
-export async function listModelsByType(): Promise<Record<string, string[]>> {
-  return (await http.get<Record<string, string[]>>('/api/models')) ?? {}
-}
-
 /** The user groups known to billing (GroupRatio keys). */
 export async function listGroups(): Promise<string[]> {
   return (await http.get<string[]>('/api/group/')) ?? []
+}
+
+/** One field of a channel's `config` JSON, as the channel form shows it (`adaptors/registry.py` ConfigField). */
+export interface ChannelConfigField {
+  key: string
+  label: string
+  placeholder: string
+  help: string
+  /** a multi-line input (JSON credentials) */
+  textarea: boolean
+  /** rendered as a password input */
+  secret: boolean
+  required: boolean
+}
+
+/** One channel type of the server's provider registry (`ProviderSpec.to_api()`, snake_case as sent). */
+export interface ChannelTypeSpec {
+  /** the type id stored in `channel.type` */
+  id: number
+  name: string
+  /** default upstream base URL; '' when the type has none */
+  base_url: string
+  /** the adaptor family; null = stored, not relayed yet */
+  adaptor: string | null
+  /** the modes the adaptor serves (chat, completions, embeddings); [] when not supported */
+  modes: string[]
+  path_prefix: string
+  strip_v1: boolean
+  auth: string
+  /** default model list (suggestions) */
+  models: string[]
+  test_model: string
+  /** the currency of the balance the server can query, or null (no balance API) */
+  balance: 'USD' | 'CNY' | null
+  balance_url: string
+  quirks: string[]
+  /** tag colour (#rrggbb) */
+  color: string
+  /** a note shown under the type select */
+  note: string
+  /** a note shown under the base URL */
+  base_url_note: string
+  base_url_required: boolean
+  /** how the key field is written when it is not a plain API key, e.g. "AK|SK" */
+  key_format: string
+  /** template building the key from config fields, e.g. "{ak}|{sk}|{region}" ('' = none) */
+  key_from_config: string
+  config: ChannelConfigField[]
+  deprecated: boolean
+  /** OneRelay routes channels of this type (has an adaptor) */
+  supported: boolean
+}
+
+/** The provider registry: every channel type the server knows, by id. */
+export async function listChannelTypes(): Promise<ChannelTypeSpec[]> {
+  return (await http.get<ChannelTypeSpec[]>('/api/channel/types')) ?? []
 }

@@ -8,7 +8,6 @@ import {
   listAllModels,
   listChannels,
   listGroups,
-  listModelsByType,
   searchChannels,
   testAllChannels,
   testChannel,
@@ -16,16 +15,6 @@ import {
   updateChannel,
   updateChannelBalance,
 } from '@/api/channel'
-import {
-  balanceCurrency,
-  baseUrlRequired,
-  CHANNEL_TYPES,
-  channelType,
-  channelTypeName,
-  channelTypeOptions,
-  defaultBaseUrl,
-  isKnownChannelType,
-} from '@/utils/channelTypes'
 import {
   formatBalance,
   formatDuration,
@@ -159,18 +148,15 @@ describe('api/channel', () => {
     expect(call(f)).toMatchObject({ url: '/api/channel/update_balance', method: 'GET' })
   })
 
-  it('lists all models, models by type and groups', async () => {
+  it('lists all models and groups', async () => {
     const f = stub(
       ok([{ id: 'gpt-4', object: 'model', created: 1, owned_by: 'openai' }, { id: 'claude-3', object: 'model', created: 1, owned_by: 'anthropic' }], { object: 'list' }),
-      ok({ '1': ['gpt-4'], '14': ['claude-3'] }),
       ok(['default', 'vip']),
     )
     await expect(listAllModels()).resolves.toEqual(['gpt-4', 'claude-3'])
     expect(call(f, 0).url).toBe('/api/channel/models')
-    await expect(listModelsByType()).resolves.toEqual({ '1': ['gpt-4'], '14': ['claude-3'] })
-    expect(call(f, 1).url).toBe('/api/models')
     await expect(listGroups()).resolves.toEqual(['default', 'vip'])
-    expect(call(f, 2).url).toBe('/api/group/')
+    expect(call(f, 1).url).toBe('/api/group/')
   })
 })
 
@@ -242,48 +228,5 @@ describe('channel form helpers', () => {
     expect(formatDuration(0)).toBe('-')
     expect(formatBalance(1234.5, 'USD')).toBe('$1,234.50')
     expect(formatBalance(3, 'CNY')).toBe('¥3.00')
-  })
-})
-
-describe('channel types', () => {
-  it('has unique ids matching the server table (1–51)', () => {
-    const ids = CHANNEL_TYPES.map((t) => t.value)
-    expect(new Set(ids).size).toBe(ids.length)
-    expect([...ids].sort((a, b) => a - b)).toEqual(Array.from({ length: 51 }, (_, i) => i + 1))
-  })
-  it('looks up names and default base URLs', () => {
-    expect(channelTypeName(1)).toBe('OpenAI')
-    expect(defaultBaseUrl(1)).toBe('https://api.openai.com')
-    expect(defaultBaseUrl(14)).toBe('https://api.anthropic.com')
-    expect(defaultBaseUrl(30)).toBe('http://localhost:11434')
-    expect(defaultBaseUrl(3)).toBe('')
-    expect(channelType(3).config?.map((f) => f.key)).toEqual(['api_version'])
-    expect(channelType(33).config?.map((f) => f.key)).toEqual(['region', 'ak', 'sk'])
-    expect(channelType(42).config?.map((f) => f.key)).toContain('vertex_ai_project_id')
-    expect(channelType(15).keyFormat).toBe('AK|SK')
-    expect(channelType(18).keyFormat).toBe('APPID|APISecret|APIKey')
-    expect(channelType(23).keyFormat).toBe('AppId|SecretId|SecretKey')
-  })
-  it('requires a base URL where there is no default', () => {
-    for (const t of [3, 8, 43, 50]) expect(baseUrlRequired(t)).toBe(true)
-    expect(baseUrlRequired(1)).toBe(false)
-  })
-  it('knows which types have a balance API', () => {
-    expect(balanceCurrency(1)).toBe('USD')
-    expect(balanceCurrency(36)).toBe('CNY')
-    expect(balanceCurrency(14)).toBeNull()
-  })
-  it('handles unknown ids', () => {
-    expect(isKnownChannelType(99)).toBe(false)
-    expect(channelTypeName(99)).toBe('Type 99')
-    expect(defaultBaseUrl(99)).toBe('')
-  })
-  it('builds Bedrock keys from config and groups options', () => {
-    expect(channelType(33).keyFromConfig?.({ ak: 'A', sk: 'S', region: 'us-east-1' })).toBe('A|S|us-east-1')
-    expect(channelType(33).keyFromConfig?.({ ak: 'A' })).toBe('')
-    const groups = channelTypeOptions()
-    expect(groups.map((g) => g.children.length).reduce((a, b) => a + b, 0)).toBe(51)
-    expect(groups[0].children.some((o) => o.value === 14)).toBe(true)
-    expect(groups[1].children.some((o) => o.value === 15)).toBe(true)
   })
 })
