@@ -38,9 +38,10 @@ from .base import (
     now,
     sse_frame,
 )
+from .registry import PROVIDERS
 from .sse import SSEDecoder, SSEEvent
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_BASE_URL = PROVIDERS[14].base_url
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 
@@ -49,17 +50,6 @@ ANTHROPIC_REQUEST_FIELDS = frozenset({
     "model", "messages", "system", "max_tokens", "metadata", "stop_sequences", "stream",
     "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking",
 })
-
-ANTHROPIC_MODELS: list[str] = [
-    "claude-3-5-haiku-20241022",
-    "claude-3-5-sonnet-20241022",
-    "claude-3-5-sonnet-latest",
-    "claude-3-7-sonnet-20250219",
-    "claude-sonnet-4-20250514",
-    "claude-opus-4-20250514",
-    "claude-3-opus-20240229",
-    "claude-3-haiku-20240307",
-]
 
 # Anthropic stop_reason -> OpenAI finish_reason (PROVIDERS.md §0).
 FINISH_REASONS: dict[str, str] = {
@@ -622,7 +612,6 @@ _HANDLERS: dict[str, Any] = {
 
 class AnthropicAdaptor(Adaptor):
     name = "anthropic"
-    channel_types = (14,)
     modes = frozenset({CHAT})
 
     def url(self, target: ChannelTarget) -> str:
@@ -666,12 +655,10 @@ class AnthropicAdaptor(Adaptor):
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
         return parse_anthropic_error(status, body)
 
-    def models(self, channel_type: int) -> list[str]:
-        return list(ANTHROPIC_MODELS)
 
 
 __all__ = [
-    "AnthropicAdaptor", "AnthropicStream", "ANTHROPIC_MODELS", "ANTHROPIC_REQUEST_FIELDS",
+    "AnthropicAdaptor", "AnthropicStream", "ANTHROPIC_REQUEST_FIELDS",
     "to_anthropic_request", "to_openai_response", "parse_anthropic_error", "convert_messages",
     "convert_tools", "convert_tool_choice", "content_blocks", "image_block", "anthropic_usage",
     "finish_reason",

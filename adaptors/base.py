@@ -195,10 +195,10 @@ class StreamTranscoder:
 
 
 class Adaptor:
-    """Base class; subclasses set ``channel_types`` and override the converters."""
+    """Base class; subclasses set ``name`` (the family the provider registry names) and
+    ``modes``, and override the converters."""
 
     name: ClassVar[str] = "base"
-    channel_types: ClassVar[tuple[int, ...]] = ()
     modes: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
@@ -212,9 +212,6 @@ class Adaptor:
 
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
         raise NotImplementedError
-
-    def models(self, channel_type: int) -> list[str]:
-        return []
 
 
 def sse_frame(obj: Any) -> bytes:

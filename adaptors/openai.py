@@ -26,64 +26,8 @@ from .base import (
     Usage,
     failure_verdicts,
 )
+from .registry import PROVIDERS
 from .sse import SSEDecoder
-
-# channel type -> (name, default base URL); REFERENCE.md §4. "" = the channel must set one.
-OPENAI_COMPATIBLE: dict[int, tuple[str, str]] = {
-    1: ("OpenAI", "https://api.openai.com"),
-    2: ("API2D", "https://oa.api2d.net"),
-    4: ("CloseAI", "https://api.closeai-proxy.xyz"),
-    5: ("OpenAI-SB", "https://api.openai-sb.com"),
-    6: ("OpenAIMax", "https://api.openaimax.com"),
-    7: ("OhMyGPT", "https://api.ohmygpt.com"),
-    8: ("Custom", ""),
-    9: ("AI.LS", "https://api.caipacity.com"),
-    10: ("AIProxy", "https://api.aiproxy.io"),
-    12: ("API2GPT", "https://api.api2gpt.com"),
-    13: ("AIGC2D", "https://api.aigc2d.com"),
-    19: ("360", "https://ai.360.cn"),
-    20: ("OpenRouter", "https://openrouter.ai/api"),
-    22: ("FastGPT", "https://fastgpt.run/api/openapi"),
-    25: ("Moonshot", "https://api.moonshot.cn"),
-    26: ("Baichuan", "https://api.baichuan-ai.com"),
-    27: ("MiniMax", "https://api.minimax.chat"),
-    28: ("Mistral", "https://api.mistral.ai"),
-    29: ("Groq", "https://api.groq.com/openai"),
-    31: ("LingYiWanWu", "https://api.lingyiwanwu.com"),
-    32: ("StepFun", "https://api.stepfun.com"),
-    36: ("DeepSeek", "https://api.deepseek.com"),
-    39: ("together.ai", "https://api.together.xyz"),
-    40: ("Doubao", "https://ark.cn-beijing.volces.com"),
-    41: ("Novita", "https://api.novita.ai/v3/openai"),
-    44: ("SiliconFlow", "https://api.siliconflow.cn"),
-    45: ("xAI", "https://api.x.ai"),
-    47: ("BaiduV2", "https://qianfan.baidubce.com"),
-    48: ("XunfeiV2", "https://spark-api-open.xf-yun.com"),
-    49: ("AliBailian", "https://dashscope.aliyuncs.com"),
-    50: ("OpenAICompatible", ""),
-    51: ("Gemini-OpenAI", "https://generativelanguage.googleapis.com/v1beta/openai"),
-}
-
-# Types whose base already contains the versioned prefix: no "/v1" is inserted.
-_NO_V1 = {22, 41, 51}
-# Doubao (Volcengine Ark) serves the OpenAI paths under /api/v3.
-_PATH_PREFIX = {40: "/api/v3", 47: "/v2", 48: "/v1", 49: "/compatible-mode/v1"}
-
-DEFAULT_MODELS: dict[int, list[str]] = {
-    1: [
-        "gpt-3.5-turbo", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-instruct",
-        "gpt-4", "gpt-4-turbo", "gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-mini", "gpt-4.1",
-        "gpt-4.1-mini", "o1", "o1-mini", "o3-mini", "text-embedding-ada-002",
-        "text-embedding-3-small", "text-embedding-3-large",
-    ],
-    25: ["moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"],
-    28: ["mistral-large-latest", "mistral-small-latest", "open-mistral-nemo", "mistral-embed"],
-    29: ["llama-3.1-8b-instant", "llama-3.3-70b-versatile", "mixtral-8x7b-32768"],
-    36: ["deepseek-chat", "deepseek-reasoner"],
-    45: ["grok-2", "grok-beta"],
-    51: ["gemini-1.5-flash", "gemini-1.5-pro", "gemini-2.0-flash"],
-}
-
 
 def _error_payload(status: int, body: bytes) -> tuple[dict[str, Any], str, Any, Any]:
     """Parse an OpenAI-shaped error body; fall back to the raw text."""
@@ -243,25 +187,24 @@ class OpenAIStream(StreamTranscoder):
 
 
 class OpenAIAdaptor(Adaptor):
+    """OpenAI and every OpenAI-compatible type; each type's base URL and path prefix come
+    from its registry entry."""
+
     name = "openai"
-    channel_types = tuple(OPENAI_COMPATIBLE)
 
     def base_url(self, target: ChannelTarget) -> str:
-        base = (target.base_url or OPENAI_COMPATIBLE.get(target.type, ("", ""))[1]).rstrip("/")
+        spec = PROVIDERS.get(target.type)
+        base = (target.base_url or (spec.base_url if spec else "")).rstrip("/")
         if not base:
             base = "https://api.openai.com"
-        if target.type == 50 and base.endswith("/v1"):
+        if spec is not None and spec.strip_v1 and base.endswith("/v1"):
             base = base[:-3]
         return base
 
     def url(self, req: RelayRequest, target: ChannelTarget) -> str:
-        base = self.base_url(target)
-        path = MODE_PATHS[req.mode]
-        if target.type in _PATH_PREFIX:
-            return base + _PATH_PREFIX[target.type] + path
-        if target.type in _NO_V1:
-            return base + path
-        return base + "/v1" + path
+        spec = PROVIDERS.get(target.type)
+        prefix = spec.path_prefix if spec is not None else "/v1"
+        return self.base_url(target) + prefix + MODE_PATHS[req.mode]
 
     def headers(self, target: ChannelTarget) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Authorization": "Bearer " + target.key}
@@ -290,8 +233,6 @@ class OpenAIAdaptor(Adaptor):
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
         return parse_openai_error(status, body)
 
-    def models(self, channel_type: int) -> list[str]:
-        return list(DEFAULT_MODELS.get(channel_type, DEFAULT_MODELS[1] if channel_type == 1 else []))
 
 
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
@@ -307,7 +248,6 @@ class AzureAdaptor(OpenAIAdaptor):
     """
 
     name = "azure"
-    channel_types = (3,)
 
     def url(self, req: RelayRequest, target: ChannelTarget) -> str:
         base = (target.base_url or "").rstrip("/")
@@ -321,8 +261,6 @@ class AzureAdaptor(OpenAIAdaptor):
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return AzureStream(req)
 
-    def models(self, channel_type: int) -> list[str]:
-        return ["gpt-35-turbo", "gpt-4", "gpt-4o", "gpt-4o-mini", "text-embedding-ada-002"]
 
 
 class AzureStream(OpenAIStream):
@@ -345,4 +283,4 @@ class AzureStream(OpenAIStream):
         return super()._handle(kept)
 
 
-__all__ = ["OpenAIAdaptor", "AzureAdaptor", "OPENAI_COMPATIBLE", "parse_openai_error", "CHAT"]
+__all__ = ["OpenAIAdaptor", "AzureAdaptor", "parse_openai_error", "CHAT"]

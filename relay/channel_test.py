@@ -42,9 +42,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from adaptors import CHANNEL_TYPE_NAMES
+from adaptors import CHANNEL_TYPE_NAMES, PROVIDERS
 from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRequest
-from adaptors.openai import OPENAI_COMPATIBLE
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, ChannelRecord
 
 from .upstream import UpstreamCall, transport_error
@@ -506,23 +505,23 @@ async def _moonshot(get: Getter, key: str) -> float:
 
 @dataclass(frozen=True)
 class BalanceSpec:
-    """Where a provider serves its balance and how to read it (PROVIDERS.md §9).
+    """How to read a provider's balance (PROVIDERS.md §9); where is the registry's fact.
 
-    ``default_base`` is the provider's billing host. A channel whose
-    ``base_url`` points elsewhere than the relay default (a mirror or a
-    self-hosted gateway) is asked at its own base URL instead; for OpenAI,
-    Custom and OpenAICompatible the channel's base URL is always used.
+    The provider's billing host is its registry entry's ``balance_url`` (else its
+    ``base_url``). A channel whose ``base_url`` points elsewhere than the relay
+    default (a mirror or a self-hosted gateway) is asked at its own base URL
+    instead; for Custom and OpenAICompatible the channel's base URL is always used.
     """
 
     read: Callable[[Getter, str], Awaitable[float]]
-    default_base: str = ""
     auth: str = "bearer"  # or "api-key" (AIProxy's Api-Key header)
 
     def base(self, channel: ChannelRecord) -> str:
+        spec = PROVIDERS[channel.type]
         own = channel.base_url.rstrip("/")
-        relay_default = OPENAI_COMPATIBLE.get(channel.type, ("", ""))[1].rstrip("/")
-        base = own if own and own != relay_default else (self.default_base or relay_default)
-        if channel.type == 50 and base.endswith("/v1"):
+        relay_default = spec.base_url.rstrip("/")
+        base = own if own and own != relay_default else (spec.balance_url or relay_default)
+        if spec.strip_v1 and base.endswith("/v1"):
             base = base[:-3]
         return base.rstrip("/")
 
@@ -532,17 +531,19 @@ class BalanceSpec:
         return {"Authorization": "Bearer " + key, "Accept": "application/json"}
 
 
+# The readers of the types whose registry entry has a ``balance`` currency (a test checks
+# that the two agree).
 BALANCE_SPECS: dict[int, BalanceSpec] = {
-    1: BalanceSpec(_openai_subscription, "https://api.openai.com"),
+    1: BalanceSpec(_openai_subscription),
     4: BalanceSpec(_credit_grants("total_available")),
-    5: BalanceSpec(_openai_sb, "https://api.openai-sb.com"),
+    5: BalanceSpec(_openai_sb),
     8: BalanceSpec(_openai_subscription),
-    10: BalanceSpec(_aiproxy, "https://aiproxy.io", auth="api-key"),
-    12: BalanceSpec(_credit_grants("total_remaining"), "https://api.api2gpt.com"),
-    13: BalanceSpec(_credit_grants("total_available"), "https://api.aigc2d.com"),
-    20: BalanceSpec(_openrouter, "https://openrouter.ai/api"),
-    25: BalanceSpec(_moonshot, "https://api.moonshot.cn"),
-    36: BalanceSpec(_deepseek, "https://api.deepseek.com"),
-    44: BalanceSpec(_siliconflow, "https://api.siliconflow.cn"),
+    10: BalanceSpec(_aiproxy, auth="api-key"),
+    12: BalanceSpec(_credit_grants("total_remaining")),
+    13: BalanceSpec(_credit_grants("total_available")),
+    20: BalanceSpec(_openrouter),
+    25: BalanceSpec(_moonshot),
+    36: BalanceSpec(_deepseek),
+    44: BalanceSpec(_siliconflow),
     50: BalanceSpec(_openai_subscription),
 }

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from adaptors.registry import PROVIDERS
 from adaptors.base import (
     CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, RelayRequest, Usage, sse_frame,
 )
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("onerelay.relay")
 
-# Types that reject `stream_options` (PROVIDERS.md §7): never inject it there.
-_NO_STREAM_OPTIONS = {28}
+# Types that reject `stream_options` (their registry quirk): never inject it there.
+_NO_STREAM_OPTIONS = frozenset(t for t, s in PROVIDERS.items() if "no_stream_options" in s.quirks)
 
 
 class Sink(Protocol):

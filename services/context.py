@@ -351,10 +351,14 @@ class AppContext:
         self.spawn(notify_root(self, *channel_enabled_message(channel_id, name, reason)))
 
     def model_owners(self) -> dict[str, str]:
+        """Built-in model -> owner (``/v1/models``): the lowest type id that lists it wins."""
+        from adaptors import PROVIDERS
+
         owners: dict[str, str] = {}
-        for t, adaptor in sorted(self.adaptors.items(), reverse=True):
-            for m in adaptor.models(t):
-                owners[m] = adaptor.name if adaptor.name != "azure" else "openai"
+        for t, spec in sorted(PROVIDERS.items(), reverse=True):
+            if t in self.adaptors:
+                for m in spec.models:
+                    owners[m] = spec.adaptor if spec.adaptor != "azure" else "openai"
         return owners
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from adaptors.registry import PROVIDERS
 from adaptors.anthropic import (
-    ANTHROPIC_MODELS,
     AnthropicAdaptor,
     AnthropicStream,
     finish_reason,
@@ -254,10 +254,10 @@ def test_build_request_url_headers_body() -> None:
 
 def test_adaptor_metadata() -> None:
     ad = AnthropicAdaptor()
-    assert ad.name == "anthropic" and ad.channel_types == (14,) and ad.modes == frozenset({CHAT})
-    models = ad.models(14)
+    assert ad.name == "anthropic" and ad.modes == frozenset({CHAT})
+    assert PROVIDERS[14].adaptor == "anthropic"
+    models = PROVIDERS[14].models
     assert "claude-3-5-sonnet-20241022" in models and "claude-opus-4-20250514" in models
-    assert models == ANTHROPIC_MODELS and models is not ANTHROPIC_MODELS
 
 
 # --------------------------------------------------------------------------- response

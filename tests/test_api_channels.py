@@ -391,7 +391,7 @@ async def test_channel_test_failures(gw: Gateway) -> None:
     # a type without an adaptor
     baidu = await gw.channel(type=15, key="ak|sk", models="ERNIE-Bot")
     code, data = await gw.api("GET", f"/api/channel/test/{baidu}")
-    assert data["success"] is False and "15 (Baidu)" in data["message"]
+    assert data["success"] is False and "15 (Baidu ERNIE)" in data["message"]
     # a 200 that is not a chat completion (a wrong base URL serving a web page)
     with_html = await gw.channel(base_url=gw.upstream.url + "/nowhere")
     code, data = await gw.api("GET", f"/api/channel/test/{with_html}")
@@ -554,7 +554,7 @@ async def test_balance_failures(gw: Gateway, bal: Balance) -> None:
     assert data["success"] is False and "14 (Anthropic)" in data["message"]
     azure = await gw.channel(type=3, key="k", base_url=bal.url)
     code, data = await gw.api("GET", f"/api/channel/update_balance/{azure}")
-    assert data["success"] is False and "3 (Azure)" in data["message"]
+    assert data["success"] is False and "3 (Azure OpenAI)" in data["message"]
     for ctype in (1, 36, 44, 20):
         cid = await gw.channel(type=ctype, key="bal-bad", base_url=bal.url)
         code, data = await gw.api("GET", f"/api/channel/update_balance/{cid}")

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 
-from adaptors import CHANNEL_TYPE_NAMES
+from adaptors import CHANNEL_TYPE_NAMES, PROVIDERS
 from models.channels import (
     CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, parse_json_object, split_csv, to_api,
 )
@@ -209,6 +209,17 @@ class ChannelModelsHandler(ApiHandler):
                  for m, o in sorted(owners.items())], object="list")
 
 
+class ChannelTypesHandler(ApiHandler):
+    """``GET /api/channel/types``: the provider registry, one entry per channel type id
+    (what the console renders its type list, form fields and model suggestions from)."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        self.ok([spec.to_api() for _, spec in sorted(PROVIDERS.items())])
+
+
 class ChannelTestHandler(ApiHandler):
     """``GET /api/channel/test/:id?model=``: one test request, answered when it is done."""
 
@@ -278,6 +289,7 @@ routes = [
     (r"/api/channel/?", ChannelListHandler),
     (r"/api/channel/search", ChannelSearchHandler),
     (r"/api/channel/models", ChannelModelsHandler),
+    (r"/api/channel/types", ChannelTypesHandler),
     (r"/api/channel/disabled", ChannelDisabledHandler),
     (r"/api/channel/test/?", ChannelTestAllHandler),
     (r"/api/channel/test/([^/]+)", ChannelTestHandler),

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 
-from adaptors import CHANNEL_TYPE_NAMES
+from adaptors import PROVIDERS
 from models.logs import LOG_TYPES
 from models.options import OptionError
 
@@ -265,11 +265,7 @@ class ModelsByTypeHandler(ApiHandler):
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
-        out: dict[str, list[str]] = {}
-        for t in sorted(CHANNEL_TYPE_NAMES):
-            adaptor = self.ctx.adaptors.get(t)
-            out[str(t)] = adaptor.models(t) if adaptor is not None else []
-        self.ok(out)
+        self.ok({str(t): list(s.models) if s.supported else [] for t, s in sorted(PROVIDERS.items())})
 
 
 routes = [
