@@ -7,19 +7,35 @@ speaks it (explicit, no import-time magic).
 
 from __future__ import annotations
 
+from typing import Any
+
 from .anthropic import AnthropicAdaptor
 from .base import Adaptor
 from .openai import AzureAdaptor, OpenAIAdaptor
 from .registry import CHANNEL_TYPE_NAMES, PROVIDERS, ProviderSpec, spec
 
-# The adaptor families; a registry entry names one of them (``ProviderSpec.adaptor``).
-FAMILIES: tuple[Adaptor, ...] = (OpenAIAdaptor(), AzureAdaptor(), AnthropicAdaptor())
+# (imports of further adaptor families go above this line)
 
 
-def build_registry() -> dict[int, Adaptor]:
+def families(settings: Any = None) -> tuple[Adaptor, ...]:
+    """The adaptor families; a registry entry names one (``ProviderSpec.adaptor``). ``settings``
+    (services.context.Settings) carries the few deployment-wide adaptor options."""
+    return (
+        OpenAIAdaptor(),
+        AzureAdaptor(),
+        AnthropicAdaptor(),
+        # (further adaptor families go above this line)
+    )
+
+
+FAMILIES: tuple[Adaptor, ...] = families()
+
+
+def build_registry(settings: Any = None) -> dict[int, Adaptor]:
     """channel type -> the adaptor that relays it (types not relayed yet are absent)."""
-    by_name = {a.name: a for a in FAMILIES}
+    by_name = {a.name: a for a in families(settings)}
     return {t: by_name[s.adaptor] for t, s in PROVIDERS.items() if s.adaptor in by_name}
 
 
-__all__ = ["Adaptor", "FAMILIES", "build_registry", "CHANNEL_TYPE_NAMES", "PROVIDERS", "ProviderSpec", "spec"]
+__all__ = ["Adaptor", "FAMILIES", "build_registry", "families", "CHANNEL_TYPE_NAMES", "PROVIDERS",
+           "ProviderSpec", "spec"]

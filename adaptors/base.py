@@ -199,6 +199,9 @@ class Adaptor:
     ``modes``, and override the converters."""
 
     name: ClassVar[str] = "base"
+    # True: a stream request's upstream answers JSON (no SSE: one JSON body, or NDJSON) and
+    # the transcoder turns it into OpenAI SSE; the relay must not treat JSON as an error then.
+    json_streams: ClassVar[bool] = False
     modes: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:

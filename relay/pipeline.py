@@ -350,9 +350,12 @@ class Job:
                     sink.start_stream()
                 sink.send(frames)
 
+        json_streams = adaptor.json_streams
+
         def json_error_guard(chunk: bytes) -> None:
-            # A 2xx JSON body on a stream request is an error or a non-stream answer.
-            if "json" in call.content_type and not sink.started:
+            # A 2xx JSON body on a stream request is an error or a non-stream answer, unless the
+            # adaptor streams from JSON (an upstream with no streaming, or newline-delimited JSON).
+            if not json_streams and "json" in call.content_type and not sink.started:
                 call.error_body += chunk
             else:
                 on_chunk(chunk)

@@ -67,6 +67,8 @@ class Settings:
     metric_queue_size: int = 10
     metric_success_rate_threshold: float = 0.8
     lease_ttl: float = 30.0  # a crashed process's unspent quota lease returns after this
+    gemini_version: str = "v1beta"  # GEMINI_VERSION: the Gemini API version (a channel's config may override)
+    gemini_safety_setting: str = "BLOCK_NONE"  # GEMINI_SAFETY_SETTING: threshold for every harm category
     session_secret: str = ""
     sync_frequency: float = 600.0
     batch_update_interval: float = 5.0
@@ -112,6 +114,8 @@ class Settings:
             metric_queue_size=int(_num(e, "METRIC_QUEUE_SIZE", 10)),
             metric_success_rate_threshold=_num(e, "METRIC_SUCCESS_RATE_THRESHOLD", 0.8),
             lease_ttl=_num(e, "LEASE_TTL", 30),
+            gemini_version=(e.get("GEMINI_VERSION") or "v1beta").strip(),
+            gemini_safety_setting=(e.get("GEMINI_SAFETY_SETTING") or "BLOCK_NONE").strip(),
             session_secret=e.get("SESSION_SECRET", ""),
             sync_frequency=_num(e, "SYNC_FREQUENCY", 600),
             batch_update_interval=_num(e, "BATCH_UPDATE_INTERVAL", 5),
@@ -223,7 +227,7 @@ class AppContext:
                                   owner=self.events.origin, lease_ttl=settings.lease_ttl)
         self.logs = LogStore(self.db, self.ledger)
         self.counter = TokenCounter(o200k=bool(settings.tiktoken_cache_dir))
-        self.adaptors = build_registry()
+        self.adaptors = build_registry(settings)
         self.http = make_client(settings.relay_max_connections)
         self.proxy = ProxyConfig.parse(settings.relay_proxy)
         self.channel_checks = ChannelChecks(CheckServices(
