@@ -79,3 +79,14 @@ async def test_types_are_served_to_admins(gw: Gateway) -> None:
     assert data[0]["balance"] == "USD" and "gpt-4o-mini" in data[0]["models"]
     code, anon = await gw.api("GET", "/api/channel/types", token=None)
     assert code == 401 and anon["success"] is False
+
+
+def test_readme_channel_table_is_generated_from_the_registry() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("channel_table", ROOT / "scripts" / "channel_table.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert mod.readme_with_table(readme) == readme, "run: python scripts/channel_table.py --write"

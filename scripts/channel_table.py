@@ -1,0 +1,64 @@
+"""Print (or, with --write, put into README.md) the channel table generated from the provider
+registry, so the README never lists a channel type differently from the code.
+
+    python scripts/channel_table.py           # print the table
+    python scripts/channel_table.py --write   # replace the table between README's markers
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from adaptors import build_registry  # noqa: E402
+from adaptors.base import CHAT, COMPLETIONS, EMBEDDINGS  # noqa: E402
+from adaptors.registry import PROVIDERS  # noqa: E402
+
+START, END = "<!-- channel-table:start -->", "<!-- channel-table:end -->"
+
+
+def _yes(flag: bool) -> str:
+    return "✓" if flag else "–"
+
+
+def table() -> str:
+    adaptors = build_registry()
+    rows = ["| type | provider | chat + stream | tools | completions | embeddings | key | default base URL |",
+            "|---|---|---|---|---|---|---|---|"]
+    for t, s in sorted(PROVIDERS.items()):
+        a = adaptors.get(t)
+        modes = set(s.modes) if a is not None else set()
+        tools = a is not None and CHAT in modes and getattr(a, "tools", True)
+        key = s.key_format or ("built from " + s.key_from_config if s.key_from_config else "API key")
+        if a is None:
+            key += " (stored; not relayed yet)"
+        base = f"`{s.base_url}`" if s.base_url else ("required" if s.base_url_required else "–")
+        rows.append(f"| {t} | {s.name}{' (deprecated)' if s.deprecated else ''} | {_yes(CHAT in modes)} | "
+                    f"{_yes(tools)} | {_yes(COMPLETIONS in modes)} | {_yes(EMBEDDINGS in modes)} | "
+                    f"{key} | {base} |")
+    return "\n".join(rows)
+
+
+def readme_with_table(text: str) -> str:
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table()}\n{END}{tail}"
+
+
+def main() -> int:
+    if "--write" in sys.argv:
+        path = os.path.join(ROOT, "README.md")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(readme_with_table(text))
+        return 0
+    print(table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
