@@ -4,12 +4,18 @@ The OpenAI adaptor is an identity pass-through: the client's bytes go upstream
 untouched unless the pipeline rewrote the body (mapping, system prompt, usage
 injection), and the upstream's bytes come back untouched. Streams are parsed
 only to read usage and the generated text for local counting.
+
+A type's URL is ``base + path_prefix + path`` (registry entry); the few types that
+differ beyond that (FastGPT's base, MiniMax's chat path, Baichuan's body) have a
+:class:`_TypeRules` entry in ``_RULES``. Types without one (OpenAI itself) pay one
+dict lookup for it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from .base import (
     CHAT,
@@ -186,25 +192,85 @@ class OpenAIStream(StreamTranscoder):
         return out
 
 
+def _prefix_heads(prefix: str) -> tuple[str, ...]:
+    """The leading parts of a path prefix, longest first: ``/api/openapi/v1`` →
+    (``/api/openapi/v1``, ``/api/openapi``, ``/api``)."""
+    parts = [p for p in prefix.split("/") if p]
+    return tuple("/" + "/".join(parts[:n]) for n in range(len(parts), 0, -1))
+
+
+# What Baichuan rejects in OpenAI requests. One API never passes Baichuan's bytes through
+# (relay/controller/text.go excludes channeltype.Baichuan; it came in with the type, commit
+# 614c2e04: "frequency_penalty 0 is not acceptable for baichuan"): it re-encodes the parsed
+# request, whose omitempty fields drop nulls, zero penalties and the other zero numbers.
+_BAICHUAN_ZERO_DROPPED = frozenset({"frequency_penalty", "presence_penalty", "max_tokens", "n", "seed", "top_k"})
+
+
+def baichuan_body(req: RelayRequest) -> bytes:
+    """A fresh JSON body for Baichuan (type 26) from the parsed request: null fields and
+    zero ``frequency_penalty``/``presence_penalty`` (and zero ``max_tokens``/``n``/``seed``/
+    ``top_k``, as One API's re-encoding drops them) are left out; everything else, Baichuan's
+    own fields (``with_search_enhance``, ``knowledge_base``…) included, is kept."""
+    body = {
+        k: v for k, v in req.body.items()
+        if v is not None and not (
+            k in _BAICHUAN_ZERO_DROPPED and v == 0 and not isinstance(v, bool))
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class _TypeRules:
+    """How one OpenAI-compatible type departs from ``base + path_prefix + MODE_PATHS[mode]``."""
+
+    # base URL endings that already hold the start of the registry's path_prefix (not repeated)
+    base_heads: tuple[str, ...] = ()
+    # mode -> the path after path_prefix, where it is not OpenAI's
+    paths: Mapping[str, str] | None = None
+    # builds the upstream body from the parsed request instead of passing the client's bytes
+    body: Callable[[RelayRequest], bytes] | None = None
+
+
+_RULES: dict[int, _TypeRules] = {
+    # FastGPT: /api/openapi/v1/chat/completions whether the base is the host (a user's
+    # https://fastgpt.example.com) or ends with /api/openapi (One API's default and habit).
+    22: _TypeRules(base_heads=_prefix_heads(PROVIDERS[22].path_prefix)),
+    26: _TypeRules(body=baichuan_body),
+    # MiniMax: chat is {base}/v1/text/chatcompletion_v2 (One API relay/adaptor/minimax).
+    27: _TypeRules(paths={**MODE_PATHS, CHAT: "/text/chatcompletion_v2"}),
+}
+_NO_RULES = _TypeRules()
+
+
 class OpenAIAdaptor(Adaptor):
     """OpenAI and every OpenAI-compatible type; each type's base URL and path prefix come
-    from its registry entry."""
+    from its registry entry (``_RULES`` for the few that need more)."""
 
     name = "openai"
 
     def base_url(self, target: ChannelTarget) -> str:
-        spec = PROVIDERS.get(target.type)
+        return self._base(target, PROVIDERS.get(target.type), _RULES.get(target.type, _NO_RULES))
+
+    @staticmethod
+    def _base(target: ChannelTarget, spec: Any, rules: _TypeRules) -> str:
         base = (target.base_url or (spec.base_url if spec else "")).rstrip("/")
         if not base:
             base = "https://api.openai.com"
         if spec is not None and spec.strip_v1 and base.endswith("/v1"):
             base = base[:-3]
+        for head in rules.base_heads:
+            if base.endswith(head):
+                base = base[:-len(head)]
+                break
         return base
 
     def url(self, req: RelayRequest, target: ChannelTarget) -> str:
+        return self._url(req, target, _RULES.get(target.type, _NO_RULES))
+
+    def _url(self, req: RelayRequest, target: ChannelTarget, rules: _TypeRules) -> str:
         spec = PROVIDERS.get(target.type)
         prefix = spec.path_prefix if spec is not None else "/v1"
-        return self.base_url(target) + prefix + MODE_PATHS[req.mode]
+        return self._base(target, spec, rules) + prefix + (rules.paths or MODE_PATHS)[req.mode]
 
     def headers(self, target: ChannelTarget) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Authorization": "Bearer " + target.key}
@@ -214,7 +280,9 @@ class OpenAIAdaptor(Adaptor):
         return h
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
-        return UpstreamRequest("POST", self.url(req, target), self.headers(target), req.body_bytes())
+        rules = _RULES.get(target.type, _NO_RULES)
+        body = req.body_bytes() if rules.body is None else rules.body(req)
+        return UpstreamRequest("POST", self._url(req, target, rules), self.headers(target), body)
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
         try:
@@ -238,22 +306,28 @@ class OpenAIAdaptor(Adaptor):
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
 
 
+def azure_deployment(model: str) -> str:
+    """The Azure deployment for an upstream model name: the name without dots, as One API
+    derives it (``gpt-3.5-turbo`` → ``gpt-35-turbo``, ``gpt-4.1`` → ``gpt-41``)."""
+    return model.replace(".", "")
+
+
 class AzureAdaptor(OpenAIAdaptor):
     """Azure OpenAI: deployment URL, ``api-key`` header, ``api-version`` query.
 
-    The deployment is the upstream model name (after mapping); a channel's
-    ``model_mapping`` is the explicit way to name deployments (we do not
-    delete dots as One API does: ``gpt-3.5-turbo`` stays ``gpt-3.5-turbo``
-    unless mapped).
+    The deployment is the upstream model name (after the channel's ``model_mapping``)
+    with its dots deleted, as One API does: ``gpt-3.5-turbo`` goes to the deployment
+    ``gpt-35-turbo``. A channel's ``model_mapping`` names any other deployment (map
+    ``gpt-4o`` to ``my-deployment``); a mapped name loses its dots too.
     """
 
     name = "azure"
 
-    def url(self, req: RelayRequest, target: ChannelTarget) -> str:
+    def _url(self, req: RelayRequest, target: ChannelTarget, rules: _TypeRules) -> str:
         base = (target.base_url or "").rstrip("/")
         version = (target.config.get("api_version") or target.other or AZURE_DEFAULT_API_VERSION)
         path = MODE_PATHS[req.mode]
-        return f"{base}/openai/deployments/{req.model}{path}?api-version={version}"
+        return f"{base}/openai/deployments/{azure_deployment(req.model)}{path}?api-version={version}"
 
     def headers(self, target: ChannelTarget) -> dict[str, str]:
         return {"Content-Type": "application/json", "api-key": target.key}
@@ -283,4 +357,4 @@ class AzureStream(OpenAIStream):
         return super()._handle(kept)
 
 
-__all__ = ["OpenAIAdaptor", "AzureAdaptor", "parse_openai_error", "CHAT"]
+__all__ = ["OpenAIAdaptor", "AzureAdaptor", "azure_deployment", "baichuan_body", "parse_openai_error", "CHAT"]

@@ -141,3 +141,76 @@ def test_error_parsing_verdicts() -> None:
     assert f.message == "<html>Bad gateway</html>" and f.retryable
     f = parse_openai_error(500, b'{"error":"plain text error"}')
     assert f.message == "plain text error"
+
+
+# --------------------------------------------------------------------------- types 3, 22, 26, 27, 50
+
+
+def _url(t: int, base: str = "", mode: str = CHAT, model: str = "gpt-4o", **cfg: object) -> str:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]} if mode == CHAT \
+        else {"model": model, "input": "x"}
+    req = RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model, requested_model=model)
+    adaptor = AzureAdaptor() if t == 3 else OpenAIAdaptor()
+    return adaptor.build_request(req, ChannelTarget(1, t, "k", base_url=base, config=dict(cfg))).url
+
+
+def test_azure_deployment_is_the_model_without_dots() -> None:
+    base = "https://r.openai.azure.com/"
+    assert _url(3, base, model="gpt-3.5-turbo", api_version="2024-06-01") == \
+        "https://r.openai.azure.com/openai/deployments/gpt-35-turbo/chat/completions?api-version=2024-06-01"
+    assert _url(3, base, model="gpt-4.1-mini") == \
+        "https://r.openai.azure.com/openai/deployments/gpt-41-mini/chat/completions?api-version=2024-10-21"
+    assert _url(3, base, EMBEDDINGS, model="text-embedding-3.5") == \
+        "https://r.openai.azure.com/openai/deployments/text-embedding-35/embeddings?api-version=2024-10-21"
+    assert _url(3, base, model="my-deployment") == \
+        "https://r.openai.azure.com/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+
+
+def test_fastgpt_path_for_default_and_user_bases() -> None:
+    want = "/api/openapi/v1/chat/completions"
+    assert _url(22) == "https://fastgpt.run" + want  # the registry default (One API's url.go)
+    for base in ("https://fastgpt.example.com", "https://fastgpt.example.com/",
+                 "https://fastgpt.example.com/api/openapi", "https://fastgpt.example.com/api/openapi/",
+                 "https://fastgpt.example.com/api/openapi/v1"):
+        assert _url(22, base) == "https://fastgpt.example.com" + want, base
+    assert _url(22, "http://10.0.0.9:3000/fastgpt") == "http://10.0.0.9:3000/fastgpt" + want
+
+
+def test_minimax_chat_path() -> None:
+    assert _url(27) == "https://api.minimax.chat/v1/text/chatcompletion_v2"
+    assert _url(27, "https://api.minimaxi.com/") == "https://api.minimaxi.com/v1/text/chatcompletion_v2"
+
+
+def test_openai_compatible_base_is_used_as_given() -> None:
+    assert _url(50, "https://host/api/v3") == "https://host/api/v3/chat/completions"
+    assert _url(50, "https://host/api/v3/", EMBEDDINGS) == "https://host/api/v3/embeddings"
+    assert _url(50, "http://10.0.0.5:8000/v1") == "http://10.0.0.5:8000/v1/chat/completions"
+    assert _url(50, "http://10.0.0.5:8000") == "http://10.0.0.5:8000/chat/completions"  # no forced /v1
+    assert _url(50, "http://x/v1", COMPLETIONS) == "http://x/v1/completions"
+
+
+def test_baichuan_body_is_re_encoded_without_what_baichuan_rejects() -> None:
+    body = {"model": "Baichuan4", "messages": [{"role": "user", "content": "你好"}],
+            "frequency_penalty": 0, "presence_penalty": 0.0, "temperature": 0.3, "top_p": 0.85,
+            "max_tokens": 0, "n": 1, "stop": None, "tools": None, "stream": False, "user": "u",
+            "with_search_enhance": True, "knowledge_base": {"ids": ["kb-1"]}}
+    raw = json.dumps(body, indent=2).encode()
+    req = RelayRequest(CHAT, body, raw, "Baichuan4", "Baichuan4")  # not rewritten by the pipeline
+    up = OpenAIAdaptor().build_request(req, ChannelTarget(1, 26, "k"))
+    assert up.url == "https://api.baichuan-ai.com/v1/chat/completions"
+    assert up.headers["Authorization"] == "Bearer k"
+    assert up.body != raw and "你好".encode() in up.body and b"\n" not in up.body
+    sent = json.loads(up.body)  # type: ignore[arg-type]
+    assert sent == {"model": "Baichuan4", "messages": [{"role": "user", "content": "你好"}],
+                    "temperature": 0.3, "top_p": 0.85, "n": 1, "stream": False, "user": "u",
+                    "with_search_enhance": True, "knowledge_base": {"ids": ["kb-1"]}}
+    # a non-zero penalty is the client's choice and goes through; the pipeline's rewrite is used
+    req = RelayRequest(CHAT, {**body, "model": "Baichuan2-Turbo", "frequency_penalty": 0.5}, raw,
+                       "Baichuan2-Turbo", "Baichuan4", rewrite=True)
+    sent = json.loads(OpenAIAdaptor().build_request(req, ChannelTarget(1, 26, "k")).body)  # type: ignore[arg-type]
+    assert sent["frequency_penalty"] == 0.5 and sent["model"] == "Baichuan2-Turbo"
+    assert "presence_penalty" not in sent
+    # other OpenAI-compatible types keep the client's bytes, zero penalties and all
+    req = RelayRequest(CHAT, body, raw, "Baichuan4", "Baichuan4")
+    for t in (1, 22, 27, 50):
+        assert OpenAIAdaptor().build_request(req, ChannelTarget(1, t, "k", base_url="http://h")).body == raw, t
