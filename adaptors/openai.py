@@ -256,8 +256,6 @@ class OpenAIAdaptor(Adaptor):
         base = (target.base_url or (spec.base_url if spec else "")).rstrip("/")
         if not base:
             base = "https://api.openai.com"
-        if spec is not None and spec.strip_v1 and base.endswith("/v1"):
-            base = base[:-3]
         for head in rules.base_heads:
             if base.endswith(head):
                 base = base[:-len(head)]

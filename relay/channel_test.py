@@ -515,13 +515,14 @@ class BalanceSpec:
 
     read: Callable[[Getter, str], Awaitable[float]]
     auth: str = "bearer"  # or "api-key" (AIProxy's Api-Key header)
+    strip_v1: bool = False  # a base URL ending in /v1 loses it (the readers ask /v1/... paths)
 
     def base(self, channel: ChannelRecord) -> str:
         spec = PROVIDERS[channel.type]
         own = channel.base_url.rstrip("/")
         relay_default = spec.base_url.rstrip("/")
         base = own if own and own != relay_default else (spec.balance_url or relay_default)
-        if spec.strip_v1 and base.endswith("/v1"):
+        if self.strip_v1 and base.endswith("/v1"):
             base = base[:-3]
         return base.rstrip("/")
 
@@ -545,5 +546,5 @@ BALANCE_SPECS: dict[int, BalanceSpec] = {
     25: BalanceSpec(_moonshot),
     36: BalanceSpec(_deepseek),
     44: BalanceSpec(_siliconflow),
-    50: BalanceSpec(_openai_subscription),
+    50: BalanceSpec(_openai_subscription, strip_v1=True),
 }

@@ -301,7 +301,8 @@ class Job:
     async def attempt(self, channel: ChannelRecord) -> Outcome:
         ctx = self.ctx
         adaptor = ctx.adaptors.get(channel.type)
-        if adaptor is None or self.mode not in adaptor.modes:
+        spec = PROVIDERS.get(channel.type)
+        if adaptor is None or spec is None or self.mode not in spec.modes:
             raise UpstreamError(
                 f"Channel #{channel.id} (type {channel.type}) does not support {self.mode} requests",
                 status=503, code="channel_type_unsupported")

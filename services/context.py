@@ -265,6 +265,9 @@ class AppContext:
         await self.events.start()
         await self.option_store.load()
         if self.settings.is_master:
+            from services.migrations import migrate
+
+            await migrate(self.db.system, self.channels)
             await self.bootstrap()
         await self.router.reload()
         self.ledger.start()
