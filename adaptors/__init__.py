@@ -14,6 +14,8 @@ from .base import Adaptor
 from .openai import AzureAdaptor, OpenAIAdaptor
 from .registry import CHANNEL_TYPE_NAMES, PROVIDERS, ProviderSpec, spec
 
+from .ollama import OllamaAdaptor
+from .cohere import CohereAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -24,6 +26,8 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         OpenAIAdaptor(),
         AzureAdaptor(),
         AnthropicAdaptor(),
+        OllamaAdaptor(),
+        CohereAdaptor(),
         # (further adaptor families go above this line)
     )
 
