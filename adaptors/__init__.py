@@ -16,6 +16,7 @@ from .registry import CHANNEL_TYPE_NAMES, PROVIDERS, ProviderSpec, spec
 
 from .ollama import OllamaAdaptor
 from .cohere import CohereAdaptor
+from .gemini import GeminiAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -28,6 +29,7 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         AnthropicAdaptor(),
         OllamaAdaptor(),
         CohereAdaptor(),
+        GeminiAdaptor(settings),
         # (further adaptor families go above this line)
     )
 
