@@ -17,6 +17,9 @@ from .registry import CHANNEL_TYPE_NAMES, PROVIDERS, ProviderSpec, spec
 from .ollama import OllamaAdaptor
 from .cohere import CohereAdaptor
 from .gemini import GeminiAdaptor
+from .cloudflare import CloudflareAdaptor
+from .coze import CozeAdaptor
+from .deepl import DeepLAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -30,6 +33,9 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         OllamaAdaptor(),
         CohereAdaptor(),
         GeminiAdaptor(settings),
+        CloudflareAdaptor(),
+        DeepLAdaptor(),
+        CozeAdaptor(),
         # (further adaptor families go above this line)
     )
 
