@@ -14,9 +14,9 @@ from .base import Adaptor
 from .openai import AzureAdaptor, OpenAIAdaptor
 from .registry import CHANNEL_TYPE_NAMES, PROVIDERS, ProviderSpec, spec
 
+from .gemini import GeminiAdaptor
 from .ollama import OllamaAdaptor
 from .cohere import CohereAdaptor
-from .gemini import GeminiAdaptor
 from .cloudflare import CloudflareAdaptor
 from .coze import CozeAdaptor
 from .deepl import DeepLAdaptor
@@ -30,9 +30,9 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         OpenAIAdaptor(),
         AzureAdaptor(),
         AnthropicAdaptor(),
+        GeminiAdaptor(settings),
         OllamaAdaptor(),
         CohereAdaptor(),
-        GeminiAdaptor(settings),
         CloudflareAdaptor(),
         DeepLAdaptor(),
         CozeAdaptor(),

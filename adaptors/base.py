@@ -133,6 +133,17 @@ class UpstreamFailure:
     payload: dict[str, Any] | None = None
 
 
+class UpstreamRejected(Exception):
+    """Raised by an adaptor when a request cannot be built for this channel (a missing config
+    value) or when a 2xx answer is an error (providers that report errors on HTTP 200). The
+    relay answers ``failure`` in OpenAI's error shape and retries or disables as it says; a
+    channel test reports it. Adaptors stay free of the relay's own exception tree."""
+
+    def __init__(self, failure: UpstreamFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
 # Messages that mean the channel's key or account is unusable (One API monitor/manage.go).
 _DISABLING_PHRASES = (
     "credit",

@@ -19,7 +19,6 @@ import json
 import urllib.parse
 from typing import Any
 
-from relay.errors import UpstreamError
 
 from .base import (
     CHAT,
@@ -29,6 +28,7 @@ from .base import (
     ParsedResponse,
     RelayRequest,
     UpstreamFailure,
+    UpstreamRejected,
     UpstreamRequest,
     failure_verdicts,
 )
@@ -40,17 +40,16 @@ DEFAULT_BASE_URL = PROVIDERS[37].base_url
 _AUTH_CODES = frozenset({10000, 10001, 9109})
 
 
-class ChannelConfigError(UpstreamError, ValueError):
-    """The channel lacks a setting the provider needs (raised by ``build_request``).
-
-    An :class:`UpstreamError`, so the relay answers it in OpenAI's error shape (503, code
-    ``channel_config_missing``) and tries another channel; a ``ValueError``, so a channel
-    test reports it as a request that could not be built.
-    """
+class ChannelConfigError(UpstreamRejected):
+    """The channel lacks a setting the provider needs (raised by ``build_request``): the relay
+    answers 503 ``channel_config_missing`` in OpenAI's error shape and tries another channel;
+    a channel test reports it as a request that could not be built."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, status=503, retryable=True, disables_channel=False,
-                         code="channel_config_missing", type="one_api_error")
+        super().__init__(UpstreamFailure(
+            status=503, message=message, type="one_api_error", code="channel_config_missing",
+            retryable=True, disables_channel=False,
+            payload={"message": message, "type": "one_api_error", "param": "", "code": "channel_config_missing"}))
 
 
 def is_ai_gateway(base: str) -> bool:

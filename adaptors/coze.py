@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from relay.errors import UpstreamError
 
 from .base import (
     CHAT,
@@ -36,6 +35,7 @@ from .base import (
     RelayRequest,
     StreamTranscoder,
     UpstreamFailure,
+    UpstreamRejected,
     UpstreamRequest,
     Usage,
     chat_chunk,
@@ -185,13 +185,9 @@ def parse_coze_error(status: int, body: bytes) -> UpstreamFailure:
     return coze_failure(status, *cm)
 
 
-class CozeAnswerError(UpstreamError, ValueError):
+class CozeAnswerError(UpstreamRejected):
     """A 2xx Coze answer that is an error (raised by ``parse_response``, before the client
     got anything: the relay answers it in OpenAI's error shape and may retry)."""
-
-    def __init__(self, f: UpstreamFailure) -> None:
-        super().__init__(f.message, status=f.status, retryable=f.retryable,
-                         disables_channel=f.disables_channel, payload=f.payload, code=f.code, type=f.type)
 
 
 # --------------------------------------------------------------------------- stream

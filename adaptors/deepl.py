@@ -22,7 +22,6 @@ import urllib.parse
 import uuid
 from typing import Any
 
-from relay.errors import UpstreamError
 
 from .base import (
     CHAT,
@@ -33,6 +32,7 @@ from .base import (
     RelayRequest,
     StreamTranscoder,
     UpstreamFailure,
+    UpstreamRejected,
     UpstreamRequest,
     chat_chunk,
     failure_verdicts,
@@ -132,12 +132,8 @@ def parse_deepl_error(status: int, body: bytes) -> UpstreamFailure:
                            retryable=retryable, disables_channel=disables, payload=payload)
 
 
-class DeepLAnswerError(UpstreamError, ValueError):
+class DeepLAnswerError(UpstreamRejected):
     """A 2xx DeepL answer without a translation (raised by ``parse_response``)."""
-
-    def __init__(self, f: UpstreamFailure) -> None:
-        super().__init__(f.message, status=f.status, retryable=f.retryable,
-                         disables_channel=f.disables_channel, payload=f.payload, code=f.code, type=f.type)
 
 
 def completion_id() -> str:

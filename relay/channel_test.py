@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from adaptors import CHANNEL_TYPE_NAMES, PROVIDERS
-from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRequest
+from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRejected, UpstreamRequest
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, ChannelRecord
 
 from .upstream import UpstreamCall, transport_error
@@ -213,6 +213,8 @@ class ChannelChecks:
                                base_url=channel.base_url, config=channel.config, other=channel.other)
         try:
             req = adaptor.build_request(rreq, target)
+        except UpstreamRejected as r:
+            raise CheckError(f"the test request could not be built: {r.failure.message}") from None
         except (ValueError, KeyError, TypeError) as e:
             raise CheckError(f"the test request could not be built: {e}") from None
         resp = await UpstreamCall(svc.http, req, timeout=self.timeout, proxy=svc.proxy).fetch()
@@ -222,7 +224,11 @@ class ChannelChecks:
         if not 200 <= resp.code < 300:
             f = adaptor.parse_error(resp.code, data)
             raise CheckError(f"HTTP {resp.code}: {f.message}", disables_channel=f.disables_channel)
-        parsed = adaptor.parse_response(rreq, resp.code, data)
+        try:
+            parsed = adaptor.parse_response(rreq, resp.code, data)
+        except UpstreamRejected as r:  # an error on HTTP 200 (Coze, DeepL)
+            raise CheckError(f"HTTP {resp.code}: {r.failure.message}",
+                             disables_channel=r.failure.disables_channel) from None
         text = _reply_text(parsed.body)
         if text is None:
             raise CheckError(f"the upstream answered HTTP {resp.code} but not with a chat completion: "

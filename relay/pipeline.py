@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from adaptors.registry import PROVIDERS
 from adaptors.base import (
-    CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, RelayRequest, Usage, sse_frame,
+    CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, RelayRequest, UpstreamRejected, Usage,
+    sse_frame,
 )
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, ChannelRecord
 from models.ledger import TOKEN, USER, QuotaUnavailable, Reservation
@@ -309,7 +310,10 @@ class Job:
         rreq = self.build(channel, adaptor)
         target = ChannelTarget(id=channel.id, type=channel.type, key=channel.next_key(),
                                base_url=channel.base_url, config=channel.config, other=channel.other)
-        upstream = adaptor.build_request(rreq, target)
+        try:
+            upstream = adaptor.build_request(rreq, target)
+        except UpstreamRejected as r:
+            raise self.rejected(r) from None
         call = UpstreamCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
         if self.stream:
             return await self.stream_attempt(channel, adaptor, rreq, call)
@@ -320,7 +324,10 @@ class Job:
         body = resp.body or b""
         if not 200 <= resp.code < 300:
             raise self.failure(adaptor, resp.code, body)
-        parsed = adaptor.parse_response(rreq, resp.code, body)
+        try:
+            parsed = adaptor.parse_response(rreq, resp.code, body)
+        except UpstreamRejected as r:
+            raise self.rejected(r) from None
         usage = parsed.usage
         if usage is None:
             usage = Usage(self.prompt_tokens, ctx.counter.count_text(parsed.completion_text, self.model))
@@ -330,8 +337,13 @@ class Job:
         return Outcome(usage, channel)
 
     def failure(self, adaptor: Adaptor, status: int, body: bytes) -> UpstreamError:
-        f = adaptor.parse_error(status, body)
-        return UpstreamError(f.message, status=status, retryable=f.retryable,
+        return self.rejected(UpstreamRejected(adaptor.parse_error(status, body)), status)
+
+    @staticmethod
+    def rejected(r: UpstreamRejected, status: int | None = None) -> UpstreamError:
+        """An adaptor's verdict as the relay's error (``status``: the HTTP status seen)."""
+        f = r.failure
+        return UpstreamError(f.message, status=status or f.status, retryable=f.retryable,
                              disables_channel=f.disables_channel, payload=f.payload, code=f.code,
                              type=f.type)
 

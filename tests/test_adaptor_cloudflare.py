@@ -14,7 +14,8 @@ from adaptors import build_registry
 from adaptors.base import CHAT, DONE_FRAME, EMBEDDINGS, ChannelTarget, RelayRequest, Usage
 from adaptors.cloudflare import ChannelConfigError, CloudflareAdaptor, is_ai_gateway, parse_cloudflare_error
 from adaptors.registry import PROVIDERS
-from relay.errors import UpstreamError
+from adaptors.base import UpstreamRejected
+from relay.pipeline import Job
 from tests.conftest import Gateway, listen
 from tests.fake_misc_providers import CF_ACCOUNT, CF_REPLY, CF_USAGE, FakeState, make_app
 
@@ -82,8 +83,8 @@ def test_ai_gateway_base_needs_no_account() -> None:
 def test_missing_account_is_a_clear_channel_error(config: dict[str, Any]) -> None:
     with pytest.raises(ChannelConfigError) as e:
         CloudflareAdaptor().build_request(make_req(), target(config=config))
-    err = e.value
-    assert isinstance(err, UpstreamError) and isinstance(err, ValueError)  # relay and channel test
+    assert isinstance(e.value, UpstreamRejected)  # the relay and the channel test both handle it
+    err = Job.rejected(e.value)  # what the relay answers
     assert err.status == 503 and err.code == "channel_config_missing" and err.retryable
     assert "account ID" in err.message and "#5" in err.message
     body = err.to_openai("req-1")

@@ -23,7 +23,7 @@ from adaptors.coze import (
     user_id,
 )
 from adaptors.registry import PROVIDERS
-from relay.errors import UpstreamError
+from adaptors.base import UpstreamRejected
 from tests.conftest import Gateway, listen
 from tests.fake_misc_providers import COZE_CHAT_ID, COZE_REPLY, COZE_USAGE, FakeState, make_app
 
@@ -284,8 +284,8 @@ def test_parse_response_assembles_the_event_stream() -> None:
 def test_parse_response_errors_on_2xx_raise(body: bytes, code: int, disables: bool) -> None:
     with pytest.raises(CozeAnswerError) as e:
         CozeAdaptor().parse_response(make_req(), 200, body)
-    err = e.value
-    assert isinstance(err, UpstreamError) and err.code == code and err.disables_channel is disables
+    err = e.value.failure  # the contract: an UpstreamRejected carrying the normalised failure
+    assert isinstance(e.value, UpstreamRejected) and err.code == code and err.disables_channel is disables
     assert err.status == 502 and err.payload is not None and err.payload["code"] == code
 
 
@@ -425,3 +425,13 @@ async def test_sdk_bad_token(gw: Gateway, fake: Fake) -> None:
         await gw.client(key).chat.completions.create(model=BOT, messages=[{"role": "user", "content": "hi"}])
     assert "token you entered is incorrect" in e.value.message
     assert isinstance(e.value.body, dict) and e.value.body.get("code") == 4101
+
+
+async def test_channel_test_reports_an_error_on_http_200(gw: Gateway, fake: Fake) -> None:
+    """A bad token is an error Coze sends with HTTP 200: the channel test says so (no 500)."""
+    await gw.channel(type=34, key="pat_bad", base_url=fake.url, models=BOT)
+    channels = await gw.ok("GET", "/api/channel/?p=0")
+    cid = channels[0]["id"]
+    code, data = await gw.api("GET", f"/api/channel/test/{cid}")
+    assert code == 200 and data["success"] is False, data
+    assert "HTTP 200" in data["message"]

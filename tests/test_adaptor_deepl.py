@@ -23,7 +23,7 @@ from adaptors.deepl import (
     to_deepl_request,
 )
 from adaptors.registry import PROVIDERS
-from relay.errors import UpstreamError
+from adaptors.base import UpstreamRejected
 from tests.conftest import Gateway, listen
 from tests.fake_misc_providers import FakeState, make_app
 
@@ -123,7 +123,7 @@ def test_parse_response_chat_completion_without_usage() -> None:
 def test_parse_response_2xx_without_translation_is_an_error() -> None:
     with pytest.raises(DeepLAnswerError) as e:
         DeepLAdaptor().parse_response(make_req(), 200, b'{"message":"Internal error"}')
-    assert isinstance(e.value, UpstreamError) and e.value.message == "Internal error"
+    assert isinstance(e.value, UpstreamRejected) and e.value.failure.message == "Internal error"
 
 
 def test_errors() -> None:
