@@ -101,6 +101,17 @@ class ChannelTarget:
     base_url: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     other: str = ""
+    # An access token the relay obtained for this key (adaptors with ``credentials``): Baidu's
+    # OAuth token, Vertex's service-account token. Adaptors never fetch it themselves.
+    token: str = ""
+
+
+@dataclass
+class TokenGrant:
+    """An access token an adaptor read from a provider's token endpoint."""
+
+    token: str
+    expires_in: float  # seconds
 
 
 @dataclass
@@ -213,6 +224,17 @@ class Adaptor:
     # True: a stream request's upstream answers JSON (no SSE: one JSON body, or NDJSON) and
     # the transcoder turns it into OpenAI SSE; the relay must not treat JSON as an error then.
     json_streams: ClassVar[bool] = False
+    # True: requests need an access token exchanged from the channel's key first. The relay
+    # sends ``token_request(target)``, reads it with ``parse_token`` and caches the token per
+    # key until shortly before it expires (relay/credentials.py); ``target.token`` carries it.
+    credentials: ClassVar[bool] = False
+
+    def token_request(self, target: "ChannelTarget") -> "UpstreamRequest":
+        raise NotImplementedError
+
+    def parse_token(self, status: int, body: bytes) -> "TokenGrant":
+        """The token, or raise :class:`UpstreamRejected` (a bad key disables the channel)."""
+        raise NotImplementedError
     modes: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:

@@ -50,6 +50,7 @@ from .upstream import UpstreamCall, transport_error
 
 if TYPE_CHECKING:
     from models.channels import ChannelStore
+    from relay.credentials import CredentialCache
     from models.logs import LogStore
     from models.options import Options
 
@@ -148,6 +149,7 @@ class CheckServices:
     relay_timeout: float
     test_prompt: str
     spawn: Callable[[Any], None]
+    credentials: "CredentialCache"
     disable_channel: Callable[[int, int, str], Awaitable[None]]
     on_enabled: Callable[[int, str, str], None]  # (channel id, name, reason): metrics, notification
 
@@ -212,6 +214,8 @@ class ChannelChecks:
         target = ChannelTarget(id=channel.id, type=channel.type, key=channel.keys[0],
                                base_url=channel.base_url, config=channel.config, other=channel.other)
         try:
+            if adaptor.credentials:
+                target.token = await svc.credentials.token(adaptor, target)
             req = adaptor.build_request(rreq, target)
         except UpstreamRejected as r:
             raise CheckError(f"the test request could not be built: {r.failure.message}") from None

@@ -311,9 +311,23 @@ class Job:
         target = ChannelTarget(id=channel.id, type=channel.type, key=channel.next_key(),
                                base_url=channel.base_url, config=channel.config, other=channel.other)
         try:
+            if adaptor.credentials:  # an access token exchanged from the key (cached)
+                target.token = await ctx.credentials.token(adaptor, target)
             upstream = adaptor.build_request(rreq, target)
         except UpstreamRejected as r:
             raise self.rejected(r) from None
+        if not adaptor.credentials:
+            return await self.send(channel, adaptor, rreq, upstream)
+        try:
+            return await self.send(channel, adaptor, rreq, upstream)
+        except UpstreamError as e:
+            if e.status in (401, 403):  # the token may be stale: the next attempt exchanges again
+                ctx.credentials.forget(adaptor, target)
+            raise
+
+    async def send(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
+                   upstream: Any) -> Outcome:
+        ctx = self.ctx
         call = UpstreamCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
         if self.stream:
             return await self.stream_attempt(channel, adaptor, rreq, call)

@@ -230,10 +230,13 @@ class AppContext:
         self.adaptors = build_registry(settings)
         self.http = make_client(settings.relay_max_connections)
         self.proxy = ProxyConfig.parse(settings.relay_proxy)
+        from relay.credentials import CredentialCache
+
+        self.credentials = CredentialCache(self.http, self.proxy)  # exchanged access tokens
         self.channel_checks = ChannelChecks(CheckServices(
             channels=self.channels, logs=self.logs, options=self.options, adaptors=self.adaptors,
             http=self.http, proxy=self.proxy, relay_timeout=settings.relay_timeout,
-            test_prompt=settings.test_prompt, spawn=self.spawn,
+            test_prompt=settings.test_prompt, spawn=self.spawn, credentials=self.credentials,
             disable_channel=self.disable_channel, on_enabled=self._channel_enabled))
         self.start_time = int(time.time())
         self.dummy_hash = hash_password(secrets.token_hex(8))
