@@ -20,6 +20,8 @@ from .cohere import CohereAdaptor
 from .cloudflare import CloudflareAdaptor
 from .coze import CozeAdaptor
 from .deepl import DeepLAdaptor
+from .palm import PaLMAdaptor
+from .aiproxy_library import AIProxyLibraryAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -36,6 +38,8 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         CloudflareAdaptor(),
         DeepLAdaptor(),
         CozeAdaptor(),
+        PaLMAdaptor(),
+        AIProxyLibraryAdaptor(),
         # (further adaptor families go above this line)
     )
 

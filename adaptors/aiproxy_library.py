@@ -1,0 +1,299 @@
+"""AIProxy Library (channel type 21): questions to an AIProxy knowledge library, as One API asks them.
+
+* ``POST {base}/api/library/ask`` with ``{"model", "query", "libraryId", "stream"}``: the query is
+  the last message's text (One API), the library is the channel's ``config.library_id`` (else its
+  legacy ``other`` field, One API's fallback); a channel without one gets a clear 503
+  (``channel_config_missing``) and nothing is sent.
+* The key goes in ``Api-Key`` (AIProxy's header) and, as One API sends it, in
+  ``Authorization: Bearer``.
+* Answer: ``{"success", "answer", "documents": [{"title", "url"}], "errCode", "message"}`` → one
+  chat choice whose content is the answer followed by the documents as a numbered Markdown link
+  list under One API's heading ``参考文档：``. ``errCode`` ≠ 0 or ``success: false`` on a 2xx is
+  an error (HTTP 502).
+* Stream: lines ``data:{"content", "finish", "model", "documents"}`` (One API reads each line
+  that starts with ``data:``); every ``content`` becomes a delta, and when the upstream body
+  ends a last chunk carries the documents of the stream (the last non-empty list) and finish
+  ``stop``, then ``[DONE]`` (One API's order).
+* AIProxy reports no tokens: usage is left to the relay's local count.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from .base import (
+    CHAT,
+    DONE_FRAME,
+    Adaptor,
+    ChannelTarget,
+    ParsedResponse,
+    RelayRequest,
+    StreamTranscoder,
+    UpstreamFailure,
+    UpstreamRejected,
+    UpstreamRequest,
+    chat_chunk,
+    failure_verdicts,
+    now,
+    sse_frame,
+)
+
+DEFAULT_BASE_URL = "https://api.aiproxy.io"
+DOCUMENTS_HEADING = "参考文档："  # One API's heading of the reference list
+
+_JSON_SEPARATORS = (",", ":")
+_AUTH_WORDS = ("api key", "api-key", "apikey", "unauthorized", "invalid key", "key is invalid")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
+
+
+def message_text(content: Any) -> str:
+    """The text of an OpenAI message content (a string, or its text parts joined)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return ""
+    parts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append(part)
+        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+            parts.append(part["text"])
+    return "\n".join(p for p in parts if p)
+
+
+def query_text(body: dict[str, Any]) -> str:
+    """The question: the last message's text (One API)."""
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
+        return ""
+    return message_text(msgs[-1].get("content"))
+
+
+class ChannelConfigError(UpstreamRejected):
+    """The channel names no library (raised by ``build_request``): 503 ``channel_config_missing``,
+    retried on another channel; a channel test reports it."""
+
+    def __init__(self, message: str) -> None:
+        payload = {"message": message, "type": "one_api_error", "param": "", "code": "channel_config_missing"}
+        super().__init__(UpstreamFailure(status=503, message=message, type="one_api_error",
+                                         code="channel_config_missing", retryable=True, disables_channel=False,
+                                         payload=payload))
+
+
+def library_id(target: ChannelTarget) -> str:
+    cfg = target.config if isinstance(target.config, dict) else {}
+    value = cfg.get("library_id")
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return text or (target.other or "").strip()
+
+
+def to_library_request(req: RelayRequest, library: str) -> dict[str, Any]:
+    return {"model": req.model, "query": query_text(req.body), "libraryId": library, "stream": req.stream}
+
+
+def documents_markdown(documents: Any) -> str:
+    """One API's reference list: ``\\n\\n参考文档：\\n1. [title](url)\\n…``; "" without documents."""
+    if not isinstance(documents, list):
+        return ""
+    docs = [d for d in documents if isinstance(d, dict)]
+    if not docs:
+        return ""
+    lines = [f"{i}. [{d.get('title') or ''}]({d.get('url') or ''})\n" for i, d in enumerate(docs, 1)]
+    return f"\n\n{DOCUMENTS_HEADING}\n" + "".join(lines)
+
+
+def library_failure(status: int, code: Any, message: str) -> UpstreamFailure:
+    retryable, disables = failure_verdicts(status, message, None, None)
+    low = message.lower()
+    if status == 403 or any(w in low for w in _AUTH_WORDS):
+        disables = True
+    payload = {"message": message, "type": "upstream_error", "param": "", "code": code}
+    return UpstreamFailure(status=status, message=message, type="upstream_error", code=code,
+                           retryable=retryable, disables_channel=disables, payload=payload)
+
+
+def _error_of(data: Any) -> tuple[Any, str] | None:
+    """(errCode, message) when an AIProxy object is an error."""
+    if not isinstance(data, dict):
+        return None
+    code = data.get("errCode")
+    failed = data.get("success") is False or (code not in (None, 0, "0", ""))
+    if not failed:
+        return None
+    message = data.get("message") or data.get("msg") or data.get("error")
+    if isinstance(message, dict):
+        message = message.get("message")
+    if not isinstance(message, str) or not message:
+        message = f"AIProxy library error {code}" if code not in (None, "") else "AIProxy library request failed"
+    return (code if code not in (None, "") else "aiproxy_error"), message
+
+
+def parse_library_error(status: int, body: bytes) -> UpstreamFailure:
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    err = _error_of(data)
+    if err is None and isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
+        err = ("aiproxy_error", data["message"])
+    if err is None:
+        message = body.decode("utf-8", "replace").strip()[:500] or f"upstream returned HTTP {status}"
+        err = ("aiproxy_error", message)
+    return library_failure(status, *err)
+
+
+class LibraryAnswerError(UpstreamRejected):
+    """A 2xx answer that is an error (raised by ``parse_response``)."""
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex
+
+
+def read_answer(body: bytes) -> str:
+    """The chat content of a library answer (answer + references); raises :class:`LibraryAnswerError`."""
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    err = _error_of(data)
+    if err is not None:
+        raise LibraryAnswerError(library_failure(502, *err))
+    if not isinstance(data, dict) or not isinstance(data.get("answer"), str):
+        raise LibraryAnswerError(library_failure(
+            502, "aiproxy_error", "AIProxy library answered no answer: "
+            + body.decode("utf-8", "replace").strip()[:300]))
+    return data["answer"] + documents_markdown(data.get("documents"))
+
+
+def to_openai_response(content: str, model: str, created: int | None = None) -> dict[str, Any]:
+    return {"id": completion_id(), "object": "chat.completion",
+            "created": created if created is not None else now(), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop"}]}
+
+
+class LibraryStream(StreamTranscoder):
+    """``data:{...}`` lines in (split anywhere), OpenAI chunks out; references and ``stop`` at the end."""
+
+    def __init__(self, req: RelayRequest, created: int | None = None) -> None:
+        super().__init__()
+        self._model = req.requested_model
+        self._created = created if created is not None else now()
+        self._id = completion_id()
+        self._buf = b""
+        self._documents: list[Any] = []
+        self._role_sent = False
+        self._finished = False
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        if not self._role_sent:
+            delta = {"role": "assistant", **delta}
+            self._role_sent = True
+        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish))
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._finished or self.error is not None:
+            return []
+        buf = self._buf + data
+        out: list[bytes] = []
+        start = 0
+        while self.error is None:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            self._line(buf[start:end], out)
+            start = end + 1
+        self._buf = buf[start:] if self.error is None else b""
+        return out
+
+    def _line(self, raw: bytes, out: list[bytes]) -> None:
+        line = raw.strip()
+        if not line:
+            return
+        is_data = line.startswith(b"data:")
+        payload = line[5:].strip() if is_data else line
+        if payload == b"[DONE]":
+            return
+        try:
+            obj: Any = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return  # not JSON: skipped, as One API does
+        err = _error_of(obj)
+        if err is not None:
+            f = library_failure(502, *err)
+            self.error = f.message
+            out.append(sse_frame({"error": f.payload}))
+            out.append(DONE_FRAME)
+            return
+        if not is_data or not isinstance(obj, dict):
+            return
+        docs = obj.get("documents")
+        if isinstance(docs, list) and docs:
+            self._documents = docs
+        content = obj.get("content")
+        if isinstance(content, str) and content:
+            self.text_parts.append(content)
+            out.append(self._chunk({"content": content}))
+        if obj.get("finish") is True:
+            self.done = True
+
+    def finish(self) -> list[bytes]:
+        if self._finished:
+            return []
+        self._finished = True
+        if self.error is not None:
+            return []
+        out: list[bytes] = []
+        if self._buf:
+            self._line(self._buf, out)
+            self._buf = b""
+            if self.error is not None:
+                return out
+        refs = documents_markdown(self._documents)
+        if refs:
+            self.text_parts.append(refs)
+        out.append(self._chunk({"content": refs} if refs else {}, "stop"))
+        out.append(DONE_FRAME)
+        return out
+
+
+class AIProxyLibraryAdaptor(Adaptor):
+    name = "aiproxy_library"
+    modes = frozenset({CHAT})
+    tools = False  # the README's channel table: no tool calls
+
+    def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        library = library_id(target)
+        if not library:
+            raise ChannelConfigError(
+                f"Channel #{target.id} (AIProxy Library) has no library ID: set Library ID in the channel's settings")
+        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        key = target.key.strip()
+        headers = {"Content-Type": "application/json", "Api-Key": key, "Authorization": "Bearer " + key}
+        if req.stream:
+            headers["Accept"] = "text/event-stream"
+        return UpstreamRequest("POST", base + "/api/library/ask", headers,
+                               _dumps(to_library_request(req, library)).encode())
+
+    def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        content = read_answer(body)
+        return ParsedResponse(_dumps(to_openai_response(content, req.requested_model)).encode(), None, content)
+
+    def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        return LibraryStream(req)
+
+    def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
+        return parse_library_error(status, body)
+
+
+__all__ = ["AIProxyLibraryAdaptor", "LibraryStream", "LibraryAnswerError", "ChannelConfigError", "library_id",
+           "query_text", "to_library_request", "documents_markdown", "read_answer", "to_openai_response",
+           "parse_library_error", "DOCUMENTS_HEADING"]
