@@ -22,6 +22,7 @@ from .coze import CozeAdaptor
 from .deepl import DeepLAdaptor
 from .palm import PaLMAdaptor
 from .aiproxy_library import AIProxyLibraryAdaptor
+from .bedrock import BedrockAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -40,6 +41,7 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         CozeAdaptor(),
         PaLMAdaptor(),
         AIProxyLibraryAdaptor(),
+        BedrockAdaptor(),
         # (further adaptor families go above this line)
     )
 

@@ -1,0 +1,525 @@
+"""AWS Bedrock, Claude models (channel type 33): OpenAI chat <-> ``InvokeModel`` with the
+Anthropic Messages body (PROVIDERS.md §3).
+
+* The request body is the Anthropic Messages body (:func:`adaptors.anthropic.to_anthropic_request`)
+  without ``model`` and ``stream`` (the model is in the URL, streaming is the endpoint) and with
+  ``anthropic_version: bedrock-2023-05-31``; it goes to
+  ``POST {endpoint}/model/{modelId}/invoke`` or ``…/invoke-with-response-stream``.
+* The model id comes from the requested (or mapped) model: a plain Anthropic name goes through
+  :data:`MODEL_IDS` (One API's table plus newer models); ids already naming a Bedrock model,
+  an inference profile (``us.``/``eu.``/``apac.``/``global.``…) or an ARN are used as given.
+  It is percent-encoded once in the URL (``:`` → ``%3A``, ``/`` → ``%2F``).
+* Requests are signed with AWS Signature Version 4 (:func:`sigv4`, service ``bedrock``); the
+  canonical URI encodes the already-encoded path once more, as AWS does for every service but
+  S3 (``%3A`` → ``%253A``), else ids with ``:`` fail "signature does not match".
+* The answer is Anthropic JSON (:func:`adaptors.anthropic.to_openai_response`); a stream is
+  AWS event-stream frames (:mod:`adaptors.eventstream`) whose ``chunk`` events carry an
+  Anthropic stream event, base64-encoded, in ``{"bytes": …}``: :class:`BedrockStream` feeds them
+  to the Anthropic transcoder. ``exception`` frames become an error frame.
+* Errors are ``{"message": …}`` with the type in the ``x-amzn-ErrorType`` header (or guessed
+  from the status when the relay passes no headers): 403 (UnrecognizedClientException,
+  AccessDeniedException, InvalidSignatureException) disables the channel; 429
+  ThrottlingException and 5xx are retried; 400 ValidationException is not.
+
+The key is ``AK|SK|Region`` (optionally ``|SessionToken`` for temporary credentials); missing
+parts come from the channel config (``ak``, ``sk``, ``region``). A key without ``|`` is a
+Bedrock API key, sent as ``Authorization: Bearer`` (the region then comes from the config).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from .anthropic import AnthropicStream, to_anthropic_request, to_openai_response
+from .base import (
+    CHAT,
+    Adaptor,
+    ChannelTarget,
+    ParsedResponse,
+    RelayRequest,
+    StreamTranscoder,
+    UpstreamFailure,
+    UpstreamRequest,
+    Usage,
+    failure_verdicts,
+)
+from .cloudflare import ChannelConfigError
+from .eventstream import EventMessage, EventStreamDecoder, EventStreamError
+from .registry import PROVIDERS
+from .sse import SSEEvent
+
+DEFAULT_BASE_URL = PROVIDERS[33].base_url  # "https://bedrock-runtime.{region}.amazonaws.com"
+SERVICE = "bedrock"
+BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
+EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+# Plain Anthropic model names -> Bedrock model ids (One API's aws/claude table, plus newer models).
+MODEL_IDS: dict[str, str] = {
+    "claude-instant-1.2": "anthropic.claude-instant-v1",
+    "claude-2.0": "anthropic.claude-v2",
+    "claude-2.1": "anthropic.claude-v2:1",
+    "claude-3-haiku-20240307": "anthropic.claude-3-haiku-20240307-v1:0",
+    "claude-3-sonnet-20240229": "anthropic.claude-3-sonnet-20240229-v1:0",
+    "claude-3-opus-20240229": "anthropic.claude-3-opus-20240229-v1:0",
+    "claude-3-5-sonnet-20240620": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "claude-3-5-sonnet-20241022": "anthropic.claude-3-5-sonnet-20241022-v2:0",
+    "claude-3-5-sonnet-latest": "anthropic.claude-3-5-sonnet-20241022-v2:0",
+    "claude-3-5-haiku-20241022": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "claude-3-5-haiku-latest": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "claude-3-7-sonnet-20250219": "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "claude-3-7-sonnet-latest": "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "claude-sonnet-4-20250514": "anthropic.claude-sonnet-4-20250514-v1:0",
+    "claude-opus-4-20250514": "anthropic.claude-opus-4-20250514-v1:0",
+    "claude-opus-4-1-20250805": "anthropic.claude-opus-4-1-20250805-v1:0",
+    "claude-sonnet-4-5-20250929": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-haiku-4-5-20251001": "anthropic.claude-haiku-4-5-20251001-v1:0",
+}
+# Models Bedrock serves only through an inference profile ("on-demand throughput isn't
+# supported"): the plain name gets the region's geography prefix (us., eu., apac.).
+PROFILE_ONLY = frozenset({
+    "anthropic.claude-3-7-sonnet-20250219-v1:0", "anthropic.claude-sonnet-4-20250514-v1:0",
+    "anthropic.claude-opus-4-20250514-v1:0", "anthropic.claude-opus-4-1-20250805-v1:0",
+    "anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0",
+})
+_GEOGRAPHIES = (("us-gov-", "us-gov"), ("us-", "us"), ("eu-", "eu"), ("ap-", "apac"))
+_DATED_CLAUDE = re.compile(r"claude-[a-z0-9.-]*-\d{8}")
+
+_JSON_SEPARATORS = (",", ":")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
+
+
+def geography(region: str) -> str:
+    """The inference-profile prefix of a region (``us-east-1`` → ``us``); "" when unknown."""
+    for prefix, geo in _GEOGRAPHIES:
+        if region.startswith(prefix):
+            return geo
+    return ""
+
+
+def model_id(model: str, region: str) -> str:
+    """The Bedrock model id for a requested (or mapped) model name.
+
+    A name in :data:`MODEL_IDS` is translated (and given the region's inference-profile
+    prefix when Bedrock serves the model only through one); another dated ``claude-…-YYYYMMDD``
+    name becomes ``anthropic.<name>-v1:0`` the same way (newer models follow that pattern and
+    need a profile); anything else — ``anthropic.…``, ``us.…``/``eu.…``/``apac.…``/``global.…``
+    profiles, ARNs, other vendors' ids — is used as given.
+    """
+    name = model.strip()
+    base = MODEL_IDS.get(name)
+    profile = base in PROFILE_ONLY
+    if base is None and _DATED_CLAUDE.fullmatch(name):
+        base, profile = f"anthropic.{name}-v1:0", True
+    if base is None:
+        return name
+    geo = geography(region) if profile else ""
+    return f"{geo}.{base}" if geo else base
+
+
+# --------------------------------------------------------------------------- SigV4
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
+    """HMAC chain ``AWS4+secret`` → date → region → service → ``aws4_request``."""
+    k = _hmac(("AWS4" + secret_key).encode("utf-8"), date)
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    return _hmac(k, "aws4_request")
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 dot-segment removal; AWS also collapses repeated slashes."""
+    if not path:
+        return "/"
+    out: list[str] = []
+    for seg in path.split("/"):
+        if not seg or seg == ".":
+            continue
+        if seg == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(seg)
+    trailing = "/" if path.endswith("/") and out else ""
+    return "/" + "/".join(out) + trailing
+
+
+def canonical_uri(path: str) -> str:
+    """The path as it appears in the URL, normalised, then URI-encoded (again: ``%`` → ``%25``)."""
+    return urllib.parse.quote(remove_dot_segments(path), safe="/~")
+
+
+def canonical_query(query: str) -> str:
+    pairs: list[tuple[str, str]] = []
+    for part in query.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        pairs.append((urllib.parse.quote(urllib.parse.unquote(k), safe="-_.~"),
+                      urllib.parse.quote(urllib.parse.unquote(v), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _header_items(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [(str(k), str(v)) for k, v in items]
+
+
+def canonical_headers(items: Iterable[tuple[str, str]]) -> tuple[str, str]:
+    """(canonical header block, signed header list): names lower-cased and sorted, values
+    trimmed with inner runs of spaces collapsed, repeated names joined with commas."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in items:
+        grouped.setdefault(name.strip().lower(), []).append(" ".join(value.split()))
+    names = sorted(grouped)
+    block = "".join(f"{n}:{','.join(grouped[n])}\n" for n in names)
+    return block, ";".join(names)
+
+
+def _host(url: urllib.parse.SplitResult) -> str:
+    host = (url.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    if url.port is not None and url.port != default:
+        host += f":{url.port}"
+    return host
+
+
+def amz_date(when: float | dt.datetime) -> str:
+    t = when if isinstance(when, dt.datetime) else dt.datetime.fromtimestamp(when, dt.timezone.utc)
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc)
+    return t.strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass
+class SignedRequest:
+    """What :func:`sigv4` computed; ``headers`` are the ones to add to the request."""
+
+    headers: dict[str, str]
+    canonical_request: str
+    string_to_sign: str
+    signature: str
+    signed_headers: str
+    scope: str
+
+
+def sigv4(*, access_key: str, secret_key: str, region: str, service: str, when: float | dt.datetime,
+          method: str, url: str, headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+          body: bytes | None = b"", session_token: str = "") -> SignedRequest:
+    """AWS Signature Version 4 of a request, a pure function (``when``: epoch seconds or a datetime).
+
+    Every header given is signed, plus ``host`` (from the URL unless given), ``x-amz-date``
+    and, with a session token, ``x-amz-security-token``. Returns the headers to add
+    (``X-Amz-Date``, ``X-Amz-Security-Token``, ``Authorization``) and the intermediate strings.
+    """
+    stamp = amz_date(when)
+    date = stamp[:8]
+    u = urllib.parse.urlsplit(url)
+    items = [(k, v) for k, v in _header_items(headers) if k.lower() not in ("x-amz-date", "authorization")]
+    if not any(k.lower() == "host" for k, _ in items):
+        items.append(("host", _host(u)))
+    added = {"X-Amz-Date": stamp}
+    if session_token:
+        items = [(k, v) for k, v in items if k.lower() != "x-amz-security-token"]
+        added["X-Amz-Security-Token"] = session_token
+    items += [(k, v) for k, v in added.items()]
+    block, signed = canonical_headers(items)
+    payload_hash = hashlib.sha256(body or b"").hexdigest()
+    creq = "\n".join([method.upper(), canonical_uri(u.path), canonical_query(u.query), block, signed,
+                      payload_hash])
+    scope = f"{date}/{region}/{service}/aws4_request"
+    sts = "\n".join([ALGORITHM, stamp, scope, hashlib.sha256(creq.encode("utf-8")).hexdigest()])
+    signature = hmac.new(signing_key(secret_key, date, region, service), sts.encode("utf-8"),
+                         hashlib.sha256).hexdigest()
+    added["Authorization"] = (f"{ALGORITHM} Credential={access_key}/{scope}, "
+                              f"SignedHeaders={signed}, Signature={signature}")
+    return SignedRequest(added, creq, sts, signature, signed, scope)
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+@dataclass
+class Credentials:
+    access_key: str = ""
+    secret_key: str = ""
+    region: str = ""
+    session_token: str = ""
+    api_key: str = ""  # a Bedrock API key (Bearer) instead of an access key pair
+
+
+def credentials(target: ChannelTarget) -> Credentials:
+    """``AK|SK|Region[|SessionToken]`` from the key, gaps (or an empty key) filled from the config
+    (ak, sk, region, session_token); a key without ``|`` is a Bedrock API key."""
+    cfg = target.config if isinstance(target.config, dict) else {}
+
+    def conf(name: str) -> str:
+        v = cfg.get(name)
+        return str(v).strip() if v is not None else ""
+
+    key = (target.key or "").strip()
+    if key and "|" not in key:  # a Bedrock API key (Bearer); the config fills only AK|SK|Region gaps
+        creds = Credentials(region=conf("region"), api_key=key)
+    else:
+        parts = [p.strip() for p in key.split("|")] if key else []
+        parts += [""] * (4 - len(parts))
+        creds = Credentials(parts[0] or conf("ak"), parts[1] or conf("sk"), parts[2] or conf("region"),
+                            parts[3] or conf("session_token"))
+        missing = [n for n, v in (("access key ID", creds.access_key), ("secret access key", creds.secret_key))
+                   if not v]
+        if missing:
+            raise ChannelConfigError(
+                f"Channel #{target.id} (AWS Bedrock) has no {' or '.join(missing)}: the key is "
+                "AK|SK|Region, or fill the channel's Access key ID / Secret access key / Region")
+    if not creds.region:
+        raise ChannelConfigError(
+            f"Channel #{target.id} (AWS Bedrock) has no region: write the key as AK|SK|Region "
+            "or set the channel's Region (e.g. us-east-1)")
+    if not re.fullmatch(r"[a-z0-9-]+", creds.region):
+        raise ChannelConfigError(f"Channel #{target.id} (AWS Bedrock): {creds.region!r} is not an AWS region")
+    return creds
+
+
+# --------------------------------------------------------------------------- request
+
+
+def to_bedrock_request(body: dict[str, Any], betas: list[str] | None = None) -> dict[str, Any]:
+    """The InvokeModel body: the Anthropic body minus ``model``/``stream``, plus the version."""
+    anthropic = to_anthropic_request(body, "")
+    anthropic.pop("model", None)
+    anthropic.pop("stream", None)
+    out: dict[str, Any] = {"anthropic_version": BEDROCK_ANTHROPIC_VERSION}
+    if betas:
+        out["anthropic_beta"] = betas
+    out.update(anthropic)
+    return out
+
+
+def _betas(target: ChannelTarget) -> list[str]:
+    cfg = target.config if isinstance(target.config, dict) else {}
+    beta = cfg.get("anthropic_beta")
+    if isinstance(beta, str):
+        beta = beta.split(",")
+    if not isinstance(beta, (list, tuple)):
+        return []
+    return [str(b).strip() for b in beta if str(b).strip()]
+
+
+# --------------------------------------------------------------------------- errors
+
+# Error types by status when the x-amzn-ErrorType header is not at hand.
+STATUS_ERROR_TYPES: dict[int, str] = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+# Error types that mean the key pair (or its permissions) cannot be used.
+DISABLING_TYPES = frozenset({
+    "UnrecognizedClientException", "AccessDeniedException", "InvalidSignatureException",
+    "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
+})
+_MESSAGE_TYPES = (
+    ("security token included in the request is invalid", "UnrecognizedClientException"),
+    ("security token included in the request is expired", "ExpiredTokenException"),
+    ("signature we calculated does not match", "InvalidSignatureException"),
+)
+
+
+def _error_type_name(raw: Any) -> str:
+    """``ThrottlingException:http://internal.amazon.com/…`` or ``com.amazon…#Name`` → the name."""
+    if not isinstance(raw, str):
+        return ""
+    name = raw.split(":", 1)[0].strip()
+    return name.rsplit("#", 1)[-1].strip()
+
+
+def parse_bedrock_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> UpstreamFailure:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    fallback = f"upstream returned HTTP {status}"
+    etype = ""
+    if headers is not None:
+        for k, v in headers.items():
+            if k.lower() == "x-amzn-errortype":
+                etype = _error_type_name(v)
+    message = ""
+    if isinstance(data, dict):
+        for k in ("message", "Message"):
+            if isinstance(data.get(k), str) and data[k]:
+                message = data[k]
+                break
+        if not message and isinstance(data.get("error"), dict):  # an Anthropic-shaped error
+            message = str(data["error"].get("message") or "")
+            etype = etype or _error_type_name(data["error"].get("type"))
+        etype = etype or _error_type_name(data.get("__type")) or _error_type_name(data.get("code"))
+    elif body:
+        message = body.decode("utf-8", "replace").strip()[:500]
+    message = message or fallback
+    if not etype:
+        low = message.lower()
+        etype = next((t for phrase, t in _MESSAGE_TYPES if phrase in low), "") or STATUS_ERROR_TYPES.get(status, "")
+    retryable, disables = failure_verdicts(status, message, etype, etype)
+    if status in (401, 403) or etype in DISABLING_TYPES:
+        disables = True
+    etype = etype or "upstream_error"
+    payload = {"message": message, "type": etype, "param": "", "code": etype}
+    return UpstreamFailure(status=status, message=message, type=etype, code=etype, retryable=retryable,
+                           disables_channel=disables, payload=payload)
+
+
+# --------------------------------------------------------------------------- stream
+
+
+class BedrockStream(AnthropicStream):
+    """Event-stream frames in; each ``chunk`` event's Anthropic stream event goes through the
+    Anthropic transcoder; ``exception``/``error`` frames and corrupt frames end the stream
+    with an error frame."""
+
+    def __init__(self, req: RelayRequest, created: int | None = None) -> None:
+        super().__init__(req, created)
+        self._frames = EventStreamDecoder()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._sent_done:
+            return []
+        try:
+            messages, failure = self._frames.feed(data), None
+        except EventStreamError as e:
+            messages, failure = e.messages, e
+        out: list[bytes] = []
+        for msg in messages:
+            out += self._message(msg)
+        if failure is not None and not self._sent_done:
+            out += self._error("InvalidEventStream", f"corrupt event stream from Bedrock: {failure}")
+        return out
+
+    def _error(self, etype: str, message: str) -> list[bytes]:
+        return self._handle([SSEEvent("error", _dumps({"type": "error", "error": {"type": etype,
+                                                                                  "message": message}}), b"")])
+
+    def _message(self, msg: EventMessage) -> list[bytes]:
+        mtype = msg.message_type
+        if mtype == "exception":
+            etype = msg.exception_type or "exception"
+            return self._error(etype, _payload_message(msg.payload) or etype)
+        if mtype == "error":
+            code = msg.header(":error-code") or "error"
+            return self._error(code, msg.header(":error-message") or _payload_message(msg.payload) or code)
+        if msg.event_type not in ("chunk", ""):
+            return []  # e.g. initial-response: nothing to relay
+        try:
+            envelope = json.loads(msg.payload)
+            raw = base64.b64decode(envelope["bytes"], validate=True) if isinstance(envelope, dict) else b""
+            text = raw.decode("utf-8")
+            event = json.loads(text)
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            return []
+        if not isinstance(event, dict):
+            return []
+        out = self._handle([SSEEvent(str(event.get("type") or ""), text, b"")])
+        metrics = event.get("amazon-bedrock-invocationMetrics")
+        if self.usage is None and isinstance(metrics, dict):
+            try:
+                self.usage = Usage(int(metrics.get("inputTokenCount") or 0), int(metrics.get("outputTokenCount") or 0))
+            except (TypeError, ValueError):
+                pass
+        return out
+
+
+def _payload_message(payload: bytes) -> str:
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return payload.decode("utf-8", "replace").strip()[:500]
+    if isinstance(data, dict):
+        for k in ("message", "Message"):
+            if isinstance(data.get(k), str):
+                return str(data[k])
+    return ""
+
+
+# --------------------------------------------------------------------------- adaptor
+
+
+class BedrockAdaptor(Adaptor):
+    name = "bedrock"
+    modes = frozenset({CHAT})
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # tests pin the signing time
+
+    def url(self, target: ChannelTarget, model: str, region: str, stream: bool) -> str:
+        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = base.replace("{region}", region)
+        action = "invoke-with-response-stream" if stream else "invoke"
+        return f"{base}/model/{urllib.parse.quote(model_id(model, region), safe='')}/{action}"
+
+    def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        creds = credentials(target)
+        url = self.url(target, req.model, creds.region, req.stream)
+        body = _dumps(to_bedrock_request(req.body, _betas(target))).encode()
+        signed = {"Content-Type": "application/json"}
+        if creds.api_key:
+            headers = {**signed, "Authorization": "Bearer " + creds.api_key}
+        else:
+            headers = {**signed, **sigv4(
+                access_key=creds.access_key, secret_key=creds.secret_key, region=creds.region,
+                service=SERVICE, when=self.clock(), method="POST", url=url, headers=signed, body=body,
+                session_token=creds.session_token).headers}
+        # Unsigned headers (a proxy or the HTTP client may touch them without breaking the signature).
+        if req.stream:
+            headers["Accept"] = EVENTSTREAM_CONTENT_TYPE
+            headers["X-Amzn-Bedrock-Accept"] = "application/json"
+        else:
+            headers["Accept"] = "application/json"
+        return UpstreamRequest("POST", url, headers, body)
+
+    def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            return ParsedResponse(body, None, "")
+        out, usage, text = to_openai_response(data, req.requested_model)
+        return ParsedResponse(_dumps(out).encode(), usage, text)
+
+    def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        return BedrockStream(req)
+
+    def parse_error(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> UpstreamFailure:
+        return parse_bedrock_error(status, body, headers)
+
+
+__all__ = [
+    "BedrockAdaptor", "BedrockStream", "MODEL_IDS", "PROFILE_ONLY", "SignedRequest", "Credentials",
+    "model_id", "geography", "sigv4", "signing_key", "canonical_uri", "canonical_query", "canonical_headers",
+    "credentials", "to_bedrock_request", "parse_bedrock_error",
+]

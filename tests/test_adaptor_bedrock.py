@@ -1,0 +1,771 @@
+"""AWS Bedrock (type 33): SigV4 against AWS's published examples, model ids, credentials, the
+event-stream transcoder, errors, a fake Bedrock that verifies signatures on its own, and the
+official openai SDK through OneRelay."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any, AsyncIterator
+
+import openai
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from adaptors import build_registry
+from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRejected, Usage
+from adaptors.bedrock import (
+    MODEL_IDS,
+    PROFILE_ONLY,
+    BedrockAdaptor,
+    BedrockStream,
+    credentials,
+    model_id,
+    parse_bedrock_error,
+    signing_key,
+    sigv4,
+    to_bedrock_request,
+)
+from adaptors.registry import PROVIDERS
+from tests.conftest import Gateway, listen
+from tests.fake_bedrock import (
+    CACHE_READ_TOKENS,
+    EU_REGION,
+    GOOD_KEY,
+    INPUT_TOKENS,
+    MESSAGE_ID,
+    REGION,
+    SECRET,
+    SESSION_TOKEN,
+    TEXT_OUTPUT_TOKENS,
+    TEXT_REPLY,
+    TOOL_INPUT,
+    TOOL_OUTPUT_TOKENS,
+    TOOL_USE_ID,
+    chunk_frame,
+    encode_frame,
+    exception_frame,
+    make_bedrock_app,
+    verify_sigv4,
+)
+from tests.test_adaptor_anthropic import EXPECTED_CHUNKS, RECORDED_EVENTS, decode_frames, simplify
+
+PROMPT_TOKENS = INPUT_TOKENS + CACHE_READ_TOKENS
+MODEL = "claude-3-5-sonnet-20241022"
+MODEL_ID = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+
+# --------------------------------------------------------------------------- SigV4 vectors
+
+EXAMPLE_AK = "AKIDEXAMPLE"
+EXAMPLE_SK = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+EXAMPLE_TIME = dt.datetime(2015, 8, 30, 12, 36, 0, tzinfo=dt.timezone.utc)
+HOST = "https://example.amazonaws.com"
+
+# (name, method, url, headers, body, session token, expected signature): AWS's SigV4 test suite
+# (service "service", region us-east-1, 20150830T123600Z, the example credentials).
+SUITE: list[tuple[str, str, str, Any, bytes, str, str]] = [
+    ("get-vanilla", "GET", HOST + "/", {}, b"", "",
+     "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+    ("post-vanilla", "POST", HOST + "/", {}, b"", "",
+     "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
+    ("get-vanilla-query-order-key-case", "GET", HOST + "/?Param2=value2&Param1=value1", {}, b"", "",
+     "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
+    ("get-vanilla-query-order-encoded", "GET", HOST + "/?Param-3=Value3&Param=Value2&%E1%88%B4=Value1", {}, b"",
+     "", "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac"),
+    ("get-vanilla-utf8-query", "GET", HOST + "/?ሴ=bar", {}, b"", "",
+     "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04"),
+    ("post-vanilla-query", "POST", HOST + "/?Param1=value1", {}, b"", "",
+     "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11"),
+    ("get-unreserved", "GET", HOST + "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", {},
+     b"", "", "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"),
+    ("get-utf8", "GET", HOST + "/ሴ", {}, b"", "",
+     "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"),
+    ("get-space", "GET", HOST + "/example space/", {}, b"", "",
+     "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"),
+    ("get-special-character", "GET", HOST + "/example/$delete", {}, b"", "",
+     "a853c9b21b528b19643d00910d35b83a10c366a10833ceefb45edd6c80e40f27"),
+    ("get-slashes", "GET", HOST + "//example//", {}, b"", "",
+     "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84"),
+    ("get-relative-relative", "GET", HOST + "/example1/example2/../..", {}, b"", "",
+     "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+    ("get-slash-pointless-dot", "GET", HOST + "/./example", {}, b"", "",
+     "ef75d96142cf21edca26f06005da7988e4f8dc83a165a80865db7089db637ec5"),
+    ("get-header-key-duplicate", "GET", HOST + "/",
+     [("My-Header1", "value2"), ("My-Header1", "value2"), ("My-Header1", "value1")], b"", "",
+     "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea"),
+    ("get-header-value-trim", "GET", HOST + "/", {"My-Header1": " value1", "My-Header2": ' "a   b   c"'}, b"", "",
+     "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"),
+    ("get-header-value-multiline", "GET", HOST + "/", {"My-Header1": "value1\n  value2\n     value3"}, b"", "",
+     "cfd34249e4b1c8d6b91ef74165d41a32e5fab3306300901bb65a51a73575eefd"),
+    ("post-header-key-sort", "POST", HOST + "/", {"My-Header1": "value1"}, b"", "",
+     "c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c"),
+    ("post-x-www-form-urlencoded", "POST", HOST + "/", {"Content-Type": "application/x-www-form-urlencoded"},
+     b"Param1=value1", "", "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"),
+    ("post-x-www-form-urlencoded-parameters", "POST", HOST + "/",
+     {"Content-Type": "application/x-www-form-urlencoded; charset=utf8"}, b"Param1=value1", "",
+     "1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe"),
+    ("get-vanilla-with-session-token", "GET", HOST + "/", {}, b"",
+     "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
+     "07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8"),
+]
+
+
+@pytest.mark.parametrize("name, method, url, headers, body, token, expected", SUITE, ids=[s[0] for s in SUITE])
+def test_sigv4_test_suite(name: str, method: str, url: str, headers: Any, body: bytes, token: str,
+                          expected: str) -> None:
+    signed = sigv4(access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK, region="us-east-1", service="service",
+                   when=EXAMPLE_TIME, method=method, url=url, headers=headers, body=body, session_token=token)
+    assert signed.signature == expected
+    assert signed.headers["X-Amz-Date"] == "20150830T123600Z"
+    assert signed.headers["Authorization"] == (
+        f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        f"SignedHeaders={signed.signed_headers}, Signature={expected}")
+    if token:
+        assert signed.headers["X-Amz-Security-Token"] == token
+
+
+def test_sigv4_canonical_request_and_string_to_sign_of_the_suite() -> None:
+    signed = sigv4(access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK, region="us-east-1", service="service",
+                   when=EXAMPLE_TIME, method="GET", url=HOST + "/?Param2=value2&Param1=value1")
+    assert signed.canonical_request == (
+        "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+        "host;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert signed.string_to_sign.split("\n")[:3] == [
+        "AWS4-HMAC-SHA256", "20150830T123600Z", "20150830/us-east-1/service/aws4_request"]
+    # the time may be given as epoch seconds too
+    again = sigv4(access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK, region="us-east-1", service="service",
+                  when=EXAMPLE_TIME.timestamp(), method="GET", url=HOST + "/?Param2=value2&Param1=value1")
+    assert again.signature == signed.signature == "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
+
+
+def test_sigv4_documentation_examples_iam() -> None:
+    """The worked examples of AWS's SigV4 documentation (IAM ListUsers)."""
+    assert signing_key(EXAMPLE_SK, "20150830", "us-east-1", "iam").hex() == \
+        "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+    signed = sigv4(access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK, region="us-east-1", service="iam",
+                   when=EXAMPLE_TIME, method="GET", url="https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
+                   headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, body=b"")
+    assert signed.canonical_request == (
+        "GET\n/\nAction=ListUsers&Version=2010-05-08\n"
+        "content-type:application/x-www-form-urlencoded; charset=utf-8\nhost:iam.amazonaws.com\n"
+        "x-amz-date:20150830T123600Z\n\ncontent-type;host;x-amz-date\n"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert signed.string_to_sign.endswith("f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
+    assert signed.signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    older = sigv4(access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK, region="us-east-1", service="iam",
+                  when=dt.datetime(2011, 9, 9, 23, 36, tzinfo=dt.timezone.utc), method="POST",
+                  url="http://iam.amazonaws.com/",
+                  headers={"Content-type": "application/x-www-form-urlencoded; charset=utf-8"},
+                  body=b"Action=ListUsers&Version=2010-05-08")
+    assert older.signature == "ced6826de92d2bdeed8f846f0bf508e8559e98e4b0199114b84c54174deb456c"
+
+
+def test_sigv4_bedrock_path_is_encoded_twice_and_port_kept() -> None:
+    url = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke"
+    signed = sigv4(access_key="AK", secret_key="SK", region="us-east-1", service="bedrock", when=EXAMPLE_TIME,
+                   method="POST", url=url, headers={"Content-Type": "application/json"}, body=b"{}")
+    lines = signed.canonical_request.split("\n")
+    assert lines[1] == "/model/anthropic.claude-3-5-sonnet-20241022-v2%253A0/invoke"
+    assert lines[3:5] == ["content-type:application/json", "host:bedrock-runtime.us-east-1.amazonaws.com"]
+    assert signed.scope == "20150830/us-east-1/bedrock/aws4_request"
+    signed = sigv4(access_key="AK", secret_key="SK", region="us-east-1", service="bedrock", when=EXAMPLE_TIME,
+                   method="POST", url="http://127.0.0.1:8123/model/x/invoke")
+    assert "host:127.0.0.1:8123" in signed.canonical_request.split("\n")
+    signed = sigv4(access_key="AK", secret_key="SK", region="us-east-1", service="bedrock", when=EXAMPLE_TIME,
+                   method="POST", url="https://h.example:443/")
+    assert "host:h.example" in signed.canonical_request.split("\n")
+
+
+def test_fake_verifier_accepts_the_adaptor_and_rejects_tampering() -> None:
+    """The fake's own SigV4 check (no shared code) agrees with the adaptor's signatures."""
+    now = 1_700_000_000.0
+    ad = BedrockAdaptor(clock=lambda: now)
+    req = make_req()
+    t = target(base_url="http://127.0.0.1:9")
+    up = ad.build_request(req, t)
+    path = up.url.split("127.0.0.1:9", 1)[1]
+    wire = [(k, v) for k, v in up.headers.items()] + [("Host", "127.0.0.1:9")]
+    assert verify_sigv4("POST", path, "", wire, up.body or b"", now=now) is None
+    assert verify_sigv4("POST", path, "", wire, (up.body or b"") + b" ", now=now)[0] == "InvalidSignatureException"
+    assert verify_sigv4("POST", path.replace("%3A", ":"), "", wire, up.body or b"", now=now) is not None
+    assert verify_sigv4("POST", path, "", wire, up.body or b"", now=now + 3600)[1].startswith("Signature expired")
+    other = [(k, v.replace("AKIDFAKEBEDROCK", "AKIDUNKNOWN")) for k, v in wire]
+    assert verify_sigv4("POST", path, "", other, up.body or b"", now=now)[0] == "UnrecognizedClientException"
+    # the pinned clock makes the request reproducible
+    assert up.headers["X-Amz-Date"] == "20231114T221320Z"
+    assert ad.build_request(req, t).headers == up.headers
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = MODEL,
+             requested: str = "my-claude", include_usage: bool | None = None) -> RelayRequest:
+    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
+    if stream:
+        body = {**body, "stream": True}
+    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model, requested_model=requested,
+                        stream=stream, include_usage=stream if include_usage is None else include_usage)
+
+
+def target(**kw: Any) -> ChannelTarget:
+    base: dict[str, Any] = {"id": 33, "type": 33, "key": GOOD_KEY}
+    base.update(kw)
+    return ChannelTarget(**base)
+
+
+# --------------------------------------------------------------------------- model ids, credentials
+
+
+@pytest.mark.parametrize("model, region, expected", [
+    ("claude-3-5-sonnet-20241022", "us-east-1", "anthropic.claude-3-5-sonnet-20241022-v2:0"),
+    ("claude-3-5-sonnet-latest", "us-west-2", "anthropic.claude-3-5-sonnet-20241022-v2:0"),
+    ("claude-3-haiku-20240307", "eu-central-1", "anthropic.claude-3-haiku-20240307-v1:0"),
+    ("claude-2.1", "us-east-1", "anthropic.claude-v2:1"),
+    ("claude-instant-1.2", "us-east-1", "anthropic.claude-instant-v1"),
+    # served only through an inference profile: the region's geography prefix
+    ("claude-3-7-sonnet-20250219", "us-east-1", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"),
+    ("claude-sonnet-4-20250514", "eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0"),
+    ("claude-opus-4-20250514", "ap-northeast-1", "apac.anthropic.claude-opus-4-20250514-v1:0"),
+    ("claude-sonnet-4-5-20250929", "us-gov-west-1", "us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ("claude-sonnet-4-5-20250929", "sa-east-1", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    # a dated Claude name the table does not know follows the pattern of newer models
+    ("claude-opus-5-20260101", "us-east-2", "us.anthropic.claude-opus-5-20260101-v1:0"),
+    # ids, profiles and ARNs are used as given
+    ("anthropic.claude-3-5-haiku-20241022-v1:0", "us-east-1", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+    ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "us-east-1", "us.anthropic.claude-3-5-haiku-20241022-v1:0"),
+    ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "us-east-1",
+     "global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+     "us-east-1",
+     "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"),
+    ("claude-custom", "us-east-1", "claude-custom"),
+])
+def test_model_ids(model: str, region: str, expected: str) -> None:
+    assert model_id(model, region) == expected
+
+
+def test_registry_models_all_have_ids() -> None:
+    spec = PROVIDERS[33]
+    for m in spec.models + (spec.test_model,):
+        assert m in MODEL_IDS, m
+    assert PROFILE_ONLY <= set(MODEL_IDS.values())
+    assert spec.adaptor == "bedrock" and spec.modes == (CHAT,) and spec.auth == "signed"
+    assert spec.key_from_config == "{ak}|{sk}|{region}" and spec.supported
+    assert type(build_registry()[33]) is BedrockAdaptor
+
+
+def test_credentials_from_key_config_and_session_token() -> None:
+    c = credentials(target(key="AK|SK|eu-west-1"))
+    assert (c.access_key, c.secret_key, c.region, c.session_token, c.api_key) == ("AK", "SK", "eu-west-1", "", "")
+    c = credentials(target(key=" AK | SK | us-east-1 | tok "))
+    assert (c.access_key, c.secret_key, c.region, c.session_token) == ("AK", "SK", "us-east-1", "tok")
+    c = credentials(target(key="AK|SK", config={"region": "us-west-2"}))
+    assert c.region == "us-west-2"
+    c = credentials(target(key="", config={"ak": "CAK", "sk": "CSK", "region": "ap-south-1"}))
+    assert (c.access_key, c.secret_key, c.region) == ("CAK", "CSK", "ap-south-1")
+    c = credentials(target(key="||", config={"ak": "CAK", "sk": "CSK", "region": "ap-south-1"}))
+    assert c.access_key == "CAK"
+    c = credentials(target(key="ABSKbedrockapikey", config={"region": "us-east-1"}))  # a Bedrock API key
+    assert c.api_key == "ABSKbedrockapikey" and c.region == "us-east-1" and not c.access_key
+    c = credentials(target(key="ABSKkey", config={"ak": "CAK", "sk": "CSK", "region": "eu-west-3"}))
+    assert c.api_key == "ABSKkey" and c.region == "eu-west-3" and not c.access_key
+
+
+@pytest.mark.parametrize("key, config, match", [
+    ("AK||us-east-1", {}, "secret access key"),
+    ("|SK|us-east-1", {}, "access key ID"),
+    ("AK|SK", {}, "no region"),
+    ("ABSKkey", {}, "no region"),
+    ("AK|SK|us east 1", {}, "not an AWS region"),
+])
+def test_credentials_missing_parts_are_a_config_error(key: str, config: dict[str, Any], match: str) -> None:
+    with pytest.raises(UpstreamRejected, match=match) as e:
+        BedrockAdaptor().build_request(make_req(), target(key=key, config=config))
+    f = e.value.failure
+    assert f.status == 503 and f.code == "channel_config_missing" and f.retryable and not f.disables_channel
+
+
+# --------------------------------------------------------------------------- request
+
+
+def test_body_is_the_anthropic_body_without_model_and_stream() -> None:
+    body = to_bedrock_request({
+        "model": "x", "stream": True, "stream_options": {"include_usage": True}, "seed": 1, "n": 1,
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        "max_tokens": 64, "temperature": 0.5, "stop": "END", "user": "u-1",
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+        "tool_choice": "required"}, ["token-efficient-tools-2025-02-19"])
+    assert list(body)[0] == "anthropic_version" and body["anthropic_version"] == "bedrock-2023-05-31"
+    assert body == {
+        "anthropic_version": "bedrock-2023-05-31", "anthropic_beta": ["token-efficient-tools-2025-02-19"],
+        "system": "Be brief.", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+        "max_tokens": 64, "temperature": 0.5, "stop_sequences": ["END"], "metadata": {"user_id": "u-1"},
+        "tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "any"},
+    }
+
+
+def test_build_request_url_headers_and_signature() -> None:
+    ad = BedrockAdaptor(clock=lambda: EXAMPLE_TIME.timestamp())
+    up = ad.build_request(make_req(), target(key="AKIDEXAMPLE|" + EXAMPLE_SK + "|us-east-1"))
+    assert up.method == "POST"
+    assert up.url == "https://bedrock-runtime.us-east-1.amazonaws.com/model/" \
+                     "anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke"
+    assert up.headers["Content-Type"] == "application/json" and up.headers["Accept"] == "application/json"
+    assert up.headers["X-Amz-Date"] == "20150830T123600Z"
+    auth = up.headers["Authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/bedrock/aws4_request, "
+                           "SignedHeaders=content-type;host;x-amz-date, Signature=")
+    sent = json.loads(up.body or b"")
+    assert "model" not in sent and "stream" not in sent and sent["anthropic_version"] == "bedrock-2023-05-31"
+
+    up = ad.build_request(make_req(stream=True), target(base_url="http://127.0.0.1:9/", key="A|S|eu-west-1|TOKEN",
+                                                          config={"anthropic_beta": "a-1, b-2"}))
+    assert up.url == "http://127.0.0.1:9/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke-with-response-stream"
+    assert up.headers["Accept"] == "application/vnd.amazon.eventstream"
+    assert up.headers["X-Amzn-Bedrock-Accept"] == "application/json"
+    assert up.headers["X-Amz-Security-Token"] == "TOKEN"
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token," in up.headers["Authorization"]
+    assert "/eu-west-1/bedrock/" in up.headers["Authorization"]
+    sent = json.loads(up.body or b"")
+    assert "stream" not in sent and sent["anthropic_beta"] == ["a-1", "b-2"]
+
+    # an ARN is one path segment: ":" and "/" are percent-encoded
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    up = ad.build_request(make_req(model=arn), target())
+    assert up.url.endswith("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile"
+                           "%2Fus.anthropic.claude-3-7-sonnet-20250219-v1%3A0/invoke")
+    # a {region} placeholder in a custom endpoint is filled in
+    up = ad.build_request(make_req(), target(base_url="https://vpce-1.bedrock-runtime.{region}.vpce.amazonaws.com"))
+    assert up.url.startswith("https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com/model/")
+    # a Bedrock API key is a Bearer token, unsigned
+    up = ad.build_request(make_req(), target(key="ABSKkey", config={"region": "us-west-2"}))
+    assert up.headers["Authorization"] == "Bearer ABSKkey" and "X-Amz-Date" not in up.headers
+    assert up.url.startswith("https://bedrock-runtime.us-west-2.amazonaws.com/")
+
+
+# --------------------------------------------------------------------------- responses, errors
+
+
+def test_parse_response_is_the_anthropic_conversion() -> None:
+    msg = {"id": "msg_bdrk_1", "type": "message", "role": "assistant", "model": "claude-3-5-sonnet-20241022",
+           "content": [{"type": "text", "text": "Hi"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}],
+           "stop_reason": "tool_use", "usage": {"input_tokens": 5, "output_tokens": 7, "cache_read_input_tokens": 2}}
+    parsed = BedrockAdaptor().parse_response(make_req(), 200, json.dumps(msg).encode())
+    data = json.loads(parsed.body)
+    assert data["model"] == "my-claude" and data["id"] == "msg_bdrk_1"
+    assert data["choices"][0]["finish_reason"] == "tool_calls"
+    assert data["choices"][0]["message"]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"a":1}'}
+    assert parsed.usage == Usage(7, 7)
+    assert BedrockAdaptor().parse_response(make_req(), 200, b"<html>").body == b"<html>"
+
+
+AMZN = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+
+@pytest.mark.parametrize("status, message, header, etype, retryable, disables", [
+    (403, "The security token included in the request is invalid.", "UnrecognizedClientException:" + AMZN,
+     "UnrecognizedClientException", True, True),
+    (403, "The security token included in the request is invalid.", None, "UnrecognizedClientException", True, True),
+    (403, "The request signature we calculated does not match the signature you provided.", None,
+     "InvalidSignatureException", True, True),
+    (403, "You don't have access to the model with the specified model ID.", None, "AccessDeniedException", True, True),
+    (429, "Too many requests, please wait before trying again.", "ThrottlingException:" + AMZN,
+     "ThrottlingException", True, False),
+    (429, "Too many tokens, please wait before trying again.", None, "ThrottlingException", True, False),
+    (400, "The provided model identifier is invalid.", "ValidationException:" + AMZN, "ValidationException",
+     False, False),
+    (400, "Malformed input request: #: extraneous key [seed] is not permitted", None, "ValidationException",
+     False, False),
+    (404, "Model not found", None, "ResourceNotFoundException", True, False),
+    (408, "Model has timed out in processing the request.", None, "ModelTimeoutException", True, False),
+    (424, "Model returned an error", None, "ModelErrorException", True, False),
+    (500, "The server encountered an internal error.", None, "InternalServerException", True, False),
+    (503, "Bedrock is unable to process your request.", None, "ServiceUnavailableException", True, False),
+])
+def test_errors(status: int, message: str, header: str | None, etype: str, retryable: bool, disables: bool) -> None:
+    headers = {"X-Amzn-ErrorType": header} if header else None
+    f = BedrockAdaptor().parse_error(status, json.dumps({"message": message}).encode(), headers)
+    assert (f.status, f.message, f.type, f.code) == (status, message, etype, etype)
+    assert (f.retryable, f.disables_channel) == (retryable, disables)
+    assert f.payload == {"message": message, "type": etype, "param": "", "code": etype}
+
+
+def test_error_other_shapes() -> None:
+    f = parse_bedrock_error(400, b'{"__type":"com.amazon.coral.validate#ValidationException","Message":"bad"}')
+    assert f.message == "bad" and f.code == "ValidationException" and not f.retryable
+    f = parse_bedrock_error(502, b"<html>Bad Gateway</html>")
+    assert f.message == "<html>Bad Gateway</html>" and f.code == "upstream_error" and f.retryable
+    f = parse_bedrock_error(500, b"")
+    assert f.message == "upstream returned HTTP 500"
+    f = parse_bedrock_error(400, b'{"message":"Your credit balance is too low"}')
+    assert f.disables_channel and not f.retryable
+
+
+# --------------------------------------------------------------------------- stream
+
+RECORDED = b"".join(chunk_frame(data) for _, data in RECORDED_EVENTS)
+
+
+def run_stream(pieces: list[bytes], req: RelayRequest | None = None) -> tuple[BedrockStream, bytes]:
+    ts = BedrockStream(req or make_req(stream=True), created=1700000000)
+    out: list[bytes] = []
+    for p in pieces:
+        out.extend(ts.feed(p))
+    out.extend(ts.finish())
+    return ts, b"".join(out)
+
+
+def check_recorded(ts: BedrockStream, out: bytes) -> None:
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and out.endswith(DONE_FRAME)
+    for c in chunks:
+        c["model"] = "my-claude"
+    assert simplify(chunks) == EXPECTED_CHUNKS
+    assert ts.usage == Usage(582, 89) and ts.done and ts.error is None
+
+
+def test_stream_split_at_every_byte() -> None:
+    reference: bytes | None = None
+    for i in range(len(RECORDED) + 1):
+        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
+        if reference is None:
+            reference = out
+            check_recorded(ts, out)
+        else:
+            assert out == reference, f"split at {i}"
+            assert ts.usage == Usage(582, 89) and ts.done
+
+
+def test_stream_byte_by_byte_and_in_one_piece() -> None:
+    ts, out = run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))])
+    check_recorded(ts, out)
+    check_recorded(*run_stream([RECORDED]))
+
+
+def test_stream_exception_frame_becomes_an_error_frame() -> None:
+    data = b"".join(chunk_frame(d) for _, d in RECORDED_EVENTS[:4]) + exception_frame(
+        "throttlingException", "Too many tokens, please wait before trying again.") + RECORDED
+    ts, out = run_stream([data])
+    chunks, dones = decode_frames(out)
+    assert dones == 1
+    assert chunks[-1] == {"error": {"message": "Too many tokens, please wait before trying again.",
+                                    "type": "throttlingException", "param": "", "code": "throttlingException"}}
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1]) == "Okay, let's check "
+    assert ts.error == "Too many tokens, please wait before trying again."
+    # the error-message kind of frame, too
+    err = encode_frame({":message-type": "error", ":error-code": "InternalFailure",
+                        ":error-message": "An internal error occurred"}, b"")
+    ts, out = run_stream([err])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and chunks[-1]["error"]["code"] == "InternalFailure"
+    assert ts.error == "An internal error occurred"
+
+
+def test_stream_corrupt_frame_ends_with_an_error() -> None:
+    frames = [chunk_frame(d) for _, d in RECORDED_EVENTS]
+    bad = bytearray(frames[4])
+    bad[-10] ^= 0x20
+    data = b"".join(frames[:4]) + bytes(bad) + b"".join(frames[5:])
+    for cut in (len(data) // 2, len(b"".join(frames[:4])) + 3):
+        ts, out = run_stream([data[:cut], data[cut:]])
+        chunks, dones = decode_frames(out)
+        assert dones == 1
+        assert chunks[-1]["error"]["code"] == "InvalidEventStream" and "CRC" in chunks[-1]["error"]["message"]
+        assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1] if c.get("choices")) \
+            == "Okay, let's check "
+
+
+def test_stream_without_message_usage_takes_the_invocation_metrics() -> None:
+    events = [
+        {"type": "message_start", "message": {"id": "msg_x", "content": []}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 9, "outputTokenCount": 4}},
+    ]
+    ts, out = run_stream([b"".join(chunk_frame(e) for e in events)])
+    assert ts.usage == Usage(9, 4) and ts.done
+    # other event types (initial-response) and junk payloads are skipped
+    skip = encode_frame({":message-type": "event", ":event-type": "initial-response"}, b"{}")
+    junk = encode_frame({":message-type": "event", ":event-type": "chunk"}, b'{"bytes":"!!"}')
+    ts, out = run_stream([skip + junk + RECORDED])
+    check_recorded(ts, out)
+    ts, out = run_stream([b""])  # cut before anything: still [DONE]
+    assert out == DONE_FRAME
+
+
+# --------------------------------------------------------------------------- the fake, directly
+
+
+class FakeBedrock:
+    def __init__(self, recorder: list[dict[str, Any]], url: str) -> None:
+        self.recorder, self.url = recorder, url
+
+    def keys(self) -> list[str]:
+        return [r["access_key"] for r in self.recorder]
+
+
+@pytest.fixture
+async def bedrock() -> AsyncIterator[FakeBedrock]:
+    recorder: list[dict[str, Any]] = []
+    server, port = listen(make_bedrock_app(recorder))
+    yield FakeBedrock(recorder, f"http://127.0.0.1:{port}")
+    server.stop()
+    await server.close_all_connections()
+
+
+async def _send(up: Any, streaming_callback: Any = None) -> Any:
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
+                                              streaming_callback=streaming_callback, request_timeout=10),
+                                  raise_error=False)
+    finally:
+        client.close()
+
+
+async def test_round_trip_with_fake_bedrock(bedrock: FakeBedrock) -> None:
+    ad = BedrockAdaptor()
+    t = target(base_url=bedrock.url)
+    req = make_req({"model": "my-claude", "messages": [{"role": "user", "content": "Hi"}], "seed": 1})
+    resp = await _send(ad.build_request(req, t))
+    assert resp.code == 200, resp.body
+    parsed = ad.parse_response(req, resp.code, resp.body)
+    assert json.loads(parsed.body)["choices"][0]["message"]["content"] == TEXT_REPLY
+    assert parsed.usage == Usage(PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+    assert bedrock.recorder[-1]["path"] == "/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke"
+
+    req = make_req(stream=True)
+    ts = ad.new_stream(req)
+    frames: list[bytes] = []
+    resp = await _send(ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
+    assert resp.code == 200
+    frames.extend(ts.finish())
+    chunks, dones = decode_frames(b"".join(frames))
+    assert dones == 1 and ts.done
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == TEXT_REPLY
+    assert ts.usage == Usage(PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+
+    # temporary credentials, an EU key with a profile-only model, an ARN
+    for key, model in ((f"ASIAFAKETEMP|{SECRET}|{REGION}|{SESSION_TOKEN}", MODEL),
+                       (f"AKIDFAKEEU|{SECRET}|{EU_REGION}", "claude-sonnet-4-20250514"),
+                       (GOOD_KEY, "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+                                  "us.anthropic.claude-3-7-sonnet-20250219-v1:0")):
+        resp = await _send(ad.build_request(make_req(model=model), target(base_url=bedrock.url, key=key)))
+        assert resp.code == 200, resp.body
+    assert bedrock.recorder[-2]["model"] == "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+    assert bedrock.recorder[-1]["path"].startswith("/model/arn%3Aaws%3Abedrock%3A")
+
+    # what Bedrock rejects, the fake rejects
+    for key, status, etype in ((f"AKIDFAKEBEDROCK|wrong-secret|{REGION}", 403, "InvalidSignatureException"),
+                               (f"AKIDNOBODY|{SECRET}|{REGION}", 403, "UnrecognizedClientException"),
+                               (f"ASIAFAKETEMP|{SECRET}|{REGION}", 403, "UnrecognizedClientException"),
+                               (f"AKIDFAKEBEDROCK|{SECRET}|{EU_REGION}", 403, "InvalidSignatureException"),
+                               (f"AKIDTHROTTLED|{SECRET}|{REGION}", 429, "ThrottlingException")):
+        resp = await _send(ad.build_request(make_req(), target(base_url=bedrock.url, key=key)))
+        assert resp.code == status, (key, resp.body)
+        f = ad.parse_error(resp.code, resp.body, dict(resp.headers))
+        assert f.code == etype, key
+        assert f.disables_channel == (status == 403)
+    up = ad.build_request(make_req(model="anthropic.claude-3-7-sonnet-20250219-v1:0"), t)
+    resp = await _send(up)
+    assert resp.code == 400 and b"inference profile" in resp.body
+    up = ad.build_request(make_req(), t)
+    up.body = json.dumps({**json.loads(up.body or b""), "model": "x"}).encode()
+    resp = await _send(up)  # the body changed after signing
+    assert resp.code == 403
+    up = ad.build_request(make_req(), t)
+    sent = {**json.loads(up.body or b""), "stream": True}
+    up.body = json.dumps(sent).encode()
+    up.headers = {k: v for k, v in up.headers.items() if k not in ("Authorization", "X-Amz-Date")}
+    up.headers.update(ad.build_request(make_req(), t).headers)  # re-signed for the old body: still rejected
+    assert (await _send(up)).code == 403
+
+
+# --------------------------------------------------------------------------- through OneRelay
+
+
+async def _setup(gw: Gateway, bedrock: FakeBedrock, key: str = GOOD_KEY, **fields: Any) -> str:
+    await gw.channel(type=33, key=key, base_url=bedrock.url, models=f"{MODEL},claude-3-haiku-20240307", **fields)
+    return await gw.token()
+
+
+WEATHER = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                                              "parameters": {"type": "object",
+                                                             "properties": {"city": {"type": "string"}}}}}]
+
+
+async def test_gateway_chat_plain(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock)
+    resp = await gw.client(key).chat.completions.create(
+        model=MODEL, max_tokens=100, temperature=0.3, seed=7,
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    assert resp.choices[0].message.content == TEXT_REPLY and resp.choices[0].finish_reason == "stop"
+    assert resp.model == MODEL and resp.id == MESSAGE_ID
+    assert resp.usage is not None and (resp.usage.prompt_tokens, resp.usage.completion_tokens) == \
+        (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+    sent = bedrock.recorder[-1]
+    assert sent["path"] == "/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke"
+    assert sent["json"] == {"anthropic_version": "bedrock-2023-05-31", "system": "Be brief.",
+                            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+                            "max_tokens": 100, "temperature": 0.3}
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["quota"] > 0 and logs[0]["model_name"] == MODEL
+    assert (logs[0]["prompt_tokens"], logs[0]["completion_tokens"]) == (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+
+
+async def test_gateway_stream(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock)
+    stream = await gw.client(key).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True,
+        stream_options={"include_usage": True})
+    text, finish, usage, models = "", None, None, set()
+    async for chunk in stream:
+        models.add(chunk.model)
+        if chunk.usage:
+            usage = chunk.usage
+        for ch in chunk.choices:
+            text += ch.delta.content or ""
+            finish = ch.finish_reason or finish
+    assert text == TEXT_REPLY and finish == "stop" and models == {MODEL}
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+    sent = bedrock.recorder[-1]
+    assert sent["action"] == "invoke-with-response-stream"
+    assert "stream" not in sent["json"] and "stream_options" not in sent["json"]
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["is_stream"] and logs[0]["quota"] > 0
+    assert (logs[0]["prompt_tokens"], logs[0]["completion_tokens"]) == (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+
+
+async def test_gateway_tool_calls(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock)
+    client = gw.client(key)
+    messages: list[Any] = [{"role": "user", "content": "weather in Paris?"}]
+    resp = await client.chat.completions.create(model=MODEL, messages=messages, tools=WEATHER,  # type: ignore
+                                                tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.id == TOOL_USE_ID and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == TOOL_INPUT
+    assert resp.usage is not None and resp.usage.completion_tokens == TOOL_OUTPUT_TOKENS
+    sent = bedrock.recorder[-1]["json"]
+    assert sent["tools"][0]["name"] == "get_weather" and sent["tool_choice"] == {"type": "tool", "name": "get_weather"}
+
+    messages += [choice.message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    resp = await client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    assert resp.choices[0].message.content == TEXT_REPLY
+    turns = bedrock.recorder[-1]["json"]["messages"]
+    assert turns[1]["content"] == [{"type": "tool_use", "id": TOOL_USE_ID, "name": "get_weather", "input": TOOL_INPUT}]
+    assert turns[2]["content"] == [{"type": "tool_result", "tool_use_id": TOOL_USE_ID, "content": "sunny"}]
+
+    stream = await client.chat.completions.create(model=MODEL, messages=messages[:1], tools=WEATHER,  # type: ignore
+                                                  stream=True)
+    name, args, finish, indexes = None, "", None, set()
+    async for chunk in stream:
+        for ch in chunk.choices:
+            for tc in ch.delta.tool_calls or ():
+                indexes.add(tc.index)
+                name = (tc.function.name if tc.function else None) or name
+                args += (tc.function.arguments if tc.function else None) or ""
+            finish = ch.finish_reason or finish
+    assert name == "get_weather" and json.loads(args) == TOOL_INPUT and finish == "tool_calls" and indexes == {0}
+    logs = await gw.logs()
+    assert len(logs) == 3 and all(log["quota"] > 0 for log in logs)
+    assert {log["completion_tokens"] for log in logs} == {TOOL_OUTPUT_TOKENS, TEXT_OUTPUT_TOKENS}
+
+
+async def test_gateway_model_mapping_to_a_profile_arn(gw: Gateway, bedrock: FakeBedrock) -> None:
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models="sonnet",
+                     model_mapping=json.dumps({"sonnet": arn}))
+    key = await gw.token()
+    resp = await gw.client(key).chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "x"}])
+    assert resp.model == "sonnet" and resp.choices[0].message.content == TEXT_REPLY
+    assert bedrock.recorder[-1]["model"] == arn  # signature verified by the fake despite the ":" and "/"
+
+
+async def test_gateway_error_in_openai_shape_and_channel_disabled(gw: Gateway, bedrock: FakeBedrock) -> None:
+    await gw.ok("PUT", "/api/option/", {"key": "AutomaticDisableChannelEnabled", "value": "true"})
+    cid = await gw.channel(type=33, key=f"AKIDFAKEBEDROCK|wrong-secret|{REGION}", base_url=bedrock.url, models=MODEL)
+    key = await gw.token()
+    with pytest.raises(openai.PermissionDeniedError) as e:
+        await gw.client(key).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.status_code == 403
+    assert "signature we calculated does not match" in e.value.message
+    assert e.value.code == "InvalidSignatureException"
+    assert isinstance(e.value.body, dict) and e.value.body["type"] == "InvalidSignatureException"
+    status = None
+    for _ in range(50):
+        status = (await gw.ok("GET", f"/api/channel/{cid}"))["status"]
+        if status == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert status == 3
+    assert await gw.logs() == []
+
+
+async def test_gateway_validation_error_is_not_retried(gw: Gateway, bedrock: FakeBedrock) -> None:
+    await gw.ok("PUT", "/api/option/", {"key": "RetryTimes", "value": "2"})
+    await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models="bad-model", priority=5,
+                     model_mapping=json.dumps({"bad-model": "meta.llama3-8b"}))
+    await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models="bad-model")
+    key = await gw.token()
+    with pytest.raises(openai.BadRequestError) as e:
+        await gw.client(key).chat.completions.create(model="bad-model", messages=[{"role": "user", "content": "x"}])
+    assert e.value.code == "ValidationException" and "model identifier is invalid" in e.value.message
+    assert len(bedrock.recorder) == 1
+
+
+@pytest.mark.parametrize("failing, stream", [("AKIDBROKEN", False), ("AKIDUNAVAILABLE", True),
+                                             ("AKIDTHROTTLED", False)])
+async def test_gateway_retries_another_channel(gw: Gateway, bedrock: FakeBedrock, failing: str, stream: bool) -> None:
+    await gw.ok("PUT", "/api/option/", {"key": "RetryTimes", "value": "1"})
+    await gw.channel(type=33, key=f"{failing}|{SECRET}|{REGION}", base_url=bedrock.url, models=MODEL, priority=10)
+    await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models=MODEL, priority=0)
+    key = await gw.token()
+    client = gw.client(key)
+    if stream:
+        text = ""
+        async for chunk in await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True):
+            text += "".join(ch.delta.content or "" for ch in chunk.choices)
+        assert text == TEXT_REPLY
+    else:
+        resp = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        assert resp.choices[0].message.content == TEXT_REPLY
+    assert bedrock.keys() == [failing, "AKIDFAKEBEDROCK"]
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["quota"] > 0
+
+
+async def test_gateway_throttled_without_retry_is_a_rate_limit(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock, key=f"AKIDTHROTTLED|{SECRET}|{REGION}")
+    with pytest.raises(openai.RateLimitError) as e:
+        await gw.client(key).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.code == "ThrottlingException"
+
+
+async def test_gateway_mid_stream_exception(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock, key=f"AKIDSTREAMERR|{SECRET}|{REGION}")
+    stream = await gw.client(key).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
+    text = ""
+    with pytest.raises(openai.APIError) as e:
+        async for chunk in stream:
+            text += "".join(ch.delta.content or "" for ch in chunk.choices)
+    assert "model stream was interrupted" in str(e.value.message)
+    assert text == "Hello"
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["completion_tokens"] > 0
+
+
+async def test_gateway_channel_test(gw: Gateway, bedrock: FakeBedrock) -> None:
+    cid = await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models="claude-3-haiku-20240307")
+    code, data = await gw.api("GET", f"/api/channel/test/{cid}")
+    assert code == 200 and data["success"] is True, data
+    assert bedrock.recorder[-1]["model"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    cid = await gw.channel(type=33, key="AK|SK", base_url=bedrock.url, models="claude-3-haiku-20240307")
+    code, data = await gw.api("GET", f"/api/channel/test/{cid}")
+    assert code == 200 and data["success"] is False and "region" in data["message"], data
