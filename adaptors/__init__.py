@@ -23,6 +23,7 @@ from .deepl import DeepLAdaptor
 from .palm import PaLMAdaptor
 from .aiproxy_library import AIProxyLibraryAdaptor
 from .bedrock import BedrockAdaptor
+from .tencent import TencentAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -42,6 +43,7 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         PaLMAdaptor(),
         AIProxyLibraryAdaptor(),
         BedrockAdaptor(),
+        TencentAdaptor(),
         # (further adaptor families go above this line)
     )
 
