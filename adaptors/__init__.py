@@ -24,6 +24,8 @@ from .palm import PaLMAdaptor
 from .aiproxy_library import AIProxyLibraryAdaptor
 from .bedrock import BedrockAdaptor
 from .tencent import TencentAdaptor
+from .zhipu import ZhipuAdaptor
+from .ali import AliAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -44,6 +46,8 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         AIProxyLibraryAdaptor(),
         BedrockAdaptor(),
         TencentAdaptor(),
+        ZhipuAdaptor(),
+        AliAdaptor(),
         # (further adaptor families go above this line)
     )
 

@@ -1,0 +1,710 @@
+"""Alibaba DashScope, native API (channel type 17): OpenAI chat and embeddings <-> DashScope.
+
+Pure converters (PROVIDERS.md §6 "Alibaba DashScope"; One API relay/adaptor/ali):
+
+* chat: ``POST {base}/api/v1/services/aigc/text-generation/generation`` with
+  ``{model, input: {messages}, parameters: {result_format: "message", …}}``; vision and
+  audio models (``qwen-vl-*``, ``qvq-*``, ``qwen-audio-*``) go to
+  ``…/aigc/multimodal-generation/generation`` with content parts ``[{"text"}, {"image"}…]``.
+  A model name ending in ``-internet`` turns on ``enable_search`` (One API's rule).
+* parameters: max_tokens, temperature [0, 2), top_p capped at 0.9999 (DashScope wants < 1),
+  top_k, seed, stop, presence_penalty, tools / tool_choice / parallel_tool_calls,
+  response_format, and DashScope's own enable_search, search_options, enable_thinking,
+  thinking_budget, repetition_penalty when a client sends them.
+* streams: ``X-DashScope-SSE: enable`` and ``parameters.incremental_output: true`` (without
+  it each event repeats the whole text). Events are ``id:``/``event:result``/
+  ``:HTTP_STATUS/200``/``data:{…}`` frames; ``finish_reason`` is the string ``"null"`` until
+  the end; usage (``input_tokens``/``output_tokens``) is cumulative on every event (the last
+  one is kept); there is no ``[DONE]``. An ``event:error`` frame is an error.
+* plugins: the channel's ``plugin`` config goes in the ``X-DashScope-Plugin`` header.
+* embeddings: ``POST {base}/api/v1/services/embeddings/text-embedding/text-embedding`` with
+  ``{model, input: {texts}, parameters: {dimension, text_type}}`` →
+  ``output.embeddings[{text_index, embedding}]``, ``usage.total_tokens``.
+* errors: non-2xx ``{code, message, request_id}`` (a stream's error comes as an SSE frame):
+  ``InvalidApiKey`` and ``Arrearage`` disable the channel.
+
+One API bugs avoided: the answer names the requested model (not "qwen"), tool calls and
+tool results are relayed both ways, stream usage needs no non-zero output to count, the
+finish chunk is separate from the last text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+import uuid
+from typing import Any
+
+from .base import (
+    CHAT,
+    DONE_FRAME,
+    EMBEDDINGS,
+    Adaptor,
+    ChannelTarget,
+    ParsedResponse,
+    RelayRequest,
+    StreamTranscoder,
+    UpstreamFailure,
+    UpstreamRejected,
+    UpstreamRequest,
+    Usage,
+    chat_chunk,
+    client_wants_usage,
+    failure_verdicts,
+    now,
+    sse_frame,
+)
+from .gemini import embedding_texts
+from .registry import PROVIDERS
+from .sse import SSEDecoder, SSEEvent
+
+DEFAULT_BASE_URL = PROVIDERS[17].base_url
+TEXT_PATH = "/api/v1/services/aigc/text-generation/generation"
+MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+EMBEDDING_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
+SEARCH_SUFFIX = "-internet"
+MAX_TOP_P = 0.9999
+MAX_TEMPERATURE = 1.99
+
+FINISH_REASONS: dict[str, str] = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}
+
+# Codes that mean the key or the account cannot be used.
+DISABLING_CODES = frozenset({"InvalidApiKey", "Arrearage"})
+NOT_RETRIED_CODES = frozenset({"DataInspectionFailed", "data_inspection_failed"})
+
+# Fields of ``parameters`` the converter may emit.
+PARAMETER_FIELDS = frozenset({
+    "result_format", "incremental_output", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop",
+    "presence_penalty", "repetition_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
+    "enable_search", "search_options", "enable_thinking", "thinking_budget",
+})
+
+_JSON_SEPARATORS = (",", ":")
+_MULTIMODAL = re.compile(r"(?:^|-)vl(?:-|$)|^qvq|(?:^|-)audio(?:-|$)")
+_BASE_SUFFIX = re.compile(r"/(?:api/v1|compatible-mode/v1)$")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _positive_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int) and v > 0:
+        return v
+    if isinstance(v, float) and v.is_integer() and v > 0:
+        return int(v)
+    return None
+
+
+def _count(v: Any) -> int:
+    return int(v) if _is_number(v) and v > 0 else 0
+
+
+def is_multimodal(model: str) -> bool:
+    """Vision/audio models answer at the multimodal-generation endpoint."""
+    return bool(_MULTIMODAL.search(model.strip().lower()))
+
+
+def split_model(model: str) -> tuple[str, bool]:
+    """(DashScope model, enable_search): ``qwen-max-internet`` → (``qwen-max``, True)."""
+    model = model.strip()
+    if model.endswith(SEARCH_SUFFIX) and len(model) > len(SEARCH_SUFFIX):
+        return model[: -len(SEARCH_SUFFIX)], True
+    return model, False
+
+
+def finish_reason(reason: Any) -> str | None:
+    """None while DashScope says ``"null"`` (not finished); unknown reasons are ``stop``."""
+    if reason is None or reason in ("", "null"):
+        return None
+    return FINISH_REASONS.get(str(reason), "stop")
+
+
+# --------------------------------------------------------------------------- request
+
+
+def content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return str(content)
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+    return "\n".join(t for t in texts if t)
+
+
+def multimodal_content(content: Any) -> list[dict[str, str]]:
+    """OpenAI content as DashScope multimodal parts: ``{"text"}``, ``{"image"}`` (http(s) or
+    ``data:`` URLs, both accepted), ``{"audio"}``, ``{"video"}``."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    parts = [content] if isinstance(content, dict) else content if isinstance(content, list) else []
+    out: list[dict[str, str]] = []
+    for part in parts:
+        if isinstance(part, str):
+            if part:
+                out.append({"text": part})
+            continue
+        if not isinstance(part, dict):
+            continue
+        ptype = part.get("type", "text")
+        if ptype == "text" and isinstance(part.get("text"), str) and part["text"]:
+            out.append({"text": part["text"]})
+        elif ptype in ("image_url", "image", "video_url", "audio_url"):
+            key = {"video_url": "video", "audio_url": "audio"}.get(ptype, "image")
+            ref = part.get(ptype) if ptype != "image" else part.get("image_url", part.get("image"))
+            url = ref.get("url") if isinstance(ref, dict) else ref
+            if isinstance(url, str) and url.strip():
+                out.append({key: url.strip()})
+        elif ptype == "input_audio":
+            audio = part.get("input_audio")
+            if isinstance(audio, dict) and isinstance(audio.get("data"), str):
+                fmt = str(audio.get("format") or "wav").lower()
+                data = audio["data"]
+                out.append({"audio": data if data.startswith("data:") else f"data:audio/{fmt};base64,{data}"})
+    return out
+
+
+def _tool_calls(calls: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tc in calls if isinstance(calls, list) else ():
+        fn = tc.get("function") if isinstance(tc, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            continue
+        args = fn.get("arguments")
+        if not isinstance(args, str):
+            args = _dumps(args if args is not None else {})
+        call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else "call_" + uuid.uuid4().hex[:24]
+        out.append({"id": call_id, "type": "function", "function": {"name": fn["name"], "arguments": args}})
+    return out
+
+
+def convert_messages(messages: Any, multimodal: bool = False) -> list[dict[str, Any]]:
+    """DashScope messages from OpenAI ones (developer → system; legacy function → tool; tool
+    results carry ``tool_call_id`` and the function ``name``)."""
+    out: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # tool_call_id -> function name
+    for msg in messages if isinstance(messages, list) else ():
+        if not isinstance(msg, dict):
+            continue
+        role = msg.get("role")
+        if role == "developer":
+            role = "system"
+        elif role == "function":
+            role = "tool"
+        if role not in ("system", "user", "assistant", "tool"):
+            continue
+        content = msg.get("content")
+        entry: dict[str, Any] = {"role": role}
+        if multimodal and role in ("system", "user"):
+            entry["content"] = multimodal_content(content)
+        elif multimodal:
+            text = content_text(content)
+            entry["content"] = [{"text": text}] if text else []
+        else:
+            entry["content"] = content_text(content)
+        if role == "assistant":
+            calls = _tool_calls(msg.get("tool_calls"))
+            if calls:
+                entry["tool_calls"] = calls
+                for c in calls:
+                    names[c["id"]] = c["function"]["name"]
+        elif role == "tool":
+            call_id = msg.get("tool_call_id")
+            name = msg.get("name") if isinstance(msg.get("name"), str) and msg.get("name") else None
+            if isinstance(call_id, str) and call_id:
+                entry["tool_call_id"] = call_id
+                name = name or names.get(call_id)
+            if name:
+                entry["name"] = name
+        out.append(entry)
+    return out
+
+
+def convert_tools(tools: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            continue
+        fn = tool.get("function")
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            continue
+        entry: dict[str, Any] = {"name": fn["name"]}
+        if isinstance(fn.get("description"), str):
+            entry["description"] = fn["description"]
+        params = fn.get("parameters")
+        entry["parameters"] = params if isinstance(params, dict) and params else {"type": "object", "properties": {}}
+        out.append({"type": "function", "function": entry})
+    return out
+
+
+def convert_tool_choice(choice: Any) -> Any:
+    if choice in ("auto", "none"):
+        return choice
+    if choice == "required":
+        return "auto"  # DashScope cannot force some call; auto is the closest
+    if isinstance(choice, dict):
+        fn = choice.get("function")
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str) and fn["name"]:
+            return {"type": "function", "function": {"name": fn["name"]}}
+    return None
+
+
+def parameters(body: dict[str, Any], stream: bool, enable_search: bool = False) -> dict[str, Any]:
+    p: dict[str, Any] = {"result_format": "message"}
+    if stream:
+        p["incremental_output"] = True
+    max_tokens = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
+    if max_tokens is not None:
+        p["max_tokens"] = max_tokens
+    if _is_number(body.get("temperature")):
+        p["temperature"] = min(MAX_TEMPERATURE, max(0.0, float(body["temperature"])))
+    if _is_number(body.get("top_p")) and body["top_p"] > 0:
+        p["top_p"] = min(MAX_TOP_P, float(body["top_p"]))
+    top_k = _positive_int(body.get("top_k"))
+    if top_k is not None:
+        p["top_k"] = top_k
+    seed = body.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        p["seed"] = seed
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    stops = [s for s in stops if isinstance(s, str) and s]
+    if stops:
+        p["stop"] = stops
+    if _is_number(body.get("presence_penalty")):
+        p["presence_penalty"] = min(2.0, max(-2.0, float(body["presence_penalty"])))
+    if _is_number(body.get("repetition_penalty")) and body["repetition_penalty"] > 0:
+        p["repetition_penalty"] = body["repetition_penalty"]
+    tools = convert_tools(body.get("tools"))
+    if tools:
+        p["tools"] = tools
+        choice = convert_tool_choice(body.get("tool_choice"))
+        if choice is not None:
+            p["tool_choice"] = choice
+        if isinstance(body.get("parallel_tool_calls"), bool):
+            p["parallel_tool_calls"] = body["parallel_tool_calls"]
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("text", "json_object", "json_schema"):
+        p["response_format"] = fmt
+    if enable_search or body.get("enable_search") is True:
+        p["enable_search"] = True
+    if isinstance(body.get("search_options"), dict):
+        p["search_options"] = body["search_options"]
+    if isinstance(body.get("enable_thinking"), bool):
+        p["enable_thinking"] = body["enable_thinking"]
+    budget = _positive_int(body.get("thinking_budget"))
+    if budget is not None:
+        p["thinking_budget"] = budget
+    return p
+
+
+def to_dashscope_request(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
+    """A generation body from an OpenAI chat body (allow-list; everything else dropped)."""
+    name, search = split_model(model)
+    return {
+        "model": name,
+        "input": {"messages": convert_messages(body.get("messages"), is_multimodal(name))},
+        "parameters": parameters(body, stream, search),
+    }
+
+
+def to_dashscope_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"model": model, "input": {"texts": embedding_texts(body.get("input"), model)}}
+    params: dict[str, Any] = {}
+    dims = _positive_int(body.get("dimensions"))
+    if dims is not None:
+        params["dimension"] = dims
+    if body.get("text_type") in ("query", "document"):
+        params["text_type"] = body["text_type"]
+    if params:
+        out["parameters"] = params
+    return out
+
+
+# --------------------------------------------------------------------------- response
+
+
+def ali_usage(u: Any) -> Usage | None:
+    if not isinstance(u, dict) or not ("input_tokens" in u or "output_tokens" in u):
+        return None
+    return Usage(_count(u.get("input_tokens")), _count(u.get("output_tokens")))
+
+
+def message_text(content: Any) -> str:
+    """Answer content: a string, or multimodal parts ``[{"text": …}]``."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def _choices(output: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, choice) pairs; the ``result_format: text`` shape becomes one choice."""
+    if not isinstance(output, dict):
+        return []
+    choices = output.get("choices")
+    if isinstance(choices, list):
+        out = []
+        for i, c in enumerate(choices):
+            if isinstance(c, dict):
+                idx = c.get("index")
+                out.append((idx if isinstance(idx, int) and not isinstance(idx, bool) else i, c))
+        return out
+    if isinstance(output.get("text"), str):
+        return [(0, {"message": {"role": "assistant", "content": output["text"]},
+                     "finish_reason": output.get("finish_reason")})]
+    return []
+
+
+def _is_error(data: dict[str, Any]) -> bool:
+    return bool(data.get("code")) and "output" not in data
+
+
+def to_openai_response(data: dict[str, Any], model: str, created: int | None = None
+                       ) -> tuple[dict[str, Any], Usage | None, str]:
+    """(chat.completion, usage, generated text) from a generation answer."""
+    choices = []
+    generated: list[str] = []
+    for idx, choice in _choices(data.get("output")):
+        msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        assert isinstance(msg, dict)
+        text = message_text(msg.get("content"))
+        calls = _tool_calls(msg.get("tool_calls"))
+        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+        if calls:
+            message["tool_calls"] = calls
+        reasoning = msg.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            message["reasoning_content"] = reasoning
+            generated.append(reasoning)
+        generated.append(text)
+        generated.extend(p for c in calls for p in (c["function"]["name"], c["function"]["arguments"]))
+        reason = finish_reason(choice.get("finish_reason")) or "stop"
+        if calls and reason == "stop":
+            reason = "tool_calls"
+        choices.append({"index": idx, "message": message, "finish_reason": reason})
+    if not choices:
+        choices.append({"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"})
+    usage = ali_usage(data.get("usage"))
+    rid = data.get("request_id")
+    out: dict[str, Any] = {
+        "id": f"chatcmpl-{rid}" if isinstance(rid, str) and rid else "chatcmpl-" + uuid.uuid4().hex,
+        "object": "chat.completion",
+        "created": created if created is not None else now(),
+        "model": model,
+        "choices": choices,
+    }
+    if usage is not None:
+        out["usage"] = usage.to_openai()
+    return out, usage, "".join(generated)
+
+
+def _base64_floats(values: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+
+
+def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any = None
+                         ) -> tuple[dict[str, Any], Usage | None]:
+    output = data.get("output") if isinstance(data.get("output"), dict) else {}
+    assert isinstance(output, dict)
+    pairs = []
+    for i, emb in enumerate(output.get("embeddings") or ()):
+        if not isinstance(emb, dict):
+            continue
+        idx = emb.get("text_index")
+        vec = emb.get("embedding")
+        floats = [float(v) for v in vec if _is_number(v)] if isinstance(vec, list) else []
+        pairs.append((idx if isinstance(idx, int) and not isinstance(idx, bool) else i, floats))
+    items = [{"object": "embedding", "index": idx,
+              "embedding": _base64_floats(vec) if encoding_format == "base64" else vec}
+             for idx, vec in sorted(pairs, key=lambda p: p[0])]
+    out: dict[str, Any] = {"object": "list", "data": items, "model": model}
+    u = data.get("usage")
+    usage = None
+    if isinstance(u, dict):
+        prompt = _count(u.get("total_tokens")) or _count(u.get("input_tokens"))
+        if prompt:
+            usage = Usage(prompt, 0)
+            out["usage"] = {"prompt_tokens": prompt, "total_tokens": prompt}
+    return out, usage
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def ali_failure(status: int, message: str, code: Any, request_id: Any = None) -> UpstreamFailure:
+    code_s = str(code) if code else None
+    retryable, disables = failure_verdicts(status, message, None, None)
+    if code_s in DISABLING_CODES:
+        retryable, disables = True, True  # an unusable key or account: another channel may serve
+    elif code_s in NOT_RETRIED_CODES:
+        retryable = False
+    if isinstance(request_id, str) and request_id and "request id" not in message:
+        message = f"{message} (DashScope request id: {request_id})"
+    etype = code_s or "ali_error"
+    payload = {"message": message, "type": etype, "param": "", "code": code_s}
+    return UpstreamFailure(status=status, message=message, type=etype, code=code_s,
+                           retryable=retryable, disables_channel=disables, payload=payload)
+
+
+def _error_object(body: bytes) -> Any:
+    """The JSON of an error body, which may be SSE-framed (a stream request's error)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    dec = SSEDecoder()
+    for ev in dec.feed(body) + dec.flush():
+        try:
+            obj = json.loads(ev.data)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
+
+
+def parse_ali_error(status: int, body: bytes) -> UpstreamFailure:
+    data = _error_object(body)
+    fallback = f"upstream returned HTTP {status}"
+    if isinstance(data, dict) and ("code" in data or "message" in data):
+        return ali_failure(status, str(data.get("message") or data.get("code") or fallback), data.get("code"),
+                           data.get("request_id"))
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        err = data["error"]
+        return ali_failure(status, str(err.get("message") or fallback), err.get("code") or err.get("type"))
+    message = body.decode("utf-8", "replace").strip()[:500] or fallback
+    return ali_failure(status, message, None)
+
+
+class AliAnswerError(UpstreamRejected):
+    """A 2xx DashScope answer that is an error object (``{code, message}`` and no output)."""
+
+
+# --------------------------------------------------------------------------- stream
+
+
+class AliStream(StreamTranscoder):
+    """DashScope SSE (incremental output) in, OpenAI ``chat.completion.chunk`` frames out."""
+
+    def __init__(self, req: RelayRequest, created: int | None = None) -> None:
+        super().__init__()
+        self._decoder = SSEDecoder()
+        self._model = req.requested_model
+        self._created = created if created is not None else now()
+        self._id = ""
+        self._role_sent: set[int] = set()
+        self._finished: set[int] = set()
+        self._tools: dict[int, int] = {}  # choice index -> tool calls started
+        self._sent_done = False
+        self._emit_usage = client_wants_usage(req)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return self._handle(self._decoder.feed(data))
+
+    def finish(self) -> list[bytes]:
+        out = self._handle(self._decoder.flush())
+        if not self._sent_done:
+            self.done = bool(self._finished)
+            if self._emit_usage and self.usage is not None:
+                out.append(self._frame(None, usage=self.usage))
+            self._sent_done = True
+            out.append(DONE_FRAME)
+        return out
+
+    # -- internals --------------------------------------------------------------------------
+    def _frame(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None,
+               index: int = 0) -> bytes:
+        if not self._id:
+            self._id = "chatcmpl-" + uuid.uuid4().hex
+        if delta is not None and index not in self._role_sent:
+            delta = {"role": "assistant", **delta}
+            self._role_sent.add(index)
+        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage, index))
+
+    def _handle(self, events: list[SSEEvent]) -> list[bytes]:
+        out: list[bytes] = []
+        for ev in events:
+            if self._sent_done:
+                break
+            data = ev.data.strip()
+            if not data or data == "[DONE]":
+                continue
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                if ev.event == "error":
+                    self._error(data, None, out)
+                continue
+            if not isinstance(obj, dict):
+                continue
+            if ev.event == "error" or _is_error(obj):
+                self._error(str(obj.get("message") or obj.get("code") or "DashScope stream error"),
+                            obj.get("code"), out)
+                continue
+            self._on_event(obj, out)
+        return out
+
+    def _error(self, message: str, code: Any, out: list[bytes]) -> None:
+        self.error = message
+        out.append(sse_frame({"error": {"message": message, "type": str(code) if code else "ali_error",
+                                        "param": "", "code": str(code) if code else None}}))
+        self._sent_done = True
+        out.append(DONE_FRAME)
+
+    def _on_event(self, obj: dict[str, Any], out: list[bytes]) -> None:
+        rid = obj.get("request_id")
+        if not self._id and isinstance(rid, str) and rid:
+            self._id = "chatcmpl-" + rid
+        usage = ali_usage(obj.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        for idx, choice in _choices(obj.get("output")):
+            if idx in self._finished:
+                continue
+            msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+            assert isinstance(msg, dict)
+            delta: dict[str, Any] = {}
+            reasoning = msg.get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:
+                delta["reasoning_content"] = reasoning
+                self.text_parts.append(reasoning)
+            text = message_text(msg.get("content"))
+            if text:
+                delta["content"] = text
+                self.text_parts.append(text)
+            calls = self._stream_calls(msg.get("tool_calls"), idx)
+            if calls:
+                delta["tool_calls"] = calls
+            if delta:
+                out.append(self._frame(delta, index=idx))
+            reason = finish_reason(choice.get("finish_reason"))
+            if reason is not None:
+                if reason == "stop" and self._tools.get(idx):
+                    reason = "tool_calls"
+                self._finished.add(idx)
+                out.append(self._frame({} if idx in self._role_sent else {"content": ""}, reason, index=idx))
+
+    def _stream_calls(self, calls: Any, idx: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for j, tc in enumerate(calls if isinstance(calls, list) else ()):
+            if not isinstance(tc, dict):
+                continue
+            fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+            assert isinstance(fn, dict)
+            k = tc.get("index") if isinstance(tc.get("index"), int) else self._tools.get(idx, 0) + j
+            entry: dict[str, Any] = {"index": k}
+            f: dict[str, Any] = {}
+            if isinstance(tc.get("id"), str) and tc["id"]:
+                entry["id"] = tc["id"]
+                entry["type"] = "function"
+                self._tools[idx] = max(self._tools.get(idx, 0), k + 1)
+            if isinstance(fn.get("name"), str) and fn["name"]:
+                f["name"] = fn["name"]
+                self.text_parts.append(fn["name"])
+            args = fn.get("arguments")
+            if args is not None and not isinstance(args, str):
+                args = _dumps(args)
+            if isinstance(args, str) and (args or "id" in entry):
+                f["arguments"] = args
+                self.text_parts.append(args)
+            if f:
+                entry["function"] = f
+            if len(entry) > 1:
+                out.append(entry)
+        return out
+
+
+# --------------------------------------------------------------------------- adaptor
+
+
+class AliAdaptor(Adaptor):
+    name = "ali"
+    modes = frozenset({CHAT, EMBEDDINGS})
+
+    @staticmethod
+    def base(target: ChannelTarget) -> str:
+        """The DashScope host; a base given with ``/api/v1`` or ``/compatible-mode/v1`` loses it."""
+        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        return _BASE_SUFFIX.sub("", base)
+
+    def url(self, req: RelayRequest, target: ChannelTarget) -> str:
+        if req.mode == EMBEDDINGS:
+            path = EMBEDDING_PATH
+        else:
+            path = MULTIMODAL_PATH if is_multimodal(split_model(req.model)[0]) else TEXT_PATH
+        return self.base(target) + path
+
+    @staticmethod
+    def plugin(target: ChannelTarget) -> str:
+        cfg = target.config if isinstance(target.config, dict) else {}
+        plugin = cfg.get("plugin")
+        if isinstance(plugin, (dict, list)) and plugin:
+            return _dumps(plugin)
+        return plugin.strip() if isinstance(plugin, str) else ""
+
+    def headers(self, req: RelayRequest, target: ChannelTarget) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Authorization": "Bearer " + target.key.strip()}
+        if req.stream and req.mode == CHAT:
+            h["Accept"] = "text/event-stream"
+            h["X-DashScope-SSE"] = "enable"
+        plugin = self.plugin(target)
+        if plugin:
+            h["X-DashScope-Plugin"] = plugin
+        return h
+
+    def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        if req.mode == EMBEDDINGS:
+            body = to_dashscope_embeddings(req.body, req.model)
+        else:
+            body = to_dashscope_request(req.body, req.model, req.stream)
+        return UpstreamRequest("POST", self.url(req, target), self.headers(req, target), _dumps(body).encode())
+
+    def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            return ParsedResponse(body, None, "")
+        if _is_error(data):
+            raise AliAnswerError(parse_ali_error(502, body))
+        if req.mode == EMBEDDINGS:
+            emb, usage = to_openai_embeddings(data, req.requested_model, req.body.get("encoding_format"))
+            return ParsedResponse(_dumps(emb).encode(), usage, "")
+        out, usage, text = to_openai_response(data, req.requested_model)
+        return ParsedResponse(_dumps(out).encode(), usage, text)
+
+    def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        return AliStream(req)
+
+    def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
+        return parse_ali_error(status, body)
+
+
+__all__ = [
+    "AliAdaptor", "AliStream", "AliAnswerError", "FINISH_REASONS", "PARAMETER_FIELDS", "to_dashscope_request",
+    "to_dashscope_embeddings", "to_openai_response", "to_openai_embeddings", "parse_ali_error", "ali_failure",
+    "convert_messages", "convert_tools", "convert_tool_choice", "multimodal_content", "content_text", "parameters",
+    "ali_usage", "finish_reason", "is_multimodal", "split_model", "message_text",
+]
