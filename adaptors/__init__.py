@@ -26,6 +26,8 @@ from .bedrock import BedrockAdaptor
 from .tencent import TencentAdaptor
 from .zhipu import ZhipuAdaptor
 from .ali import AliAdaptor
+from .baidu import BaiduAdaptor
+from .vertex import VertexAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -48,6 +50,8 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         TencentAdaptor(),
         ZhipuAdaptor(),
         AliAdaptor(),
+        BaiduAdaptor(),
+        VertexAdaptor(settings),
         # (further adaptor families go above this line)
     )
 
