@@ -389,7 +389,10 @@ class Job:
 
         resp = await call.fetch(json_error_guard)
         if call.error_body and 200 <= call.status < 300 and not sink.started:
-            raise self.failure(adaptor, 502, bytes(call.error_body))
+            # A JSON error on HTTP 2xx: the adaptor's verdict keeps its status (a provider code
+            # mapped to 401 or 429), else it is a bad gateway answer.
+            f = adaptor.parse_error(call.status, bytes(call.error_body))
+            raise self.rejected(UpstreamRejected(f), f.status if f.status >= 400 else 502)
         if resp.code == 599 and not call.cancelled:
             msg, timed_out = transport_error(resp)
             if not sink.started:

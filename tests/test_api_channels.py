@@ -389,9 +389,9 @@ async def test_channel_test_failures(gw: Gateway) -> None:
     code, data = await gw.api("GET", f"/api/channel/test/{bad}?model=gpt-4o")
     assert data["success"] is False and "not served" in data["message"]
     # a type without an adaptor
-    baidu = await gw.channel(type=15, key="ak|sk", models="ERNIE-Bot")
-    code, data = await gw.api("GET", f"/api/channel/test/{baidu}")
-    assert data["success"] is False and "15 (Baidu ERNIE)" in data["message"]
+    xunfei = await gw.channel(type=18, key="a|b|c", models="SparkDesk")
+    code, data = await gw.api("GET", f"/api/channel/test/{xunfei}")
+    assert data["success"] is False and "18 (Xunfei Spark)" in data["message"]
     # a 200 that is not a chat completion (a wrong base URL serving a web page)
     with_html = await gw.channel(base_url=gw.upstream.url + "/nowhere")
     code, data = await gw.api("GET", f"/api/channel/test/{with_html}")
