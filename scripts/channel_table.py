@@ -33,9 +33,11 @@ def table() -> str:
         modes = set(s.modes) if a is not None else set()
         tools = a is not None and CHAT in modes and getattr(a, "tools", True)
         key = s.key_format or ("built from " + s.key_from_config if s.key_from_config else "API key")
+        key = "`" + key + "`" if key != "API key" else key
         if a is None:
             key += " (stored; not relayed yet)"
         base = f"`{s.base_url}`" if s.base_url else ("required" if s.base_url_required else "–")
+        key = key.replace("|", "\\|")  # a literal pipe inside a table cell
         rows.append(f"| {t} | {s.name}{' (deprecated)' if s.deprecated else ''} | {_yes(CHAT in modes)} | "
                     f"{_yes(tools)} | {_yes(COMPLETIONS in modes)} | {_yes(EMBEDDINGS in modes)} | "
                     f"{key} | {base} |")
