@@ -31,7 +31,7 @@ def table() -> str:
     for t, s in sorted(PROVIDERS.items()):
         a = adaptors.get(t)
         modes = set(s.modes) if a is not None else set()
-        tools = a is not None and CHAT in modes and getattr(a, "tools", True)
+        tools = a is not None and CHAT in modes and s.tools
         key = s.key_format or ("built from " + s.key_from_config if s.key_from_config else "API key")
         key = "`" + key + "`" if key != "API key" else key
         if a is None:
