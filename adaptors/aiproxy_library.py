@@ -27,6 +27,7 @@ from .base import (
     CHAT,
     DONE_FRAME,
     Adaptor,
+    ChannelConfigError,
     ChannelTarget,
     ParsedResponse,
     RelayRequest,
@@ -74,17 +75,6 @@ def query_text(body: dict[str, Any]) -> str:
     if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
         return ""
     return message_text(msgs[-1].get("content"))
-
-
-class ChannelConfigError(UpstreamRejected):
-    """The channel names no library (raised by ``build_request``): 503 ``channel_config_missing``,
-    retried on another channel; a channel test reports it."""
-
-    def __init__(self, message: str) -> None:
-        payload = {"message": message, "type": "one_api_error", "param": "", "code": "channel_config_missing"}
-        super().__init__(UpstreamFailure(status=503, message=message, type="one_api_error",
-                                         code="channel_config_missing", retryable=True, disables_channel=False,
-                                         payload=payload))
 
 
 def library_id(target: ChannelTarget) -> str:

@@ -155,6 +155,20 @@ class UpstreamRejected(Exception):
         self.failure = failure
 
 
+class ChannelConfigError(UpstreamRejected):
+    """The channel lacks a setting the provider needs, or its key has the wrong form (raised by
+    ``build_request``, before anything is sent): the relay answers 503 in OpenAI's error shape,
+    type ``one_api_error``, code ``channel_config_missing`` (or the code given, such as
+    ``channel_key_invalid``), and tries another channel; it never disables the channel (an
+    administrator's setting is missing, not the provider refusing); a channel test reports it
+    as a request that could not be built."""
+
+    def __init__(self, message: str, code: str = "channel_config_missing") -> None:
+        payload = {"message": message, "type": "one_api_error", "param": "", "code": code}
+        super().__init__(UpstreamFailure(status=503, message=message, type="one_api_error", code=code,
+                                         retryable=True, disables_channel=False, payload=payload))
+
+
 # Messages that mean the channel's key or account is unusable (One API monitor/manage.go).
 _DISABLING_PHRASES = (
     "credit",

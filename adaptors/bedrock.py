@@ -44,6 +44,7 @@ from .anthropic import AnthropicStream, to_anthropic_request, to_openai_response
 from .base import (
     CHAT,
     Adaptor,
+    ChannelConfigError,
     ChannelTarget,
     ParsedResponse,
     RelayRequest,
@@ -53,7 +54,6 @@ from .base import (
     Usage,
     failure_verdicts,
 )
-from .cloudflare import ChannelConfigError
 from .eventstream import EventMessage, EventStreamDecoder, EventStreamError
 from .registry import PROVIDERS
 from .sse import SSEEvent

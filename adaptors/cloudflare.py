@@ -24,11 +24,11 @@ from .base import (
     CHAT,
     EMBEDDINGS,
     MODE_PATHS,
+    ChannelConfigError,
     ChannelTarget,
     ParsedResponse,
     RelayRequest,
     UpstreamFailure,
-    UpstreamRejected,
     UpstreamRequest,
     failure_verdicts,
 )
@@ -38,18 +38,6 @@ from .registry import PROVIDERS
 DEFAULT_BASE_URL = PROVIDERS[37].base_url
 # Cloudflare API error codes that mean the token cannot be used (code 10000 = "Authentication error").
 _AUTH_CODES = frozenset({10000, 10001, 9109})
-
-
-class ChannelConfigError(UpstreamRejected):
-    """The channel lacks a setting the provider needs (raised by ``build_request``): the relay
-    answers 503 ``channel_config_missing`` in OpenAI's error shape and tries another channel;
-    a channel test reports it as a request that could not be built."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(UpstreamFailure(
-            status=503, message=message, type="one_api_error", code="channel_config_missing",
-            retryable=True, disables_channel=False,
-            payload={"message": message, "type": "one_api_error", "param": "", "code": "channel_config_missing"}))
 
 
 def is_ai_gateway(base: str) -> bool:

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import ChannelTarget, UpstreamFailure, UpstreamRejected, UpstreamRequest
+from .base import ChannelConfigError, ChannelTarget, UpstreamFailure, UpstreamRejected, UpstreamRequest
 
 PROXY_PREFIX = "/v1/oneapi/proxy"
 
@@ -148,8 +148,7 @@ def forwarded_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | N
 def target_url(target: ChannelTarget, path: str, query: Any = None) -> str:
     base = (target.base_url or "").strip().rstrip("/")
     if not base:
-        raise _rejected(503, "channel_config_missing",
-                        f"Channel #{target.id} (Proxy) has no base URL: set the address to forward to")
+        raise ChannelConfigError(f"Channel #{target.id} (Proxy) has no base URL: set the address to forward to")
     url = base + check_path(path)
     q = query_string(query)
     if q:

@@ -55,6 +55,7 @@ from .base import (
     DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
+    ChannelConfigError,
     ChannelTarget,
     ParsedResponse,
     RelayRequest,
@@ -795,12 +796,7 @@ class TencentAdaptor(Adaptor):
         try:
             _, secret_id, secret_key = parse_key(target.key)
         except ValueError as e:
-            message = str(e)
-            raise UpstreamRejected(UpstreamFailure(
-                status=503, message=message, type="one_api_error", code="channel_key_invalid",
-                retryable=True, disables_channel=False,
-                payload={"message": message, "type": "one_api_error", "param": "", "code": "channel_key_invalid"},
-            )) from None
+            raise ChannelConfigError(str(e), "channel_key_invalid") from None
         if req.mode == EMBEDDINGS:
             action, body = EMBED_ACTION, to_hunyuan_embeddings(req.body, req.model)
         else:

@@ -42,6 +42,7 @@ from .base import (
     DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
+    ChannelConfigError,
     ChannelTarget,
     ParsedResponse,
     RelayRequest,
@@ -880,11 +881,7 @@ class ZhipuAdaptor(Adaptor):
             except ValueError:
                 message = ("The channel key is not a Zhipu API key (<id>.<secret>): the v3 API of "
                            f"{req.model} needs one to sign its token")
-                raise UpstreamRejected(UpstreamFailure(
-                    status=503, message=message, type="one_api_error", code="channel_key_invalid",
-                    retryable=True, disables_channel=False,
-                    payload={"message": message, "type": "one_api_error", "param": "",
-                             "code": "channel_key_invalid"})) from None
+                raise ChannelConfigError(message, "channel_key_invalid") from None
             if req.stream:
                 h["Accept"] = "text/event-stream"
         else:
