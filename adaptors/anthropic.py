@@ -19,7 +19,7 @@ tokens are taken from ``message_delta`` alone (they are cumulative).
 from __future__ import annotations
 
 import json
-from typing import Any, TypeGuard
+from typing import Any
 
 from .base import (
     CHAT,
@@ -32,11 +32,23 @@ from .base import (
     UpstreamFailure,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    ChatStream,
+    chat_completion,
+    choice,
+    dumps,
+    error_payload,
+    failure,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    parse_data_url,
+    positive_int,
+    raw_message,
+    stop_list,
+    tool_arguments,
 )
 from .registry import PROVIDERS
 from .sse import SSEDecoder, SSEEvent
@@ -62,13 +74,6 @@ FINISH_REASONS: dict[str, str] = {
     "refusal": "content_filter",
 }
 
-_JSON_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
 def finish_reason(stop_reason: Any) -> str | None:
     """Map an Anthropic ``stop_reason``; None stays None, unknown values become "stop"."""
     if stop_reason is None:
@@ -79,30 +84,14 @@ def finish_reason(stop_reason: Any) -> str | None:
 # --------------------------------------------------------------------------- request
 
 
-def _is_number(v: Any) -> TypeGuard[float]:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v > 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v > 0:
-        return int(v)
-    return None
-
-
 def image_block(url: str) -> dict[str, Any] | None:
     """An OpenAI image URL (data URL or http(s)) as an Anthropic image block."""
     url = url.strip()
     if url.startswith("data:"):
-        header, sep, data = url[5:].partition(",")
-        if not sep:
+        parsed = parse_data_url(url)
+        if parsed is None:
             return None
-        media_type, _, params = header.partition(";")
-        if "base64" not in params.split(";"):
-            return None
+        media_type, data = parsed
         return {
             "type": "image",
             "source": {"type": "base64", "media_type": media_type or "image/png", "data": data},
@@ -154,20 +143,6 @@ def content_blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_input(arguments: Any) -> dict[str, Any]:
-    """Parsed tool-call arguments; ``{}`` when empty, invalid or not an object."""
-    if isinstance(arguments, dict):
-        return arguments
-    if isinstance(arguments, str) and arguments.strip():
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return {}
-        if isinstance(parsed, dict):
-            return parsed
-    return {}
-
-
 def _tool_use_blocks(tool_calls: Any) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if not isinstance(tool_calls, list):
@@ -183,7 +158,7 @@ def _tool_use_blocks(tool_calls: Any) -> list[dict[str, Any]]:
             "type": "tool_use",
             "id": tc_id if isinstance(tc_id, str) and tc_id else f"toolu_{i}",
             "name": fn["name"],
-            "input": _tool_input(fn.get("arguments")),
+            "input": tool_arguments(fn.get("arguments")),
         })
     return blocks
 
@@ -307,32 +282,27 @@ def to_anthropic_request(body: dict[str, Any], model: str) -> dict[str, Any]:
         out["system"] = system
     out["messages"] = messages
 
-    max_tokens = _positive_int(body.get("max_completion_tokens"))
-    if max_tokens is None:
-        max_tokens = _positive_int(body.get("max_tokens"))
-    out["max_tokens"] = max_tokens or DEFAULT_MAX_TOKENS
+    out["max_tokens"] = max_output_tokens(body) or DEFAULT_MAX_TOKENS
 
     thinking = body.get("thinking")  # non-standard pass-through for Claude-aware clients
     thinking_on = isinstance(thinking, dict) and thinking.get("type") == "enabled"
     if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"):
         out["thinking"] = thinking
-        budget = _positive_int(thinking.get("budget_tokens")) if thinking_on else None
+        budget = positive_int(thinking.get("budget_tokens")) if thinking_on else None
         if budget is not None and out["max_tokens"] <= budget:
             out["max_tokens"] = budget + DEFAULT_MAX_TOKENS  # budget must be < max_tokens
 
     temperature = body.get("temperature")
-    if _is_number(temperature) and not thinking_on:  # thinking allows no temperature change
+    if is_number(temperature) and not thinking_on:  # thinking allows no temperature change
         out["temperature"] = min(1.0, max(0.0, float(temperature)))
     top_p = body.get("top_p")
-    if _is_number(top_p):
+    if is_number(top_p):
         out["top_p"] = min(1.0, max(0.0, float(top_p)))
-    top_k = _positive_int(body.get("top_k"))
+    top_k = positive_int(body.get("top_k"))
     if top_k is not None and not thinking_on:
         out["top_k"] = top_k
 
-    stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
-    stops = [s for s in stops if isinstance(s, str) and s.strip()]
+    stops = [s for s in stop_list(body.get("stop")) if s.strip()]  # no blank stop sequence
     if stops:
         out["stop_sequences"] = stops
 
@@ -362,7 +332,7 @@ def anthropic_usage(usage: Any) -> Usage | None:
 
     def tok(key: str) -> int:
         v = usage.get(key)
-        return int(v) if _is_number(v) else 0
+        return int(v) if is_number(v) else 0
 
     prompt = tok("input_tokens") + tok("cache_read_input_tokens") + tok("cache_creation_input_tokens")
     return Usage(prompt, tok("output_tokens"))
@@ -387,7 +357,7 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
             generated.append(block["thinking"])
         elif btype == "tool_use":
             name = str(block.get("name") or "")
-            args = _dumps(block.get("input") if block.get("input") is not None else {})
+            args = dumps(block.get("input") if block.get("input") is not None else {})
             tool_calls.append({
                 "id": str(block.get("id") or ""),
                 "type": "function",
@@ -404,20 +374,19 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
     if thinking:
         message["reasoning_content"] = "".join(thinking)
     usage = anthropic_usage(data.get("usage"))
-    out: dict[str, Any] = {
-        "id": str(data.get("id") or "chatcmpl-anthropic"),
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish_reason(data.get("stop_reason")) or "stop",
-        }],
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
+    out = chat_completion(str(data.get("id") or "chatcmpl-anthropic"), model,
+                          [choice(message, finish_reason(data.get("stop_reason")) or "stop")], usage, created)
     return out, usage, "".join(generated)
+
+
+def parse_anthropic_response(req: RelayRequest, body: bytes) -> ParsedResponse:
+    """A Messages answer (Anthropic's own, or relayed by Bedrock) as the client's ``chat.completion``;
+    a body that is not a JSON object goes back as it is."""
+    data = loads_or_none(body)
+    if not isinstance(data, dict):
+        return ParsedResponse(body, None, "")
+    out, usage, text = to_openai_response(data, req.requested_model)
+    return ParsedResponse(dumps(out).encode(), usage, text)
 
 
 # --------------------------------------------------------------------------- errors
@@ -434,44 +403,31 @@ def _error_object(err: Any, fallback: str) -> tuple[str, str | None]:
 
 
 def parse_anthropic_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     fallback = f"upstream returned HTTP {status}"
     if isinstance(data, dict) and "error" in data:
         message, etype = _error_object(data["error"], fallback)
     elif isinstance(data, dict) and isinstance(data.get("message"), str):
         message, etype = data["message"], None
     else:
-        message, etype = body.decode("utf-8", "replace").strip()[:500] or fallback, None
+        message, etype = raw_message(body, status), None
     retryable, disables = failure_verdicts(status, message, etype, etype)
     if etype == "billing_error":  # the account cannot pay: no use retrying this channel
         disables = True
-    payload = {"message": message, "type": etype or "upstream_error", "param": "", "code": etype}
-    return UpstreamFailure(
-        status=status, message=message, type=etype or "upstream_error", code=etype,
-        retryable=retryable, disables_channel=disables, payload=payload,
-    )
+    return failure(status, message, etype or "upstream_error", etype, retryable=retryable, disables=disables)
 
 
 # --------------------------------------------------------------------------- stream
 
 
-class AnthropicStream(StreamTranscoder):
+class AnthropicStream(ChatStream):
     """Anthropic Messages SSE in, OpenAI ``chat.completion.chunk`` frames out."""
 
     def __init__(self, req: RelayRequest, created: int | None = None) -> None:
-        super().__init__()
+        super().__init__(req, created, "chatcmpl-anthropic")
         self._decoder = SSEDecoder()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = "chatcmpl-anthropic"
-        self._role_sent = False
-        self._sent_done = False
         self._tool_index: dict[int, int] = {}  # content block index -> tool ordinal
         self._start_usage: dict[str, Any] = {}  # message_start usage
-        self._emit_usage = client_wants_usage(req)
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._handle(self._decoder.feed(data))
@@ -484,13 +440,6 @@ class AnthropicStream(StreamTranscoder):
         return out
 
     # -- internals --------------------------------------------------------------------------
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None,
-               usage: Usage | None = None) -> bytes:
-        if delta is not None and not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage))
-
     def _handle(self, events: list[SSEEvent]) -> list[bytes]:
         out: list[bytes] = []
         for ev in events:
@@ -518,8 +467,8 @@ class AnthropicStream(StreamTranscoder):
             self._id = msg["id"]
         if isinstance(msg.get("usage"), dict):
             self._start_usage = msg["usage"]
-        if not self._role_sent:
-            out.append(self._chunk({"content": ""}))
+        if 0 not in self._role_sent:
+            out.append(self._frame({"content": ""}))
 
     def _on_block_start(self, obj: dict[str, Any], out: list[bytes]) -> None:
         block = obj.get("content_block")
@@ -532,16 +481,16 @@ class AnthropicStream(StreamTranscoder):
             self._tool_index[idx if isinstance(idx, int) else -1 - k] = k
             name = str(block.get("name") or "")
             self.text_parts.append(name)
-            out.append(self._chunk({"tool_calls": [{
+            out.append(self._frame({"tool_calls": [{
                 "index": k, "id": str(block.get("id") or ""), "type": "function",
                 "function": {"name": name, "arguments": ""},
             }]}))
         elif btype == "text" and isinstance(block.get("text"), str) and block["text"]:
             self.text_parts.append(block["text"])
-            out.append(self._chunk({"content": block["text"]}))
+            out.append(self._frame({"content": block["text"]}))
         elif btype == "thinking" and isinstance(block.get("thinking"), str) and block["thinking"]:
             self.text_parts.append(block["thinking"])
-            out.append(self._chunk({"reasoning_content": block["thinking"]}))
+            out.append(self._frame({"reasoning_content": block["thinking"]}))
 
     def _on_block_delta(self, obj: dict[str, Any], out: list[bytes]) -> None:
         delta = obj.get("delta")
@@ -552,12 +501,12 @@ class AnthropicStream(StreamTranscoder):
             text = delta.get("text")
             if isinstance(text, str) and text:
                 self.text_parts.append(text)
-                out.append(self._chunk({"content": text}))
+                out.append(self._frame({"content": text}))
         elif dtype == "thinking_delta":
             text = delta.get("thinking")
             if isinstance(text, str) and text:
                 self.text_parts.append(text)
-                out.append(self._chunk({"reasoning_content": text}))
+                out.append(self._frame({"reasoning_content": text}))
         elif dtype == "input_json_delta":
             partial = delta.get("partial_json")
             k = self._tool_index.get(obj.get("index"))  # type: ignore[arg-type]
@@ -565,21 +514,20 @@ class AnthropicStream(StreamTranscoder):
                 k = max(self._tool_index.values())
             if k is not None and isinstance(partial, str) and partial:
                 self.text_parts.append(partial)
-                out.append(self._chunk({"tool_calls": [{"index": k, "function": {"arguments": partial}}]}))
+                out.append(self._frame({"tool_calls": [{"index": k, "function": {"arguments": partial}}]}))
         # signature_delta, citations_delta: nothing to relay
 
     def _on_message_delta(self, obj: dict[str, Any], out: list[bytes]) -> None:
         delta = obj.get("delta")
         stop = delta.get("stop_reason") if isinstance(delta, dict) else None
-        out.append(self._chunk({}, finish_reason(stop) or "stop"))
+        out.append(self._frame({}, finish_reason(stop) or "stop"))
         merged = dict(self._start_usage)
         final = obj.get("usage")
         if isinstance(final, dict):
             # output_tokens is cumulative; newer APIs repeat (cumulative) input fields here too.
             merged.update({k: v for k, v in final.items() if v is not None})
         self.usage = anthropic_usage(merged)
-        if self._emit_usage:
-            out.append(self._chunk(None, usage=self.usage))
+        self._usage_frame(out)
 
     def _on_message_stop(self, obj: dict[str, Any], out: list[bytes]) -> None:
         self.done = True
@@ -588,12 +536,7 @@ class AnthropicStream(StreamTranscoder):
 
     def _on_error(self, obj: dict[str, Any], out: list[bytes]) -> None:
         message, etype = _error_object(obj.get("error"), "upstream stream error")
-        self.error = message
-        out.append(sse_frame({"error": {
-            "message": message, "type": etype or "upstream_error", "param": "", "code": etype,
-        }}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._fail(error_payload(message, etype or "upstream_error", etype), out)
 
 
 _HANDLERS: dict[str, Any] = {
@@ -637,17 +580,10 @@ class AnthropicAdaptor(Adaptor):
             body["stream"] = True
         else:
             body.pop("stream", None)
-        return UpstreamRequest("POST", self.url(target), self.headers(target), _dumps(body).encode())
+        return UpstreamRequest("POST", self.url(target), self.headers(target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            return ParsedResponse(body, None, "")
-        out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return parse_anthropic_response(req, body)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return AnthropicStream(req)
@@ -659,7 +595,8 @@ class AnthropicAdaptor(Adaptor):
 
 __all__ = [
     "AnthropicAdaptor", "AnthropicStream", "ANTHROPIC_REQUEST_FIELDS",
-    "to_anthropic_request", "to_openai_response", "parse_anthropic_error", "convert_messages",
+    "to_anthropic_request", "to_openai_response", "parse_anthropic_response", "parse_anthropic_error",
+    "convert_messages",
     "convert_tools", "convert_tool_choice", "content_blocks", "image_block", "anthropic_usage",
     "finish_reason",
 ]

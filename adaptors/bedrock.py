@@ -40,7 +40,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from .anthropic import AnthropicStream, to_anthropic_request, to_openai_response
+from .anthropic import AnthropicStream, parse_anthropic_response, to_anthropic_request
 from .base import (
     CHAT,
     Adaptor,
@@ -54,6 +54,7 @@ from .base import (
     Usage,
     failure_verdicts,
 )
+from .common import channel_config, config_text, dumps, failure, loads_or_none
 from .eventstream import EventMessage, EventStreamDecoder, EventStreamError
 from .registry import PROVIDERS
 from .sse import SSEEvent
@@ -94,12 +95,6 @@ PROFILE_ONLY = frozenset({
 })
 _GEOGRAPHIES = (("us-gov-", "us-gov"), ("us-", "us"), ("eu-", "eu"), ("ap-", "apac"))
 _DATED_CLAUDE = re.compile(r"claude-[a-z0-9.-]*-\d{8}")
-
-_JSON_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
 
 
 def geography(region: str) -> str:
@@ -271,20 +266,14 @@ class Credentials:
 def credentials(target: ChannelTarget) -> Credentials:
     """``AK|SK|Region[|SessionToken]`` from the key, gaps (or an empty key) filled from the config
     (ak, sk, region, session_token); a key without ``|`` is a Bedrock API key."""
-    cfg = target.config if isinstance(target.config, dict) else {}
-
-    def conf(name: str) -> str:
-        v = cfg.get(name)
-        return str(v).strip() if v is not None else ""
-
     key = (target.key or "").strip()
     if key and "|" not in key:  # a Bedrock API key (Bearer); the config fills only AK|SK|Region gaps
-        creds = Credentials(region=conf("region"), api_key=key)
+        creds = Credentials(region=config_text(target, "region"), api_key=key)
     else:
         parts = [p.strip() for p in key.split("|")] if key else []
         parts += [""] * (4 - len(parts))
-        creds = Credentials(parts[0] or conf("ak"), parts[1] or conf("sk"), parts[2] or conf("region"),
-                            parts[3] or conf("session_token"))
+        creds = Credentials(parts[0] or config_text(target, "ak"), parts[1] or config_text(target, "sk"),
+                            parts[2] or config_text(target, "region"), parts[3] or config_text(target, "session_token"))
         missing = [n for n, v in (("access key ID", creds.access_key), ("secret access key", creds.secret_key))
                    if not v]
         if missing:
@@ -316,8 +305,7 @@ def to_bedrock_request(body: dict[str, Any], betas: list[str] | None = None) -> 
 
 
 def _betas(target: ChannelTarget) -> list[str]:
-    cfg = target.config if isinstance(target.config, dict) else {}
-    beta = cfg.get("anthropic_beta")
+    beta = channel_config(target).get("anthropic_beta")
     if isinstance(beta, str):
         beta = beta.split(",")
     if not isinstance(beta, (list, tuple)):
@@ -359,10 +347,7 @@ def _error_type_name(raw: Any) -> str:
 
 
 def parse_bedrock_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> UpstreamFailure:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     fallback = f"upstream returned HTTP {status}"
     etype = ""
     if headers is not None:
@@ -389,9 +374,7 @@ def parse_bedrock_error(status: int, body: bytes, headers: Mapping[str, str] | N
     if status in (401, 403) or etype in DISABLING_TYPES:
         disables = True
     etype = etype or "upstream_error"
-    payload = {"message": message, "type": etype, "param": "", "code": etype}
-    return UpstreamFailure(status=status, message=message, type=etype, code=etype, retryable=retryable,
-                           disables_channel=disables, payload=payload)
+    return failure(status, message, etype, etype, retryable=retryable, disables=disables)
 
 
 # --------------------------------------------------------------------------- stream
@@ -421,7 +404,7 @@ class BedrockStream(AnthropicStream):
         return out
 
     def _error(self, etype: str, message: str) -> list[bytes]:
-        return self._handle([SSEEvent("error", _dumps({"type": "error", "error": {"type": etype,
+        return self._handle([SSEEvent("error", dumps({"type": "error", "error": {"type": etype,
                                                                                   "message": message}}), b"")])
 
     def _message(self, msg: EventMessage) -> list[bytes]:
@@ -484,7 +467,7 @@ class BedrockAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         creds = credentials(target)
         url = self.url(target, req.model, creds.region, req.stream)
-        body = _dumps(to_bedrock_request(req.body, _betas(target))).encode()
+        body = dumps(to_bedrock_request(req.body, _betas(target))).encode()
         signed = {"Content-Type": "application/json"}
         if creds.api_key:
             headers = {**signed, "Authorization": "Bearer " + creds.api_key}
@@ -502,14 +485,7 @@ class BedrockAdaptor(Adaptor):
         return UpstreamRequest("POST", url, headers, body)
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            return ParsedResponse(body, None, "")
-        out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return parse_anthropic_response(req, body)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return BedrockStream(req)

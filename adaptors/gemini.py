@@ -25,18 +25,14 @@ counted locally); the model name answered is the one the client asked for.
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import re
-import struct
 import urllib.parse
-import uuid
-from typing import Any, Callable, TypeGuard
+from typing import Any, Callable
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
     ChannelTarget,
@@ -46,11 +42,30 @@ from .base import (
     UpstreamFailure,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    ChatStream,
+    assistant_message,
+    chat_completion,
+    choice,
+    count_tokens,
+    dumps,
+    embedding_texts,
+    embeddings_list,
+    error_payload,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    new_call_id,
+    new_completion_id,
+    parse_data_url,
+    positive_int,
+    raw_message,
+    stop_list,
+    tool_arguments,
 )
 from .registry import PROVIDERS
 from .sse import SSEDecoder, SSEEvent
@@ -94,40 +109,14 @@ THINKING_BUDGETS = {"none": 0, "low": 1024, "medium": 8192, "high": 24576}
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 MAX_STOP_SEQUENCES = 5
-_JSON_SEPARATORS = (",", ":")
 _VERSION_SUFFIX = re.compile(r"/v\d+(?:(?:alpha|beta)\d*)?$")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _is_number(v: Any) -> TypeGuard[float]:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v > 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v > 0:
-        return int(v)
-    return None
-
-
-def new_call_id() -> str:
-    return "call_" + uuid.uuid4().hex[:24]
 
 
 def finish_reason(reason: Any, has_tool_calls: bool = False) -> str | None:
     """Map a Gemini ``finishReason``; None stays None (the candidate is not finished)."""
     if reason is None:
         return None
-    mapped = FINISH_REASONS.get(str(reason), "stop")
-    if has_tool_calls and mapped == "stop":
-        return "tool_calls"
-    return mapped
+    return finish_lookup(FINISH_REASONS, reason, has_tool_calls)
 
 
 # --------------------------------------------------------------------------- schemas
@@ -216,11 +205,11 @@ def sanitize_schema(schema: Any, defs: dict[str, Any] | None = None, depth: int 
         if key in ("title", "description", "pattern"):
             if isinstance(v, str) and v:
                 out[key] = v
-        elif _is_number(v):
+        elif is_number(v):
             out[key] = v
-    if "minimum" not in out and _is_number(schema.get("exclusiveMinimum")):
+    if "minimum" not in out and is_number(schema.get("exclusiveMinimum")):
         out["minimum"] = schema["exclusiveMinimum"]
-    if "maximum" not in out and _is_number(schema.get("exclusiveMaximum")):
+    if "maximum" not in out and is_number(schema.get("exclusiveMaximum")):
         out["maximum"] = schema["exclusiveMaximum"]
 
     enum = schema.get("enum")
@@ -267,17 +256,6 @@ def sanitize_schema(schema: Any, defs: dict[str, Any] | None = None, depth: int 
 # --------------------------------------------------------------------------- request
 
 
-def _data_url(url: str) -> tuple[str, str] | None:
-    """(mime type, base64 data) of a ``data:…;base64,`` URL."""
-    header, sep, data = url[5:].partition(",")
-    if not sep:
-        return None
-    mime, _, params = header.partition(";")
-    if "base64" not in params.split(";"):
-        return None
-    return mime or "application/octet-stream", data
-
-
 def _guess_mime(url: str, default: str) -> str:
     path = urllib.parse.urlsplit(url).path
     guessed, _ = mimetypes.guess_type(path)
@@ -289,11 +267,11 @@ def media_part(url: str, default_mime: str = "image/jpeg") -> dict[str, Any] | N
     and File API URLs → ``fileData`` (Gemini fetches those itself)."""
     url = url.strip()
     if url.startswith("data:"):
-        parsed = _data_url(url)
+        parsed = parse_data_url(url)
         if parsed is None:
             return None
         mime, data = parsed
-        return {"inlineData": {"mimeType": mime, "data": data}}
+        return {"inlineData": {"mimeType": mime or "application/octet-stream", "data": data}}
     if url.startswith(("http://", "https://", "gs://")):
         return {"fileData": {"mimeType": _guess_mime(url, default_mime), "fileUri": url}}
     return None
@@ -358,20 +336,6 @@ def _text_of(content: Any) -> str:
     return "".join(p["text"] for p in content_parts(content) if "text" in p)
 
 
-def _tool_args(arguments: Any) -> dict[str, Any]:
-    """Parsed tool-call arguments; ``{}`` when empty, invalid or not an object."""
-    if isinstance(arguments, dict):
-        return arguments
-    if isinstance(arguments, str) and arguments.strip():
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return {}
-        if isinstance(parsed, dict):
-            return parsed
-    return {}
-
-
 def _signature_of(tc: dict[str, Any]) -> str | None:
     """A thought signature carried on an OpenAI tool call (Google's compat-endpoint spelling)."""
     extra = tc.get("extra_content")
@@ -392,7 +356,7 @@ def _function_call_parts(tool_calls: Any, names: dict[str, str]) -> list[dict[st
             continue
         if isinstance(tc.get("id"), str):
             names[tc["id"]] = fn["name"]
-        part: dict[str, Any] = {"functionCall": {"name": fn["name"], "args": _tool_args(fn.get("arguments"))}}
+        part: dict[str, Any] = {"functionCall": {"name": fn["name"], "args": tool_arguments(fn.get("arguments"))}}
         sig = _signature_of(tc)
         if sig:
             part["thoughtSignature"] = sig
@@ -449,7 +413,7 @@ def convert_messages(messages: Any, model: str = "") -> tuple[dict[str, Any] | N
             calls = _function_call_parts(msg.get("tool_calls"), names)
             fc = msg.get("function_call")  # legacy single call
             if not calls and isinstance(fc, dict) and isinstance(fc.get("name"), str):
-                calls = [{"functionCall": {"name": fc["name"], "args": _tool_args(fc.get("arguments"))}}]
+                calls = [{"functionCall": {"name": fc["name"], "args": tool_arguments(fc.get("arguments"))}}]
             if calls and model.startswith("gemini-3") and not any("thoughtSignature" in c for c in calls):
                 calls[0]["thoughtSignature"] = SKIP_SIGNATURE
             g_role, kind, parts = "model", "model", parts + calls
@@ -510,25 +474,21 @@ def convert_tool_choice(tool_choice: Any) -> dict[str, Any] | None:
 def generation_config(body: dict[str, Any]) -> dict[str, Any]:
     cfg: dict[str, Any] = {}
     temperature = body.get("temperature")
-    if _is_number(temperature):
+    if is_number(temperature):
         cfg["temperature"] = min(2.0, max(0.0, float(temperature)))
     top_p = body.get("top_p")
-    if _is_number(top_p):
+    if is_number(top_p):
         cfg["topP"] = min(1.0, max(0.0, float(top_p)))
-    top_k = _positive_int(body.get("top_k"))
+    top_k = positive_int(body.get("top_k"))
     if top_k is not None:
         cfg["topK"] = top_k
-    max_tokens = _positive_int(body.get("max_completion_tokens"))
-    if max_tokens is None:
-        max_tokens = _positive_int(body.get("max_tokens"))
+    max_tokens = max_output_tokens(body)
     if max_tokens is not None:
         cfg["maxOutputTokens"] = max_tokens
-    stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
-    stops = [s for s in stops if isinstance(s, str) and s]
+    stops = stop_list(body.get("stop"))
     if stops:
         cfg["stopSequences"] = stops[:MAX_STOP_SEQUENCES]
-    n = _positive_int(body.get("n"))
+    n = positive_int(body.get("n"))
     if n is not None and n > 1:
         cfg["candidateCount"] = n
     seed = body.get("seed")
@@ -589,7 +549,7 @@ def gemini_usage(meta: Any) -> Usage | None:
 
     def tok(key: str) -> int:
         v = meta.get(key)
-        return int(v) if _is_number(v) else 0
+        return int(v) if is_number(v) else 0
 
     prompt = tok("promptTokenCount")
     total = tok("totalTokenCount")
@@ -601,7 +561,7 @@ def _tool_call(part: dict[str, Any], new_id: Callable[[], str]) -> tuple[dict[st
     """(OpenAI tool call, name, JSON arguments) of a ``functionCall`` part."""
     fc = part["functionCall"]
     name = str(fc.get("name") or "")
-    args = _dumps(fc.get("args") if isinstance(fc.get("args"), dict) else {})
+    args = dumps(fc.get("args") if isinstance(fc.get("args"), dict) else {})
     gid = fc.get("id")
     call: dict[str, Any] = {
         "id": (gid if gid.startswith("call_") else "call_" + gid) if isinstance(gid, str) and gid else new_id(),
@@ -657,72 +617,17 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
         parts = content.get("parts") if isinstance(content, dict) else None
         texts, thoughts, calls, gen = _split_parts(parts, new_id)
         generated += gen
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": "".join(texts) if texts or not calls else None,
-        }
-        if calls:
-            message["tool_calls"] = calls
-        if thoughts:
-            message["reasoning_content"] = "".join(thoughts)
-        choices.append({
-            "index": idx,
-            "message": message,
-            "finish_reason": finish_reason(cand.get("finishReason") or "STOP", bool(calls)),
-        })
+        message = assistant_message("".join(texts), calls, "".join(thoughts))
+        choices.append(choice(message, finish_reason(cand.get("finishReason") or "STOP", bool(calls)), idx))
     if not choices:  # the prompt was blocked (promptFeedback.blockReason) or nothing came back
-        choices.append({
-            "index": 0,
-            "message": {"role": "assistant", "content": ""},
-            "finish_reason": "content_filter" if _blocked(data) else "stop",
-        })
+        choices.append(choice(assistant_message(""), "content_filter" if _blocked(data) else "stop"))
     usage = gemini_usage(data.get("usageMetadata"))
     rid = data.get("responseId")
-    out: dict[str, Any] = {
-        "id": "chatcmpl-" + (rid if isinstance(rid, str) and rid else uuid.uuid4().hex),
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": choices,
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
-    return out, usage, "".join(generated)
+    id_ = "chatcmpl-" + rid if isinstance(rid, str) and rid else new_completion_id()
+    return chat_completion(id_, model, choices, usage, created), usage, "".join(generated)
 
 
 # --------------------------------------------------------------------------- embeddings
-
-
-_counter: Any = None
-
-
-def _token_counter() -> Any:
-    """The relay's token counter (tiktoken, offline data), loaded on first use."""
-    global _counter
-    if _counter is None:
-        from relay.tokenizer import TokenCounter  # the adaptor stays importable without it
-        _counter = TokenCounter()
-    return _counter
-
-
-def embedding_texts(inp: Any, model: str = "") -> list[str]:
-    """The texts of an OpenAI embeddings ``input`` (token-id arrays are decoded with the
-    counter's encoding: LangChain sends cl100k token ids by default)."""
-    if isinstance(inp, str):
-        return [inp]
-    if not isinstance(inp, list) or not inp:
-        return []
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in inp):
-        inp = [inp]
-    texts: list[str] = []
-    for item in inp:
-        if isinstance(item, str):
-            texts.append(item)
-        elif isinstance(item, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in item):
-            texts.append(_token_counter().encoder_for(model).decode(item))
-        else:
-            texts.append("" if item is None else str(item))
-    return texts
 
 
 def _model_path(model: str) -> str:
@@ -733,7 +638,7 @@ def _model_path(model: str) -> str:
 
 def to_gemini_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
     path = _model_path(model)
-    dims = _positive_int(body.get("dimensions"))
+    dims = positive_int(body.get("dimensions"))
     requests = []
     for text in embedding_texts(body.get("input"), model):
         r: dict[str, Any] = {"model": path, "content": {"parts": [{"text": text}]}}
@@ -743,32 +648,22 @@ def to_gemini_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
     return {"requests": requests}
 
 
-def _base64_floats(values: list[float]) -> str:
-    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
-
-
 def to_openai_embeddings(data: dict[str, Any], model: str, texts: list[str],
                          encoding_format: Any = None) -> tuple[dict[str, Any], Usage]:
     """(OpenAI ``list`` of embeddings, usage); usage counted locally when Gemini gives none."""
-    items = []
-    for i, emb in enumerate(data.get("embeddings") or ()):
-        values = emb.get("values") if isinstance(emb, dict) else None
-        vec = [float(v) for v in values if _is_number(v)] if isinstance(values, list) else []
-        items.append({"object": "embedding", "index": i,
-                      "embedding": _base64_floats(vec) if encoding_format == "base64" else vec})
+    vectors = [(i, emb.get("values") if isinstance(emb, dict) else None)
+               for i, emb in enumerate(data.get("embeddings") or ())]
     meta = data.get("usageMetadata")
     prompt = 0
     if isinstance(meta, dict):
         for key in ("promptTokenCount", "totalTokenCount"):
-            if _is_number(meta.get(key)):
+            if is_number(meta.get(key)):
                 prompt = int(meta[key])
                 break
     if not prompt:
-        counter = _token_counter()
-        prompt = sum(counter.count_text(t, model) for t in texts)
+        prompt = count_tokens(texts, model)
     usage = Usage(prompt, 0)
-    return {"object": "list", "data": items, "model": model,
-            "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}, usage
+    return embeddings_list(vectors, model, encoding_format, usage), usage
 
 
 # --------------------------------------------------------------------------- errors
@@ -799,10 +694,7 @@ def _error_fields(err: Any, fallback: str) -> tuple[str, str | None, str | None]
 
 
 def parse_gemini_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     if isinstance(data, list) and data and isinstance(data[0], dict):  # a streamed JSON array
         data = data[0]
     fallback = f"upstream returned HTTP {status}"
@@ -811,22 +703,18 @@ def parse_gemini_error(status: int, body: bytes) -> UpstreamFailure:
     elif isinstance(data, dict) and isinstance(data.get("message"), str):
         message, gstatus, reason = data["message"], None, None
     else:
-        message, gstatus, reason = body.decode("utf-8", "replace").strip()[:500] or fallback, None, None
+        message, gstatus, reason = raw_message(body, status), None, None
     retryable, disables = failure_verdicts(status, message, gstatus, reason)
     if reason in _DISABLING_REASONS or gstatus == "PERMISSION_DENIED":
         disables = True
-    code = reason or gstatus
-    payload = {"message": message, "type": gstatus or "upstream_error", "param": "", "code": code}
-    return UpstreamFailure(
-        status=status, message=message, type=gstatus or "upstream_error", code=code,
-        retryable=retryable, disables_channel=disables, payload=payload,
-    )
+    return failure(status, message, gstatus or "upstream_error", reason or gstatus,
+                   retryable=retryable, disables=disables)
 
 
 # --------------------------------------------------------------------------- stream
 
 
-class GeminiStream(StreamTranscoder):
+class GeminiStream(ChatStream):
     """``streamGenerateContent?alt=sse`` in, OpenAI ``chat.completion.chunk`` frames out.
 
     Each event is a whole response object holding the new parts; ``usageMetadata`` is
@@ -837,17 +725,11 @@ class GeminiStream(StreamTranscoder):
 
     def __init__(self, req: RelayRequest, created: int | None = None,
                  new_id: Callable[[], str] = new_call_id) -> None:
-        super().__init__()
+        super().__init__(req, created)
         self._decoder = SSEDecoder()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
         self._new_id = new_id
-        self._id = ""
-        self._emit_usage = client_wants_usage(req)
-        self._role_sent: set[int] = set()
         self._tools: dict[int, int] = {}  # choice index -> tool calls sent
         self._finished: set[int] = set()
-        self._sent_done = False
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._handle(self._decoder.feed(data))
@@ -858,22 +740,10 @@ class GeminiStream(StreamTranscoder):
             return out
         if self._finished:
             self.done = True
-        if self._emit_usage and self.usage is not None:
-            out.append(self._frame(None, usage=self.usage))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._close(out)
         return out
 
     # -- internals --------------------------------------------------------------------------
-    def _frame(self, delta: dict[str, Any] | None, finish: str | None = None,
-               usage: Usage | None = None, index: int = 0) -> bytes:
-        if not self._id:
-            self._id = "chatcmpl-" + uuid.uuid4().hex
-        if delta is not None and index not in self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent.add(index)
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage, index))
-
     def _handle(self, events: list[SSEEvent]) -> list[bytes]:
         out: list[bytes] = []
         for ev in events:
@@ -931,12 +801,7 @@ class GeminiStream(StreamTranscoder):
 
     def _on_error(self, err: Any, out: list[bytes]) -> None:
         message, gstatus, reason = _error_fields(err, "upstream stream error")
-        self.error = message
-        out.append(sse_frame({"error": {
-            "message": message, "type": gstatus or "upstream_error", "param": "", "code": reason or gstatus,
-        }}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._fail(error_payload(message, gstatus or "upstream_error", reason or gstatus), out)
 
 
 # --------------------------------------------------------------------------- adaptor
@@ -982,21 +847,18 @@ class GeminiAdaptor(Adaptor):
             body = to_gemini_embeddings(req.body, req.model)
         else:
             body = to_gemini_request(req.body, req.model, self.safety_threshold)
-        return UpstreamRequest("POST", self.url(req, target), self.headers(target), _dumps(body).encode())
+        return UpstreamRequest("POST", self.url(req, target), self.headers(target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
         if req.mode == EMBEDDINGS:
             texts = embedding_texts(req.body.get("input"), req.model)
             out, usage = to_openai_embeddings(data, req.requested_model, texts, req.body.get("encoding_format"))
-            return ParsedResponse(_dumps(out).encode(), usage, "")
+            return ParsedResponse(dumps(out).encode(), usage, "")
         out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return ParsedResponse(dumps(out).encode(), usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return GeminiStream(req)
