@@ -29,7 +29,7 @@ taken once (not summed), finish reasons are mapped, and message order is kept.
 from __future__ import annotations
 
 import json
-import secrets
+import uuid
 from typing import Any
 
 from .base import (
@@ -43,18 +43,31 @@ from .base import (
     UpstreamFailure,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    ChatStream,
+    LineBuffer,
+    assistant_message,
+    chat_completion,
+    choice,
+    dumps,
+    error_payload,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    new_completion_id,
+    positive_int,
+    raw_message,
+    stop_list,
+    tool_arguments,
 )
 from .registry import PROVIDERS
 
 DEFAULT_BASE_URL = PROVIDERS[35].base_url
 WEB_SEARCH_SUFFIX = "-internet"
-
-_JSON_SEPARATORS = (",", ":")
 
 # Cohere v1 finish_reason -> OpenAI finish_reason (PROVIDERS.md §0).
 FINISH_REASONS: dict[str, str] = {
@@ -70,30 +83,9 @@ _PY_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "b
              "array": "list", "object": "dict"}
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v > 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v > 0:
-        return int(v)
-    return None
-
-
 def finish_reason(reason: Any, tool_calls: bool = False) -> str:
     """Map a v1 finish reason; unknown (ERROR, USER_CANCEL, TIMEOUT…) and absent are "stop"."""
-    mapped = FINISH_REASONS.get(str(reason), "stop") if reason else "stop"
-    if mapped == "stop" and tool_calls:
-        return "tool_calls"
-    return mapped
+    return finish_lookup(FINISH_REASONS, reason or "", tool_calls)
 
 
 # --------------------------------------------------------------------------- request
@@ -117,19 +109,6 @@ def content_text(content: Any) -> str:
             if part["text"]:
                 texts.append(part["text"])
     return "\n".join(texts)
-
-
-def _parameters(arguments: Any) -> dict[str, Any]:
-    if isinstance(arguments, dict):
-        return arguments
-    if isinstance(arguments, str) and arguments.strip():
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return {}
-        if isinstance(parsed, dict):
-            return parsed
-    return {}
 
 
 def tool_outputs(content: Any) -> list[dict[str, Any]]:
@@ -175,7 +154,7 @@ def convert_messages(messages: Any) -> tuple[str | None, list[dict[str, Any]], s
                 fn = tc.get("function") if isinstance(tc, dict) else None
                 if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                     continue
-                call = {"name": fn["name"], "parameters": _parameters(fn.get("arguments"))}
+                call = {"name": fn["name"], "parameters": tool_arguments(fn.get("arguments"))}
                 if isinstance(tc.get("id"), str):
                     calls[tc["id"]] = call
                 tool_calls.append(call)
@@ -268,26 +247,24 @@ def to_cohere_request(body: dict[str, Any], model: str, stream: bool) -> dict[st
         out["tool_results"] = results
     if connectors:
         out["connectors"] = connectors
-    if _is_number(body.get("temperature")):
+    if is_number(body.get("temperature")):
         out["temperature"] = max(0.0, float(body["temperature"]))
-    if _is_number(body.get("top_p")):
+    if is_number(body.get("top_p")):
         out["p"] = _clamp(body["top_p"], 0.01, 0.99)
-    top_k = _positive_int(body.get("top_k"))
+    top_k = positive_int(body.get("top_k"))
     if top_k is not None:
         out["k"] = min(top_k, 500)
-    max_tokens = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
+    max_tokens = max_output_tokens(body)
     if max_tokens is not None:
         out["max_tokens"] = max_tokens
-    stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
-    stops = [s for s in stops if isinstance(s, str) and s]
+    stops = stop_list(body.get("stop"))
     if stops:
         out["stop_sequences"] = stops[:5]
     seed = body.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool):
         out["seed"] = seed
     for key in ("frequency_penalty", "presence_penalty"):
-        if _is_number(body.get(key)):
+        if is_number(body.get(key)):
             out[key] = _clamp(body[key], 0.0, 1.0)
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
@@ -313,7 +290,7 @@ def cohere_usage(meta: Any) -> Usage | None:
         if isinstance(units, dict) and ("input_tokens" in units or "output_tokens" in units):
             def tok(name: str) -> int:
                 v = units.get(name)
-                return int(v) if _is_number(v) and v > 0 else 0
+                return int(v) if is_number(v) and v > 0 else 0
             return Usage(tok("input_tokens"), tok("output_tokens"))
     return None
 
@@ -323,7 +300,7 @@ def openai_tool_call(call: Any, k: int, id_prefix: str) -> dict[str, Any] | None
         return None
     params = call.get("parameters")
     return {"id": f"call_{id_prefix}_{k}", "type": "function",
-            "function": {"name": call["name"], "arguments": _dumps(params if params is not None else {})}}
+            "function": {"name": call["name"], "arguments": dumps(params if params is not None else {})}}
 
 
 def to_openai_response(data: dict[str, Any], model: str, created: int | None = None
@@ -331,26 +308,16 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
     """(chat.completion, usage, generated text) from a v1 chat answer."""
     text = data.get("text") if isinstance(data.get("text"), str) else ""
     rid = data.get("response_id") or data.get("generation_id")
-    prefix = str(rid).replace("-", "")[:24] if rid else secrets.token_hex(12)
+    prefix = str(rid).replace("-", "")[:24] if rid else uuid.uuid4().hex[:24]
     tool_calls = []
     for call in data.get("tool_calls") or ():
         tc = openai_tool_call(call, len(tool_calls), prefix)
         if tc is not None:
             tool_calls.append(tc)
-    message: dict[str, Any] = {"role": "assistant", "content": text if text or not tool_calls else None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
+    message = assistant_message(text, tool_calls)
     usage = cohere_usage(data.get("meta"))
-    out: dict[str, Any] = {
-        "id": f"chatcmpl-{rid}" if rid else "chatcmpl-" + prefix,
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": finish_reason(data.get("finish_reason"), bool(tool_calls))}],
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
+    out = chat_completion(f"chatcmpl-{rid}" if rid else "chatcmpl-" + prefix, model,
+                          [choice(message, finish_reason(data.get("finish_reason"), bool(tool_calls)))], usage, created)
     generated = [text] + [p for c in tool_calls for p in (c["function"]["name"], c["function"]["arguments"])]
     return out, usage, "".join(generated)
 
@@ -363,10 +330,7 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: 
 
 
 def parse_cohere_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     fallback = f"upstream returned HTTP {status}"
     if isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
         message = data["message"]
@@ -374,18 +338,16 @@ def parse_cohere_error(status: int, body: bytes) -> UpstreamFailure:
         err = data["error"]
         message = str(err.get("message") or fallback) if isinstance(err, dict) else str(err)
     else:
-        message = body.decode("utf-8", "replace").strip()[:500] or fallback
+        message = raw_message(body, status)
     etype = _ERROR_TYPES.get(status, "upstream_error")
     retryable, disables = failure_verdicts(status, message, etype, None)
-    payload = {"message": message, "type": etype, "param": "", "code": None}
-    return UpstreamFailure(status=status, message=message, type=etype, code=None,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, etype, retryable=retryable, disables=disables)
 
 
 # --------------------------------------------------------------------------- stream
 
 
-class CohereStream(StreamTranscoder):
+class CohereStream(ChatStream):
     """Cohere v1 NDJSON chat events in, OpenAI ``chat.completion.chunk`` frames out.
 
     Tool calls stream from ``tool-calls-chunk`` (name, then parameter fragments) when the
@@ -395,38 +357,24 @@ class CohereStream(StreamTranscoder):
     """
 
     def __init__(self, req: RelayRequest, created: int | None = None, id_: str | None = None) -> None:
-        super().__init__()
-        self._buf = b""
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = id_ or "chatcmpl-" + secrets.token_hex(12)
+        super().__init__(req, created, id_ or new_completion_id())
+        self._lines = LineBuffer()
         self._fixed_id = id_ is not None
-        self._role_sent = False
-        self._sent_done = False
         self._tool_index: dict[int, int] = {}  # Cohere tool_call_delta.index -> our ordinal
         self._tools = 0
         self._chunked_tools = False
         self._plan_streamed = False
-        self._emit_usage = client_wants_usage(req)
 
     def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf + data if self._buf else data
         out: list[bytes] = []
-        start = 0
-        while not self._sent_done:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            self._line(buf[start:end], out)
-            start = end + 1
-        self._buf = b"" if self._sent_done else buf[start:]
+        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
         return out
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
-        if self._buf and not self._sent_done:
-            self._line(self._buf, out)
-        self._buf = b""
+        rest = self._lines.rest()
+        if rest and not self._sent_done:
+            self._line(rest, out)
         if not self._sent_done:  # the upstream was cut before stream-end
             self._sent_done = True
             out.append(DONE_FRAME)
@@ -437,24 +385,13 @@ class CohereStream(StreamTranscoder):
     def _call_prefix(self) -> str:
         return self._id.removeprefix("chatcmpl-").replace("-", "")[:24]
 
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None,
-               usage: Usage | None = None) -> bytes:
-        if delta is not None and not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage))
-
     def _text(self, text: Any, out: list[bytes]) -> None:
         if isinstance(text, str) and text:
             self.text_parts.append(text)
-            out.append(self._chunk({"content": text}))
+            out.append(self._frame({"content": text}))
 
     def _error(self, message: str, out: list[bytes]) -> None:
-        self.error = message
-        out.append(sse_frame({"error": {"message": message, "type": "upstream_error", "param": "",
-                                        "code": None}}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._fail(error_payload(message), out)
 
     def _line(self, raw: bytes, out: list[bytes]) -> None:
         raw = raw.strip()
@@ -476,8 +413,8 @@ class CohereStream(StreamTranscoder):
             gid = obj.get("generation_id")
             if isinstance(gid, str) and gid and not self._fixed_id:
                 self._id = "chatcmpl-" + gid
-            if not self._role_sent:
-                out.append(self._chunk({"content": ""}))
+            if 0 not in self._role_sent:
+                out.append(self._frame({"content": ""}))
         elif etype == "text-generation":
             self._text(obj.get("text"), out)
         elif etype == "tool-calls-chunk":
@@ -496,7 +433,7 @@ class CohereStream(StreamTranscoder):
                     self.text_parts.append(tc["function"]["name"])
                     self.text_parts.append(tc["function"]["arguments"])
                 if calls:
-                    out.append(self._chunk({"tool_calls": calls}))
+                    out.append(self._frame({"tool_calls": calls}))
         elif etype == "stream-end":
             self._on_end(obj, out)
         # search-queries-generation, search-results, citation-generation, debug: nothing to relay
@@ -509,7 +446,7 @@ class CohereStream(StreamTranscoder):
             self._plan_streamed = True
             self._text(plan, out)
         idx = delta.get("index")
-        idx = int(idx) if _is_number(idx) else -1
+        idx = int(idx) if is_number(idx) else -1
         name = delta.get("name")
         if isinstance(name, str) and name:
             self._chunked_tools = True
@@ -517,7 +454,7 @@ class CohereStream(StreamTranscoder):
             self._tools += 1
             self._tool_index[idx] = k
             self.text_parts.append(name)
-            out.append(self._chunk({"tool_calls": [{
+            out.append(self._frame({"tool_calls": [{
                 "index": k, "id": f"call_{self._call_prefix}_{k}", "type": "function",
                 "function": {"name": name, "arguments": ""}}]}))
         params = delta.get("parameters")
@@ -527,7 +464,7 @@ class CohereStream(StreamTranscoder):
                 k = max(self._tool_index.values())
             if k is not None:
                 self.text_parts.append(params)
-                out.append(self._chunk({"tool_calls": [{"index": k, "function": {"arguments": params}}]}))
+                out.append(self._frame({"tool_calls": [{"index": k, "function": {"arguments": params}}]}))
 
     def _on_end(self, obj: dict[str, Any], out: list[bytes]) -> None:
         response = obj.get("response") if isinstance(obj.get("response"), dict) else {}
@@ -537,12 +474,9 @@ class CohereStream(StreamTranscoder):
         if reason == "ERROR":
             self._error("Cohere stopped generating (finish_reason ERROR)", out)
             return
-        out.append(self._chunk({}, finish_reason(reason, self._tools > 0)))
-        if self._emit_usage and self.usage is not None:
-            out.append(self._chunk(None, usage=self.usage))
+        out.append(self._frame({}, finish_reason(reason, self._tools > 0)))
         self.done = True
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._close(out)
 
 
 # --------------------------------------------------------------------------- adaptor
@@ -564,17 +498,14 @@ class CohereAdaptor(Adaptor):
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         body = to_cohere_request(req.body, req.model, req.stream)
-        return UpstreamRequest("POST", self.url(target), self.headers(target), _dumps(body).encode())
+        return UpstreamRequest("POST", self.url(target), self.headers(target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
         out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return ParsedResponse(dumps(out).encode(), usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return CohereStream(req)

@@ -23,10 +23,7 @@ and stream usage come from the final object, no finish_reason on every chunk.
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
-import struct
 from typing import Any
 
 from .base import (
@@ -41,54 +38,42 @@ from .base import (
     UpstreamFailure,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    ChatStream,
+    LineBuffer,
+    assistant_message,
+    base64_floats,
+    chat_completion,
+    choice,
+    count,
+    dumps,
+    error_payload,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    new_call_id,
+    new_completion_id,
+    parse_data_url,
+    positive_int,
+    raw_message,
+    stop_list,
+    tool_arguments,
 )
 from .registry import PROVIDERS
 
 DEFAULT_BASE_URL = PROVIDERS[30].base_url
 
-_JSON_SEPARATORS = (",", ":")
-
 # Ollama done_reason -> OpenAI finish_reason ("load"/"unload" answer an empty prompt).
 FINISH_REASONS: dict[str, str] = {"stop": "stop", "length": "length"}
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v > 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v > 0:
-        return int(v)
-    return None
-
-
-def _count(v: Any) -> int:
-    return int(v) if _is_number(v) and v > 0 else 0
-
-
 def finish_reason(done_reason: Any, tool_calls: bool = False) -> str:
     """Map ``done_reason`` (absent on old servers: "stop"); "stop" with tool calls is "tool_calls"."""
-    reason = FINISH_REASONS.get(str(done_reason), "stop") if done_reason else "stop"
-    if reason == "stop" and tool_calls:
-        return "tool_calls"
-    return reason
-
-
-def new_call_id() -> str:
-    return "call_" + secrets.token_hex(12)
+    return finish_lookup(FINISH_REASONS, done_reason or "", tool_calls)
 
 
 # --------------------------------------------------------------------------- request
@@ -99,13 +84,8 @@ def image_data(url: str) -> str | None:
 
     Ollama cannot fetch http(s) images and an adaptor opens no sockets, so URLs are dropped.
     """
-    url = url.strip()
-    if not url.startswith("data:"):
-        return None
-    header, sep, data = url[5:].partition(",")
-    if not sep or "base64" not in header.split(";")[1:]:
-        return None
-    return data.strip() or None
+    parsed = parse_data_url(url.strip())
+    return (parsed[1].strip() or None) if parsed is not None else None
 
 
 def split_content(content: Any) -> tuple[str, list[str]]:
@@ -139,20 +119,6 @@ def split_content(content: Any) -> tuple[str, list[str]]:
     return "\n".join(texts), images
 
 
-def _arguments_object(arguments: Any) -> dict[str, Any]:
-    """OpenAI tool-call arguments (a JSON string) as the object Ollama wants; ``{}`` if bad."""
-    if isinstance(arguments, dict):
-        return arguments
-    if isinstance(arguments, str) and arguments.strip():
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return {}
-        if isinstance(parsed, dict):
-            return parsed
-    return {}
-
-
 def convert_messages(messages: Any) -> list[dict[str, Any]]:
     """Ollama chat messages from OpenAI ones (developer → system; unknown roles dropped)."""
     out: list[dict[str, Any]] = []
@@ -181,7 +147,7 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
                 if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                     continue
                 call: dict[str, Any] = {"function": {"name": fn["name"],
-                                                     "arguments": _arguments_object(fn.get("arguments"))}}
+                                                     "arguments": tool_arguments(fn.get("arguments"))}}
                 if isinstance(tc.get("id"), str) and tc["id"]:
                     call["id"] = tc["id"]
                     call_names[tc["id"]] = fn["name"]
@@ -240,18 +206,16 @@ def convert_options(body: dict[str, Any]) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     for src, dst in (("temperature", "temperature"), ("top_p", "top_p"),
                      ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty")):
-        if _is_number(body.get(src)):
+        if is_number(body.get(src)):
             opts[dst] = body[src]
     for key in ("top_k", "num_ctx"):  # non-standard fields Ollama-aware clients send
-        v = _positive_int(body.get(key))
+        v = positive_int(body.get(key))
         if v is not None:
             opts[key] = v
-    max_tokens = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
+    max_tokens = max_output_tokens(body)
     if max_tokens is not None:
         opts["num_predict"] = max_tokens
-    stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
-    stops = [s for s in stops if isinstance(s, str) and s]
+    stops = stop_list(body.get("stop"))
     if stops:
         opts["stop"] = stops
     seed = body.get("seed")
@@ -287,7 +251,7 @@ def to_ollama_request(body: dict[str, Any], model: str, stream: bool) -> dict[st
 
 def to_ollama_embed_request(body: dict[str, Any], model: str) -> dict[str, Any]:
     out: dict[str, Any] = {"model": model, "input": body.get("input")}
-    dims = _positive_int(body.get("dimensions"))
+    dims = positive_int(body.get("dimensions"))
     if dims is not None:
         out["dimensions"] = dims
     for key in ("truncate", "keep_alive", "options"):
@@ -302,7 +266,7 @@ def to_ollama_embed_request(body: dict[str, Any], model: str) -> dict[str, Any]:
 def ollama_usage(data: dict[str, Any]) -> Usage | None:
     if "prompt_eval_count" not in data and "eval_count" not in data:
         return None
-    return Usage(_count(data.get("prompt_eval_count")), _count(data.get("eval_count")))
+    return Usage(count(data.get("prompt_eval_count")), count(data.get("eval_count")))
 
 
 def openai_tool_calls(calls: Any, start: int = 0, id_prefix: str | None = None,
@@ -317,7 +281,7 @@ def openai_tool_calls(calls: Any, start: int = 0, id_prefix: str | None = None,
             continue
         k = start + len(out)
         args = fn.get("arguments")
-        arguments = args if isinstance(args, str) else _dumps(args if args is not None else {})
+        arguments = args if isinstance(args, str) else dumps(args if args is not None else {})
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id:
             call_id = f"call_{id_prefix}_{k}" if id_prefix else new_call_id()
@@ -337,29 +301,12 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
     text = msg.get("content") if isinstance(msg.get("content"), str) else ""
     thinking = msg.get("thinking") if isinstance(msg.get("thinking"), str) else ""
     tool_calls = openai_tool_calls(msg.get("tool_calls"))
-    message: dict[str, Any] = {"role": "assistant", "content": text if text or not tool_calls else None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if thinking:
-        message["reasoning_content"] = thinking
+    message = assistant_message(text, tool_calls, thinking)
     usage = ollama_usage(data)
-    out: dict[str, Any] = {
-        "id": id_ or "chatcmpl-" + secrets.token_hex(12),
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": finish_reason(data.get("done_reason"), bool(tool_calls))}],
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
+    out = chat_completion(id_ or new_completion_id(), model,
+                          [choice(message, finish_reason(data.get("done_reason"), bool(tool_calls)))], usage, created)
     generated = [thinking, text] + [p for c in tool_calls for p in (c["function"]["name"], c["function"]["arguments"])]
     return out, usage, "".join(generated)
-
-
-def _embedding_base64(vec: list[Any]) -> str:
-    floats = [float(x) if _is_number(x) else 0.0 for x in vec]
-    return base64.b64encode(struct.pack(f"<{len(floats)}f", *floats)).decode()
 
 
 def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any = None
@@ -373,9 +320,11 @@ def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any 
     for i, vec in enumerate(vectors):
         if not isinstance(vec, list):
             continue
-        emb: Any = _embedding_base64(vec) if encoding_format == "base64" else vec
+        # the vector as Ollama sent it; base64 keeps every position (a non-number is 0.0)
+        emb: Any = (base64_floats([float(x) if is_number(x) else 0.0 for x in vec])
+                    if encoding_format == "base64" else vec)
         items.append({"object": "embedding", "index": i, "embedding": emb})
-    prompt = _count(data.get("prompt_eval_count"))
+    prompt = count(data.get("prompt_eval_count"))
     usage = Usage(prompt, 0) if prompt else None
     return {
         "object": "list",
@@ -392,29 +341,23 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: 
 
 
 def parse_ollama_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    fallback = f"upstream returned HTTP {status}"
+    data = loads_or_none(body)
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, str) and err:
         message = err
     elif isinstance(err, dict) and err.get("message"):
         message = str(err["message"])
     else:
-        message = body.decode("utf-8", "replace").strip()[:500] or fallback
+        message = raw_message(body, status)
     etype = _ERROR_TYPES.get(status, "upstream_error")
     retryable, disables = failure_verdicts(status, message, etype, None)
-    payload = {"message": message, "type": etype, "param": "", "code": None}
-    return UpstreamFailure(status=status, message=message, type=etype, code=None,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, etype, retryable=retryable, disables=disables)
 
 
 # --------------------------------------------------------------------------- stream
 
 
-class OllamaStream(StreamTranscoder):
+class OllamaStream(ChatStream):
     """Ollama NDJSON chat stream in, OpenAI ``chat.completion.chunk`` frames out.
 
     Lines may arrive split anywhere (``\\n`` or ``\\r\\n`` ends); the last line may lack its
@@ -422,47 +365,27 @@ class OllamaStream(StreamTranscoder):
     """
 
     def __init__(self, req: RelayRequest, created: int | None = None, id_: str | None = None) -> None:
-        super().__init__()
-        self._buf = b""
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = id_ or "chatcmpl-" + secrets.token_hex(12)
+        super().__init__(req, created, id_ or new_completion_id())
+        self._lines = LineBuffer()
         self._call_prefix = self._id.removeprefix("chatcmpl-")[:24]
-        self._role_sent = False
-        self._sent_done = False
         self._tools = 0
-        self._emit_usage = client_wants_usage(req)
 
     def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf + data if self._buf else data
         out: list[bytes] = []
-        start = 0
-        while not self._sent_done:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            self._line(buf[start:end], out)
-            start = end + 1
-        self._buf = b"" if self._sent_done else buf[start:]
+        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
         return out
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
-        if self._buf and not self._sent_done:
-            self._line(self._buf, out)
-        self._buf = b""
+        rest = self._lines.rest()
+        if rest and not self._sent_done:
+            self._line(rest, out)
         if not self._sent_done:  # the upstream was cut before the done object
             self._sent_done = True
             out.append(DONE_FRAME)
         return out
 
     # -- internals --------------------------------------------------------------------------
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None,
-               usage: Usage | None = None) -> bytes:
-        if delta is not None and not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage))
 
     def _line(self, raw: bytes, out: list[bytes]) -> None:
         raw = raw.strip()
@@ -477,11 +400,7 @@ class OllamaStream(StreamTranscoder):
         err = obj.get("error")
         if err:
             message = err if isinstance(err, str) else str(err.get("message") if isinstance(err, dict) else err)
-            self.error = message
-            out.append(sse_frame({"error": {"message": message, "type": "upstream_error", "param": "",
-                                            "code": None}}))
-            self._sent_done = True
-            out.append(DONE_FRAME)
+            self._fail(error_payload(message), out)
             return
         msg = obj.get("message")
         emitted = False
@@ -489,12 +408,12 @@ class OllamaStream(StreamTranscoder):
             thinking = msg.get("thinking")
             if isinstance(thinking, str) and thinking:
                 self.text_parts.append(thinking)
-                out.append(self._chunk({"reasoning_content": thinking}))
+                out.append(self._frame({"reasoning_content": thinking}))
                 emitted = True
             content = msg.get("content")
             if isinstance(content, str) and content:
                 self.text_parts.append(content)
-                out.append(self._chunk({"content": content}))
+                out.append(self._frame({"content": content}))
                 emitted = True
             calls = openai_tool_calls(msg.get("tool_calls"), self._tools, self._call_prefix, stream=True)
             if calls:
@@ -502,18 +421,15 @@ class OllamaStream(StreamTranscoder):
                 for c in calls:
                     self.text_parts.append(c["function"]["name"])
                     self.text_parts.append(c["function"]["arguments"])
-                out.append(self._chunk({"tool_calls": calls}))
+                out.append(self._frame({"tool_calls": calls}))
                 emitted = True
         if obj.get("done") is True:
-            out.append(self._chunk({}, finish_reason(obj.get("done_reason"), self._tools > 0)))
+            out.append(self._frame({}, finish_reason(obj.get("done_reason"), self._tools > 0)))
             self.usage = ollama_usage(obj)
-            if self._emit_usage and self.usage is not None:
-                out.append(self._chunk(None, usage=self.usage))
             self.done = True
-            self._sent_done = True
-            out.append(DONE_FRAME)
-        elif not emitted and not self._role_sent:
-            out.append(self._chunk({"content": ""}))
+            self._close(out)
+        elif not emitted and 0 not in self._role_sent:
+            out.append(self._frame({"content": ""}))
 
 
 # --------------------------------------------------------------------------- adaptor
@@ -541,20 +457,17 @@ class OllamaAdaptor(Adaptor):
         else:
             url = self.base_url(target) + "/api/chat"
             body = to_ollama_request(req.body, req.model, req.stream)
-        return UpstreamRequest("POST", url, self.headers(target), _dumps(body).encode())
+        return UpstreamRequest("POST", url, self.headers(target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
         if req.mode == EMBEDDINGS:
             emb, usage = to_openai_embeddings(data, req.requested_model, req.body.get("encoding_format"))
-            return ParsedResponse(_dumps(emb).encode(), usage, "")
+            return ParsedResponse(dumps(emb).encode(), usage, "")
         out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return ParsedResponse(dumps(out).encode(), usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return OllamaStream(req)
