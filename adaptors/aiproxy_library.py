@@ -19,13 +19,10 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     Adaptor,
     ChannelConfigError,
     ChannelTarget,
@@ -35,38 +32,26 @@ from .base import (
     UpstreamFailure,
     UpstreamRejected,
     UpstreamRequest,
-    chat_chunk,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    ChatStream,
+    LineBuffer,
+    assistant_message,
+    chat_completion,
+    choice,
+    content_text,
+    dumps,
+    failure,
+    loads_or_none,
+    new_completion_id,
+    raw_message,
 )
 
 DEFAULT_BASE_URL = "https://api.aiproxy.io"
 DOCUMENTS_HEADING = "参考文档："  # One API's heading of the reference list
 
-_JSON_SEPARATORS = (",", ":")
 _AUTH_WORDS = ("api key", "api-key", "apikey", "unauthorized", "invalid key", "key is invalid")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def message_text(content: Any) -> str:
-    """The text of an OpenAI message content (a string, or its text parts joined)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return ""
-    parts: list[str] = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-            parts.append(part["text"])
-    return "\n".join(p for p in parts if p)
 
 
 def query_text(body: dict[str, Any]) -> str:
@@ -74,7 +59,7 @@ def query_text(body: dict[str, Any]) -> str:
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
         return ""
-    return message_text(msgs[-1].get("content"))
+    return content_text(msgs[-1].get("content"))
 
 
 def library_id(target: ChannelTarget) -> str:
@@ -104,9 +89,7 @@ def library_failure(status: int, code: Any, message: str) -> UpstreamFailure:
     low = message.lower()
     if status == 403 or any(w in low for w in _AUTH_WORDS):
         disables = True
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": code}
-    return UpstreamFailure(status=status, message=message, type="upstream_error", code=code,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, code=code, retryable=retryable, disables=disables)
 
 
 def _error_of(data: Any) -> tuple[Any, str] | None:
@@ -126,16 +109,12 @@ def _error_of(data: Any) -> tuple[Any, str] | None:
 
 
 def parse_library_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     err = _error_of(data)
     if err is None and isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
         err = ("aiproxy_error", data["message"])
     if err is None:
-        message = body.decode("utf-8", "replace").strip()[:500] or f"upstream returned HTTP {status}"
-        err = ("aiproxy_error", message)
+        err = ("aiproxy_error", raw_message(body, status))
     return library_failure(status, *err)
 
 
@@ -143,16 +122,9 @@ class LibraryAnswerError(UpstreamRejected):
     """A 2xx answer that is an error (raised by ``parse_response``)."""
 
 
-def completion_id() -> str:
-    return "chatcmpl-" + uuid.uuid4().hex
-
-
 def read_answer(body: bytes) -> str:
     """The chat content of a library answer (answer + references); raises :class:`LibraryAnswerError`."""
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     err = _error_of(data)
     if err is not None:
         raise LibraryAnswerError(library_failure(502, *err))
@@ -164,44 +136,24 @@ def read_answer(body: bytes) -> str:
 
 
 def to_openai_response(content: str, model: str, created: int | None = None) -> dict[str, Any]:
-    return {"id": completion_id(), "object": "chat.completion",
-            "created": created if created is not None else now(), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}]}
+    return chat_completion(new_completion_id(), model, [choice(assistant_message(content), "stop")],
+                           created=created)
 
 
-class LibraryStream(StreamTranscoder):
+class LibraryStream(ChatStream):
     """``data:{...}`` lines in (split anywhere), OpenAI chunks out; references and ``stop`` at the end."""
 
     def __init__(self, req: RelayRequest, created: int | None = None) -> None:
-        super().__init__()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = completion_id()
-        self._buf = b""
+        super().__init__(req, created, new_completion_id())
+        self._lines = LineBuffer()
         self._documents: list[Any] = []
-        self._role_sent = False
         self._finished = False
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        if not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish))
 
     def feed(self, data: bytes) -> list[bytes]:
         if self._finished or self.error is not None:
             return []
-        buf = self._buf + data
         out: list[bytes] = []
-        start = 0
-        while self.error is None:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            self._line(buf[start:end], out)
-            start = end + 1
-        self._buf = buf[start:] if self.error is None else b""
+        self._lines.feed(data, lambda line: self._line(line, out), lambda: self.error is not None)
         return out
 
     def _line(self, raw: bytes, out: list[bytes]) -> None:
@@ -212,16 +164,12 @@ class LibraryStream(StreamTranscoder):
         payload = line[5:].strip() if is_data else line
         if payload == b"[DONE]":
             return
-        try:
-            obj: Any = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return  # not JSON: skipped, as One API does
+        obj = loads_or_none(payload)  # not JSON: skipped, as One API does
         err = _error_of(obj)
         if err is not None:
             f = library_failure(502, *err)
-            self.error = f.message
-            out.append(sse_frame({"error": f.payload}))
-            out.append(DONE_FRAME)
+            assert f.payload is not None
+            self._fail(f.payload, out)
             return
         if not is_data or not isinstance(obj, dict):
             return
@@ -231,7 +179,7 @@ class LibraryStream(StreamTranscoder):
         content = obj.get("content")
         if isinstance(content, str) and content:
             self.text_parts.append(content)
-            out.append(self._chunk({"content": content}))
+            out.append(self._frame({"content": content}))
         if obj.get("finish") is True:
             self.done = True
 
@@ -242,16 +190,16 @@ class LibraryStream(StreamTranscoder):
         if self.error is not None:
             return []
         out: list[bytes] = []
-        if self._buf:
-            self._line(self._buf, out)
-            self._buf = b""
+        rest = self._lines.rest()
+        if rest:
+            self._line(rest, out)
             if self.error is not None:
                 return out
         refs = documents_markdown(self._documents)
         if refs:
             self.text_parts.append(refs)
-        out.append(self._chunk({"content": refs} if refs else {}, "stop"))
-        out.append(DONE_FRAME)
+        out.append(self._frame({"content": refs} if refs else {}, "stop"))
+        self._close(out)
         return out
 
 
@@ -271,11 +219,11 @@ class AIProxyLibraryAdaptor(Adaptor):
         if req.stream:
             headers["Accept"] = "text/event-stream"
         return UpstreamRequest("POST", base + "/api/library/ask", headers,
-                               _dumps(to_library_request(req, library)).encode())
+                               dumps(to_library_request(req, library)).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
         content = read_answer(body)
-        return ParsedResponse(_dumps(to_openai_response(content, req.requested_model)).encode(), None, content)
+        return ParsedResponse(dumps(to_openai_response(content, req.requested_model)).encode(), None, content)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return LibraryStream(req)

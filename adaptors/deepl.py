@@ -17,15 +17,12 @@
 
 from __future__ import annotations
 
-import json
 import urllib.parse
-import uuid
 from typing import Any
 
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     Adaptor,
     ChannelTarget,
     ParsedResponse,
@@ -34,21 +31,24 @@ from .base import (
     UpstreamFailure,
     UpstreamRejected,
     UpstreamRequest,
-    chat_chunk,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    WholeBodyStream,
+    assistant_message,
+    chat_completion,
+    choice,
+    content_text,
+    dumps,
+    failure,
+    loads_or_none,
+    new_completion_id,
+    raw_message,
 )
 
 FREE_HOST = "api-free.deepl.com"
 PRO_HOST = "api.deepl.com"
 DEFAULT_TARGET = "ZH"
-
-_JSON_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
 
 
 def target_lang(model: str) -> str:
@@ -58,29 +58,12 @@ def target_lang(model: str) -> str:
     return rest.upper() if sep and rest else DEFAULT_TARGET
 
 
-def message_text(content: Any) -> str:
-    """The text of an OpenAI message content (a string, or the text parts joined)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return ""
-    parts: list[str] = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-            parts.append(part["text"])
-    return "\n".join(p for p in parts if p)
-
-
 def source_text(body: dict[str, Any]) -> str:
     """The text to translate: the last message's (One API)."""
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
         return ""
-    return message_text(msgs[-1].get("content"))
+    return content_text(msgs[-1].get("content"))
 
 
 def to_deepl_request(body: dict[str, Any], model: str) -> dict[str, Any]:
@@ -105,10 +88,7 @@ def translation_text(data: Any) -> str | None:
 
 
 def parse_deepl_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     message = ""
     if isinstance(data, dict):
         for k in ("message", "detail", "error"):
@@ -121,72 +101,43 @@ def parse_deepl_error(status: int, body: bytes) -> UpstreamFailure:
         if message and isinstance(data.get("detail"), str) and data["detail"] and data["detail"] != message:
             message = f"{message}: {data['detail']}"
     if not message:
-        message = body.decode("utf-8", "replace").strip()[:500] or f"upstream returned HTTP {status}"
+        message = raw_message(body, status)
     if status == 456 and "quota" not in message.lower():
         message = f"{message} (DeepL character quota exceeded)"
     retryable, disables = failure_verdicts(status, message, None, None)
     if status in (403, 456):  # bad key / wrong host, and an exhausted quota: the channel cannot serve
         disables = True
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": "deepl_error"}
-    return UpstreamFailure(status=status, message=message, type="upstream_error", code="deepl_error",
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, code="deepl_error", retryable=retryable, disables=disables)
 
 
 class DeepLAnswerError(UpstreamRejected):
     """A 2xx DeepL answer without a translation (raised by ``parse_response``)."""
 
 
-def completion_id() -> str:
-    return "chatcmpl-deepl-" + uuid.uuid4().hex[:24]
-
-
 def to_openai_response(text: str, model: str, created: int | None = None) -> dict[str, Any]:
-    return {
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-    }
+    return chat_completion(new_completion_id("deepl-"), model, [choice(assistant_message(text), "stop")],
+                           created=created)
 
 
-class DeepLStream(StreamTranscoder):
+class DeepLStream(WholeBodyStream):
     """The whole JSON answer in, the translation as OpenAI chunks out (at ``finish``)."""
 
     def __init__(self, req: RelayRequest, created: int | None = None) -> None:
-        super().__init__()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = completion_id()
-        self._buf = bytearray()
-        self._finished = False
+        super().__init__(req, created, new_completion_id("deepl-"))
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        return []
-
-    def finish(self) -> list[bytes]:
-        if self._finished:
-            return []
-        self._finished = True
-        body = bytes(self._buf)
-        try:
-            data: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        text = translation_text(data)
+    def _answer(self, body: bytes) -> list[bytes]:
+        text = translation_text(loads_or_none(body))
         out: list[bytes] = []
         if text is None:
             f = parse_deepl_error(502, body)
-            self.error = f.message
-            out.append(sse_frame({"error": f.payload}))
-        else:
-            self.text_parts.append(text)
-            out.append(sse_frame(chat_chunk(self._id, self._model, self._created,
-                                            {"role": "assistant", "content": text})))
-            out.append(sse_frame(chat_chunk(self._id, self._model, self._created, {}, "stop")))
-            self.done = True
-        out.append(DONE_FRAME)
+            assert f.payload is not None
+            self._fail(f.payload, out)
+            return out
+        self.text_parts.append(text)
+        out.append(self._frame({"content": text}))
+        out.append(self._frame({}, "stop"))
+        self.done = True
+        self._close(out)
         return out
 
 
@@ -199,17 +150,13 @@ class DeepLAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         body = to_deepl_request(req.body, req.model)
         headers = {"Content-Type": "application/json", "Authorization": "DeepL-Auth-Key " + target.key.strip()}
-        return UpstreamRequest("POST", base_url(target) + "/v2/translate", headers, _dumps(body).encode())
+        return UpstreamRequest("POST", base_url(target) + "/v2/translate", headers, dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        text = translation_text(data)
+        text = translation_text(loads_or_none(body))
         if text is None:
             raise DeepLAnswerError(parse_deepl_error(502, body))
-        return ParsedResponse(_dumps(to_openai_response(text, req.requested_model)).encode(), None, text)
+        return ParsedResponse(dumps(to_openai_response(text, req.requested_model)).encode(), None, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return DeepLStream(req)

@@ -22,15 +22,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
-import uuid
 from typing import Any
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     Adaptor,
     ChannelTarget,
     ParsedResponse,
@@ -39,10 +36,20 @@ from .base import (
     UpstreamFailure,
     UpstreamRejected,
     UpstreamRequest,
-    chat_chunk,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    WholeBodyStream,
+    assistant_message,
+    chat_completion,
+    choice,
+    content_text,
+    dumps,
+    failure,
+    is_number,
+    loads_or_none,
+    new_completion_id,
+    positive_int,
 )
 from .gemini import parse_gemini_error
 
@@ -54,40 +61,6 @@ USER_AUTHOR = "0"
 MODEL_AUTHOR = "1"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(?:(?:alpha|beta)\d*)?$")
-_JSON_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return v if isinstance(v, int) and v > 0 else None
-
-
-def message_text(content: Any) -> str:
-    """The text of an OpenAI message content (a string, or its text parts joined)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return ""
-    parts: list[str] = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-            parts.append(part["text"])
-    return "\n".join(p for p in parts if p)
 
 
 def palm_model(model: str) -> str:
@@ -106,7 +79,7 @@ def to_palm_request(body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(m, dict):
             continue
         role = m.get("role")
-        text = message_text(m.get("content"))
+        text = content_text(m.get("content"))
         if role in ("system", "developer"):
             if text:
                 context.append(text)
@@ -123,14 +96,14 @@ def to_palm_request(body: dict[str, Any]) -> dict[str, Any]:
         prompt["context"] = "\n\n".join(context)
     prompt["messages"] = messages
     out: dict[str, Any] = {"prompt": prompt}
-    if _number(body.get("temperature")):
+    if is_number(body.get("temperature")):
         out["temperature"] = body["temperature"]
-    n = _positive_int(body.get("n"))
+    n = positive_int(body.get("n"))
     if n is not None:
         out["candidateCount"] = n
-    if _number(body.get("top_p")):
+    if is_number(body.get("top_p")):
         out["topP"] = body["top_p"]
-    top_k = _positive_int(body.get("top_k"))
+    top_k = positive_int(body.get("top_k"))
     if top_k is not None:
         out["topK"] = top_k
     return out
@@ -146,10 +119,6 @@ def request_url(model: str, target: ChannelTarget) -> str:
     return f"{api_base(target)}/models/{path}:generateMessage"
 
 
-def completion_id() -> str:
-    return "chatcmpl-palm-" + uuid.uuid4().hex[:24]
-
-
 class PaLMAnswerError(UpstreamRejected):
     """A 2xx PaLM answer that holds no answer (raised by ``parse_response``)."""
 
@@ -157,10 +126,7 @@ class PaLMAnswerError(UpstreamRejected):
 def read_answer(body: bytes) -> tuple[list[str], bool]:
     """(candidate texts, blocked) of a ``generateMessage`` answer; raises :class:`PaLMAnswerError`
     when the body is an error or holds neither candidates nor filters."""
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     if not isinstance(data, dict) or "error" in data:
         raise PaLMAnswerError(parse_palm_error(502, body))
     texts = [c.get("content") if isinstance(c.get("content"), str) else ""
@@ -172,66 +138,46 @@ def read_answer(body: bytes) -> tuple[list[str], bool]:
         return [], True
     message = "PaLM answered no candidates"
     retryable, disables = failure_verdicts(502, message, None, None)
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": "empty_answer"}
-    raise PaLMAnswerError(UpstreamFailure(502, message, "upstream_error", "empty_answer", retryable, disables,
-                                          payload))
+    raise PaLMAnswerError(failure(502, message, code="empty_answer", retryable=retryable, disables=disables))
 
 
 def to_openai_response(texts: list[str], blocked: bool, model: str,
                        created: int | None = None) -> dict[str, Any]:
     if blocked:
-        choices = [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "content_filter"}]
+        choices = [choice(assistant_message(""), "content_filter")]
     else:
-        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
-                   for i, t in enumerate(texts)]
-    return {"id": completion_id(), "object": "chat.completion",
-            "created": created if created is not None else now(), "model": model, "choices": choices}
+        choices = [choice(assistant_message(t), "stop", i) for i, t in enumerate(texts)]
+    return chat_completion(new_completion_id("palm-"), model, choices, created=created)
 
 
 def parse_palm_error(status: int, body: bytes) -> UpstreamFailure:
     return parse_gemini_error(status, body)
 
 
-class PaLMStream(StreamTranscoder):
+class PaLMStream(WholeBodyStream):
     """The whole JSON answer in, the candidates as OpenAI chunks out (at ``finish``)."""
 
     def __init__(self, req: RelayRequest, created: int | None = None) -> None:
-        super().__init__()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = completion_id()
-        self._buf = bytearray()
-        self._finished = False
+        super().__init__(req, created, new_completion_id("palm-"))
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        return []
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None, index: int = 0) -> bytes:
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, index=index))
-
-    def finish(self) -> list[bytes]:
-        if self._finished:
-            return []
-        self._finished = True
+    def _answer(self, body: bytes) -> list[bytes]:
         out: list[bytes] = []
         try:
-            texts, blocked = read_answer(bytes(self._buf))
+            texts, blocked = read_answer(body)
         except PaLMAnswerError as e:
-            self.error = e.failure.message
-            out.append(sse_frame({"error": e.failure.payload}))
-            out.append(DONE_FRAME)
+            assert e.failure.payload is not None
+            self._fail(e.failure.payload, out)
             return out
         if blocked:
-            out.append(self._chunk({"role": "assistant", "content": ""}))
-            out.append(self._chunk({}, "content_filter"))
+            out.append(self._frame({"content": ""}))
+            out.append(self._frame({}, "content_filter"))
         for i, text in enumerate(texts):
             self.text_parts.append(text)
-            out.append(self._chunk({"role": "assistant", "content": text}, index=i))
+            out.append(self._frame({"content": text}, index=i))
         for i in range(len(texts)):
-            out.append(self._chunk({}, "stop", index=i))
+            out.append(self._frame({}, "stop", index=i))
         self.done = True
-        out.append(DONE_FRAME)
+        self._close(out)
         return out
 
 
@@ -244,12 +190,12 @@ class PaLMAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         headers = {"Content-Type": "application/json", "x-goog-api-key": target.key.strip()}
         return UpstreamRequest("POST", request_url(req.model, target), headers,
-                               _dumps(to_palm_request(req.body)).encode())
+                               dumps(to_palm_request(req.body)).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
         texts, blocked = read_answer(body)
         out = to_openai_response(texts, blocked, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), None, "".join(texts))
+        return ParsedResponse(dumps(out).encode(), None, "".join(texts))
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return PaLMStream(req)
