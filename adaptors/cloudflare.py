@@ -32,6 +32,7 @@ from .base import (
     UpstreamRequest,
     failure_verdicts,
 )
+from .common import config_text, failure, loads_or_none
 from .openai import OpenAIAdaptor, parse_openai_error, response_text
 from .registry import PROVIDERS
 
@@ -48,9 +49,7 @@ def is_ai_gateway(base: str) -> bool:
 
 
 def account_id(target: ChannelTarget) -> str:
-    cfg = target.config if isinstance(target.config, dict) else {}
-    value = cfg.get("user_id")
-    return str(value).strip() if value is not None else ""
+    return config_text(target, "user_id")
 
 
 def endpoint_prefix(target: ChannelTarget) -> str:
@@ -69,10 +68,7 @@ def endpoint_prefix(target: ChannelTarget) -> str:
 
 def parse_cloudflare_error(status: int, body: bytes) -> UpstreamFailure:
     """Cloudflare's ``{"success":false,"errors":[{"code","message"}]}`` or an OpenAI error."""
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     errors = data.get("errors") if isinstance(data, dict) else None
     if not isinstance(errors, list) or not errors or "error" in data:
         return parse_openai_error(status, body)
@@ -90,9 +86,7 @@ def parse_cloudflare_error(status: int, body: bytes) -> UpstreamFailure:
     retryable, disables = failure_verdicts(status, message, None, None)
     if code in _AUTH_CODES or "authentication error" in message.lower():
         disables = True
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": code}
-    return UpstreamFailure(status=status, message=message, type="upstream_error", code=code,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, code=code, retryable=retryable, disables=disables)
 
 
 class CloudflareAdaptor(OpenAIAdaptor):

@@ -38,11 +38,19 @@ from .base import (
     UpstreamRejected,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
+)
+from .common import (
+    ChatStream,
+    assistant_message,
+    channel_config,
+    chat_completion,
+    choice,
+    dumps,
+    failure,
+    loads_or_none,
+    raw_message,
+    split_content,
 )
 from .registry import PROVIDERS
 from .sse import SSEDecoder, SSEEvent
@@ -52,12 +60,6 @@ DEFAULT_USER_ID = "onerelay"
 BOT_PREFIX = "bot-"
 # Coze error codes for a token that is invalid or lacks access.
 AUTH_CODES = frozenset({4100, 4101, 4102})
-
-_JSON_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
 
 
 # --------------------------------------------------------------------------- request
@@ -69,39 +71,16 @@ def bot_id(model: str) -> str:
 
 
 def user_id(body: dict[str, Any], target: ChannelTarget) -> str:
-    cfg = target.config if isinstance(target.config, dict) else {}
-    for v in (cfg.get("user_id"), body.get("user")):
+    for v in (channel_config(target).get("user_id"), body.get("user")):
         if v is not None and str(v).strip():
             return str(v).strip()
     return DEFAULT_USER_ID
 
 
 def _parts(content: Any) -> tuple[list[str], list[str]]:
-    """(texts, http(s) image URLs) of an OpenAI message content."""
-    if isinstance(content, str):
-        return ([content] if content else []), []
-    if isinstance(content, dict):
-        content = [content]
-    texts: list[str] = []
-    images: list[str] = []
-    if not isinstance(content, list):
-        return texts, images
-    for part in content:
-        if isinstance(part, str):
-            if part:
-                texts.append(part)
-            continue
-        if not isinstance(part, dict):
-            continue
-        ptype = part.get("type")
-        if (ptype == "text" or ptype is None) and isinstance(part.get("text"), str) and part["text"]:
-            texts.append(part["text"])
-        elif ptype in ("image_url", "image"):
-            img = part.get("image_url")
-            url = img.get("url") if isinstance(img, dict) else img
-            if isinstance(url, str) and url.strip().startswith(("http://", "https://")):
-                images.append(url.strip())
-    return texts, images
+    """(texts, http(s) image URLs) of an OpenAI message content (Coze takes no data URLs)."""
+    texts, images = split_content(content)
+    return texts, [u for u in images if u.startswith(("http://", "https://"))]
 
 
 def convert_message(msg: Any) -> dict[str, Any] | None:
@@ -119,7 +98,7 @@ def convert_message(msg: Any) -> dict[str, Any] | None:
     if role == "user" and images:
         objects: list[dict[str, Any]] = [{"type": "text", "text": t} for t in texts]
         objects += [{"type": "image", "file_url": u} for u in images]
-        return {"role": "user", "type": "question", "content": _dumps(objects), "content_type": "object_string"}
+        return {"role": "user", "type": "question", "content": dumps(objects), "content_type": "object_string"}
     if not texts:
         return None
     return {"role": "user", "type": "question", "content": "\n".join(texts), "content_type": "text"}
@@ -160,16 +139,11 @@ def coze_failure(status: int, code: Any, message: str) -> UpstreamFailure:
     if icode in AUTH_CODES:
         disables = True
     code = icode if icode is not None else code
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": code}
-    return UpstreamFailure(status=status, message=message, type="upstream_error", code=payload["code"],
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, code=code, retryable=retryable, disables=disables)
 
 
 def parse_coze_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     cm = _code_msg(data)
     if cm is None and isinstance(data, dict) and isinstance(data.get("error"), dict):
         cm = _code_msg(data["error"])
@@ -180,8 +154,7 @@ def parse_coze_error(status: int, body: bytes) -> UpstreamFailure:
         ts.finish()
         if ts.error is not None:
             return coze_failure(status, ts.error_code, ts.error)
-        message = body.decode("utf-8", "replace").strip()[:500] or f"upstream returned HTTP {status}"
-        return coze_failure(status, None, message)
+        return coze_failure(status, None, raw_message(body, status))
     return coze_failure(status, *cm)
 
 
@@ -207,7 +180,10 @@ def _usage(chat: dict[str, Any]) -> Usage | None:
     return Usage(prompt, completion)
 
 
-class CozeStream(StreamTranscoder):
+_DEFAULT_ID = "chatcmpl-coze"  # until the chat's id arrives
+
+
+class CozeStream(ChatStream):
     """Coze v3 chat SSE in, OpenAI ``chat.completion.chunk`` frames out.
 
     Also used without a request (``req=None``) to read a whole SSE body: the answer is then
@@ -215,15 +191,9 @@ class CozeStream(StreamTranscoder):
     """
 
     def __init__(self, req: RelayRequest | None, created: int | None = None) -> None:
-        super().__init__()
+        super().__init__(req, created, _DEFAULT_ID)
         self._decoder = SSEDecoder()
-        self._model = req.requested_model if req is not None else ""
-        self._emit_usage = client_wants_usage(req) if req is not None else False
-        self._created = created if created is not None else now()
-        self.id = "chatcmpl-coze"
-        self._role_sent = False
         self._finish_sent = False
-        self._sent_done = False
         self._delta_ids: set[str] = set()  # messages already streamed by deltas
         self.content_parts: list[str] = []
         self.reasoning_parts: list[str] = []
@@ -242,14 +212,12 @@ class CozeStream(StreamTranscoder):
             out.append(DONE_FRAME)
         return out
 
-    # -- internals --------------------------------------------------------------------------
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None,
-               usage: Usage | None = None) -> bytes:
-        if delta is not None and not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return sse_frame(chat_chunk(self.id, self._model, self._created, delta, finish, usage))
+    @property
+    def id(self) -> str:
+        """The chat's id (the stream's chunk id)."""
+        return self._id
 
+    # -- internals --------------------------------------------------------------------------
     def _handle(self, events: list[SSEEvent]) -> list[bytes]:
         out: list[bytes] = []
         for ev in events:
@@ -278,11 +246,11 @@ class CozeStream(StreamTranscoder):
             self.text_parts.append(content)
             delta["content"] = content
         if delta:
-            out.append(self._chunk(delta))
+            out.append(self._frame(delta))
 
     def _on_chat(self, data: Any, out: list[bytes]) -> None:
-        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"] and self.id == "chatcmpl-coze":
-            self.id = data["id"]
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"] and self._id == _DEFAULT_ID:
+            self._id = data["id"]
 
     def _on_delta(self, data: Any, out: list[bytes]) -> None:
         if not isinstance(data, dict) or data.get("role", "assistant") != "assistant":
@@ -316,9 +284,8 @@ class CozeStream(StreamTranscoder):
     def _finish(self, out: list[bytes], reason: str) -> None:
         self._finish_sent = True
         self.finish_reason = reason
-        out.append(self._chunk({}, reason))
-        if self._emit_usage and self.usage is not None:
-            out.append(self._chunk(None, usage=self.usage))
+        out.append(self._frame({}, reason))
+        self._usage_frame(out)
 
     def _on_chat_completed(self, data: Any, out: list[bytes]) -> None:
         if isinstance(data, dict):
@@ -333,21 +300,19 @@ class CozeStream(StreamTranscoder):
         if not self._finish_sent:
             self._finish(out, "stop")
 
-    def _fail(self, data: Any, out: list[bytes], fallback: str) -> None:
+    def _chat_error(self, data: Any, out: list[bytes], fallback: str) -> None:
         cm = _code_msg(data)
         code, message = cm if cm is not None else (None, data if isinstance(data, str) and data else fallback)
-        self.error = message
         self.error_code = code
         f = coze_failure(502, code, message)
-        out.append(sse_frame({"error": f.payload}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        assert f.payload is not None
+        self._fail(f.payload, out)
 
     def _on_failed(self, data: Any, out: list[bytes]) -> None:
-        self._fail(data, out, "the Coze chat failed")
+        self._chat_error(data, out, "the Coze chat failed")
 
     def _on_error(self, data: Any, out: list[bytes]) -> None:
-        self._fail(data, out, "Coze stream error")
+        self._chat_error(data, out, "Coze stream error")
 
     def _on_done(self, data: Any, out: list[bytes]) -> None:
         if not self._finish_sent:
@@ -379,11 +344,7 @@ def assemble_response(req: RelayRequest, status: int, body: bytes) -> ParsedResp
     stripped = body.lstrip()
     if stripped.startswith(b"{"):
         # JSON instead of events: an error (often on HTTP 200), or a chat object we cannot poll
-        try:
-            data: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        cm = _code_msg(data)
+        cm = _code_msg(loads_or_none(body))
         if cm is not None:
             raise CozeAnswerError(coze_failure(502, *cm))
         raise CozeAnswerError(coze_failure(502, None, "Coze answered JSON instead of an event stream: "
@@ -396,19 +357,9 @@ def assemble_response(req: RelayRequest, status: int, body: bytes) -> ParsedResp
     if not ts.content_parts and not ts.reasoning_parts and ts.usage is None and not ts.done:
         raise CozeAnswerError(coze_failure(502, None, "Coze answered no chat events: "
                                            + body.decode("utf-8", "replace")[:200]))
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(ts.content_parts)}
-    if ts.reasoning_parts:
-        message["reasoning_content"] = "".join(ts.reasoning_parts)
-    out: dict[str, Any] = {
-        "id": ts.id,
-        "object": "chat.completion",
-        "created": now(),
-        "model": req.requested_model,
-        "choices": [{"index": 0, "message": message, "finish_reason": ts.finish_reason or "stop"}],
-    }
-    if ts.usage is not None:
-        out["usage"] = ts.usage.to_openai()
-    return ParsedResponse(_dumps(out).encode(), ts.usage, ts.completion_text)
+    message = assistant_message("".join(ts.content_parts), None, "".join(ts.reasoning_parts))
+    out = chat_completion(ts.id, req.requested_model, [choice(message, ts.finish_reason or "stop")], ts.usage)
+    return ParsedResponse(dumps(out).encode(), ts.usage, ts.completion_text)
 
 
 class CozeAdaptor(Adaptor):
@@ -422,7 +373,7 @@ class CozeAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         body = to_coze_request(req.body, req.model, target)
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + target.key.strip()}
-        return UpstreamRequest("POST", self.url(target), headers, _dumps(body).encode())
+        return UpstreamRequest("POST", self.url(target), headers, dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
         return assemble_response(req, status, body)
