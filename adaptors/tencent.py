@@ -39,20 +39,15 @@ the exact bytes sent.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
-import struct
 import time
 import urllib.parse
-import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
     ChannelConfigError,
@@ -64,13 +59,29 @@ from .base import (
     UpstreamRejected,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
     now,
-    sse_frame,
 )
-from .gemini import embedding_texts
+from .common import (
+    ChatStream,
+    LineBuffer,
+    assistant_message,
+    channel_config,
+    chat_completion,
+    choice,
+    dumps,
+    embedding_texts,
+    embeddings_list,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    new_call_id,
+    new_completion_id,
+    raw_message,
+    split_content,
+    stop_list,
+)
 from .registry import PROVIDERS
 
 DEFAULT_BASE_URL = PROVIDERS[23].base_url
@@ -96,19 +107,6 @@ HUNYUAN_REQUEST_FIELDS = frozenset({
 })
 
 MAX_SEED = 10000
-_JSON_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def new_call_id() -> str:
-    return "call_" + uuid.uuid4().hex[:24]
 
 
 # --------------------------------------------------------------------------- key and signing
@@ -169,34 +167,8 @@ def tc3_authorization(secret_id: str, secret_key: str, timestamp: int, host: str
 
 
 def _parts(content: Any) -> tuple[list[str], list[str]]:
-    """(texts, image URLs) of an OpenAI message content."""
-    if content is None:
-        return [], []
-    if isinstance(content, str):
-        return ([content] if content else []), []
-    if isinstance(content, dict):
-        content = [content]
-    texts: list[str] = []
-    images: list[str] = []
-    if not isinstance(content, list):
-        return [str(content)], []
-    for part in content:
-        if isinstance(part, str):
-            if part:
-                texts.append(part)
-            continue
-        if not isinstance(part, dict):
-            continue
-        ptype = part.get("type")
-        if (ptype == "text" or ptype is None) and isinstance(part.get("text"), str):
-            if part["text"]:
-                texts.append(part["text"])
-        elif ptype in ("image_url", "image"):
-            img = part.get("image_url")
-            url = img.get("url") if isinstance(img, dict) else img
-            if isinstance(url, str) and url.strip():
-                images.append(url.strip())
-    return texts, images
+    """(texts, image URLs) of an OpenAI message content (a number sent as content is its text)."""
+    return split_content(content, scalars=True)
 
 
 def _text(content: Any) -> str:
@@ -216,7 +188,7 @@ def _tool_calls(tool_calls: Any, legacy: Any = None) -> list[dict[str, Any]]:
             "Id": tc["id"] if isinstance(tc.get("id"), str) and tc["id"] else new_call_id(),
             "Type": "function",
             "Function": {"Name": fn["name"],
-                         "Arguments": args if isinstance(args, str) else _dumps(args if args is not None else {})},
+                         "Arguments": args if isinstance(args, str) else dumps(args if args is not None else {})},
         })
     if not out and isinstance(legacy, dict) and isinstance(legacy.get("name"), str) and legacy["name"]:
         args = legacy.get("arguments")
@@ -287,7 +259,7 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
             call_id = msg.get("tool_call_id") or msg.get("name") or ""
             content = msg.get("content")
             text = content if isinstance(content, str) else (
-                _text(content) if isinstance(content, list) else _dumps(content) if content is not None else "")
+                _text(content) if isinstance(content, list) else dumps(content) if content is not None else "")
             converted = {"Role": "tool", "Content": text, "ToolCallId": str(call_id)}
         else:
             continue
@@ -314,7 +286,7 @@ def convert_tools(tools: Any) -> list[dict[str, Any]]:
         params = fn.get("parameters")
         if not isinstance(params, dict):
             params = {"type": "object", "properties": {}}
-        f: dict[str, Any] = {"Name": fn["name"], "Parameters": _dumps(params)}
+        f: dict[str, Any] = {"Name": fn["name"], "Parameters": dumps(params)}
         if isinstance(fn.get("description"), str) and fn["description"]:
             f["Description"] = fn["description"]
         out.append({"Type": "function", "Function": f})
@@ -345,18 +317,14 @@ def convert_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> tuple[str |
 def to_hunyuan_request(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"Model": model, "Messages": convert_messages(body.get("messages")), "Stream": stream}
     t = body.get("temperature")
-    if _is_number(t):
+    if is_number(t):
         out["Temperature"] = min(max(float(t), 0.0), 2.0)
     p = body.get("top_p")
-    if _is_number(p):
+    if is_number(p):
         out["TopP"] = min(max(float(p), 0.0), 1.0)
-    stop = body.get("stop")
-    if isinstance(stop, str) and stop:
-        out["Stop"] = [stop]
-    elif isinstance(stop, list):
-        stops = [s for s in stop if isinstance(s, str) and s]
-        if stops:
-            out["Stop"] = stops
+    stops = stop_list(body.get("stop"))
+    if stops:
+        out["Stop"] = stops
     seed = body.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and 0 < seed <= MAX_SEED:
         out["Seed"] = seed
@@ -411,10 +379,7 @@ def finish_reason(reason: Any, has_tool_calls: bool = False) -> str | None:
     """Map a Hunyuan ``FinishReason``; ``""``/None stay None (not finished)."""
     if not isinstance(reason, str) or not reason:
         return None
-    mapped = FINISH_REASONS.get(reason, "stop")
-    if has_tool_calls and mapped == "stop":
-        return "tool_calls"
-    return mapped
+    return finish_lookup(FINISH_REASONS, reason, has_tool_calls)
 
 
 def _openai_tool_calls(calls: Any, new_id: Callable[[], str]) -> list[dict[str, Any]]:
@@ -429,7 +394,7 @@ def _openai_tool_calls(calls: Any, new_id: Callable[[], str]) -> list[dict[str, 
         args = fn.get("Arguments")
         tid = tc.get("Id")
         out.append({"id": tid if isinstance(tid, str) and tid else new_id(), "type": "function",
-                    "function": {"name": name, "arguments": args if isinstance(args, str) else _dumps(args or {})}})
+                    "function": {"name": name, "arguments": args if isinstance(args, str) else dumps(args or {})}})
     return out
 
 
@@ -445,53 +410,33 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
         msg = ch.get("Message") if isinstance(ch.get("Message"), dict) else {}
         content = msg.get("Content") if isinstance(msg.get("Content"), str) else ""
         calls = _openai_tool_calls(msg.get("ToolCalls"), new_id)
-        message: dict[str, Any] = {"role": "assistant", "content": content or (None if calls else "")}
         reasoning = msg.get("ReasoningContent")
-        if isinstance(reasoning, str) and reasoning:
-            message["reasoning_content"] = reasoning
+        reasoning = reasoning if isinstance(reasoning, str) else ""
+        if reasoning:
             generated.append(reasoning)
         generated.append(content)
-        if calls:
-            message["tool_calls"] = calls
-            generated.extend(c["function"]["name"] + c["function"]["arguments"] for c in calls)
+        generated.extend(c["function"]["name"] + c["function"]["arguments"] for c in calls)
         index = ch.get("Index") if isinstance(ch.get("Index"), int) else i
-        choices.append({"index": index, "message": message,
-                        "finish_reason": finish_reason(ch.get("FinishReason"), bool(calls))
-                        or ("tool_calls" if calls else "stop")})
+        choices.append(choice(assistant_message(content, calls, reasoning),
+                              finish_reason(ch.get("FinishReason"), bool(calls)) or ("tool_calls" if calls else "stop"),
+                              index))
     if not choices:
-        choices.append({"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"})
+        choices.append(choice(assistant_message(""), "stop"))
     usage = hunyuan_usage(resp.get("Usage"))
     rid = resp.get("Id") or resp.get("RequestId")
     upstream_created = resp.get("Created")
-    out: dict[str, Any] = {
-        "id": "chatcmpl-" + (rid if isinstance(rid, str) and rid else uuid.uuid4().hex),
-        "object": "chat.completion",
-        "created": created if created is not None else (
-            upstream_created if isinstance(upstream_created, int) and upstream_created > 0 else now()),
-        "model": model,
-        "choices": choices,
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
-    return out, usage, "".join(generated)
-
-
-def _base64_floats(values: list[float]) -> str:
-    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+    if created is None and isinstance(upstream_created, int) and upstream_created > 0:
+        created = upstream_created
+    id_ = "chatcmpl-" + rid if isinstance(rid, str) and rid else new_completion_id()
+    return chat_completion(id_, model, choices, usage, created), usage, "".join(generated)
 
 
 def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any = None
                          ) -> tuple[dict[str, Any], Usage | None]:
     resp = unwrap(data)
     rows = [d for d in resp.get("Data") or () if isinstance(d, dict)]
-    items = []
-    for i, d in enumerate(rows):
-        values = d.get("Embedding")
-        vec = [float(v) for v in values if _is_number(v)] if isinstance(values, list) else []
-        index = d.get("Index") if isinstance(d.get("Index"), int) else i
-        items.append({"object": "embedding", "index": index,
-                      "embedding": _base64_floats(vec) if encoding_format == "base64" else vec})
-    items.sort(key=lambda it: it["index"])
+    vectors = [(d.get("Index") if isinstance(d.get("Index"), int) else i, d.get("Embedding"))
+               for i, d in enumerate(rows)]
     usage = None
     u = resp.get("Usage")
     if isinstance(u, dict):
@@ -501,10 +446,7 @@ def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any 
             prompt = 0
         if prompt:
             usage = Usage(prompt, 0)
-    out: dict[str, Any] = {"object": "list", "data": items, "model": model}
-    if usage is not None:
-        out["usage"] = {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}
-    return out, usage
+    return embeddings_list(vectors, model, encoding_format, usage), usage
 
 
 # --------------------------------------------------------------------------- errors
@@ -566,9 +508,7 @@ def tencent_failure(code: Any, message: str, fallback_status: int = 502) -> Upst
     code_out: Any = scode or None
     if scode.isdigit():
         code_out = int(scode)
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": code_out}
-    return UpstreamFailure(status=status, message=message, type="upstream_error", code=code_out,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, code=code_out, retryable=retryable, disables=disables)
 
 
 def error_of(obj: Any) -> tuple[Any, str] | None:
@@ -588,23 +528,17 @@ def error_of(obj: Any) -> tuple[Any, str] | None:
 
 
 def parse_tencent_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     found = error_of(data)
     if found is None:  # perhaps an SSE body holding an error line
         for line in body.splitlines():
             if line.startswith(b"data:"):
-                try:
-                    found = error_of(json.loads(line[5:]))
-                except (ValueError, UnicodeDecodeError):
-                    continue
+                found = error_of(loads_or_none(line[5:]))
                 if found is not None:
                     break
     if found is not None:
         return tencent_failure(found[0], found[1], status)
-    message = body.decode("utf-8", "replace").strip()[:500] or f"upstream returned HTTP {status}"
+    message = raw_message(body, status)
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         message = data["message"]
     return tencent_failure(None, message, status)
@@ -617,7 +551,7 @@ class HunyuanAnswerError(UpstreamRejected):
 # --------------------------------------------------------------------------- stream
 
 
-class HunyuanStream(StreamTranscoder):
+class HunyuanStream(ChatStream):
     """Hunyuan SSE in, OpenAI ``chat.completion.chunk`` frames out.
 
     Hunyuan writes one whole JSON object per ``data:`` line, so lines are read one by one
@@ -628,58 +562,37 @@ class HunyuanStream(StreamTranscoder):
 
     def __init__(self, req: RelayRequest, created: int | None = None,
                  new_id: Callable[[], str] = new_call_id) -> None:
-        super().__init__()
-        self._buf = b""
-        self._model = req.requested_model
-        self._created = created
+        super().__init__(req, created)
+        self._created: int | None = created  # else the upstream's Created, else the first frame's now()
+        self._lines = LineBuffer()
         self._new_id = new_id
-        self._id = ""
-        self._emit_usage = client_wants_usage(req)
-        self._role_sent: set[int] = set()
         self._calls: dict[int, dict[Any, int]] = {}  # choice index -> call key -> ordinal
         self._last_call: dict[int, int] = {}  # choice index -> ordinal of its last call
         self._finished: set[int] = set()
-        self._sent_done = False
 
     def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf + data if self._buf else data
         out: list[bytes] = []
-        start = 0
-        while not self._sent_done:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            self._line(buf[start:end], out)
-            start = end + 1
-        self._buf = buf[start:] if not self._sent_done else b""
+        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
         return out
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
-        if self._buf and not self._sent_done:
-            line, self._buf = self._buf, b""
-            self._line(line, out)
+        rest = self._lines.rest()
+        if rest and not self._sent_done:
+            self._line(rest, out)
         if self._sent_done:
             return out
         if self._finished:
             self.done = True
-        if self._emit_usage and self.usage is not None:
-            out.append(self._frame(None, usage=self.usage))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._close(out)
         return out
 
     # -- internals --------------------------------------------------------------------------
     def _frame(self, delta: dict[str, Any] | None, finish: str | None = None,
                usage: Usage | None = None, index: int = 0) -> bytes:
-        if not self._id:
-            self._id = "chatcmpl-" + uuid.uuid4().hex
         if self._created is None:
             self._created = now()
-        if delta is not None and index not in self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent.add(index)
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage, index))
+        return super()._frame(delta, finish, usage, index)
 
     def _line(self, line: bytes, out: list[bytes]) -> None:
         line = line.strip()
@@ -688,10 +601,7 @@ class HunyuanStream(StreamTranscoder):
         data = line[5:].strip()
         if not data or data == b"[DONE]":
             return
-        try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            return
+        obj = loads_or_none(data)
         if isinstance(obj, dict):
             self._on_object(obj, out)
 
@@ -770,10 +680,9 @@ class HunyuanStream(StreamTranscoder):
 
     def _on_error(self, err: tuple[Any, str], out: list[bytes]) -> None:
         code, message = err
-        self.error = message
-        out.append(sse_frame({"error": tencent_failure(code, message).payload}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        payload = tencent_failure(code, message).payload
+        assert payload is not None
+        self._fail(payload, out)
 
 
 # --------------------------------------------------------------------------- adaptor
@@ -801,7 +710,7 @@ class TencentAdaptor(Adaptor):
             action, body = EMBED_ACTION, to_hunyuan_embeddings(req.body, req.model)
         else:
             action, body = CHAT_ACTION, to_hunyuan_request(req.body, req.model, req.stream)
-        payload = _dumps(body).encode()
+        payload = dumps(body).encode()
         url = self.url(target)
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2].lower()
         timestamp = int(self.clock())
@@ -813,17 +722,13 @@ class TencentAdaptor(Adaptor):
             "X-TC-Timestamp": str(timestamp),
             "Authorization": tc3_authorization(secret_id, secret_key, timestamp, host, payload),
         }
-        cfg = target.config if isinstance(target.config, dict) else {}
-        region = cfg.get("region")
+        region = channel_config(target).get("region")
         if isinstance(region, str) and region.strip():
             headers["X-TC-Region"] = region.strip()
         return UpstreamRequest("POST", url, headers, payload)
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = loads_or_none(body)
         if not isinstance(data, dict):
             raise HunyuanAnswerError(tencent_failure(None, "Hunyuan answered something other than JSON: "
                                                      + body.decode("utf-8", "replace")[:200]))
@@ -832,9 +737,9 @@ class TencentAdaptor(Adaptor):
             raise HunyuanAnswerError(tencent_failure(err[0], err[1]))
         if req.mode == EMBEDDINGS:
             out, usage = to_openai_embeddings(data, req.requested_model, req.body.get("encoding_format"))
-            return ParsedResponse(_dumps(out).encode(), usage, "")
+            return ParsedResponse(dumps(out).encode(), usage, "")
         out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return ParsedResponse(dumps(out).encode(), usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return HunyuanStream(req)
