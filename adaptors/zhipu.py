@@ -32,14 +32,11 @@ import hashlib
 import hmac
 import json
 import re
-import struct
 import time
-import uuid
 from typing import Any, Callable
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
     ChannelConfigError,
@@ -51,13 +48,31 @@ from .base import (
     UpstreamRejected,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
 )
-from .gemini import embedding_texts
+from .common import (
+    ChatStream,
+    assistant_message,
+    chat_completion,
+    choice,
+    content_text as _content_text,
+    count,
+    dumps,
+    embedding_texts,
+    embeddings_list,
+    error_payload,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    new_completion_id,
+    normalize_tool_calls,
+    positive_int,
+    raw_message,
+    stop_list,
+    tool_call_deltas,
+)
 from .registry import PROVIDERS
 from .sse import SSEDecoder, SSEEvent
 
@@ -89,28 +104,6 @@ _JSON_SEPARATORS = (",", ":")
 _PAAS_SUFFIX = re.compile(r"^(.*/paas)(?:/v[34](?:/model-api)?)?$")
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v > 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v > 0:
-        return int(v)
-    return None
-
-
-def _count(v: Any) -> int:
-    return int(v) if _is_number(v) and v > 0 else 0
-
-
 def api_version(model: str) -> str:
     """``v3`` for the retired ChatGLM models One API sent to the v3 API (``chatglm_*``,
     ``characterglm``); ``v4`` for ``glm-*`` and everything else."""
@@ -122,8 +115,9 @@ def api_version(model: str) -> str:
     return "v4"
 
 
-def finish_reason(reason: Any) -> str:
-    return FINISH_REASONS.get(str(reason), "stop") if reason else "stop"
+def finish_reason(reason: Any, tool_calls: bool = False) -> str:
+    """Map a Zhipu finish reason (absent: "stop"); "stop" with tool calls is "tool_calls"."""
+    return finish_lookup(FINISH_REASONS, reason or "", tool_calls)
 
 
 # --------------------------------------------------------------------------- JWT (v3)
@@ -171,22 +165,9 @@ def _raw_base64(url: str) -> str:
 
 
 def content_text(content: Any) -> str:
-    """The text of OpenAI message content (parts joined by newlines; media dropped)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return str(content)
-    texts = []
-    for part in content:
-        if isinstance(part, str):
-            texts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-    return "\n".join(t for t in texts if t)
+    """The text of OpenAI message content (parts joined by newlines; media dropped; a number sent
+    as content is its text)."""
+    return _content_text(content, scalars=True)
 
 
 def convert_content(content: Any) -> str | list[dict[str, Any]]:
@@ -224,20 +205,6 @@ def convert_content(content: Any) -> str | list[dict[str, Any]]:
     return out
 
 
-def _tool_calls(calls: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for tc in calls if isinstance(calls, list) else ():
-        fn = tc.get("function") if isinstance(tc, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            continue
-        args = fn.get("arguments")
-        if not isinstance(args, str):
-            args = _dumps(args if args is not None else {})
-        call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else "call_" + uuid.uuid4().hex[:24]
-        out.append({"id": call_id, "type": "function", "function": {"name": fn["name"], "arguments": args}})
-    return out
-
-
 def convert_messages(messages: Any) -> list[dict[str, Any]]:
     """v4 messages from OpenAI ones (developer → system; legacy function → tool)."""
     out: list[dict[str, Any]] = []
@@ -253,7 +220,7 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
             continue
         if role == "assistant":
             entry: dict[str, Any] = {"role": "assistant"}
-            calls = _tool_calls(msg.get("tool_calls"))
+            calls = normalize_tool_calls(msg.get("tool_calls"))
             text = content_text(msg.get("content"))
             if text or not calls:
                 entry["content"] = text
@@ -294,11 +261,6 @@ def convert_tools(tools: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _stops(stop: Any) -> list[str]:
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
-    return [s for s in stops if isinstance(s, str) and s]
-
-
 def to_zhipu_request(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
     """A v4 chat body from an OpenAI chat body (allow-list; everything else dropped)."""
     out: dict[str, Any] = {"model": model, "messages": convert_messages(body.get("messages"))}
@@ -308,20 +270,20 @@ def to_zhipu_request(body: dict[str, Any], model: str, stream: bool) -> dict[str
     if body.get("do_sample") is False:
         sampling = False
     temperature = body.get("temperature")
-    if _is_number(temperature):
+    if is_number(temperature):
         if temperature <= 0:
             sampling = False
         elif sampling:
             out["temperature"] = min(1.0, float(temperature))
     top_p = body.get("top_p")
-    if _is_number(top_p) and sampling:
+    if is_number(top_p) and sampling:
         out["top_p"] = min(0.99, max(0.01, float(top_p)))
     if not sampling:
         out["do_sample"] = False
-    max_tokens = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
+    max_tokens = max_output_tokens(body)
     if max_tokens is not None:
         out["max_tokens"] = max_tokens
-    stops = _stops(body.get("stop"))
+    stops = stop_list(body.get("stop"))
     if stops:
         out["stop"] = stops[:1]  # Zhipu takes a single stop word
     tools = convert_tools(body.get("tools"))
@@ -360,10 +322,10 @@ def to_zhipu_v3_request(body: dict[str, Any], stream: bool) -> dict[str, Any]:
             prompt.append({"role": role, "content": text})
     out: dict[str, Any] = {"prompt": prompt}
     temperature = body.get("temperature")
-    if _is_number(temperature):
+    if is_number(temperature):
         out["temperature"] = min(1.0, max(0.01, float(temperature)))
     top_p = body.get("top_p")
-    if _is_number(top_p):
+    if is_number(top_p):
         out["top_p"] = min(0.99, max(0.01, float(top_p)))
     if stream:
         out["incremental"] = True
@@ -377,27 +339,9 @@ def to_zhipu_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
     inp = body.get("input")
     texts = embedding_texts(inp, model)
     out: dict[str, Any] = {"model": model, "input": inp if isinstance(inp, str) else texts}
-    dims = _positive_int(body.get("dimensions"))
+    dims = positive_int(body.get("dimensions"))
     if dims is not None:
         out["dimensions"] = dims
-    return out
-
-
-def _base64_floats(values: list[float]) -> str:
-    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
-
-
-def openai_embeddings(vectors: list[tuple[int, Any]], model: str, encoding_format: Any,
-                      usage: Usage | None) -> dict[str, Any]:
-    """An OpenAI embeddings list from (index, vector) pairs."""
-    items = []
-    for index, vec in sorted(vectors, key=lambda p: p[0]):
-        floats = [float(v) for v in vec if _is_number(v)] if isinstance(vec, list) else []
-        items.append({"object": "embedding", "index": index,
-                      "embedding": _base64_floats(floats) if encoding_format == "base64" else floats})
-    out: dict[str, Any] = {"object": "list", "data": items, "model": model}
-    if usage is not None:
-        out["usage"] = {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}
     return out
 
 
@@ -411,9 +355,9 @@ def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any 
     u = data.get("usage")
     usage = None
     if isinstance(u, dict):
-        prompt = _count(u.get("prompt_tokens")) or _count(u.get("total_tokens"))
+        prompt = count(u.get("prompt_tokens")) or count(u.get("total_tokens"))
         usage = Usage(prompt, 0) if prompt else None
-    return openai_embeddings(vectors, model, encoding_format, usage), usage
+    return embeddings_list(vectors, model, encoding_format, usage), usage
 
 
 # --------------------------------------------------------------------------- errors
@@ -450,16 +394,11 @@ def zhipu_failure(status: int, message: str, code: Any) -> UpstreamFailure:
         retryable = True
     elif code_s == SENSITIVE_CODE:
         retryable = False
-    payload = {"message": message, "type": "zhipu_error", "param": "", "code": code_s}
-    return UpstreamFailure(status=status, message=message, type="zhipu_error", code=code_s,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, "zhipu_error", code_s, retryable=retryable, disables=disables)
 
 
 def parse_zhipu_error(status: int, body: bytes) -> UpstreamFailure:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     fallback = f"upstream returned HTTP {status}"
     code: Any = None
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
@@ -472,7 +411,7 @@ def parse_zhipu_error(status: int, body: bytes) -> UpstreamFailure:
     elif isinstance(data, dict) and isinstance(data.get("error"), str):
         message = data["error"]
     else:
-        message = body.decode("utf-8", "replace").strip()[:500] or fallback
+        message = raw_message(body, status)
     return zhipu_failure(status, message, code)
 
 
@@ -490,10 +429,10 @@ def _network_error(message: str = "Zhipu ended the generation with network_error
 def zhipu_usage(u: Any) -> Usage | None:
     if not isinstance(u, dict) or not ("prompt_tokens" in u or "completion_tokens" in u):
         return None
-    prompt = _count(u.get("prompt_tokens"))
-    completion = _count(u.get("completion_tokens"))
-    if not completion and _count(u.get("total_tokens")) > prompt:
-        completion = _count(u["total_tokens"]) - prompt
+    prompt = count(u.get("prompt_tokens"))
+    completion = count(u.get("completion_tokens"))
+    if not completion and count(u.get("total_tokens")) > prompt:
+        completion = count(u["total_tokens"]) - prompt
     return Usage(prompt, completion)
 
 
@@ -502,41 +441,28 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
     """(chat.completion, usage, generated text) from a v4 answer; ``network_error`` raises."""
     choices = []
     generated: list[str] = []
-    for i, choice in enumerate(data.get("choices") or ()):
-        if not isinstance(choice, dict):
+    for i, ch in enumerate(data.get("choices") or ()):
+        if not isinstance(ch, dict):
             continue
-        if choice.get("finish_reason") == NETWORK_ERROR:
+        if ch.get("finish_reason") == NETWORK_ERROR:
             raise _network_error()
-        msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        msg = ch.get("message") if isinstance(ch.get("message"), dict) else {}
         assert isinstance(msg, dict)
         text = msg.get("content") if isinstance(msg.get("content"), str) else ""
-        calls = _tool_calls(msg.get("tool_calls"))
-        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
-        if calls:
-            message["tool_calls"] = calls
+        calls = normalize_tool_calls(msg.get("tool_calls"))
         reasoning = msg.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning:
-            message["reasoning_content"] = reasoning
+        reasoning = reasoning if isinstance(reasoning, str) else ""
+        if reasoning:
             generated.append(reasoning)
         generated.append(text)
         generated.extend(p for c in calls for p in (c["function"]["name"], c["function"]["arguments"]))
-        reason = finish_reason(choice.get("finish_reason"))
-        if calls and reason == "stop":
-            reason = "tool_calls"
-        idx = choice.get("index")
-        choices.append({"index": idx if isinstance(idx, int) else i, "message": message, "finish_reason": reason})
+        reason = finish_reason(ch.get("finish_reason"), bool(calls))
+        idx = ch.get("index")
+        choices.append(choice(assistant_message(text, calls, reasoning), reason, idx if isinstance(idx, int) else i))
     usage = zhipu_usage(data.get("usage"))
     rid = data.get("id") or data.get("request_id")
-    out: dict[str, Any] = {
-        "id": str(rid) if rid else "chatcmpl-" + uuid.uuid4().hex,
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": choices,
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
-    return out, usage, "".join(generated)
+    id_ = str(rid) if rid else new_completion_id()
+    return chat_completion(id_, model, choices, usage, created), usage, "".join(generated)
 
 
 def _v3_text(content: Any) -> str:
@@ -567,55 +493,23 @@ def to_openai_response_v3(data: dict[str, Any], model: str, created: int | None 
     text = "".join(texts)
     usage = zhipu_usage(inner.get("usage"))
     rid = inner.get("task_id") or inner.get("request_id")
-    out: dict[str, Any] = {
-        "id": f"chatcmpl-{rid}" if rid else "chatcmpl-" + uuid.uuid4().hex,
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
+    out = chat_completion(f"chatcmpl-{rid}" if rid else new_completion_id(), model,
+                          [choice(assistant_message(text), "stop")], usage, created)
     return out, usage, text
 
 
 # --------------------------------------------------------------------------- streams
 
 
-class _ChunkStream(StreamTranscoder):
-    """Shared frame-making for the two Zhipu transcoders."""
+class _ChunkStream(ChatStream):
+    """What the two Zhipu transcoders share: finished choices and Zhipu's error frame."""
 
     def __init__(self, req: RelayRequest, created: int | None = None) -> None:
-        super().__init__()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = ""
-        self._role_sent: set[int] = set()
+        super().__init__(req, created)
         self._finished: set[int] = set()
-        self._sent_done = False
-        self._emit_usage = client_wants_usage(req)
-
-    def _frame(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None,
-               index: int = 0) -> bytes:
-        if not self._id:
-            self._id = "chatcmpl-" + uuid.uuid4().hex
-        if delta is not None and index not in self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent.add(index)
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage, index))
 
     def _error(self, message: str, code: Any, out: list[bytes]) -> None:
-        self.error = message
-        out.append(sse_frame({"error": {"message": message, "type": "zhipu_error", "param": "",
-                                        "code": None if code is None else str(code)}}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
-
-    def _close(self, out: list[bytes]) -> None:
-        if self._emit_usage and self.usage is not None:
-            out.append(self._frame(None, usage=self.usage))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._fail(error_payload(message, "zhipu_error", None if code is None else str(code)), out)
 
 
 class ZhipuStream(_ChunkStream):
@@ -670,14 +564,14 @@ class ZhipuStream(_ChunkStream):
         usage = zhipu_usage(obj.get("usage"))
         if usage is not None:
             self.usage = usage
-        for choice in obj.get("choices") or ():
-            if not isinstance(choice, dict):
+        for ch in obj.get("choices") or ():
+            if not isinstance(ch, dict):
                 continue
-            idx = choice.get("index") if isinstance(choice.get("index"), int) else 0
+            idx = ch.get("index") if isinstance(ch.get("index"), int) else 0
             if idx in self._finished:
                 continue
-            reason = choice.get("finish_reason")
-            delta_in = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+            reason = ch.get("finish_reason")
+            delta_in = ch.get("delta") if isinstance(ch.get("delta"), dict) else {}
             assert isinstance(delta_in, dict)
             delta: dict[str, Any] = {}
             reasoning = delta_in.get("reasoning_content")
@@ -688,7 +582,7 @@ class ZhipuStream(_ChunkStream):
             if isinstance(text, str) and text:
                 delta["content"] = text
                 self.text_parts.append(text)
-            calls = self._stream_calls(delta_in.get("tool_calls"), idx)
+            calls = tool_call_deltas(delta_in.get("tool_calls"), idx, self._tools, self.text_parts)
             if calls:
                 delta["tool_calls"] = calls
             if reason == NETWORK_ERROR:
@@ -698,43 +592,12 @@ class ZhipuStream(_ChunkStream):
                 return
             mapped = None
             if reason:
-                mapped = finish_reason(reason)
-                if mapped == "stop" and self._tools.get(idx):
-                    mapped = "tool_calls"
+                mapped = finish_reason(reason, bool(self._tools.get(idx)))
                 self._finished.add(idx)
             if delta or mapped:
                 if not delta and idx not in self._role_sent:
                     delta = {"content": ""}
                 out.append(self._frame(delta, mapped, index=idx))
-
-    def _stream_calls(self, calls: Any, idx: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for j, tc in enumerate(calls if isinstance(calls, list) else ()):
-            if not isinstance(tc, dict):
-                continue
-            fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
-            assert isinstance(fn, dict)
-            k = tc.get("index") if isinstance(tc.get("index"), int) else self._tools.get(idx, 0) + j
-            entry: dict[str, Any] = {"index": k}
-            f: dict[str, Any] = {}
-            if isinstance(tc.get("id"), str) and tc["id"]:
-                entry["id"] = tc["id"]
-                entry["type"] = "function"
-                self._tools[idx] = max(self._tools.get(idx, 0), k + 1)
-            if isinstance(fn.get("name"), str) and fn["name"]:
-                f["name"] = fn["name"]
-                self.text_parts.append(fn["name"])
-            args = fn.get("arguments")
-            if args is not None and not isinstance(args, str):
-                args = _dumps(args)
-            if isinstance(args, str) and (args or "id" in entry):
-                f["arguments"] = args
-                self.text_parts.append(args)
-            if f:
-                entry["function"] = f
-            if len(entry) > 1:
-                out.append(entry)
-        return out
 
 
 class _RawFrames:
@@ -896,7 +759,7 @@ class ZhipuAdaptor(Adaptor):
         else:
             body = to_zhipu_v3_request(req.body, req.stream)
         headers = self.headers(req, target)
-        return UpstreamRequest("POST", self.url(req, target), headers, _dumps(body).encode())
+        return UpstreamRequest("POST", self.url(req, target), headers, dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
         try:
@@ -909,14 +772,14 @@ class ZhipuAdaptor(Adaptor):
             if "error" in data and "data" not in data:
                 raise ZhipuAnswerError(parse_zhipu_error(502, body))
             emb, usage = to_openai_embeddings(data, req.requested_model, req.body.get("encoding_format"))
-            return ParsedResponse(_dumps(emb).encode(), usage, "")
+            return ParsedResponse(dumps(emb).encode(), usage, "")
         if api_version(req.model) == "v3":
             out, usage, text = to_openai_response_v3(data, req.requested_model)
         else:
             if "error" in data and not data.get("choices"):
                 raise ZhipuAnswerError(parse_zhipu_error(502, body))
             out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return ParsedResponse(dumps(out).encode(), usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         if api_version(req.model) == "v3":
@@ -932,5 +795,5 @@ __all__ = [
     "api_version", "zhipu_jwt", "split_key", "to_zhipu_request", "to_zhipu_v3_request", "to_zhipu_embeddings",
     "to_openai_response", "to_openai_response_v3", "to_openai_embeddings", "parse_zhipu_error",
     "zhipu_failure", "status_for_code", "convert_messages", "convert_content", "convert_tools", "content_text",
-    "zhipu_usage", "finish_reason", "openai_embeddings",
+    "zhipu_usage", "finish_reason",
 ]
