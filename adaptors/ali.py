@@ -30,16 +30,12 @@ finish chunk is separate from the last text.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import struct
-import uuid
 from typing import Any
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
     ChannelTarget,
@@ -50,13 +46,32 @@ from .base import (
     UpstreamRejected,
     UpstreamRequest,
     Usage,
-    chat_chunk,
-    client_wants_usage,
     failure_verdicts,
-    now,
-    sse_frame,
 )
-from .gemini import embedding_texts
+from .common import (
+    ChatStream,
+    assistant_message,
+    channel_config,
+    chat_completion,
+    choice,
+    content_text as _content_text,
+    count,
+    dumps,
+    embedding_texts,
+    embeddings_list,
+    error_payload,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    new_completion_id,
+    normalize_tool_calls,
+    positive_int,
+    raw_message,
+    stop_list,
+    tool_call_deltas,
+)
 from .registry import PROVIDERS
 from .sse import SSEDecoder, SSEEvent
 
@@ -81,31 +96,8 @@ PARAMETER_FIELDS = frozenset({
     "enable_search", "search_options", "enable_thinking", "thinking_budget",
 })
 
-_JSON_SEPARATORS = (",", ":")
 _MULTIMODAL = re.compile(r"(?:^|-)vl(?:-|$)|^qvq|(?:^|-)audio(?:-|$)")
 _BASE_SUFFIX = re.compile(r"/(?:api/v1|compatible-mode/v1)$")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v > 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v > 0:
-        return int(v)
-    return None
-
-
-def _count(v: Any) -> int:
-    return int(v) if _is_number(v) and v > 0 else 0
 
 
 def is_multimodal(model: str) -> bool:
@@ -125,28 +117,15 @@ def finish_reason(reason: Any) -> str | None:
     """None while DashScope says ``"null"`` (not finished); unknown reasons are ``stop``."""
     if reason is None or reason in ("", "null"):
         return None
-    return FINISH_REASONS.get(str(reason), "stop")
+    return finish_lookup(FINISH_REASONS, reason)
 
 
 # --------------------------------------------------------------------------- request
 
 
 def content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return str(content)
-    texts = []
-    for part in content:
-        if isinstance(part, str):
-            texts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-    return "\n".join(t for t in texts if t)
+    """The text of OpenAI message content (a number sent as content is its text)."""
+    return _content_text(content, scalars=True)
 
 
 def multimodal_content(content: Any) -> list[dict[str, str]]:
@@ -183,20 +162,6 @@ def multimodal_content(content: Any) -> list[dict[str, str]]:
     return out
 
 
-def _tool_calls(calls: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for tc in calls if isinstance(calls, list) else ():
-        fn = tc.get("function") if isinstance(tc, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            continue
-        args = fn.get("arguments")
-        if not isinstance(args, str):
-            args = _dumps(args if args is not None else {})
-        call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else "call_" + uuid.uuid4().hex[:24]
-        out.append({"id": call_id, "type": "function", "function": {"name": fn["name"], "arguments": args}})
-    return out
-
-
 def convert_messages(messages: Any, multimodal: bool = False) -> list[dict[str, Any]]:
     """DashScope messages from OpenAI ones (developer → system; legacy function → tool; tool
     results carry ``tool_call_id`` and the function ``name``)."""
@@ -222,7 +187,7 @@ def convert_messages(messages: Any, multimodal: bool = False) -> list[dict[str, 
         else:
             entry["content"] = content_text(content)
         if role == "assistant":
-            calls = _tool_calls(msg.get("tool_calls"))
+            calls = normalize_tool_calls(msg.get("tool_calls"))
             if calls:
                 entry["tool_calls"] = calls
                 for c in calls:
@@ -272,27 +237,25 @@ def parameters(body: dict[str, Any], stream: bool, enable_search: bool = False) 
     p: dict[str, Any] = {"result_format": "message"}
     if stream:
         p["incremental_output"] = True
-    max_tokens = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
+    max_tokens = max_output_tokens(body)
     if max_tokens is not None:
         p["max_tokens"] = max_tokens
-    if _is_number(body.get("temperature")):
+    if is_number(body.get("temperature")):
         p["temperature"] = min(MAX_TEMPERATURE, max(0.0, float(body["temperature"])))
-    if _is_number(body.get("top_p")) and body["top_p"] > 0:
+    if is_number(body.get("top_p")) and body["top_p"] > 0:
         p["top_p"] = min(MAX_TOP_P, float(body["top_p"]))
-    top_k = _positive_int(body.get("top_k"))
+    top_k = positive_int(body.get("top_k"))
     if top_k is not None:
         p["top_k"] = top_k
     seed = body.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
         p["seed"] = seed
-    stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
-    stops = [s for s in stops if isinstance(s, str) and s]
+    stops = stop_list(body.get("stop"))
     if stops:
         p["stop"] = stops
-    if _is_number(body.get("presence_penalty")):
+    if is_number(body.get("presence_penalty")):
         p["presence_penalty"] = min(2.0, max(-2.0, float(body["presence_penalty"])))
-    if _is_number(body.get("repetition_penalty")) and body["repetition_penalty"] > 0:
+    if is_number(body.get("repetition_penalty")) and body["repetition_penalty"] > 0:
         p["repetition_penalty"] = body["repetition_penalty"]
     tools = convert_tools(body.get("tools"))
     if tools:
@@ -311,7 +274,7 @@ def parameters(body: dict[str, Any], stream: bool, enable_search: bool = False) 
         p["search_options"] = body["search_options"]
     if isinstance(body.get("enable_thinking"), bool):
         p["enable_thinking"] = body["enable_thinking"]
-    budget = _positive_int(body.get("thinking_budget"))
+    budget = positive_int(body.get("thinking_budget"))
     if budget is not None:
         p["thinking_budget"] = budget
     return p
@@ -330,7 +293,7 @@ def to_dashscope_request(body: dict[str, Any], model: str, stream: bool) -> dict
 def to_dashscope_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
     out: dict[str, Any] = {"model": model, "input": {"texts": embedding_texts(body.get("input"), model)}}
     params: dict[str, Any] = {}
-    dims = _positive_int(body.get("dimensions"))
+    dims = positive_int(body.get("dimensions"))
     if dims is not None:
         params["dimension"] = dims
     if body.get("text_type") in ("query", "document"):
@@ -346,7 +309,7 @@ def to_dashscope_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
 def ali_usage(u: Any) -> Usage | None:
     if not isinstance(u, dict) or not ("input_tokens" in u or "output_tokens" in u):
         return None
-    return Usage(_count(u.get("input_tokens")), _count(u.get("output_tokens")))
+    return Usage(count(u.get("input_tokens")), count(u.get("output_tokens")))
 
 
 def message_text(content: Any) -> str:
@@ -385,42 +348,27 @@ def to_openai_response(data: dict[str, Any], model: str, created: int | None = N
     """(chat.completion, usage, generated text) from a generation answer."""
     choices = []
     generated: list[str] = []
-    for idx, choice in _choices(data.get("output")):
-        msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    for idx, ch in _choices(data.get("output")):
+        msg = ch.get("message") if isinstance(ch.get("message"), dict) else {}
         assert isinstance(msg, dict)
         text = message_text(msg.get("content"))
-        calls = _tool_calls(msg.get("tool_calls"))
-        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
-        if calls:
-            message["tool_calls"] = calls
+        calls = normalize_tool_calls(msg.get("tool_calls"))
         reasoning = msg.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning:
-            message["reasoning_content"] = reasoning
+        reasoning = reasoning if isinstance(reasoning, str) else ""
+        if reasoning:
             generated.append(reasoning)
         generated.append(text)
         generated.extend(p for c in calls for p in (c["function"]["name"], c["function"]["arguments"]))
-        reason = finish_reason(choice.get("finish_reason")) or "stop"
+        reason = finish_reason(ch.get("finish_reason")) or "stop"
         if calls and reason == "stop":
             reason = "tool_calls"
-        choices.append({"index": idx, "message": message, "finish_reason": reason})
+        choices.append(choice(assistant_message(text, calls, reasoning), reason, idx))
     if not choices:
-        choices.append({"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"})
+        choices.append(choice(assistant_message(""), "stop"))
     usage = ali_usage(data.get("usage"))
     rid = data.get("request_id")
-    out: dict[str, Any] = {
-        "id": f"chatcmpl-{rid}" if isinstance(rid, str) and rid else "chatcmpl-" + uuid.uuid4().hex,
-        "object": "chat.completion",
-        "created": created if created is not None else now(),
-        "model": model,
-        "choices": choices,
-    }
-    if usage is not None:
-        out["usage"] = usage.to_openai()
-    return out, usage, "".join(generated)
-
-
-def _base64_floats(values: list[float]) -> str:
-    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+    id_ = f"chatcmpl-{rid}" if isinstance(rid, str) and rid else new_completion_id()
+    return chat_completion(id_, model, choices, usage, created), usage, "".join(generated)
 
 
 def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any = None
@@ -432,21 +380,14 @@ def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any 
         if not isinstance(emb, dict):
             continue
         idx = emb.get("text_index")
-        vec = emb.get("embedding")
-        floats = [float(v) for v in vec if _is_number(v)] if isinstance(vec, list) else []
-        pairs.append((idx if isinstance(idx, int) and not isinstance(idx, bool) else i, floats))
-    items = [{"object": "embedding", "index": idx,
-              "embedding": _base64_floats(vec) if encoding_format == "base64" else vec}
-             for idx, vec in sorted(pairs, key=lambda p: p[0])]
-    out: dict[str, Any] = {"object": "list", "data": items, "model": model}
+        pairs.append((idx if isinstance(idx, int) and not isinstance(idx, bool) else i, emb.get("embedding")))
     u = data.get("usage")
     usage = None
     if isinstance(u, dict):
-        prompt = _count(u.get("total_tokens")) or _count(u.get("input_tokens"))
+        prompt = count(u.get("total_tokens")) or count(u.get("input_tokens"))
         if prompt:
             usage = Usage(prompt, 0)
-            out["usage"] = {"prompt_tokens": prompt, "total_tokens": prompt}
-    return out, usage
+    return embeddings_list(pairs, model, encoding_format, usage), usage
 
 
 # --------------------------------------------------------------------------- errors
@@ -461,17 +402,14 @@ def ali_failure(status: int, message: str, code: Any, request_id: Any = None) ->
         retryable = False
     if isinstance(request_id, str) and request_id and "request id" not in message:
         message = f"{message} (DashScope request id: {request_id})"
-    etype = code_s or "ali_error"
-    payload = {"message": message, "type": etype, "param": "", "code": code_s}
-    return UpstreamFailure(status=status, message=message, type=etype, code=code_s,
-                           retryable=retryable, disables_channel=disables, payload=payload)
+    return failure(status, message, code_s or "ali_error", code_s, retryable=retryable, disables=disables)
 
 
 def _error_object(body: bytes) -> Any:
     """The JSON of an error body, which may be SSE-framed (a stream request's error)."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
         pass
     dec = SSEDecoder()
     for ev in dec.feed(body) + dec.flush():
@@ -493,8 +431,7 @@ def parse_ali_error(status: int, body: bytes) -> UpstreamFailure:
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         err = data["error"]
         return ali_failure(status, str(err.get("message") or fallback), err.get("code") or err.get("type"))
-    message = body.decode("utf-8", "replace").strip()[:500] or fallback
-    return ali_failure(status, message, None)
+    return ali_failure(status, raw_message(body, status), None)
 
 
 class AliAnswerError(UpstreamRejected):
@@ -504,20 +441,14 @@ class AliAnswerError(UpstreamRejected):
 # --------------------------------------------------------------------------- stream
 
 
-class AliStream(StreamTranscoder):
+class AliStream(ChatStream):
     """DashScope SSE (incremental output) in, OpenAI ``chat.completion.chunk`` frames out."""
 
     def __init__(self, req: RelayRequest, created: int | None = None) -> None:
-        super().__init__()
+        super().__init__(req, created)
         self._decoder = SSEDecoder()
-        self._model = req.requested_model
-        self._created = created if created is not None else now()
-        self._id = ""
-        self._role_sent: set[int] = set()
         self._finished: set[int] = set()
         self._tools: dict[int, int] = {}  # choice index -> tool calls started
-        self._sent_done = False
-        self._emit_usage = client_wants_usage(req)
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._handle(self._decoder.feed(data))
@@ -526,22 +457,10 @@ class AliStream(StreamTranscoder):
         out = self._handle(self._decoder.flush())
         if not self._sent_done:
             self.done = bool(self._finished)
-            if self._emit_usage and self.usage is not None:
-                out.append(self._frame(None, usage=self.usage))
-            self._sent_done = True
-            out.append(DONE_FRAME)
+            self._close(out)
         return out
 
     # -- internals --------------------------------------------------------------------------
-    def _frame(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None,
-               index: int = 0) -> bytes:
-        if not self._id:
-            self._id = "chatcmpl-" + uuid.uuid4().hex
-        if delta is not None and index not in self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent.add(index)
-        return sse_frame(chat_chunk(self._id, self._model, self._created, delta, finish, usage, index))
-
     def _handle(self, events: list[SSEEvent]) -> list[bytes]:
         out: list[bytes] = []
         for ev in events:
@@ -566,11 +485,7 @@ class AliStream(StreamTranscoder):
         return out
 
     def _error(self, message: str, code: Any, out: list[bytes]) -> None:
-        self.error = message
-        out.append(sse_frame({"error": {"message": message, "type": str(code) if code else "ali_error",
-                                        "param": "", "code": str(code) if code else None}}))
-        self._sent_done = True
-        out.append(DONE_FRAME)
+        self._fail(error_payload(message, str(code) if code else "ali_error", str(code) if code else None), out)
 
     def _on_event(self, obj: dict[str, Any], out: list[bytes]) -> None:
         rid = obj.get("request_id")
@@ -579,10 +494,10 @@ class AliStream(StreamTranscoder):
         usage = ali_usage(obj.get("usage"))
         if usage is not None:
             self.usage = usage
-        for idx, choice in _choices(obj.get("output")):
+        for idx, ch in _choices(obj.get("output")):
             if idx in self._finished:
                 continue
-            msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+            msg = ch.get("message") if isinstance(ch.get("message"), dict) else {}
             assert isinstance(msg, dict)
             delta: dict[str, Any] = {}
             reasoning = msg.get("reasoning_content")
@@ -593,46 +508,18 @@ class AliStream(StreamTranscoder):
             if text:
                 delta["content"] = text
                 self.text_parts.append(text)
-            calls = self._stream_calls(msg.get("tool_calls"), idx)
+            calls = tool_call_deltas(msg.get("tool_calls"), idx, self._tools, self.text_parts)
             if calls:
                 delta["tool_calls"] = calls
             if delta:
                 out.append(self._frame(delta, index=idx))
-            reason = finish_reason(choice.get("finish_reason"))
+            reason = finish_reason(ch.get("finish_reason"))
             if reason is not None:
                 if reason == "stop" and self._tools.get(idx):
                     reason = "tool_calls"
                 self._finished.add(idx)
                 out.append(self._frame({} if idx in self._role_sent else {"content": ""}, reason, index=idx))
 
-    def _stream_calls(self, calls: Any, idx: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for j, tc in enumerate(calls if isinstance(calls, list) else ()):
-            if not isinstance(tc, dict):
-                continue
-            fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
-            assert isinstance(fn, dict)
-            k = tc.get("index") if isinstance(tc.get("index"), int) else self._tools.get(idx, 0) + j
-            entry: dict[str, Any] = {"index": k}
-            f: dict[str, Any] = {}
-            if isinstance(tc.get("id"), str) and tc["id"]:
-                entry["id"] = tc["id"]
-                entry["type"] = "function"
-                self._tools[idx] = max(self._tools.get(idx, 0), k + 1)
-            if isinstance(fn.get("name"), str) and fn["name"]:
-                f["name"] = fn["name"]
-                self.text_parts.append(fn["name"])
-            args = fn.get("arguments")
-            if args is not None and not isinstance(args, str):
-                args = _dumps(args)
-            if isinstance(args, str) and (args or "id" in entry):
-                f["arguments"] = args
-                self.text_parts.append(args)
-            if f:
-                entry["function"] = f
-            if len(entry) > 1:
-                out.append(entry)
-        return out
 
 
 # --------------------------------------------------------------------------- adaptor
@@ -657,10 +544,9 @@ class AliAdaptor(Adaptor):
 
     @staticmethod
     def plugin(target: ChannelTarget) -> str:
-        cfg = target.config if isinstance(target.config, dict) else {}
-        plugin = cfg.get("plugin")
+        plugin = channel_config(target).get("plugin")
         if isinstance(plugin, (dict, list)) and plugin:
-            return _dumps(plugin)
+            return dumps(plugin)
         return plugin.strip() if isinstance(plugin, str) else ""
 
     def headers(self, req: RelayRequest, target: ChannelTarget) -> dict[str, str]:
@@ -678,22 +564,19 @@ class AliAdaptor(Adaptor):
             body = to_dashscope_embeddings(req.body, req.model)
         else:
             body = to_dashscope_request(req.body, req.model, req.stream)
-        return UpstreamRequest("POST", self.url(req, target), self.headers(req, target), _dumps(body).encode())
+        return UpstreamRequest("POST", self.url(req, target), self.headers(req, target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
         if _is_error(data):
             raise AliAnswerError(parse_ali_error(502, body))
         if req.mode == EMBEDDINGS:
             emb, usage = to_openai_embeddings(data, req.requested_model, req.body.get("encoding_format"))
-            return ParsedResponse(_dumps(emb).encode(), usage, "")
+            return ParsedResponse(dumps(emb).encode(), usage, "")
         out, usage, text = to_openai_response(data, req.requested_model)
-        return ParsedResponse(_dumps(out).encode(), usage, text)
+        return ParsedResponse(dumps(out).encode(), usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return AliStream(req)
