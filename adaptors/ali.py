@@ -62,6 +62,7 @@ from .common import (
     error_payload,
     failure,
     finish_lookup,
+    function_tool,
     is_number,
     loads_or_none,
     max_output_tokens,
@@ -205,20 +206,9 @@ def convert_messages(messages: Any, multimodal: bool = False) -> list[dict[str, 
 
 
 def convert_tools(tools: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for tool in tools if isinstance(tools, list) else ():
-        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            continue
-        fn = tool.get("function")
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            continue
-        entry: dict[str, Any] = {"name": fn["name"]}
-        if isinstance(fn.get("description"), str):
-            entry["description"] = fn["description"]
-        params = fn.get("parameters")
-        entry["parameters"] = params if isinstance(params, dict) and params else {"type": "object", "properties": {}}
-        out.append({"type": "function", "function": entry})
-    return out
+    """Function tools in the OpenAI shape (an unnamed function is dropped)."""
+    converted = (function_tool(t) for t in (tools if isinstance(tools, list) else ()))
+    return [t for t in converted if t is not None and t["function"]["name"]]
 
 
 def convert_tool_choice(choice: Any) -> Any:

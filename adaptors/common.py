@@ -241,6 +241,23 @@ def chat_completion(id_: str, model: str, choices: list[dict[str, Any]], usage: 
     return out
 
 
+def function_tool(tool: Any) -> dict[str, Any] | None:
+    """An OpenAI function tool re-made with only what OpenAI-shaped upstreams take (name,
+    description when a string, the whole parameters schema, an empty object schema when there
+    is none); None for anything else (other tool types, a function without a string name)."""
+    if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+        return None
+    fn = tool.get("function")
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        return None
+    entry: dict[str, Any] = {"name": fn["name"]}
+    if isinstance(fn.get("description"), str):
+        entry["description"] = fn["description"]
+    params = fn.get("parameters")
+    entry["parameters"] = params if isinstance(params, dict) and params else {"type": "object", "properties": {}}
+    return {"type": "function", "function": entry}
+
+
 def normalize_tool_calls(calls: Any) -> list[dict[str, Any]]:
     """OpenAI-shaped tool calls made whole: named function calls only, an id made up where
     missing, arguments as a JSON string (an object is encoded)."""

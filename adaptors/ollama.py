@@ -52,6 +52,7 @@ from .common import (
     error_payload,
     failure,
     finish_lookup,
+    function_tool,
     is_number,
     loads_or_none,
     max_output_tokens,
@@ -169,24 +170,9 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
 
 def convert_tools(tools: Any) -> list[dict[str, Any]]:
     """Function tools, in the OpenAI shape Ollama also uses (the whole parameters schema)."""
-    out: list[dict[str, Any]] = []
     if not isinstance(tools, list):
-        return out
-    for tool in tools:
-        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            continue
-        fn = tool.get("function")
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            continue
-        params = fn.get("parameters")
-        if not isinstance(params, dict) or not params:
-            params = {"type": "object", "properties": {}}
-        entry: dict[str, Any] = {"name": fn["name"]}
-        if isinstance(fn.get("description"), str):
-            entry["description"] = fn["description"]
-        entry["parameters"] = params
-        out.append({"type": "function", "function": entry})
-    return out
+        return []
+    return [t for t in map(function_tool, tools) if t is not None]
 
 
 def response_format(fmt: Any) -> str | dict[str, Any] | None:

@@ -63,6 +63,7 @@ from .common import (
     error_payload,
     failure,
     finish_lookup,
+    function_tool,
     is_number,
     loads_or_none,
     max_output_tokens,
@@ -249,15 +250,9 @@ def convert_tools(tools: Any) -> list[dict[str, Any]]:
         if ttype in ("web_search", "retrieval") and isinstance(tool.get(ttype), dict):
             out.append({"type": ttype, ttype: tool[ttype]})
             continue
-        fn = tool.get("function")
-        if ttype != "function" or not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            continue
-        entry: dict[str, Any] = {"name": fn["name"]}
-        if isinstance(fn.get("description"), str):
-            entry["description"] = fn["description"]
-        params = fn.get("parameters")
-        entry["parameters"] = params if isinstance(params, dict) and params else {"type": "object", "properties": {}}
-        out.append({"type": "function", "function": entry})
+        converted = function_tool(tool)
+        if converted is not None:
+            out.append(converted)
     return out
 
 
@@ -600,49 +595,22 @@ class ZhipuStream(_ChunkStream):
                 out.append(self._frame(delta, mapped, index=idx))
 
 
-class _RawFrames:
-    """SSE frames as (field, value) lines, the value kept byte for byte: Zhipu v3 puts raw
-    text after ``data:`` (a leading space is content, not framing) and adds ``meta:`` lines."""
+class _RawFrames(SSEDecoder):
+    """SSE framing as :class:`SSEDecoder` does it (line ends, frames split anywhere), each frame
+    given as its (field, value) lines, the value kept byte for byte: Zhipu v3 puts raw text
+    after ``data:`` (a leading space is content, not framing) and adds ``meta:`` lines."""
 
-    __slots__ = ("_buf",)
-
-    def __init__(self) -> None:
-        self._buf = b""
-
-    def feed(self, data: bytes) -> list[list[tuple[str, str]]]:
-        buf = self._buf + data if self._buf else data
-        if b"\r" in buf:
-            tail = b""
-            if buf.endswith(b"\r"):
-                buf, tail = buf[:-1], b"\r"
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
-        frames = []
-        start = 0
-        while True:
-            end = buf.find(b"\n\n", start)
-            if end < 0:
-                break
-            frame = self._parse(buf[start:end])
-            start = end + 2
-            if frame:
-                frames.append(frame)
-        self._buf = buf[start:]
-        return frames
-
-    def flush(self) -> list[list[tuple[str, str]]]:
-        frame, self._buf = self._buf.rstrip(b"\r\n"), b""
-        parsed = self._parse(frame) if frame else []
-        return [parsed] if parsed else []
+    __slots__ = ()
 
     @staticmethod
-    def _parse(frame: bytes) -> list[tuple[str, str]]:
+    def _parse(frame: bytes) -> list[tuple[str, str]] | None:  # type: ignore[override]
         lines = []
         for line in frame.split(b"\n"):
             if not line or line.startswith(b":"):
                 continue
             name, _, value = line.partition(b":")
             lines.append((name.decode("utf-8", "replace").strip(), value.decode("utf-8", "replace")))
-        return lines
+        return lines or None
 
 
 class ZhipuV3Stream(_ChunkStream):
