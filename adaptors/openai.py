@@ -32,15 +32,14 @@ from .base import (
     Usage,
     failure_verdicts,
 )
+from .common import dumps, error_payload, loads_or_none, raw_message
 from .registry import PROVIDERS
 from .sse import SSEDecoder
 
+
 def _error_payload(status: int, body: bytes) -> tuple[dict[str, Any], str, Any, Any]:
     """Parse an OpenAI-shaped error body; fall back to the raw text."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = loads_or_none(body)
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):
         message = str(err.get("message") or "")
@@ -56,10 +55,8 @@ def _error_payload(status: int, body: bytes) -> tuple[dict[str, Any], str, Any, 
     elif isinstance(data, dict) and isinstance(data.get("message"), str):
         message = data["message"]
     else:
-        text = body.decode("utf-8", "replace").strip()
-        message = text[:500] or f"upstream returned HTTP {status}"
-    payload = {"message": message, "type": "upstream_error", "param": "", "code": None}
-    return payload, message, None, None
+        message = raw_message(body, status)
+    return error_payload(message), message, None, None
 
 
 def parse_openai_error(status: int, body: bytes) -> UpstreamFailure:
@@ -216,7 +213,7 @@ def baichuan_body(req: RelayRequest) -> bytes:
         if v is not None and not (
             k in _BAICHUAN_ZERO_DROPPED and v == 0 and not isinstance(v, bool))
     }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return dumps(body).encode()
 
 
 @dataclass(frozen=True)

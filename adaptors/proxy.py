@@ -26,7 +26,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import ChannelConfigError, ChannelTarget, UpstreamFailure, UpstreamRejected, UpstreamRequest
+from .base import ChannelConfigError, ChannelTarget, UpstreamRejected, UpstreamRequest
+from .common import failure
 
 PROXY_PREFIX = "/v1/oneapi/proxy"
 
@@ -67,9 +68,7 @@ _CHANNEL_PATH = re.compile(r"^" + re.escape(PROXY_PREFIX) + r"/(\d+)(/.*)?$", re
 
 
 def _rejected(status: int, code: str, message: str, type_: str = "one_api_error") -> UpstreamRejected:
-    payload = {"message": message, "type": type_, "param": "", "code": code}
-    return UpstreamRejected(UpstreamFailure(status=status, message=message, type=type_, code=code,
-                                            retryable=status >= 500, disables_channel=False, payload=payload))
+    return UpstreamRejected(failure(status, message, type_, code, retryable=status >= 500, disables=False))
 
 
 def split_proxy_path(path: str) -> tuple[int, str] | None:
