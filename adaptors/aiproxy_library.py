@@ -38,6 +38,7 @@ from .common import (
     ChatStream,
     LineBuffer,
     assistant_message,
+    channel_config,
     chat_completion,
     choice,
     content_text,
@@ -63,8 +64,7 @@ def query_text(body: dict[str, Any]) -> str:
 
 
 def library_id(target: ChannelTarget) -> str:
-    cfg = target.config if isinstance(target.config, dict) else {}
-    value = cfg.get("library_id")
+    value = channel_config(target).get("library_id")
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     return text or (target.other or "").strip()
 

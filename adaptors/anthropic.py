@@ -18,7 +18,6 @@ tokens are taken from ``message_delta`` alone (they are cumulative).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .base import (
@@ -36,6 +35,7 @@ from .base import (
 )
 from .common import (
     ChatStream,
+    channel_config,
     chat_completion,
     choice,
     dumps,
@@ -445,12 +445,7 @@ class AnthropicStream(ChatStream):
         for ev in events:
             if self._sent_done:
                 break
-            if not ev.data:
-                continue
-            try:
-                obj = json.loads(ev.data)
-            except ValueError:
-                continue
+            obj = loads_or_none(ev.data) if ev.data else None
             if not isinstance(obj, dict):
                 continue
             etype = obj.get("type") or ev.event
@@ -567,7 +562,7 @@ class AnthropicAdaptor(Adaptor):
             "x-api-key": target.key,
             "anthropic-version": ANTHROPIC_VERSION,
         }
-        beta = target.config.get("anthropic_beta") if isinstance(target.config, dict) else None
+        beta = channel_config(target).get("anthropic_beta")
         if isinstance(beta, (list, tuple)):
             beta = ",".join(str(b) for b in beta if b)
         if isinstance(beta, str) and beta.strip():

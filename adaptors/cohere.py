@@ -397,10 +397,7 @@ class CohereStream(ChatStream):
         raw = raw.strip()
         if not raw:
             return
-        try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return
+        obj = loads_or_none(raw)
         if not isinstance(obj, dict):
             return
         etype = obj.get("event_type")

@@ -47,6 +47,7 @@ from .base import (
 from .common import (
     ChatStream,
     assistant_message,
+    channel_config,
     chat_completion,
     choice,
     count_tokens,
@@ -752,10 +753,7 @@ class GeminiStream(ChatStream):
             data = ev.data.strip()
             if not data or data == "[DONE]":
                 continue
-            try:
-                obj = json.loads(data)
-            except ValueError:
-                continue
+            obj = loads_or_none(data)
             if isinstance(obj, list):  # a JSON-array stream element, should one arrive
                 obj = obj[0] if obj and isinstance(obj[0], dict) else None
             if isinstance(obj, dict):
@@ -824,8 +822,7 @@ class GeminiAdaptor(Adaptor):
         base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
         if _VERSION_SUFFIX.search(base):
             return base
-        cfg = target.config if isinstance(target.config, dict) else {}
-        version = cfg.get("api_version")
+        version = channel_config(target).get("api_version")
         version = version.strip().strip("/") if isinstance(version, str) and version.strip() else self.version
         return f"{base}/{version}"
 

@@ -23,7 +23,6 @@ and stream usage come from the final object, no finish_reason on every chunk.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .base import (
@@ -377,10 +376,7 @@ class OllamaStream(ChatStream):
         raw = raw.strip()
         if not raw:
             return
-        try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return
+        obj = loads_or_none(raw)
         if not isinstance(obj, dict):
             return
         err = obj.get("error")

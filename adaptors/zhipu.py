@@ -538,10 +538,7 @@ class ZhipuStream(_ChunkStream):
                 self.done = bool(self._finished)
                 self._close(out)
                 break
-            try:
-                obj = json.loads(data)
-            except ValueError:
-                continue
+            obj = loads_or_none(data)
             if isinstance(obj, dict):
                 self._on_chunk(obj, out)
         return out
@@ -730,10 +727,7 @@ class ZhipuAdaptor(Adaptor):
         return UpstreamRequest("POST", self.url(req, target), headers, dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
         if req.mode == EMBEDDINGS:
