@@ -38,6 +38,7 @@ from .common import (
     ChatStream,
     LineBuffer,
     assistant_message,
+    channel_base_url,
     channel_config,
     chat_completion,
     choice,
@@ -213,7 +214,7 @@ class AIProxyLibraryAdaptor(Adaptor):
         if not library:
             raise ChannelConfigError(
                 f"Channel #{target.id} (AIProxy Library) has no library ID: set Library ID in the channel's settings")
-        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = channel_base_url(target, DEFAULT_BASE_URL)
         key = target.key.strip()
         headers = {"Content-Type": "application/json", "Api-Key": key, "Authorization": "Bearer " + key}
         if req.stream:

@@ -51,6 +51,7 @@ from .base import (
 from .common import (
     ChatStream,
     assistant_message,
+    channel_base_url,
     channel_config,
     chat_completion,
     choice,
@@ -522,7 +523,7 @@ class AliAdaptor(Adaptor):
     @staticmethod
     def base(target: ChannelTarget) -> str:
         """The DashScope host; a base given with ``/api/v1`` or ``/compatible-mode/v1`` loses it."""
-        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = channel_base_url(target, DEFAULT_BASE_URL)
         return _BASE_SUFFIX.sub("", base)
 
     def url(self, req: RelayRequest, target: ChannelTarget) -> str:

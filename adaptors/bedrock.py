@@ -54,7 +54,7 @@ from .base import (
     Usage,
     failure_verdicts,
 )
-from .common import channel_config, config_text, dumps, failure, loads_or_none
+from .common import channel_base_url, channel_config, config_text, dumps, failure, loads_or_none
 from .eventstream import EventMessage, EventStreamDecoder, EventStreamError
 from .registry import PROVIDERS
 from .sse import SSEEvent
@@ -459,7 +459,7 @@ class BedrockAdaptor(Adaptor):
         self.clock = clock  # tests pin the signing time
 
     def url(self, target: ChannelTarget, model: str, region: str, stream: bool) -> str:
-        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = channel_base_url(target, DEFAULT_BASE_URL)
         base = base.replace("{region}", region)
         action = "invoke-with-response-stream" if stream else "invoke"
         return f"{base}/model/{urllib.parse.quote(model_id(model, region), safe='')}/{action}"

@@ -32,7 +32,7 @@ from .base import (
     UpstreamRequest,
     failure_verdicts,
 )
-from .common import config_text, failure, loads_or_none
+from .common import channel_base_url, config_text, failure, loads_or_none
 from .openai import OpenAIAdaptor, parse_openai_error, response_text
 from .registry import PROVIDERS
 
@@ -54,7 +54,7 @@ def account_id(target: ChannelTarget) -> str:
 
 def endpoint_prefix(target: ChannelTarget) -> str:
     """Everything before ``/v1/chat/completions``: the account's ``…/ai`` or the gateway URL."""
-    base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+    base = channel_base_url(target, DEFAULT_BASE_URL)
     if is_ai_gateway(base):
         return base
     account = account_id(target)

@@ -49,6 +49,7 @@ from .common import (
     ChatStream,
     LineBuffer,
     assistant_message,
+    channel_base_url,
     chat_completion,
     choice,
     dumps,
@@ -485,7 +486,7 @@ class CohereAdaptor(Adaptor):
     modes = frozenset({CHAT})
 
     def url(self, target: ChannelTarget) -> str:
-        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = channel_base_url(target, DEFAULT_BASE_URL)
         if base.endswith("/v1"):
             base = base[:-3]
         return base + "/v1/chat"

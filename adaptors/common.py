@@ -62,6 +62,11 @@ def channel_config(target: ChannelTarget) -> dict[str, Any]:
     return target.config if isinstance(target.config, dict) else {}
 
 
+def channel_base_url(target: ChannelTarget, default: str = "") -> str:
+    """The channel's base URL, trimmed and without a trailing ``/``; ``default`` when it has none."""
+    return (target.base_url or "").strip().rstrip("/") or default
+
+
 def config_text(target: ChannelTarget, name: str) -> str:
     """A config value as stripped text; ``""`` when absent."""
     value = channel_config(target).get(name)

@@ -43,6 +43,7 @@ from .base import (
 from .common import (
     ChatStream,
     assistant_message,
+    channel_base_url,
     channel_config,
     chat_completion,
     choice,
@@ -368,7 +369,7 @@ class CozeAdaptor(Adaptor):
     tools = False  # the README's channel table: a bot runs its own plugins, no OpenAI tool calls
 
     def url(self, target: ChannelTarget) -> str:
-        return ((target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL) + "/v3/chat"
+        return channel_base_url(target, DEFAULT_BASE_URL) + "/v3/chat"
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         body = to_coze_request(req.body, req.model, target)

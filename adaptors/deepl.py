@@ -36,6 +36,7 @@ from .base import (
 from .common import (
     WholeBodyStream,
     assistant_message,
+    channel_base_url,
     chat_completion,
     choice,
     content_text,
@@ -72,7 +73,7 @@ def to_deepl_request(body: dict[str, Any], model: str) -> dict[str, Any]:
 
 def base_url(target: ChannelTarget) -> str:
     """The DeepL API root for this channel (free or pro host by key, unless a proxy is set)."""
-    given = (target.base_url or "").strip().rstrip("/")
+    given = channel_base_url(target)
     host = urllib.parse.urlsplit(given).hostname if given else None
     if not given or host in (FREE_HOST, PRO_HOST):
         return "https://" + (FREE_HOST if target.key.strip().endswith(":fx") else PRO_HOST)

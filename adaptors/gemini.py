@@ -47,6 +47,7 @@ from .base import (
 from .common import (
     ChatStream,
     assistant_message,
+    channel_base_url,
     channel_config,
     chat_completion,
     choice,
@@ -819,7 +820,7 @@ class GeminiAdaptor(Adaptor):
 
     def api_base(self, target: ChannelTarget) -> str:
         """``{base}/{version}``; a base URL that already ends in a version keeps it."""
-        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = channel_base_url(target, DEFAULT_BASE_URL)
         if _VERSION_SUFFIX.search(base):
             return base
         version = channel_config(target).get("api_version")

@@ -44,6 +44,7 @@ from .common import (
     LineBuffer,
     assistant_message,
     base64_floats,
+    channel_base_url,
     chat_completion,
     choice,
     count,
@@ -423,7 +424,7 @@ class OllamaAdaptor(Adaptor):
     modes = frozenset({CHAT, EMBEDDINGS})
 
     def base_url(self, target: ChannelTarget) -> str:
-        return (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        return channel_base_url(target, DEFAULT_BASE_URL)
 
     def headers(self, target: ChannelTarget) -> dict[str, str]:
         h = {"Content-Type": "application/json"}

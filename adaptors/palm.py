@@ -41,6 +41,7 @@ from .base import (
 from .common import (
     WholeBodyStream,
     assistant_message,
+    channel_base_url,
     chat_completion,
     choice,
     content_text,
@@ -110,7 +111,7 @@ def to_palm_request(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def api_base(target: ChannelTarget) -> str:
-    base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+    base = channel_base_url(target, DEFAULT_BASE_URL)
     return base if _VERSION_SUFFIX.search(base) else f"{base}/{DEFAULT_VERSION}"
 
 

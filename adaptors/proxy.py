@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .base import ChannelConfigError, ChannelTarget, UpstreamRejected, UpstreamRequest
-from .common import failure
+from .common import channel_base_url, failure
 
 PROXY_PREFIX = "/v1/oneapi/proxy"
 
@@ -145,7 +145,7 @@ def forwarded_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | N
 
 
 def target_url(target: ChannelTarget, path: str, query: Any = None) -> str:
-    base = (target.base_url or "").strip().rstrip("/")
+    base = channel_base_url(target)
     if not base:
         raise ChannelConfigError(f"Channel #{target.id} (Proxy) has no base URL: set the address to forward to")
     url = base + check_path(path)

@@ -66,6 +66,7 @@ from .common import (
     ChatStream,
     LineBuffer,
     assistant_message,
+    channel_base_url,
     channel_config,
     chat_completion,
     choice,
@@ -699,7 +700,7 @@ class TencentAdaptor(Adaptor):
 
     @staticmethod
     def url(target: ChannelTarget) -> str:
-        return ((target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL) + "/"
+        return channel_base_url(target, DEFAULT_BASE_URL) + "/"
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         try:

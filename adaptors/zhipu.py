@@ -53,6 +53,7 @@ from .base import (
 from .common import (
     ChatStream,
     assistant_message,
+    channel_base_url,
     chat_completion,
     choice,
     content_text as _content_text,
@@ -688,7 +689,7 @@ class ZhipuAdaptor(Adaptor):
     def paas_base(target: ChannelTarget) -> str:
         """``…/api/paas`` of the channel; a base URL already ending in ``/paas`` or
         ``/paas/v4`` (Z.ai's ``https://api.z.ai/api/paas/v4``) is used as given."""
-        base = (target.base_url or "").strip().rstrip("/") or DEFAULT_BASE_URL
+        base = channel_base_url(target, DEFAULT_BASE_URL)
         m = _PAAS_SUFFIX.match(base)
         return m.group(1) if m else base + "/api/paas"
 
