@@ -8,7 +8,6 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
 from adaptors.aiproxy_library import (
@@ -26,7 +25,18 @@ from adaptors.aiproxy_library import (
 )
 from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRejected
 from adaptors.registry import PROVIDERS
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    FakeServer,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    relay_request,
+    send,
+    serving,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_palm_aiproxy import LIB_DOCUMENTS, LIB_ID, FakeState, make_app
 
 MODEL = "gpt-3.5-turbo"
@@ -34,17 +44,11 @@ REFS = (f"\n\n{DOCUMENTS_HEADING}\n1. [Getting started](https://docs.example.com
         "2. [FAQ](https://docs.example.com/faq)\n")
 
 
-class Fake:
-    def __init__(self, state: FakeState, url: str) -> None:
-        self.state, self.url = state, url
-
-
 @pytest.fixture(scope="module")
-async def fake() -> AsyncIterator[Fake]:
+async def fake() -> AsyncIterator[FakeServer]:
     state = FakeState()
-    server, port = listen(make_app(state))
-    yield Fake(state, f"http://127.0.0.1:{port}")
-    server.stop()
+    async with serving(make_app(state)) as url:
+        yield FakeServer(state, url)
 
 
 def make_req(text: Any = "What is OneRelay?", *, model: str = MODEL, stream: bool = False,
@@ -52,14 +56,11 @@ def make_req(text: Any = "What is OneRelay?", *, model: str = MODEL, stream: boo
     body: dict[str, Any] = {"model": model, "messages": messages or [{"role": "user", "content": text}]}
     if stream:
         body["stream"] = True
-    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=model, stream=stream)
+    return relay_request(body, model=model, requested=model, stream=stream, include_usage=False)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 6, "type": 21, "key": "ak-key", "config": {"library_id": LIB_ID}}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 6, "type": 21, "key": "ak-key", "config": {"library_id": LIB_ID}}, **kw)
 
 
 # --------------------------------------------------------------------------- pure
@@ -172,25 +173,12 @@ STREAM = (
 ).encode()
 
 
-def _frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads, dones = [], 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: ")
-        if frame == b"data: [DONE]":
-            dones += 1
-        else:
-            assert dones == 0
-            payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def test_stream_split_at_every_byte() -> None:
     reference = None
     for i in range(len(STREAM) + 1):
         ts = LibraryStream(make_req(stream=True), created=1)
-        out = b"".join(ts.feed(STREAM[:i]) + ts.feed(STREAM[i:]) + ts.finish())
-        chunks, dones = _frames(out)
+        out = transcode(ts, [STREAM[:i], STREAM[i:]])
+        chunks, dones = decode_frames(out)
         assert dones == 1 and out.endswith(DONE_FRAME)
         simplified = [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in chunks]
         assert simplified == [({"role": "assistant", "content": "Hello"}, None), ({"content": ", wörld"}, None),
@@ -206,7 +194,7 @@ def test_stream_split_at_every_byte() -> None:
 def test_stream_without_documents_and_with_an_error() -> None:
     ts = AIProxyLibraryAdaptor().new_stream(make_req(stream=True))
     out = ts.feed(b'data:{"content":"Hi","finish":true,"documents":[]}\n') + ts.finish()
-    chunks, dones = _frames(b"".join(out))
+    chunks, dones = decode_frames(b"".join(out))
     assert [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in chunks] == [
         ({"role": "assistant", "content": "Hi"}, None), ({}, "stop")]
 
@@ -217,7 +205,7 @@ def test_stream_without_documents_and_with_an_error() -> None:
     out = ts.feed(b'data:{"content":"Hi"}\n{"success":false,"errCode":500,"message":"model overloaded"}\n'
                   b'data:{"content":"ignored"}\n')
     out += ts.finish()
-    chunks, dones = _frames(b"".join(out))
+    chunks, dones = decode_frames(b"".join(out))
     assert dones == 1 and chunks[-1] == {"error": {"message": "model overloaded", "type": "upstream_error",
                                                    "param": "", "code": 500}}
     assert ts.error == "model overloaded" and ts.completion_text == "Hi"
@@ -226,20 +214,11 @@ def test_stream_without_documents_and_with_an_error() -> None:
 # --------------------------------------------------------------------------- the fake upstream
 
 
-async def _send(up: Any) -> Any:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              request_timeout=10), raise_error=False)
-    finally:
-        client.close()
-
-
-async def test_round_trip_with_fake(fake: Fake) -> None:
+async def test_round_trip_with_fake(fake: FakeServer) -> None:
     ad = AIProxyLibraryAdaptor()
     fake.state.reset()
     req = make_req("How do I start?")
-    resp = await _send(ad.build_request(req, target(base_url=fake.url)))
+    resp = await send(ad.build_request(req, target(base_url=fake.url)))
     assert resp.code == 200, resp.body
     content = json.loads(ad.parse_response(req, 200, resp.body).body)["choices"][0]["message"]["content"]
     assert content == "Library: How do I start?" + REFS
@@ -250,15 +229,15 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
 
     req = make_req("q", stream=True)
     ts = ad.new_stream(req)
-    resp = await _send(ad.build_request(req, target(base_url=fake.url)))
+    resp = await send(ad.build_request(req, target(base_url=fake.url)))
     assert resp.headers["Content-Type"].startswith("text/event-stream")
-    chunks, _ = _frames(b"".join(ts.feed(resp.body) + ts.finish()))
+    chunks, _ = decode_frames(transcode(ts, [resp.body]))
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "Library: the answer to q" + REFS
 
-    resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, key="ak-bad")))
+    resp = await send(ad.build_request(make_req(), target(base_url=fake.url, key="ak-bad")))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 401 and f.disables_channel and f.message == "Invalid API key"
-    resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, config={"library_id": "lib-missing"})))
+    resp = await send(ad.build_request(make_req(), target(base_url=fake.url, config={"library_id": "lib-missing"})))
     assert resp.code == 200
     with pytest.raises(LibraryAnswerError) as e:
         ad.parse_response(make_req(), 200, resp.body)
@@ -268,15 +247,14 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
 # --------------------------------------------------------------------------- through OneRelay
 
 
-async def _setup(gw: Gateway, fake: Fake, key: str = "ak-key", **kw: Any) -> str:
+async def _setup(gw: Gateway, fake: FakeServer, key: str = "ak-key", **kw: Any) -> str:
     fields: dict[str, Any] = {"type": 21, "key": key, "base_url": fake.url, "models": f"{MODEL},gpt-4",
                               "config": {"library_id": LIB_ID}}
     fields.update(kw)
-    await gw.channel(**fields)
-    return await gw.token()
+    return await channel_token(gw, **fields)
 
 
-async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     client = gw.client(key)
     resp = await client.chat.completions.create(
@@ -291,19 +269,15 @@ async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: Fake) -> N
     stream = await client.chat.completions.create(
         model="gpt-4", messages=[{"role": "user", "content": "stream it"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish = "", None
-    async for chunk in stream:
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == "Library: the answer to stream it" + REFS and finish == "stop"
+    seen = await read_stream(stream)
+    assert seen.text == "Library: the answer to stream it" + REFS and seen.finish == "stop"
     sent = fake.state.last("aiproxy_library")["json"]
     assert sent == {"model": "gpt-4", "query": "stream it", "libraryId": LIB_ID, "stream": True}
     logs = await gw.logs()
     assert logs[0]["is_stream"] and logs[0]["completion_tokens"] > 0 and logs[0]["quota"] > 0
 
 
-async def test_sdk_library_error_on_200_in_openai_shape(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_library_error_on_200_in_openai_shape(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake, config={"library_id": "lib-missing"})
     client = gw.client(key)
     with pytest.raises(openai.APIStatusError) as e:
@@ -315,14 +289,14 @@ async def test_sdk_library_error_on_200_in_openai_shape(gw: Gateway, fake: Fake)
     assert e.value.status_code == 502 and "lib-missing not found" in e.value.message
 
 
-async def test_sdk_bad_key_is_401(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_bad_key_is_401(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake, key="ak-bad")
     with pytest.raises(openai.AuthenticationError) as e:
         await gw.client(key).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "a"}])
     assert "Invalid API key" in e.value.message
 
 
-async def test_sdk_missing_library_is_a_503(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_missing_library_is_a_503(gw: Gateway, fake: FakeServer) -> None:
     fake.state.reset()
     key = await _setup(gw, fake, config="")
     with pytest.raises(openai.APIStatusError) as e:

@@ -31,7 +31,23 @@ from adaptors.ali import (
 )
 from adaptors.base import CHAT, EMBEDDINGS, ChannelTarget, RelayRequest, Usage
 from adaptors.registry import PROVIDERS
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    ask,
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    read_text,
+    relay_request,
+    send,
+    send_stream,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_zhipu_ali import (
     ALI_REQUEST_ID,
     EMBEDDING,
@@ -51,15 +67,11 @@ TEXT_URL = "https://dashscope.aliyuncs.com/api/v1/services/aigc/text-generation/
 
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = MODEL,
              requested: str = "my-qwen", include_usage: bool | None = None, mode: str = CHAT) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model, requested_model=requested,
-                        stream=stream, include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage, mode=mode)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 9, "type": 17, "key": KEY}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 9, "type": 17, "key": KEY}, **kw)
 
 
 # --------------------------------------------------------------------------- request
@@ -303,57 +315,23 @@ EXPECTED: list[dict[str, Any]] = [
 ]
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for f in out.split(b"\n\n")[:-1]:
-        assert f.startswith(b"data: "), f
-        if f[6:] == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(f[6:]))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]], chat_id: str = "chatcmpl-e1b1-recorded") -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == chat_id
-        assert c["model"] == "my-qwen" and c["created"] == 1700000000
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, chat_id, "my-qwen", 1700000000)
 
 
 def run(pieces: list[bytes], include_usage: bool = True) -> tuple[AliStream, bytes]:
     ts = AliStream(make_req(stream=True, include_usage=include_usage), created=1700000000)
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    return ts, transcode(ts, pieces)
 
 
 def test_stream_split_at_every_byte() -> None:
-    reference = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            chunks, dones = decode_frames(out)
-            assert dones == 1 and simplify(chunks) == EXPECTED
-            reference = out
-        assert out == reference, f"split at {i}"
-        assert ts.usage == Usage(30, 16) and ts.done and ts.error is None
+    def check(ts: AliStream, out: bytes) -> None:
+        chunks, dones = decode_frames(out)
+        assert dones == 1 and simplify(chunks) == EXPECTED
+
+    ts, reference = assert_every_split(RECORDED, run, check, Usage(30, 16))
     assert ts.completion_text == 'Let me checkLooking up 東京 ☀ get_weather{"city": "Tokyo"}'
-    assert run([RECORDED[i:i + 1] for i in range(len(RECORDED))])[1] == reference
+    assert run(byte_by_byte(RECORDED))[1] == reference
     assert run([RECORDED.replace(b"\n", b"\r\n")])[1] == reference
     assert run([RECORDED[:-2]])[1] == reference  # the last frame without its blank line
 
@@ -400,21 +378,8 @@ class FakeAli:
 @pytest.fixture
 async def ali() -> AsyncIterator[FakeAli]:
     recorder: list[dict[str, Any]] = []
-    server, port = listen(make_ali_app(recorder))
-    yield FakeAli(recorder, f"http://127.0.0.1:{port}")
-    server.stop()
-    await server.close_all_connections()
-
-
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
+    async with serving(make_ali_app(recorder)) as url:
+        yield FakeAli(recorder, url)
 
 
 async def test_round_trips_with_fake_ali(ali: FakeAli) -> None:
@@ -422,7 +387,7 @@ async def test_round_trips_with_fake_ali(ali: FakeAli) -> None:
     t = target(base_url=ali.url)
     body = {"model": "my-qwen", "messages": [{"role": "user", "content": "Hi"}], "top_p": 1, "temperature": 2}
     req = make_req(body)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, resp.code, resp.body)
     data = json.loads(parsed.body)
@@ -430,25 +395,22 @@ async def test_round_trips_with_fake_ali(ali: FakeAli) -> None:
     assert data["id"] == "chatcmpl-" + ALI_REQUEST_ID and parsed.usage == Usage(PROMPT_TOKENS, TEXT_TOKENS)
 
     req = make_req({**body, "stream": True}, stream=True)
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    resp = await _send(ad.build_request(req, t), lambda chunk: frames.extend(ts.feed(chunk)))
-    frames.extend(ts.finish())
-    chunks, dones = decode_frames(b"".join(frames))
+    resp, ts, out = await send_stream(ad, req, t)
+    chunks, dones = decode_frames(out)
     assert resp.code == 200 and dones == 1 and ts.done and ts.usage == Usage(PROMPT_TOKENS, TEXT_TOKENS)
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == TEXT_REPLY
 
     req = make_req({"model": "v", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "What?"}, {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}]}]},
         model="qwen-vl-plus")
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     assert json.loads(ad.parse_response(req, 200, resp.body).body)["choices"][0]["message"]["content"] == TEXT_REPLY
     assert ali.recorder[-1]["path"].endswith("/multimodal-generation/generation")
 
     # an error to a stream request is SSE-framed
     req = make_req(body, stream=True)
-    resp = await _send(ad.build_request(req, target(base_url=ali.url, key="sk-bad")))
+    resp = await send(ad.build_request(req, target(base_url=ali.url, key="sk-bad")))
     assert resp.code == 401 and resp.body.startswith(b"id:1\nevent:error")
     f = ad.parse_error(resp.code, resp.body)
     assert f.code == "InvalidApiKey" and f.disables_channel
@@ -465,7 +427,7 @@ async def test_fake_ali_rejects_what_dashscope_rejects(ali: FakeAli) -> None:
         req.body = json.dumps(body).encode()
         if headers is not None:
             req.headers = headers
-        resp = await _send(req)
+        resp = await send(req)
         return resp.code, json.loads(resp.body)
 
     assert (await post(sent, {"Content-Type": "application/json"}))[1]["code"] == "InvalidApiKey"
@@ -486,8 +448,8 @@ async def test_fake_ali_rejects_what_dashscope_rejects(ali: FakeAli) -> None:
 
 
 async def _setup(gw: Gateway, ali: FakeAli, key: str = KEY, **fields: Any) -> str:
-    await gw.channel(type=17, key=key, base_url=ali.url, models=f"{MODEL},qwen-vl-plus,text-embedding-v3", **fields)
-    return await gw.token()
+    return await channel_token(gw, type=17, key=key, base_url=ali.url,
+                               models=f"{MODEL},qwen-vl-plus,text-embedding-v3", **fields)
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -520,15 +482,10 @@ async def test_gateway_stream(gw: Gateway, ali: FakeAli) -> None:
     key = await _setup(gw, ali)
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True})
-    text, finish, usage = "", None, None
-    async for chunk in stream:
-        assert chunk.model == MODEL
-        usage = chunk.usage or usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == TEXT_REPLY and finish == "stop"
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
+    seen = await read_stream(stream)
+    assert seen.models == {MODEL} and seen.text == TEXT_REPLY and seen.finish == "stop"
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
     sent = ali.recorder[-1]
     assert sent["headers"]["X-Dashscope-Sse"] == "enable" and sent["json"]["parameters"]["incremental_output"] is True
     logs = await gw.logs()
@@ -637,15 +594,7 @@ async def test_gateway_retries_another_channel(gw: Gateway, ali: FakeAli, failin
     await gw.channel(type=17, key=KEY, base_url=ali.url, models=MODEL, priority=0)
     key = await gw.token()
     client = gw.client(key)
-    if stream:
-        text = ""
-        async for chunk in await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True):
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
-        assert text == TEXT_REPLY
-    else:
-        resp = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert resp.choices[0].message.content == TEXT_REPLY
+    assert await ask(client, MODEL, stream) == TEXT_REPLY
     assert ali.keys() == [failing, KEY]
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["quota"] > 0
@@ -655,11 +604,10 @@ async def test_gateway_mid_stream_error(gw: Gateway, ali: FakeAli) -> None:
     key = await _setup(gw, ali, key="sk-ali-streamerror")
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
-    text = ""
+    parts: list[str] = []
     with pytest.raises(openai.APIError) as e:
-        async for chunk in stream:
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
-    assert "inference failed" in str(e.value.message) and text == "Hello"
+        await read_text(stream, parts)
+    assert "inference failed" in str(e.value.message) and "".join(parts) == "Hello"
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["completion_tokens"] == 1  # the last usage DashScope reported
 

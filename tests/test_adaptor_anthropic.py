@@ -16,7 +16,19 @@ from adaptors.anthropic import (
     to_anthropic_request,
     to_openai_response,
 )
-from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, Usage
+from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRequest, Usage
+from tests.adaptor_helpers import (
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    decode_frames,
+    relay_request,
+    send,
+    send_stream,
+    serving,
+    simplify_chunks,
+    transcode,
+)
 
 try:  # works whether or not tests/ becomes a package later
     from tests.fake_anthropic import FakeAnthropicHandler
@@ -27,16 +39,11 @@ except ImportError:  # pragma: no cover
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False,
              model: str = "claude-3-5-sonnet-20241022", requested: str = "claude-alias",
              include_usage: bool | None = None) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    raw = json.dumps(body).encode()
-    return RelayRequest(mode=CHAT, body=body, raw=raw, model=model, requested_model=requested, stream=stream,
-                        include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base = {"id": 7, "type": 14, "key": "sk-ant-test"}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 7, "type": 14, "key": "sk-ant-test"}, **kw)
 
 
 # --------------------------------------------------------------------------- request
@@ -443,50 +450,14 @@ def stream_req() -> RelayRequest:
     return make_req(stream=True, requested="my-claude")
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    """(JSON payloads, number of [DONE] frames) of concatenated OpenAI SSE output."""
-    assert out.endswith(b"\n\n")
-    frames = out.split(b"\n\n")[:-1]
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for frame in frames:
-        assert frame.startswith(b"data: "), frame
-        data = frame[6:]
-        if data == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(data))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reduce chunks to what varies: the single choice's delta/finish, or the usage."""
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk"
-        assert c["id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"
-        assert c["model"] == "my-claude"
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        assert choice["index"] == 0
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        assert "usage" not in c
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, "msg_01XFDUDYJgAACzvnptvVoYEL", "my-claude")
 
 
 def run_stream(pieces: list[bytes]) -> tuple[AnthropicStream, bytes]:
     ts = AnthropicStream(stream_req(), created=1700000000)
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    return ts, transcode(ts, pieces)
 
 
 def check_recorded(ts: AnthropicStream, out: bytes) -> None:
@@ -505,19 +476,11 @@ def test_stream_whole() -> None:
 
 
 def test_stream_split_at_every_byte_boundary() -> None:
-    reference: bytes | None = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            reference = out
-            check_recorded(ts, out)
-        else:
-            assert out == reference, f"split at {i}"
-            assert ts.usage == Usage(582, 89) and ts.done
+    assert_every_split(RECORDED, run_stream, check_recorded, Usage(582, 89))
 
 
 def test_stream_byte_by_byte() -> None:
-    ts, out = run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))])
+    ts, out = run_stream(byte_by_byte(RECORDED))
     check_recorded(ts, out)
 
 
@@ -528,7 +491,7 @@ def test_stream_crlf_line_endings() -> None:
     for i in range(0, len(crlf) + 1, 7):
         ts, out2 = run_stream([crlf[:i], crlf[i:]])
         assert out2 == out
-    ts, out3 = run_stream([crlf[i:i + 1] for i in range(len(crlf))])
+    ts, out3 = run_stream(byte_by_byte(crlf))
     assert out3 == out
 
 
@@ -620,31 +583,12 @@ def test_new_stream_returns_transcoder() -> None:
 
 
 async def _with_fake(fn: Any) -> list[dict[str, Any]]:
-    from tornado.httpclient import AsyncHTTPClient
-    from tornado.httpserver import HTTPServer
-    from tornado.testing import bind_unused_port
     from tornado.web import Application
 
     recorder: list[dict[str, Any]] = []
-    app = Application([(r"/v1/messages", FakeAnthropicHandler, {"recorder": recorder})])
-    sock, port = bind_unused_port("127.0.0.1")
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        await fn(client, f"http://127.0.0.1:{port}")
-    finally:
-        client.close()
-        server.stop()
-        await server.close_all_connections()
+    async with serving(Application([(r"/v1/messages", FakeAnthropicHandler, {"recorder": recorder})])) as url:
+        await fn(url)
     return recorder
-
-
-async def _send(client: Any, up: Any, streaming_callback: Any = None) -> Any:
-    from tornado.httpclient import HTTPRequest
-    return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                          streaming_callback=streaming_callback, request_timeout=10),
-                              raise_error=False)
 
 
 WEATHER_TOOL = {"type": "function", "function": {
@@ -656,14 +600,14 @@ async def test_round_trip_with_fake_upstream() -> None:
     ad = AnthropicAdaptor()
     results: dict[str, Any] = {}
 
-    async def scenario(client: Any, base: str) -> None:
+    async def scenario(base: str) -> None:
         t = target(base_url=base)
         body = {"model": "claude-alias", "messages": [{"role": "system", "content": "Be nice"},
                                                       {"role": "user", "content": "Hi"}],
                 "seed": 3, "n": 1, "stream_options": {"include_usage": True}}
         # non-stream text
         req = make_req(body)
-        resp = await _send(client, ad.build_request(req, t))
+        resp = await send(ad.build_request(req, t))
         assert resp.code == 200, resp.body
         parsed = ad.parse_response(req, resp.code, resp.body)
         data = json.loads(parsed.body)
@@ -673,7 +617,7 @@ async def test_round_trip_with_fake_upstream() -> None:
 
         # non-stream tool call
         req = make_req({**body, "tools": [WEATHER_TOOL], "tool_choice": "required"})
-        resp = await _send(client, ad.build_request(req, t))
+        resp = await send(ad.build_request(req, t))
         data = json.loads(ad.parse_response(req, resp.code, resp.body).body)
         (call,) = data["choices"][0]["message"]["tool_calls"]
         assert call["function"]["name"] == "get_weather"
@@ -683,12 +627,9 @@ async def test_round_trip_with_fake_upstream() -> None:
 
         # stream text
         req = make_req({**body, "stream": True}, stream=True)
-        ts = ad.new_stream(req)
-        frames: list[bytes] = []
-        resp = await _send(client, ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
+        resp, ts, out = await send_stream(ad, req, t)
         assert resp.code == 200
-        frames.extend(ts.finish())
-        chunks, dones = decode_frames(b"".join(frames))
+        chunks, dones = decode_frames(out)
         assert dones == 1
         text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
         assert text == "Hello from Claude"
@@ -696,11 +637,8 @@ async def test_round_trip_with_fake_upstream() -> None:
 
         # stream tool call
         req = make_req({**body, "stream": True, "tools": [WEATHER_TOOL]}, stream=True)
-        ts = ad.new_stream(req)
-        frames = []
-        await _send(client, ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
-        frames.extend(ts.finish())
-        chunks, dones = decode_frames(b"".join(frames))
+        _, ts, out = await send_stream(ad, req, t)
+        chunks, dones = decode_frames(out)
         assert dones == 1
         args = "".join(tc["function"].get("arguments", "") for c in chunks if c["choices"]
                        for tc in c["choices"][0]["delta"].get("tool_calls", ()))
@@ -710,12 +648,12 @@ async def test_round_trip_with_fake_upstream() -> None:
         assert ts.usage == Usage(12, 9)
 
         # errors
-        resp = await _send(client, ad.build_request(make_req(body), target(base_url=base, key="bad-key")))
+        resp = await send(ad.build_request(make_req(body), target(base_url=base, key="bad-key")))
         f = ad.parse_error(resp.code, resp.body)
         assert resp.code == 401 and f.disables_channel and f.code == "authentication_error"
         up = ad.build_request(make_req(body), t)
         up.body = json.dumps({**json.loads(up.body or b""), "seed": 1}).encode()
-        resp = await _send(client, up)
+        resp = await send(up)
         f = ad.parse_error(resp.code, resp.body)
         assert resp.code == 400 and "Extra inputs are not permitted" in f.message and not f.retryable
         results["ok"] = True
@@ -735,18 +673,14 @@ async def test_round_trip_with_fake_upstream() -> None:
 
 
 async def test_fake_rejects_missing_version_and_max_tokens() -> None:
-    from tornado.httpclient import HTTPRequest
-
-    async def scenario(client: Any, base: str) -> None:
+    async def scenario(base: str) -> None:
         ok = {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
-        resp = await client.fetch(HTTPRequest(base + "/v1/messages", method="POST",
-                                              headers={"x-api-key": "k"}, body=json.dumps(ok)),
-                                  raise_error=False)
+        resp = await send(UpstreamRequest("POST", base + "/v1/messages", {"x-api-key": "k"}, json.dumps(ok).encode()))
         assert resp.code == 400 and json.loads(resp.body)["error"]["type"] == "invalid_request_error"
         no_max = {k: v for k, v in ok.items() if k != "max_tokens"}
-        resp = await client.fetch(HTTPRequest(base + "/v1/messages", method="POST",
-                                              headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
-                                              body=json.dumps(no_max)), raise_error=False)
+        resp = await send(UpstreamRequest("POST", base + "/v1/messages",
+                                          {"x-api-key": "k", "anthropic-version": "2023-06-01"},
+                                          json.dumps(no_max).encode()))
         assert resp.code == 400 and "max_tokens" in json.loads(resp.body)["error"]["message"]
 
     recorder = await _with_fake(scenario)
@@ -756,7 +690,7 @@ async def test_fake_rejects_missing_version_and_max_tokens() -> None:
 def test_stream_usage_chunk_only_when_asked() -> None:
     """Without stream_options.include_usage the client gets no usage chunk, but billing still sees usage."""
     ts = AnthropicAdaptor().new_stream(make_req(stream=True, include_usage=False))
-    out = b"".join(ts.feed(RECORDED)) + b"".join(ts.finish())
+    out = transcode(ts, [RECORDED])
     chunks, dones = decode_frames(out)
     assert dones == 1 and all(c["choices"] for c in chunks)
     assert ts.usage is not None and ts.usage.completion_tokens == 89

@@ -11,7 +11,6 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
 from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRejected, Usage
@@ -28,7 +27,22 @@ from adaptors.bedrock import (
     to_bedrock_request,
 )
 from adaptors.registry import PROVIDERS
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    ask,
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    read_text,
+    relay_request,
+    send,
+    send_stream,
+    serving,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_bedrock import (
     CACHE_READ_TOKENS,
     EU_REGION,
@@ -49,7 +63,7 @@ from tests.fake_bedrock import (
     make_bedrock_app,
     verify_sigv4,
 )
-from tests.test_adaptor_anthropic import EXPECTED_CHUNKS, RECORDED_EVENTS, decode_frames, simplify
+from tests.test_adaptor_anthropic import EXPECTED_CHUNKS, RECORDED_EVENTS, simplify
 
 PROMPT_TOKENS = INPUT_TOKENS + CACHE_READ_TOKENS
 MODEL = "claude-3-5-sonnet-20241022"
@@ -205,14 +219,11 @@ def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model:
     body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
     if stream:
         body = {**body, "stream": True}
-    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model, requested_model=requested,
-                        stream=stream, include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 33, "type": 33, "key": GOOD_KEY}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 33, "type": 33, "key": GOOD_KEY}, **kw)
 
 
 # --------------------------------------------------------------------------- model ids, credentials
@@ -410,11 +421,7 @@ RECORDED = b"".join(chunk_frame(data) for _, data in RECORDED_EVENTS)
 
 def run_stream(pieces: list[bytes], req: RelayRequest | None = None) -> tuple[BedrockStream, bytes]:
     ts = BedrockStream(req or make_req(stream=True), created=1700000000)
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    return ts, transcode(ts, pieces)
 
 
 def check_recorded(ts: BedrockStream, out: bytes) -> None:
@@ -427,19 +434,11 @@ def check_recorded(ts: BedrockStream, out: bytes) -> None:
 
 
 def test_stream_split_at_every_byte() -> None:
-    reference: bytes | None = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            reference = out
-            check_recorded(ts, out)
-        else:
-            assert out == reference, f"split at {i}"
-            assert ts.usage == Usage(582, 89) and ts.done
+    assert_every_split(RECORDED, run_stream, check_recorded, Usage(582, 89))
 
 
 def test_stream_byte_by_byte_and_in_one_piece() -> None:
-    ts, out = run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))])
+    ts, out = run_stream(byte_by_byte(RECORDED))
     check_recorded(ts, out)
     check_recorded(*run_stream([RECORDED]))
 
@@ -508,27 +507,15 @@ class FakeBedrock:
 @pytest.fixture
 async def bedrock() -> AsyncIterator[FakeBedrock]:
     recorder: list[dict[str, Any]] = []
-    server, port = listen(make_bedrock_app(recorder))
-    yield FakeBedrock(recorder, f"http://127.0.0.1:{port}")
-    server.stop()
-    await server.close_all_connections()
-
-
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
+    async with serving(make_bedrock_app(recorder)) as url:
+        yield FakeBedrock(recorder, url)
 
 
 async def test_round_trip_with_fake_bedrock(bedrock: FakeBedrock) -> None:
     ad = BedrockAdaptor()
     t = target(base_url=bedrock.url)
     req = make_req({"model": "my-claude", "messages": [{"role": "user", "content": "Hi"}], "seed": 1})
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, resp.code, resp.body)
     assert json.loads(parsed.body)["choices"][0]["message"]["content"] == TEXT_REPLY
@@ -536,12 +523,9 @@ async def test_round_trip_with_fake_bedrock(bedrock: FakeBedrock) -> None:
     assert bedrock.recorder[-1]["path"] == "/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke"
 
     req = make_req(stream=True)
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    resp = await _send(ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
+    resp, ts, out = await send_stream(ad, req, t)
     assert resp.code == 200
-    frames.extend(ts.finish())
-    chunks, dones = decode_frames(b"".join(frames))
+    chunks, dones = decode_frames(out)
     assert dones == 1 and ts.done
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == TEXT_REPLY
     assert ts.usage == Usage(PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
@@ -551,7 +535,7 @@ async def test_round_trip_with_fake_bedrock(bedrock: FakeBedrock) -> None:
                        (f"AKIDFAKEEU|{SECRET}|{EU_REGION}", "claude-sonnet-4-20250514"),
                        (GOOD_KEY, "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
                                   "us.anthropic.claude-3-7-sonnet-20250219-v1:0")):
-        resp = await _send(ad.build_request(make_req(model=model), target(base_url=bedrock.url, key=key)))
+        resp = await send(ad.build_request(make_req(model=model), target(base_url=bedrock.url, key=key)))
         assert resp.code == 200, resp.body
     assert bedrock.recorder[-2]["model"] == "eu.anthropic.claude-sonnet-4-20250514-v1:0"
     assert bedrock.recorder[-1]["path"].startswith("/model/arn%3Aaws%3Abedrock%3A")
@@ -562,32 +546,32 @@ async def test_round_trip_with_fake_bedrock(bedrock: FakeBedrock) -> None:
                                (f"ASIAFAKETEMP|{SECRET}|{REGION}", 403, "UnrecognizedClientException"),
                                (f"AKIDFAKEBEDROCK|{SECRET}|{EU_REGION}", 403, "InvalidSignatureException"),
                                (f"AKIDTHROTTLED|{SECRET}|{REGION}", 429, "ThrottlingException")):
-        resp = await _send(ad.build_request(make_req(), target(base_url=bedrock.url, key=key)))
+        resp = await send(ad.build_request(make_req(), target(base_url=bedrock.url, key=key)))
         assert resp.code == status, (key, resp.body)
         f = ad.parse_error(resp.code, resp.body, dict(resp.headers))
         assert f.code == etype, key
         assert f.disables_channel == (status == 403)
     up = ad.build_request(make_req(model="anthropic.claude-3-7-sonnet-20250219-v1:0"), t)
-    resp = await _send(up)
+    resp = await send(up)
     assert resp.code == 400 and b"inference profile" in resp.body
     up = ad.build_request(make_req(), t)
     up.body = json.dumps({**json.loads(up.body or b""), "model": "x"}).encode()
-    resp = await _send(up)  # the body changed after signing
+    resp = await send(up)  # the body changed after signing
     assert resp.code == 403
     up = ad.build_request(make_req(), t)
     sent = {**json.loads(up.body or b""), "stream": True}
     up.body = json.dumps(sent).encode()
     up.headers = {k: v for k, v in up.headers.items() if k not in ("Authorization", "X-Amz-Date")}
     up.headers.update(ad.build_request(make_req(), t).headers)  # re-signed for the old body: still rejected
-    assert (await _send(up)).code == 403
+    assert (await send(up)).code == 403
 
 
 # --------------------------------------------------------------------------- through OneRelay
 
 
 async def _setup(gw: Gateway, bedrock: FakeBedrock, key: str = GOOD_KEY, **fields: Any) -> str:
-    await gw.channel(type=33, key=key, base_url=bedrock.url, models=f"{MODEL},claude-3-haiku-20240307", **fields)
-    return await gw.token()
+    return await channel_token(gw, type=33, key=key, base_url=bedrock.url,
+                               models=f"{MODEL},claude-3-haiku-20240307", **fields)
 
 
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -619,16 +603,10 @@ async def test_gateway_stream(gw: Gateway, bedrock: FakeBedrock) -> None:
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish, usage, models = "", None, None, set()
-    async for chunk in stream:
-        models.add(chunk.model)
-        if chunk.usage:
-            usage = chunk.usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == TEXT_REPLY and finish == "stop" and models == {MODEL}
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
+    seen = await read_stream(stream)
+    assert seen.text == TEXT_REPLY and seen.finish == "stop" and seen.models == {MODEL}
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS)
     sent = bedrock.recorder[-1]
     assert sent["action"] == "invoke-with-response-stream"
     assert "stream" not in sent["json"] and "stream_options" not in sent["json"]
@@ -726,15 +704,7 @@ async def test_gateway_retries_another_channel(gw: Gateway, bedrock: FakeBedrock
     await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models=MODEL, priority=0)
     key = await gw.token()
     client = gw.client(key)
-    if stream:
-        text = ""
-        async for chunk in await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True):
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
-        assert text == TEXT_REPLY
-    else:
-        resp = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert resp.choices[0].message.content == TEXT_REPLY
+    assert await ask(client, MODEL, stream) == TEXT_REPLY
     assert bedrock.keys() == [failing, "AKIDFAKEBEDROCK"]
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["quota"] > 0
@@ -751,12 +721,11 @@ async def test_gateway_mid_stream_exception(gw: Gateway, bedrock: FakeBedrock) -
     key = await _setup(gw, bedrock, key=f"AKIDSTREAMERR|{SECRET}|{REGION}")
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
-    text = ""
+    parts: list[str] = []
     with pytest.raises(openai.APIError) as e:
-        async for chunk in stream:
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
+        await read_text(stream, parts)
     assert "model stream was interrupted" in str(e.value.message)
-    assert text == "Hello"
+    assert "".join(parts) == "Hello"
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["completion_tokens"] > 0
 

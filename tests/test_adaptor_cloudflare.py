@@ -8,7 +8,6 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
 from adaptors.base import CHAT, DONE_FRAME, EMBEDDINGS, ChannelTarget, RelayRequest, Usage
@@ -16,23 +15,28 @@ from adaptors.cloudflare import ChannelConfigError, CloudflareAdaptor, is_ai_gat
 from adaptors.registry import PROVIDERS
 from adaptors.base import UpstreamRejected
 from relay.pipeline import Job
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    FakeServer,
+    channel_target,
+    channel_token,
+    read_stream,
+    relay_request,
+    send,
+    send_stream,
+    serving,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_misc_providers import CF_ACCOUNT, CF_REPLY, CF_USAGE, FakeState, make_app
 
 MODEL = "@cf/meta/llama-3.1-8b-instruct"
 
 
-class Fake:
-    def __init__(self, state: FakeState, url: str) -> None:
-        self.state, self.url = state, url
-
-
 @pytest.fixture(scope="module")
-async def fake() -> AsyncIterator[Fake]:
+async def fake() -> AsyncIterator[FakeServer]:
     state = FakeState()
-    server, port = listen(make_app(state))
-    yield Fake(state, f"http://127.0.0.1:{port}")
-    server.stop()
+    async with serving(make_app(state)) as url:
+        yield FakeServer(state, url)
 
 
 def make_req(body: dict[str, Any] | None = None, *, mode: str = CHAT, stream: bool = False,
@@ -42,14 +46,11 @@ def make_req(body: dict[str, Any] | None = None, *, mode: str = CHAT, stream: bo
             {"model": model, "input": "Hi"}
     if stream:
         body = {**body, "stream": True}
-    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=model, stream=stream)
+    return relay_request(body, model=model, requested=model, stream=stream, include_usage=False, mode=mode)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 5, "type": 37, "key": "cf-token", "config": {"user_id": CF_ACCOUNT}}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 5, "type": 37, "key": "cf-token", "config": {"user_id": CF_ACCOUNT}}, **kw)
 
 
 # --------------------------------------------------------------------------- pure
@@ -146,35 +147,25 @@ def test_stream_split_at_every_byte() -> None:
     ad = CloudflareAdaptor()
     for i in range(len(STREAM) + 1):
         ts = ad.new_stream(make_req(stream=True))
-        out = b"".join(ts.feed(STREAM[:i]) + ts.feed(STREAM[i:]) + ts.finish())
+        out = transcode(ts, [STREAM[:i], STREAM[i:]])
         assert out == STREAM, i  # forwarded byte for byte, one [DONE]
         assert ts.usage == Usage(7, 3) and ts.done
         assert ts.completion_text == "Hello 世界"
     ts = ad.new_stream(make_req(stream=True))
     cut = STREAM.split(b"data: [DONE]")[0][:-30]
-    out = b"".join(ts.feed(cut) + ts.finish())
+    out = transcode(ts, [cut])
     assert out.endswith(DONE_FRAME) and ts.usage is None and not ts.done
 
 
 # --------------------------------------------------------------------------- the fake upstream
 
 
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
-
-
-async def test_round_trip_with_fake(fake: Fake) -> None:
+async def test_round_trip_with_fake(fake: FakeServer) -> None:
     ad = CloudflareAdaptor()
     fake.state.reset()
     t = target(base_url=fake.url)
     req = make_req()
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, 200, resp.body)
     assert json.loads(parsed.body)["choices"][0]["message"]["content"] == CF_REPLY
@@ -184,28 +175,25 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
     assert sent["headers"]["Authorization"] == "Bearer cf-token" and sent["json"]["model"] == MODEL
 
     req = make_req(stream=True)
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    resp = await _send(ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
-    frames.extend(ts.finish())
+    resp, ts, out = await send_stream(ad, req, t)
     assert resp.code == 200 and ts.done and ts.completion_text == CF_REPLY
-    assert b"".join(frames).count(DONE_FRAME) == 1
+    assert out.count(DONE_FRAME) == 1
 
     req = make_req(mode=EMBEDDINGS, model="@cf/baai/bge-base-en-v1.5")
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200 and len(json.loads(resp.body)["data"]) == 1
     assert fake.state.last("cloudflare")["path"].endswith("/ai/v1/embeddings")
 
-    resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, key="cf-bad")))
+    resp = await send(ad.build_request(make_req(), target(base_url=fake.url, key="cf-bad")))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 401 and f.message == "Authentication error" and f.disables_channel
 
-    resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, config={"user_id": "other"})))
+    resp = await send(ad.build_request(make_req(), target(base_url=fake.url, config={"user_id": "other"})))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 404 and "Could not route" in f.message and f.code == 7003
 
     gw_base = f"{fake.url}/v1/{CF_ACCOUNT}/my-gateway/workers-ai"
-    resp = await _send(ad.build_request(make_req(), target(base_url=gw_base, config={})))
+    resp = await send(ad.build_request(make_req(), target(base_url=gw_base, config={})))
     assert resp.code == 200
     assert fake.state.last("cloudflare")["path"] == f"/v1/{CF_ACCOUNT}/my-gateway/workers-ai/v1/chat/completions"
 
@@ -213,16 +201,15 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
 # --------------------------------------------------------------------------- through OneRelay
 
 
-async def _setup(gw: Gateway, fake: Fake, **kw: Any) -> str:
+async def _setup(gw: Gateway, fake: FakeServer, **kw: Any) -> str:
     fields: dict[str, Any] = {"type": 37, "key": "cf-token", "base_url": fake.url,
                               "models": f"{MODEL},@cf/baai/bge-base-en-v1.5,gpt-x",
                               "config": {"user_id": CF_ACCOUNT}}
     fields.update(kw)
-    await gw.channel(**fields)
-    return await gw.token()
+    return await channel_token(gw, **fields)
 
 
-async def test_sdk_chat_plain_stream_embeddings(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_chat_plain_stream_embeddings(gw: Gateway, fake: FakeServer) -> None:
     fake.state.reset()
     key = await _setup(gw, fake)
     client = gw.client(key)
@@ -235,11 +222,7 @@ async def test_sdk_chat_plain_stream_embeddings(gw: Gateway, fake: Fake) -> None
 
     stream = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}],
                                                   stream=True)
-    text = ""
-    async for chunk in stream:
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-    assert text == CF_REPLY
+    assert (await read_stream(stream)).text == CF_REPLY
     sent = fake.state.last("cloudflare")["json"]
     assert sent["stream"] is True and "stream_options" not in sent  # no_stream_options quirk
     logs = await gw.logs()
@@ -251,7 +234,7 @@ async def test_sdk_chat_plain_stream_embeddings(gw: Gateway, fake: Fake) -> None
     assert logs[0]["model_name"] == "@cf/baai/bge-base-en-v1.5" and logs[0]["prompt_tokens"] == 3
 
 
-async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     with pytest.raises(openai.BadRequestError) as e:
         await gw.client(key).chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "hi"}])
@@ -259,14 +242,14 @@ async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: Fake) -> N
     assert isinstance(e.value.body, dict) and e.value.body.get("code") == 5007
 
 
-async def test_sdk_bad_token_is_401(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_bad_token_is_401(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake, key="cf-bad")
     with pytest.raises(openai.AuthenticationError) as e:
         await gw.client(key).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert "Authentication error" in e.value.message
 
 
-async def test_sdk_missing_account_is_a_503_not_a_500(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_missing_account_is_a_503_not_a_500(gw: Gateway, fake: FakeServer) -> None:
     fake.state.reset()
     key = await _setup(gw, fake, config="")
     with pytest.raises(openai.APIStatusError) as e:

@@ -8,10 +8,9 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
-from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, Usage
+from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRequest, Usage
 from adaptors.cohere import (
     CohereAdaptor,
     CohereStream,
@@ -23,7 +22,20 @@ from adaptors.cohere import (
     to_openai_response,
     tool_outputs,
 )
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    relay_request,
+    send,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_cohere import (
     INPUT_TOKENS,
     OUTPUT_TOKENS,
@@ -44,16 +56,11 @@ WEATHER_TOOL = {"type": "function", "function": {
 
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = "command-r",
              requested: str = "command-r", include_usage: bool | None = None) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=requested, stream=stream,
-                        include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 4, "type": 35, "key": "co-key"}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 4, "type": 35, "key": "co-key"}, **kw)
 
 
 # --------------------------------------------------------------------------- request
@@ -275,45 +282,15 @@ EXPECTED_CHUNKS: list[dict[str, Any]] = [
 ]
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        if frame[6:] == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]], id_: str = "chatcmpl-fixed") -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == id_
-        assert c["model"] == "my-command" and c["created"] == 1700000000
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, id_, "my-command", 1700000000)
 
 
 def run_stream(pieces: list[bytes], include_usage: bool = True, id_: str | None = "chatcmpl-fixed"
                ) -> tuple[CohereStream, bytes]:
     req = make_req(stream=True, requested="my-command", include_usage=include_usage)
     ts = CohereStream(req, created=1700000000, id_=id_)
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    return ts, transcode(ts, pieces)
 
 
 def check_recorded(ts: CohereStream, out: bytes) -> None:
@@ -329,21 +306,13 @@ def test_stream_whole() -> None:
 
 
 def test_stream_split_at_every_byte_boundary() -> None:
-    reference: bytes | None = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            reference = out
-            check_recorded(ts, out)
-        else:
-            assert out == reference, f"split at {i}"
-            assert ts.usage == Usage(900, 31) and ts.done
+    assert_every_split(RECORDED, run_stream, check_recorded, Usage(900, 31))
 
 
 def test_stream_byte_by_byte_and_crlf() -> None:
-    check_recorded(*run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))]))
+    check_recorded(*run_stream(byte_by_byte(RECORDED)))
     crlf = RECORDED.replace(b"\n", b"\r\n")
-    check_recorded(*run_stream([crlf[i:i + 1] for i in range(len(crlf))]))
+    check_recorded(*run_stream(byte_by_byte(crlf)))
 
 
 def test_stream_last_line_without_newline() -> None:
@@ -418,34 +387,26 @@ def test_stream_cut_before_stream_end() -> None:
 @pytest.fixture
 async def cohere() -> AsyncIterator[tuple[FakeCohereState, str]]:
     state = FakeCohereState()
-    server, port = listen(make_cohere_app(state))
-    yield state, f"http://127.0.0.1:{port}"
-    server.stop()
+    async with serving(make_cohere_app(state)) as url:
+        yield state, url
 
 
 async def test_fake_checks_auth_and_fields(cohere: tuple[FakeCohereState, str]) -> None:
     _, url = cohere
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        body = json.dumps({"model": "command-r", "message": "hi"})
-        resp = await client.fetch(HTTPRequest(url + "/v1/chat", method="POST", body=body), raise_error=False)
-        assert resp.code == 401 and json.loads(resp.body) == {"message": "no api key supplied"}
-        auth = {"Authorization": "Bearer k"}
-        resp = await client.fetch(HTTPRequest(url + "/v1/chat", method="POST", body=body, headers=auth),
-                                  raise_error=False)
-        assert resp.code == 200 and json.loads(resp.body)["text"] == TEXT_REPLY
-        bad = json.dumps({"model": "command-r", "messages": [{"role": "user", "content": "hi"}], "message": "x"})
-        resp = await client.fetch(HTTPRequest(url + "/v1/chat", method="POST", body=bad, headers=auth),
-                                  raise_error=False)
-        assert resp.code == 400 and "messages" in json.loads(resp.body)["message"]
-        stream = json.dumps({"model": "command-r", "message": "hi", "stream": True})
-        resp = await client.fetch(HTTPRequest(url + "/v1/chat", method="POST", body=stream, headers=auth),
-                                  raise_error=False)
-        assert resp.headers["Content-Type"] == "application/stream+json"
-        events = [json.loads(x) for x in resp.body.splitlines()]
-        assert events[0]["event_type"] == "stream-start" and events[-1]["event_type"] == "stream-end"
-    finally:
-        client.close()
+    body = json.dumps({"model": "command-r", "message": "hi"})
+    resp = await send(UpstreamRequest("POST", url + "/v1/chat", {}, body.encode()))
+    assert resp.code == 401 and json.loads(resp.body) == {"message": "no api key supplied"}
+    auth = {"Authorization": "Bearer k"}
+    resp = await send(UpstreamRequest("POST", url + "/v1/chat", auth, body.encode()))
+    assert resp.code == 200 and json.loads(resp.body)["text"] == TEXT_REPLY
+    bad = json.dumps({"model": "command-r", "messages": [{"role": "user", "content": "hi"}], "message": "x"})
+    resp = await send(UpstreamRequest("POST", url + "/v1/chat", auth, bad.encode()))
+    assert resp.code == 400 and "messages" in json.loads(resp.body)["message"]
+    stream = json.dumps({"model": "command-r", "message": "hi", "stream": True})
+    resp = await send(UpstreamRequest("POST", url + "/v1/chat", auth, stream.encode()))
+    assert resp.headers["Content-Type"] == "application/stream+json"
+    events = [json.loads(x) for x in resp.body.splitlines()]
+    assert events[0]["event_type"] == "stream-start" and events[-1]["event_type"] == "stream-end"
 
 
 # --------------------------------------------------------------------------- through OneRelay
@@ -453,8 +414,7 @@ async def test_fake_checks_auth_and_fields(cohere: tuple[FakeCohereState, str]) 
 
 async def _setup(gw: Gateway, url: str, key: str = "co-key", **kw: Any) -> str:
     kw.setdefault("models", "command-r,command-r-plus")
-    await gw.channel(type=35, key=key, base_url=url, **kw)
-    return await gw.token()
+    return await channel_token(gw, type=35, key=key, base_url=url, **kw)
 
 
 async def test_e2e_chat_plain(gw: Gateway, cohere: tuple[FakeCohereState, str]) -> None:
@@ -485,15 +445,10 @@ async def test_e2e_stream_with_usage(gw: Gateway, cohere: tuple[FakeCohereState,
     stream = await gw.client(key).chat.completions.create(
         model="command-r", messages=[{"role": "user", "content": "hi"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish, usage = "", None, None
-    async for chunk in stream:
-        if chunk.usage:
-            usage = chunk.usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == TEXT_REPLY and finish == "stop"
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (INPUT_TOKENS, OUTPUT_TOKENS)
+    seen = await read_stream(stream)
+    assert seen.text == TEXT_REPLY and seen.finish == "stop"
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (INPUT_TOKENS, OUTPUT_TOKENS)
     sent = state.requests[-1]["json"]
     assert sent["stream"] is True and "stream_options" not in sent
     logs = await gw.logs()

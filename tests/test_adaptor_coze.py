@@ -8,7 +8,6 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
 from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, Usage
@@ -24,23 +23,32 @@ from adaptors.coze import (
 )
 from adaptors.registry import PROVIDERS
 from adaptors.base import UpstreamRejected
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    FakeServer,
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    relay_request,
+    send,
+    send_stream,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_misc_providers import COZE_CHAT_ID, COZE_REPLY, COZE_USAGE, FakeState, make_app
 
 BOT = "bot-7342866812345678901"
 
 
-class Fake:
-    def __init__(self, state: FakeState, url: str) -> None:
-        self.state, self.url = state, url
-
-
 @pytest.fixture(scope="module")
-async def fake() -> AsyncIterator[Fake]:
+async def fake() -> AsyncIterator[FakeServer]:
     state = FakeState()
-    server, port = listen(make_app(state))
-    yield Fake(state, f"http://127.0.0.1:{port}")
-    server.stop()
+    async with serving(make_app(state)) as url:
+        yield FakeServer(state, url)
 
 
 def make_req(messages: list[Any] | None = None, *, model: str = BOT, stream: bool = False,
@@ -48,14 +56,11 @@ def make_req(messages: list[Any] | None = None, *, model: str = BOT, stream: boo
     body: dict[str, Any] = {"model": model, "messages": messages or [{"role": "user", "content": "Hi"}], **extra}
     if stream:
         body["stream"] = True
-    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=model, stream=stream, include_usage=include_usage)
+    return relay_request(body, model=model, requested=model, stream=stream, include_usage=include_usage)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 9, "type": 34, "key": "pat_ok", "config": {"user_id": "u-1"}}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 9, "type": 34, "key": "pat_ok", "config": {"user_id": "u-1"}}, **kw)
 
 
 # --------------------------------------------------------------------------- request
@@ -144,26 +149,9 @@ RECORDED = "".join([
 ]).encode()
 
 
-def _frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads, dones = [], 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        if frame == b"data: [DONE]":
-            dones += 1
-        else:
-            assert dones == 0, "a frame after [DONE]"
-            payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def run(pieces: list[bytes], *, include_usage: bool = True) -> tuple[CozeStream, bytes]:
     ts = CozeStream(make_req(stream=True, include_usage=include_usage), created=1)
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    return ts, transcode(ts, pieces)
 
 
 EXPECTED = [
@@ -176,22 +164,11 @@ EXPECTED = [
 
 
 def simplify(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == "chat1" and c["model"] == BOT
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, "chat1", BOT)
 
 
 def check(ts: CozeStream, out: bytes) -> None:
-    chunks, dones = _frames(out)
+    chunks, dones = decode_frames(out)
     assert dones == 1 and out.endswith(DONE_FRAME)
     assert simplify(chunks) == EXPECTED
     assert ts.usage == Usage(20, 10) and ts.done and ts.error is None
@@ -202,23 +179,20 @@ def check(ts: CozeStream, out: bytes) -> None:
 def test_stream_whole_and_split_at_every_byte() -> None:
     ts, reference = run([RECORDED])
     check(ts, reference)
-    for i in range(len(RECORDED) + 1):
-        ts, out = run([RECORDED[:i], RECORDED[i:]])
-        assert out == reference, i
-        assert ts.usage == Usage(20, 10) and ts.done
+    assert assert_every_split(RECORDED, run, check, Usage(20, 10))[1] == reference
 
 
 def test_stream_byte_by_byte_and_crlf() -> None:
-    ts, out = run([RECORDED[i:i + 1] for i in range(len(RECORDED))])
+    ts, out = run(byte_by_byte(RECORDED))
     check(ts, out)
     crlf = RECORDED.replace(b"\n", b"\r\n")
-    ts, out = run([crlf[i:i + 1] for i in range(len(crlf))])
+    ts, out = run(byte_by_byte(crlf))
     check(ts, out)
 
 
 def test_stream_without_usage_chunk_unless_asked() -> None:
     ts, out = run([RECORDED], include_usage=False)
-    chunks, _ = _frames(out)
+    chunks, _ = decode_frames(out)
     assert all(c["choices"] for c in chunks) and ts.usage == Usage(20, 10)
 
 
@@ -228,7 +202,7 @@ def test_completed_answer_without_deltas_is_sent() -> None:
             + ev("conversation.chat.completed", {"id": "chat2", "usage": {"input_count": 1, "output_count": 2}})
             + ev("done", '"[DONE]"')).encode()
     ts, out = run([body])
-    chunks, dones = _frames(out)
+    chunks, dones = decode_frames(out)
     assert dones == 1 and chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "Whole answer"}
     assert ts.usage == Usage(1, 2)
 
@@ -242,7 +216,7 @@ def test_stream_failure_events(event: str, data: dict[str, Any], code: int, mess
     body = (ev("conversation.message.delta", msg("part")) + ev(event, data) + ev("done", '"[DONE]"')).encode()
     for i in range(0, len(body) + 1, 5):
         ts, out = run([body[:i], body[i:]])
-        chunks, dones = _frames(out)
+        chunks, dones = decode_frames(out)
         assert dones == 1
         assert chunks[-1] == {"error": {"message": message, "type": "upstream_error", "param": "", "code": code}}
         assert ts.error == message and ts.error_code == code and ts.usage is None and not ts.done
@@ -252,12 +226,12 @@ def test_stream_failure_events(event: str, data: dict[str, Any], code: int, mess
 def test_stream_cut_before_done() -> None:
     cut = RECORDED.split(b"event:conversation.chat.completed")[0] + b"event:conversation.cha"
     ts, out = run([cut])
-    chunks, dones = _frames(out)
+    chunks, dones = decode_frames(out)
     assert dones == 1 and all(c["choices"][0]["finish_reason"] is None for c in chunks)
     assert ts.usage is None and not ts.done
     cut = RECORDED.split(b"event:done")[0]  # completed, then cut: finish already sent
     ts, out = run([cut])
-    chunks, dones = _frames(out)
+    chunks, dones = decode_frames(out)
     assert dones == 1 and simplify(chunks) == EXPECTED and not ts.done
 
 
@@ -313,22 +287,12 @@ def test_parse_error() -> None:
 # --------------------------------------------------------------------------- the fake upstream
 
 
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
-
-
-async def test_round_trip_with_fake(fake: Fake) -> None:
+async def test_round_trip_with_fake(fake: FakeServer) -> None:
     ad = CozeAdaptor()
     fake.state.reset()
     t = target(base_url=fake.url)
     req = make_req([{"role": "system", "content": "S"}, {"role": "user", "content": "Hello"}])
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200
     parsed = ad.parse_response(req, 200, resp.body)
     data = json.loads(parsed.body)
@@ -340,16 +304,13 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
     assert sent["json"]["stream"] is True and len(sent["json"]["additional_messages"]) == 2
 
     req = make_req(stream=True, include_usage=True)
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    await _send(ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
-    frames.extend(ts.finish())
-    chunks, dones = _frames(b"".join(frames))
+    _, ts, out = await send_stream(ad, req, t)
+    chunks, dones = decode_frames(out)
     assert dones == 1 and ts.done
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == COZE_REPLY
     assert chunks[-1]["usage"]["prompt_tokens"] == COZE_USAGE["input_count"]
 
-    resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, key="pat_bad")))
+    resp = await send(ad.build_request(make_req(), target(base_url=fake.url, key="pat_bad")))
     assert resp.code == 200  # Coze errors come on HTTP 200
     f = ad.parse_error(502, resp.body)
     assert f.code == 4101 and f.disables_channel
@@ -360,13 +321,12 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
 # --------------------------------------------------------------------------- through OneRelay
 
 
-async def _setup(gw: Gateway, fake: Fake, key: str = "pat_ok", config: Any = None) -> str:
-    await gw.channel(type=34, key=key, base_url=fake.url, models=f"{BOT},bot-missing,bot-fail",
-                     config=config if config is not None else {"user_id": "u-42"})
-    return await gw.token()
+async def _setup(gw: Gateway, fake: FakeServer, key: str = "pat_ok", config: Any = None) -> str:
+    return await channel_token(gw, type=34, key=key, base_url=fake.url, models=f"{BOT},bot-missing,bot-fail",
+                               config=config if config is not None else {"user_id": "u-42"})
 
 
-async def test_sdk_plain_and_stream_billed_from_coze_usage(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_plain_and_stream_billed_from_coze_usage(gw: Gateway, fake: FakeServer) -> None:
     fake.state.reset()
     key = await _setup(gw, fake)
     client = gw.client(key)
@@ -380,20 +340,15 @@ async def test_sdk_plain_and_stream_billed_from_coze_usage(gw: Gateway, fake: Fa
 
     stream = await client.chat.completions.create(model=BOT, messages=[{"role": "user", "content": "hi"}],
                                                   stream=True, stream_options={"include_usage": True})
-    text, finish, usage = "", None, None
-    async for chunk in stream:
-        usage = chunk.usage or usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == COZE_REPLY and finish == "stop"
-    assert usage is not None and usage.completion_tokens == COZE_USAGE["output_count"]
+    seen = await read_stream(stream)
+    assert seen.text == COZE_REPLY and seen.finish == "stop"
+    assert seen.usage is not None and seen.usage.completion_tokens == COZE_USAGE["output_count"]
     logs = await gw.logs()
     assert logs[0]["is_stream"] and (logs[0]["prompt_tokens"], logs[0]["completion_tokens"]) == (48, 9)
     assert logs[0]["quota"] > 0
 
 
-async def test_sdk_errors_on_http_200_in_openai_shape(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_errors_on_http_200_in_openai_shape(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     client = gw.client(key)
     with pytest.raises(openai.APIStatusError) as e:
@@ -409,7 +364,7 @@ async def test_sdk_errors_on_http_200_in_openai_shape(gw: Gateway, fake: Fake) -
     assert e.value.status_code == 502 and "model call failed" in e.value.message
 
 
-async def test_sdk_failed_chat_mid_stream(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_failed_chat_mid_stream(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     stream = await gw.client(key).chat.completions.create(
         model="bot-fail", messages=[{"role": "user", "content": "hi"}], stream=True)
@@ -419,7 +374,7 @@ async def test_sdk_failed_chat_mid_stream(gw: Gateway, fake: Fake) -> None:
     assert "model call failed" in str(e.value)
 
 
-async def test_sdk_bad_token(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_bad_token(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake, key="pat_bad")
     with pytest.raises(openai.APIStatusError) as e:
         await gw.client(key).chat.completions.create(model=BOT, messages=[{"role": "user", "content": "hi"}])
@@ -427,7 +382,7 @@ async def test_sdk_bad_token(gw: Gateway, fake: Fake) -> None:
     assert isinstance(e.value.body, dict) and e.value.body.get("code") == 4101
 
 
-async def test_channel_test_reports_an_error_on_http_200(gw: Gateway, fake: Fake) -> None:
+async def test_channel_test_reports_an_error_on_http_200(gw: Gateway, fake: FakeServer) -> None:
     """A bad token is an error Coze sends with HTTP 200: the channel test says so (no 500)."""
     await gw.channel(type=34, key="pat_bad", base_url=fake.url, models=BOT)
     channels = await gw.ok("GET", "/api/channel/?p=0")

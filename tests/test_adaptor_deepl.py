@@ -8,7 +8,6 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
 from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest
@@ -24,21 +23,25 @@ from adaptors.deepl import (
 )
 from adaptors.registry import PROVIDERS
 from adaptors.base import UpstreamRejected
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    FakeServer,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    relay_request,
+    send,
+    serving,
+)
+from tests.conftest import Gateway
 from tests.fake_misc_providers import FakeState, make_app
 
 
-class Fake:
-    def __init__(self, state: FakeState, url: str) -> None:
-        self.state, self.url = state, url
-
-
 @pytest.fixture(scope="module")
-async def fake() -> AsyncIterator[Fake]:
+async def fake() -> AsyncIterator[FakeServer]:
     state = FakeState()
-    server, port = listen(make_app(state))
-    yield Fake(state, f"http://127.0.0.1:{port}")
-    server.stop()
+    async with serving(make_app(state)) as url:
+        yield FakeServer(state, url)
 
 
 def make_req(text: Any = "Good morning", *, model: str = "deepl-zh", stream: bool = False,
@@ -46,14 +49,11 @@ def make_req(text: Any = "Good morning", *, model: str = "deepl-zh", stream: boo
     body: dict[str, Any] = {"model": model, "messages": messages or [{"role": "user", "content": text}]}
     if stream:
         body["stream"] = True
-    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=model, stream=stream)
+    return relay_request(body, model=model, requested=model, stream=stream, include_usage=False)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 3, "type": 38, "key": "0123-abcd:fx"}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 3, "type": 38, "key": "0123-abcd:fx"}, **kw)
 
 
 # --------------------------------------------------------------------------- pure
@@ -146,26 +146,13 @@ ANSWER = json.dumps({"translations": [{"detected_source_language": "EN", "text":
                     ensure_ascii=False).encode()
 
 
-def _frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads, dones = [], 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: ")
-        if frame == b"data: [DONE]":
-            dones += 1
-        else:
-            assert dones == 0
-            payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def test_stream_split_at_every_byte() -> None:
     reference = None
     for i in range(len(ANSWER) + 1):
         ts = DeepLStream(make_req(stream=True), created=1)
         assert ts.feed(ANSWER[:i]) == [] and ts.feed(ANSWER[i:]) == []
         out = b"".join(ts.finish())
-        chunks, dones = _frames(out)
+        chunks, dones = decode_frames(out)
         assert dones == 1 and out.endswith(DONE_FRAME)
         simplified = [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in chunks]
         assert simplified == [({"role": "assistant", "content": "早上好，世界"}, None), ({}, "stop")]
@@ -180,7 +167,7 @@ def test_stream_split_at_every_byte() -> None:
 def test_stream_of_an_error_body() -> None:
     ts = DeepLAdaptor().new_stream(make_req(stream=True))
     ts.feed(b'{"message":"oops"}')
-    chunks, dones = _frames(b"".join(ts.finish()))
+    chunks, dones = decode_frames(b"".join(ts.finish()))
     assert dones == 1 and chunks == [{"error": {"message": "oops", "type": "upstream_error", "param": "",
                                                 "code": "deepl_error"}}]
     assert ts.error == "oops" and not ts.done
@@ -189,20 +176,11 @@ def test_stream_of_an_error_body() -> None:
 # --------------------------------------------------------------------------- the fake upstream
 
 
-async def _send(up: Any) -> Any:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              request_timeout=10), raise_error=False)
-    finally:
-        client.close()
-
-
-async def test_round_trip_with_fake(fake: Fake) -> None:
+async def test_round_trip_with_fake(fake: FakeServer) -> None:
     ad = DeepLAdaptor()
     fake.state.reset()
     req = make_req("Good morning", model="deepl-en-gb")
-    resp = await _send(ad.build_request(req, target(base_url=fake.url)))
+    resp = await send(ad.build_request(req, target(base_url=fake.url)))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, 200, resp.body)
     assert json.loads(parsed.body)["choices"][0]["message"]["content"] == "[EN-GB] Good morning"
@@ -212,16 +190,16 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
     assert sent["json"] == {"text": ["Good morning"], "target_lang": "EN-GB"}
 
     ts = ad.new_stream(make_req(stream=True))
-    resp = await _send(ad.build_request(make_req(stream=True), target(base_url=fake.url)))
+    resp = await send(ad.build_request(make_req(stream=True), target(base_url=fake.url)))
     ts.feed(resp.body)
-    chunks, _ = _frames(b"".join(ts.finish()))
+    chunks, _ = decode_frames(b"".join(ts.finish()))
     assert chunks[0]["choices"][0]["delta"]["content"] == "[ZH] Good morning"
 
     for key, status, word in (("deepl-bad", 403, "Wrong endpoint"), ("deepl-quota", 456, "Quota")):
-        resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, key=key)))
+        resp = await send(ad.build_request(make_req(), target(base_url=fake.url, key=key)))
         f = ad.parse_error(resp.code, resp.body)
         assert resp.code == status and word in f.message and f.disables_channel
-    resp = await _send(ad.build_request(make_req(model="deepl-xx"), target(base_url=fake.url)))
+    resp = await send(ad.build_request(make_req(model="deepl-xx"), target(base_url=fake.url)))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 400 and "target_lang" in f.message and not f.retryable
 
@@ -229,12 +207,11 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
 # --------------------------------------------------------------------------- through OneRelay
 
 
-async def _setup(gw: Gateway, fake: Fake, key: str = "deepl-key:fx") -> str:
-    await gw.channel(type=38, key=key, base_url=fake.url, models="deepl-zh,deepl-en,deepl-ja,deepl-xx")
-    return await gw.token()
+async def _setup(gw: Gateway, fake: FakeServer, key: str = "deepl-key:fx") -> str:
+    return await channel_token(gw, type=38, key=key, base_url=fake.url, models="deepl-zh,deepl-en,deepl-ja,deepl-xx")
 
 
-async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     client = gw.client(key)
     resp = await client.chat.completions.create(
@@ -249,17 +226,13 @@ async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: Fake) -> N
     stream = await client.chat.completions.create(
         model="deepl-zh", messages=[{"role": "user", "content": "Good night"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish = "", None
-    async for chunk in stream:
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == "[ZH] Good night" and finish == "stop"
+    seen = await read_stream(stream)
+    assert seen.text == "[ZH] Good night" and seen.finish == "stop"
     logs = await gw.logs()
     assert logs[0]["is_stream"] and logs[0]["completion_tokens"] > 0 and logs[0]["quota"] > 0
 
 
-async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     with pytest.raises(openai.BadRequestError) as e:
         await gw.client(key).chat.completions.create(model="deepl-xx", messages=[{"role": "user", "content": "a"}])
@@ -267,7 +240,7 @@ async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: Fake) -> N
     assert e.value.body.get("code") == "deepl_error"
 
 
-async def test_sdk_quota_exceeded_stream_request(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_quota_exceeded_stream_request(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake, key="deepl-quota")
     with pytest.raises(openai.APIStatusError) as e:
         await gw.client(key).chat.completions.create(

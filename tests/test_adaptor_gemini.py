@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 import struct
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 import openai
 import pytest
@@ -35,7 +34,24 @@ from adaptors.gemini import (
     to_openai_response,
 )
 from adaptors.registry import PROVIDERS
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    ask,
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    read_text,
+    relay_request,
+    send,
+    send_stream,
+    sequential_ids,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_gemini import (
     EMBEDDING,
     PROMPT_TOKENS,
@@ -54,20 +70,11 @@ MODEL = "gemini-2.0-flash"
 
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = MODEL,
              requested: str = "my-gemini", include_usage: bool | None = None, mode: str = CHAT) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model, requested_model=requested,
-                        stream=stream, include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage, mode=mode)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 7, "type": 24, "key": "AIza-test"}
-    base.update(kw)
-    return ChannelTarget(**base)
-
-
-def ids() -> Callable[[], str]:
-    counter = itertools.count()
-    return lambda: f"call_test{next(counter)}"
+    return channel_target({"id": 7, "type": 24, "key": "AIza-test"}, **kw)
 
 
 # --------------------------------------------------------------------------- request
@@ -376,7 +383,7 @@ def test_parse_response_tool_calls() -> None:
         {"functionCall": {"name": "get_time"}},
         {"functionCall": {"name": "given_id", "args": {}, "id": "abc"}},
     ]}, "finishReason": "STOP"}]}
-    out, usage, text = to_openai_response(data, "m", created=1, new_id=ids())
+    out, usage, text = to_openai_response(data, "m", created=1, new_id=sequential_ids())
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] is None
     assert choice["message"]["tool_calls"] == [
@@ -562,46 +569,13 @@ def stream_req(include_usage: bool = True) -> RelayRequest:
     return make_req(stream=True, requested="my-gemini", include_usage=include_usage)
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    """(JSON payloads, number of [DONE] frames) of concatenated OpenAI SSE output."""
-    assert out.endswith(b"\n\n")
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        data = frame[6:]
-        if data == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(data))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]], chat_id: str = "chatcmpl-2iKkaM-xOpizz7IPnNzT4Ak") -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == chat_id
-        assert c["model"] == "my-gemini" and c["created"] == 1700000000
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        assert choice["index"] == 0 and "usage" not in c
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, chat_id, "my-gemini", 1700000000)
 
 
 def run_stream(pieces: list[bytes], include_usage: bool = True) -> tuple[GeminiStream, bytes]:
-    ts = GeminiStream(stream_req(include_usage), created=1700000000, new_id=ids())
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    ts = GeminiStream(stream_req(include_usage), created=1700000000, new_id=sequential_ids())
+    return ts, transcode(ts, pieces)
 
 
 def check_recorded(ts: GeminiStream, out: bytes) -> None:
@@ -620,19 +594,11 @@ def test_stream_whole() -> None:
 
 
 def test_stream_split_at_every_byte_boundary() -> None:
-    reference: bytes | None = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            reference = out
-            check_recorded(ts, out)
-        else:
-            assert out == reference, f"split at {i}"
-            assert ts.usage == Usage(52, 55) and ts.done
+    assert_every_split(RECORDED, run_stream, check_recorded, Usage(52, 55))
 
 
 def test_stream_byte_by_byte_and_lf_framing() -> None:
-    ts, out = run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))])
+    ts, out = run_stream(byte_by_byte(RECORDED))
     check_recorded(ts, out)
     lf = RECORDED.replace(b"\r\n", b"\n")
     ts, out2 = run_stream([lf])
@@ -738,21 +704,8 @@ class FakeGemini:
 @pytest.fixture
 async def gemini() -> AsyncIterator[FakeGemini]:
     recorder: list[dict[str, Any]] = []
-    server, port = listen(make_gemini_app(recorder))
-    yield FakeGemini(recorder, f"http://127.0.0.1:{port}")
-    server.stop()
-    await server.close_all_connections()
-
-
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
+    async with serving(make_gemini_app(recorder)) as url:
+        yield FakeGemini(recorder, url)
 
 
 WEATHER_TOOL = {"type": "function", "function": {
@@ -771,7 +724,7 @@ async def test_round_trip_with_fake_gemini(gemini: FakeGemini) -> None:
             "seed": 3, "n": 1, "stream_options": {"include_usage": True}, "max_tokens": 64}
     # plain
     req = make_req(body)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, resp.code, resp.body)
     data = json.loads(parsed.body)
@@ -780,7 +733,7 @@ async def test_round_trip_with_fake_gemini(gemini: FakeGemini) -> None:
 
     # tool call, then its result
     req = make_req({**body, "tools": [WEATHER_TOOL], "tool_choice": "required"})
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     data = json.loads(ad.parse_response(req, resp.code, resp.body).body)
     (call,) = data["choices"][0]["message"]["tool_calls"]
@@ -789,35 +742,32 @@ async def test_round_trip_with_fake_gemini(gemini: FakeGemini) -> None:
     follow = {**body, "tools": [WEATHER_TOOL], "messages": body["messages"] + [
         data["choices"][0]["message"], {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}]}
     req = make_req(follow)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     assert json.loads(ad.parse_response(req, resp.code, resp.body).body)["choices"][0]["message"]["content"] \
         == TOOL_RESULT_REPLY
 
     # stream
     req = make_req({**body, "stream": True}, stream=True)
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    resp = await _send(ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
+    resp, ts, out = await send_stream(ad, req, t)
     assert resp.code == 200
-    frames.extend(ts.finish())
-    chunks, dones = decode_frames(b"".join(frames))
+    chunks, dones = decode_frames(out)
     assert dones == 1
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == TEXT_REPLY
     assert ts.usage == Usage(PROMPT_TOKENS, TEXT_TOKENS) and ts.done
 
     # embeddings
     req = make_req({"model": "e", "input": ["a", "b"]}, mode=EMBEDDINGS, model="text-embedding-004")
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     data = json.loads(ad.parse_response(req, resp.code, resp.body).body)
     assert [d["embedding"] for d in data["data"]] == [EMBEDDING, EMBEDDING]
 
     # errors
-    resp = await _send(ad.build_request(make_req(body), target(base_url=gemini.url, key="bad-key")))
+    resp = await send(ad.build_request(make_req(body), target(base_url=gemini.url, key="bad-key")))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 400 and f.disables_channel and not f.retryable and f.code == "API_KEY_INVALID"
-    resp = await _send(ad.build_request(make_req(body), target(base_url=gemini.url, key="fail-429")))
+    resp = await send(ad.build_request(make_req(body), target(base_url=gemini.url, key="fail-429")))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 429 and f.retryable and not f.disables_channel
 
@@ -853,7 +803,7 @@ async def test_fake_gemini_rejects_what_gemini_rejects(gemini: FakeGemini) -> No
         up.body = json.dumps(body).encode()
         if headers is not None:
             up.headers = headers
-        resp = await _send(up)
+        resp = await send(up)
         return resp.code, json.loads(resp.body)
 
     sent = json.loads(good.body or b"")
@@ -878,8 +828,8 @@ async def test_fake_gemini_rejects_what_gemini_rejects(gemini: FakeGemini) -> No
 
 
 async def _setup(gw: Gateway, gemini: FakeGemini, key: str = "gm-key", **fields: Any) -> str:
-    await gw.channel(type=24, key=key, base_url=gemini.url, models=f"{MODEL},text-embedding-004", **fields)
-    return await gw.token()
+    return await channel_token(gw, type=24, key=key, base_url=gemini.url,
+                               models=f"{MODEL},text-embedding-004", **fields)
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -922,16 +872,10 @@ async def test_gateway_stream(gw: Gateway, gemini: FakeGemini) -> None:
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish, usage, models = "", None, None, set()
-    async for chunk in stream:
-        models.add(chunk.model)
-        if chunk.usage:
-            usage = chunk.usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == TEXT_REPLY and finish == "stop" and models == {MODEL}
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
+    seen = await read_stream(stream)
+    assert seen.text == TEXT_REPLY and seen.finish == "stop" and seen.models == {MODEL}
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
     sent = gemini.recorder[-1]
     assert sent["path"].endswith(":streamGenerateContent") and sent["query"] == "alt=sse"
     assert "stream_options" not in sent["json"] and "stream" not in sent["json"]
@@ -1039,15 +983,7 @@ async def test_gateway_retries_another_channel(gw: Gateway, gemini: FakeGemini, 
     await gw.channel(type=24, key="gm-key", base_url=gemini.url, models=MODEL, priority=0)
     key = await gw.token()
     client = gw.client(key)
-    if stream:
-        text = ""
-        async for chunk in await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True):
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
-        assert text == TEXT_REPLY
-    else:
-        resp = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert resp.choices[0].message.content == TEXT_REPLY
+    assert await ask(client, MODEL, stream) == TEXT_REPLY
     assert gemini.keys() == [failing, "gm-key"]
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["quota"] > 0
@@ -1064,12 +1000,11 @@ async def test_gateway_mid_stream_error_and_local_usage(gw: Gateway, gemini: Fak
     key = await _setup(gw, gemini, key="gm-streamerror-nousage")
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
-    text = ""
+    parts: list[str] = []
     with pytest.raises(openai.APIError) as e:
-        async for chunk in stream:
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
+        await read_text(stream, parts)
     assert "overloaded" in str(e.value.message)
-    assert text == "Hello"
+    assert "".join(parts) == "Hello"
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["completion_tokens"] > 0  # counted locally: no usageMetadata
 

@@ -10,10 +10,9 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
-from adaptors.base import CHAT, DONE_FRAME, EMBEDDINGS, ChannelTarget, RelayRequest, Usage
+from adaptors.base import CHAT, DONE_FRAME, EMBEDDINGS, ChannelTarget, RelayRequest, UpstreamRequest, Usage
 from adaptors.ollama import (
     OllamaAdaptor,
     OllamaStream,
@@ -24,7 +23,21 @@ from adaptors.ollama import (
     to_openai_embeddings,
     to_openai_response,
 )
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    read_text,
+    relay_request,
+    send,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_ollama import (
     PROMPT_TOKENS,
     TEXT_EVAL,
@@ -46,16 +59,11 @@ WEATHER_TOOL = {"type": "function", "function": {
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, mode: str = CHAT,
              model: str = "llama3.1:8b", requested: str = "llama3.1", include_usage: bool | None = None
              ) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=requested, stream=stream,
-                        include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage, mode=mode)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 3, "type": 30, "key": ""}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 3, "type": 30, "key": ""}, **kw)
 
 
 # --------------------------------------------------------------------------- request
@@ -259,44 +267,14 @@ EXPECTED_CHUNKS: list[dict[str, Any]] = [
 ]
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        if frame[6:] == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == "chatcmpl-fixed"
-        assert c["model"] == "my-llama" and c["created"] == 1700000000
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, "chatcmpl-fixed", "my-llama", 1700000000)
 
 
 def run_stream(pieces: list[bytes], include_usage: bool = True) -> tuple[OllamaStream, bytes]:
     req = make_req(stream=True, requested="my-llama", include_usage=include_usage)
     ts = OllamaStream(req, created=1700000000, id_="chatcmpl-fixed")
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    return ts, transcode(ts, pieces)
 
 
 def check_recorded(ts: OllamaStream, out: bytes) -> None:
@@ -312,21 +290,13 @@ def test_stream_whole() -> None:
 
 
 def test_stream_split_at_every_byte_boundary() -> None:
-    reference: bytes | None = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            reference = out
-            check_recorded(ts, out)
-        else:
-            assert out == reference, f"split at {i}"
-            assert ts.usage == Usage(169, 15) and ts.done
+    assert_every_split(RECORDED, run_stream, check_recorded, Usage(169, 15))
 
 
 def test_stream_byte_by_byte_and_crlf() -> None:
-    check_recorded(*run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))]))
+    check_recorded(*run_stream(byte_by_byte(RECORDED)))
     crlf = RECORDED.replace(b"\n", b"\r\n")
-    ts, out = run_stream([crlf[i:i + 1] for i in range(len(crlf))])
+    ts, out = run_stream(byte_by_byte(crlf))
     check_recorded(ts, out)
 
 
@@ -391,32 +361,25 @@ def test_stream_of_a_non_stream_answer() -> None:
 @pytest.fixture
 async def ollama() -> AsyncIterator[tuple[FakeOllamaState, str]]:
     state = FakeOllamaState()
-    server, port = listen(make_ollama_app(state))
-    yield state, f"http://127.0.0.1:{port}"
-    server.stop()
+    async with serving(make_ollama_app(state)) as url:
+        yield state, url
 
 
 async def test_fake_speaks_ndjson_by_default_and_checks_auth(ollama: tuple[FakeOllamaState, str]) -> None:
     state, url = ollama
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        body = json.dumps({"model": "llama3.1", "messages": [{"role": "user", "content": "hi"}]})
-        resp = await client.fetch(HTTPRequest(url + "/api/chat", method="POST", body=body), raise_error=False)
-        assert resp.code == 200 and resp.headers["Content-Type"] == "application/x-ndjson"
-        lines = [json.loads(x) for x in resp.body.splitlines()]
-        assert lines[-1]["done"] is True and "".join(x["message"]["content"] for x in lines) == TEXT_REPLY
-        resp = await client.fetch(HTTPRequest(url + "/api/chat", method="POST", body=body,
-                                              headers={"Authorization": "Bearer bad-key"}), raise_error=False)
-        assert resp.code == 401 and json.loads(resp.body) == {"error": "unauthorized"}
-        state.require_key = True
-        resp = await client.fetch(HTTPRequest(url + "/api/chat", method="POST", body=body), raise_error=False)
-        assert resp.code == 401
-        bad = json.dumps({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]})
-        resp = await client.fetch(HTTPRequest(url + "/api/chat", method="POST", body=bad,
-                                              headers={"Authorization": "Bearer k"}), raise_error=False)
-        assert resp.code == 400 and "cannot unmarshal" in json.loads(resp.body)["error"]
-    finally:
-        client.close()
+    body = json.dumps({"model": "llama3.1", "messages": [{"role": "user", "content": "hi"}]})
+    resp = await send(UpstreamRequest("POST", url + "/api/chat", {}, body.encode()))
+    assert resp.code == 200 and resp.headers["Content-Type"] == "application/x-ndjson"
+    lines = [json.loads(x) for x in resp.body.splitlines()]
+    assert lines[-1]["done"] is True and "".join(x["message"]["content"] for x in lines) == TEXT_REPLY
+    resp = await send(UpstreamRequest("POST", url + "/api/chat", {"Authorization": "Bearer bad-key"}, body.encode()))
+    assert resp.code == 401 and json.loads(resp.body) == {"error": "unauthorized"}
+    state.require_key = True
+    resp = await send(UpstreamRequest("POST", url + "/api/chat", {}, body.encode()))
+    assert resp.code == 401
+    bad = json.dumps({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]})
+    resp = await send(UpstreamRequest("POST", url + "/api/chat", {"Authorization": "Bearer k"}, bad.encode()))
+    assert resp.code == 400 and "cannot unmarshal" in json.loads(resp.body)["error"]
 
 
 # --------------------------------------------------------------------------- through OneRelay
@@ -424,8 +387,7 @@ async def test_fake_speaks_ndjson_by_default_and_checks_auth(ollama: tuple[FakeO
 
 async def _setup(gw: Gateway, url: str, key: str = "ollama", **kw: Any) -> str:
     kw.setdefault("models", "llama3.1,nomic-embed-text,missing")
-    await gw.channel(type=30, key=key, base_url=url, **kw)
-    return await gw.token()
+    return await channel_token(gw, type=30, key=key, base_url=url, **kw)
 
 
 async def test_e2e_chat_plain(gw: Gateway, ollama: tuple[FakeOllamaState, str]) -> None:
@@ -454,17 +416,10 @@ async def test_e2e_stream_with_usage(gw: Gateway, ollama: tuple[FakeOllamaState,
     stream = await gw.client(key).chat.completions.create(
         model="llama3.1", messages=[{"role": "user", "content": "hi"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish, usage, roles = "", None, None, []
-    async for chunk in stream:
-        if chunk.usage:
-            usage = chunk.usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-            if ch.delta.role:
-                roles.append(ch.delta.role)
-    assert text == TEXT_REPLY and finish == "stop" and roles == ["assistant"]
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_EVAL)
+    seen = await read_stream(stream)
+    assert seen.text == TEXT_REPLY and seen.finish == "stop" and seen.roles == ["assistant"]
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (PROMPT_TOKENS, TEXT_EVAL)
     sent = state.requests[-1]["json"]
     assert sent["stream"] is True and "stream_options" not in sent
     logs = await gw.logs()
@@ -547,12 +502,10 @@ async def test_e2e_errors_in_openai_shape(gw: Gateway, ollama: tuple[FakeOllamaS
     await gw.channel(type=30, key="midfail", base_url=url, models="llama-mid")
     stream = await client.chat.completions.create(
         model="llama-mid", messages=[{"role": "user", "content": "hi"}], stream=True)
-    text = ""
+    parts: list[str] = []
     with pytest.raises(openai.APIError) as e2:
-        async for chunk in stream:
-            for ch in chunk.choices:
-                text += ch.delta.content or ""
-    assert "error was encountered" in e2.value.message and text == "Hello from"
+        await read_text(stream, parts)
+    assert "error was encountered" in e2.value.message and "".join(parts) == "Hello from"
     assert await gw.logs() != []  # what was generated is billed
 
 

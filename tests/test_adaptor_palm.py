@@ -8,7 +8,6 @@ from typing import Any, AsyncIterator
 
 import openai
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from adaptors import build_registry
 from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRejected
@@ -25,23 +24,27 @@ from adaptors.palm import (
     to_palm_request,
 )
 from adaptors.registry import PROVIDERS
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    FakeServer,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    relay_request,
+    send,
+    serving,
+)
+from tests.conftest import Gateway
 from tests.fake_palm_aiproxy import FakeState, make_app
 
 MODEL = "chat-bison-001"
 
 
-class Fake:
-    def __init__(self, state: FakeState, url: str) -> None:
-        self.state, self.url = state, url
-
-
 @pytest.fixture(scope="module")
-async def fake() -> AsyncIterator[Fake]:
+async def fake() -> AsyncIterator[FakeServer]:
     state = FakeState()
-    server, port = listen(make_app(state))
-    yield Fake(state, f"http://127.0.0.1:{port}")
-    server.stop()
+    async with serving(make_app(state)) as url:
+        yield FakeServer(state, url)
 
 
 def make_req(text: Any = "Hello", *, model: str = MODEL, stream: bool = False,
@@ -49,14 +52,11 @@ def make_req(text: Any = "Hello", *, model: str = MODEL, stream: bool = False,
     body: dict[str, Any] = {"model": model, "messages": messages or [{"role": "user", "content": text}], **extra}
     if stream:
         body["stream"] = True
-    return RelayRequest(mode=CHAT, body=body, raw=json.dumps(body).encode(), model=model,
-                        requested_model=model, stream=stream)
+    return relay_request(body, model=model, requested=model, stream=stream, include_usage=False)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 4, "type": 11, "key": "palm-key"}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 4, "type": 11, "key": "palm-key"}, **kw)
 
 
 # --------------------------------------------------------------------------- pure
@@ -190,26 +190,13 @@ ANSWER = json.dumps({"candidates": [{"author": "1", "content": "Bonjour, ça va 
                      "messages": [{"author": "0", "content": "hi"}]}, ensure_ascii=False).encode()
 
 
-def _frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads, dones = [], 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: ")
-        if frame == b"data: [DONE]":
-            dones += 1
-        else:
-            assert dones == 0
-            payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def test_stream_split_at_every_byte() -> None:
     reference = None
     for i in range(len(ANSWER) + 1):
         ts = PaLMStream(make_req(stream=True), created=1)
         assert ts.feed(ANSWER[:i]) == [] and ts.feed(ANSWER[i:]) == []
         out = b"".join(ts.finish())
-        chunks, dones = _frames(out)
+        chunks, dones = decode_frames(out)
         assert dones == 1 and out.endswith(DONE_FRAME)
         simplified = [(c["choices"][0]["index"], c["choices"][0]["delta"], c["choices"][0]["finish_reason"])
                       for c in chunks]
@@ -228,13 +215,13 @@ def test_stream_split_at_every_byte() -> None:
 def test_stream_of_a_filtered_answer_and_of_an_error() -> None:
     ts = PaLMAdaptor().new_stream(make_req(stream=True))
     ts.feed(b'{"filters":[{"reason":"OTHER"}]}')
-    chunks, dones = _frames(b"".join(ts.finish()))
+    chunks, dones = decode_frames(b"".join(ts.finish()))
     assert dones == 1 and [c["choices"][0]["finish_reason"] for c in chunks] == [None, "content_filter"]
     assert ts.completion_text == "" and ts.error is None
 
     ts = PaLMAdaptor().new_stream(make_req(stream=True))
     ts.feed(b'{"error":{"code":500,"message":"boom","status":"INTERNAL"}}')
-    chunks, dones = _frames(b"".join(ts.finish()))
+    chunks, dones = decode_frames(b"".join(ts.finish()))
     assert dones == 1 and chunks == [{"error": {"message": "boom", "type": "INTERNAL", "param": "",
                                                 "code": "INTERNAL"}}]
     assert ts.error == "boom" and not ts.done
@@ -243,21 +230,12 @@ def test_stream_of_a_filtered_answer_and_of_an_error() -> None:
 # --------------------------------------------------------------------------- the fake upstream
 
 
-async def _send(up: Any) -> Any:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              request_timeout=10), raise_error=False)
-    finally:
-        client.close()
-
-
-async def test_round_trip_with_fake(fake: Fake) -> None:
+async def test_round_trip_with_fake(fake: FakeServer) -> None:
     ad = PaLMAdaptor()
     fake.state.reset()
     req = make_req(messages=[{"role": "system", "content": "ctx"}, {"role": "user", "content": "a"},
                              {"role": "user", "content": "b"}], n=2, temperature=0.2, top_p=0.8)
-    resp = await _send(ad.build_request(req, target(base_url=fake.url)))
+    resp = await send(ad.build_request(req, target(base_url=fake.url)))
     assert resp.code == 200, resp.body
     data = json.loads(ad.parse_response(req, 200, resp.body).body)
     assert [c["message"]["content"] for c in data["choices"]] == ["PaLM: a\n\nb", "PaLM: a\n\nb #2"]
@@ -268,18 +246,18 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
                             "temperature": 0.2, "candidateCount": 2, "topP": 0.8}
 
     ts = ad.new_stream(make_req("hey", stream=True))
-    resp = await _send(ad.build_request(make_req("hey", stream=True), target(base_url=fake.url)))
+    resp = await send(ad.build_request(make_req("hey", stream=True), target(base_url=fake.url)))
     ts.feed(resp.body)
-    chunks, _ = _frames(b"".join(ts.finish()))
+    chunks, _ = decode_frames(b"".join(ts.finish()))
     assert chunks[0]["choices"][0]["delta"]["content"] == "PaLM: hey"
 
-    resp = await _send(ad.build_request(make_req(), target(base_url=fake.url, key="palm-bad")))
+    resp = await send(ad.build_request(make_req(), target(base_url=fake.url, key="palm-bad")))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 400 and f.disables_channel and f.code == "API_KEY_INVALID"
-    resp = await _send(ad.build_request(make_req(model="text-bison-001"), target(base_url=fake.url)))
+    resp = await send(ad.build_request(make_req(model="text-bison-001"), target(base_url=fake.url)))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 404 and "not found" in f.message and not f.disables_channel
-    resp = await _send(ad.build_request(make_req("QUOTA"), target(base_url=fake.url)))
+    resp = await send(ad.build_request(make_req("QUOTA"), target(base_url=fake.url)))
     f = ad.parse_error(resp.code, resp.body)
     assert resp.code == 429 and f.retryable
 
@@ -287,12 +265,11 @@ async def test_round_trip_with_fake(fake: Fake) -> None:
 # --------------------------------------------------------------------------- through OneRelay
 
 
-async def _setup(gw: Gateway, fake: Fake, key: str = "palm-key") -> str:
-    await gw.channel(type=11, key=key, base_url=fake.url, models="chat-bison-001,PaLM-2,text-bison-001")
-    return await gw.token()
+async def _setup(gw: Gateway, fake: FakeServer, key: str = "palm-key") -> str:
+    return await channel_token(gw, type=11, key=key, base_url=fake.url, models="chat-bison-001,PaLM-2,text-bison-001")
 
 
-async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     client = gw.client(key)
     resp = await client.chat.completions.create(
@@ -310,18 +287,14 @@ async def test_sdk_plain_and_stream_billed_locally(gw: Gateway, fake: Fake) -> N
     stream = await client.chat.completions.create(
         model="chat-bison-001", messages=[{"role": "user", "content": "Stream please"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish = "", None
-    async for chunk in stream:
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == "PaLM: Stream please" and finish == "stop"
+    seen = await read_stream(stream)
+    assert seen.text == "PaLM: Stream please" and seen.finish == "stop"
     assert "stream_options" not in fake.state.last("palm")["json"]
     logs = await gw.logs()
     assert logs[0]["is_stream"] and logs[0]["completion_tokens"] > 0 and logs[0]["quota"] > 0
 
 
-async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake)
     with pytest.raises(openai.NotFoundError) as e:
         await gw.client(key).chat.completions.create(model="text-bison-001",
@@ -330,7 +303,7 @@ async def test_sdk_upstream_errors_in_openai_shape(gw: Gateway, fake: Fake) -> N
     assert e.value.body.get("type") == "NOT_FOUND"
 
 
-async def test_sdk_bad_key_stream_request(gw: Gateway, fake: Fake) -> None:
+async def test_sdk_bad_key_stream_request(gw: Gateway, fake: FakeServer) -> None:
     key = await _setup(gw, fake, key="palm-bad")
     with pytest.raises(openai.BadRequestError) as e:
         await gw.client(key).chat.completions.create(

@@ -26,7 +26,7 @@ from adaptors.proxy import (
 )
 from adaptors.registry import PROVIDERS
 from relay.upstream import UpstreamCall
-from tests.conftest import listen
+from tests.adaptor_helpers import FakeServer, serving
 from tests.fake_palm_aiproxy import FakeState, make_app
 
 
@@ -173,17 +173,11 @@ def test_response_headers() -> None:
 # --------------------------------------------------------------------------- through the relay's transport
 
 
-class Echo:
-    def __init__(self, state: FakeState, url: str) -> None:
-        self.state, self.url = state, url
-
-
 @pytest.fixture(scope="module")
-async def echo() -> AsyncIterator[Echo]:
+async def echo() -> AsyncIterator[FakeServer]:
     state = FakeState()
-    server, port = listen(make_app(state))
-    yield Echo(state, f"http://127.0.0.1:{port}/gateway")
-    server.stop()
+    async with serving(make_app(state)) as url:
+        yield FakeServer(state, url + "/gateway")
 
 
 async def _call(up: Any) -> Any:
@@ -198,7 +192,7 @@ async def _call(up: Any) -> Any:
 @pytest.mark.parametrize("method, body", [("POST", b'{"model":"m","x":[1,2]}'), ("GET", None), ("PUT", b""),
                                           ("PATCH", b"raw \x00\xff bytes"), ("DELETE", None), ("DELETE", b"{}"),
                                           ("OPTIONS", None)])
-async def test_forwarded_request_reaches_the_upstream(echo: Echo, method: str, body: bytes | None) -> None:
+async def test_forwarded_request_reaches_the_upstream(echo: FakeServer, method: str, body: bytes | None) -> None:
     path_in = "/v1/oneapi/proxy/12/v1/files/abc:run"
     split = split_proxy_path(path_in)
     assert split is not None and split[0] == 12

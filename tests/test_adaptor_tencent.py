@@ -9,11 +9,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 import struct
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 import openai
 import pytest
@@ -44,7 +43,24 @@ from adaptors.tencent import (
     to_openai_embeddings,
     to_openai_response,
 )
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    ask,
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    read_text,
+    relay_request,
+    send,
+    send_stream,
+    sequential_ids,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_tencent import (
     CREATED,
     EMBEDDING,
@@ -67,20 +83,11 @@ KEY = f"1300000000|AKIDok|{SECRET_KEY}"
 
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = MODEL,
              requested: str = "my-hunyuan", include_usage: bool | None = None, mode: str = CHAT) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model, requested_model=requested,
-                        stream=stream, include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage, mode=mode)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 7, "type": 23, "key": KEY}
-    base.update(kw)
-    return ChannelTarget(**base)
-
-
-def ids() -> Callable[[], str]:
-    counter = itertools.count()
-    return lambda: f"call_test{next(counter)}"
+    return channel_target({"id": 7, "type": 23, "key": KEY}, **kw)
 
 
 # --------------------------------------------------------------------------- TC3 signature
@@ -352,7 +359,7 @@ def test_parse_response_text_and_usage() -> None:
 
 
 def test_parse_response_tool_calls_from_the_docs() -> None:
-    out, usage, text = to_openai_response(DOC_TOOL_ANSWER, "fc", new_id=ids())
+    out, usage, text = to_openai_response(DOC_TOOL_ANSWER, "fc", new_id=sequential_ids())
     (choice,) = out["choices"]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["tool_calls"] == [{"id": "call_test0", "type": "function", "function": {
@@ -504,48 +511,15 @@ def stream_req(include_usage: bool = True) -> RelayRequest:
     return make_req(stream=True, requested="my-hunyuan", include_usage=include_usage)
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    """(JSON payloads, number of [DONE] frames) of concatenated OpenAI SSE output."""
-    assert out.endswith(b"\n\n")
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        data = frame[6:]
-        if data == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(data))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]], chat_id: str = "chatcmpl-cd37cf66-089f-4ab2-8118-e18baa238462",
              created: int = 1700000000) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == chat_id
-        assert c["model"] == "my-hunyuan" and c["created"] == created
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        assert choice["index"] == 0 and "usage" not in c
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, chat_id, "my-hunyuan", created)
 
 
 def run_stream(pieces: list[bytes], include_usage: bool = True,
                created: int | None = 1700000000) -> tuple[HunyuanStream, bytes]:
-    ts = HunyuanStream(stream_req(include_usage), created=created, new_id=ids())
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return ts, b"".join(out)
+    ts = HunyuanStream(stream_req(include_usage), created=created, new_id=sequential_ids())
+    return ts, transcode(ts, pieces)
 
 
 def check_recorded(ts: HunyuanStream, out: bytes) -> None:
@@ -563,19 +537,11 @@ def test_stream_whole() -> None:
 
 
 def test_stream_split_at_every_byte_boundary() -> None:
-    reference: bytes | None = None
-    for i in range(len(RECORDED) + 1):
-        ts, out = run_stream([RECORDED[:i], RECORDED[i:]])
-        if reference is None:
-            reference = out
-            check_recorded(ts, out)
-        else:
-            assert out == reference, f"split at {i}"
-            assert ts.usage == Usage(6, 46) and ts.done
+    assert_every_split(RECORDED, run_stream, check_recorded, Usage(6, 46))
 
 
 def test_stream_byte_by_byte_crlf_and_doc_framing() -> None:
-    ts, out = run_stream([RECORDED[i:i + 1] for i in range(len(RECORDED))])
+    ts, out = run_stream(byte_by_byte(RECORDED))
     check_recorded(ts, out)
     crlf = RECORDED.replace(b"\n", b"\r\n")
     for i in range(0, len(crlf) + 1, 7):
@@ -692,21 +658,8 @@ class FakeHunyuan:
 @pytest.fixture
 async def hunyuan() -> AsyncIterator[FakeHunyuan]:
     recorder: list[dict[str, Any]] = []
-    server, port = listen(make_tencent_app(recorder))
-    yield FakeHunyuan(recorder, f"http://127.0.0.1:{port}")
-    server.stop()
-    await server.close_all_connections()
-
-
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
+    async with serving(make_tencent_app(recorder)) as url:
+        yield FakeHunyuan(recorder, url)
 
 
 WEATHER_TOOL = {"type": "function", "function": {
@@ -722,7 +675,7 @@ async def test_round_trip_with_fake_hunyuan(hunyuan: FakeHunyuan) -> None:
             "temperature": 0.3, "max_tokens": 64, "stream_options": {"include_usage": True}}
     # plain
     req = make_req(body)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, resp.code, resp.body)
     data = json.loads(parsed.body)
@@ -732,7 +685,7 @@ async def test_round_trip_with_fake_hunyuan(hunyuan: FakeHunyuan) -> None:
 
     # tool call, then its result
     req = make_req({**body, "tools": [WEATHER_TOOL], "tool_choice": "required"})
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     data = json.loads(ad.parse_response(req, resp.code, resp.body).body)
     (call,) = data["choices"][0]["message"]["tool_calls"]
     assert call["id"] == TOOL_CALL_ID and json.loads(call["function"]["arguments"]) == TOOL_ARGS
@@ -740,25 +693,22 @@ async def test_round_trip_with_fake_hunyuan(hunyuan: FakeHunyuan) -> None:
     follow = {**body, "tools": [WEATHER_TOOL], "messages": body["messages"] + [
         data["choices"][0]["message"], {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}]}
     req = make_req(follow)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert json.loads(ad.parse_response(req, resp.code, resp.body).body)["choices"][0]["message"]["content"] \
         == TOOL_RESULT_REPLY
 
     # stream
     req = make_req({**body, "stream": True}, stream=True)
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    resp = await _send(ad.build_request(req, t), lambda b: frames.extend(ts.feed(b)))
+    resp, ts, out = await send_stream(ad, req, t)
     assert resp.code == 200
-    frames.extend(ts.finish())
-    chunks, dones = decode_frames(b"".join(frames))
+    chunks, dones = decode_frames(out)
     assert dones == 1
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == TEXT_REPLY
     assert ts.usage == Usage(PROMPT_TOKENS, TEXT_TOKENS) and ts.done
 
     # embeddings
     req = make_req({"model": "e", "input": ["a", "b"]}, mode=EMBEDDINGS, model="hunyuan-embedding")
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     parsed = ad.parse_response(req, resp.code, resp.body)
     assert [d["embedding"] for d in json.loads(parsed.body)["data"]] == [EMBEDDING, EMBEDDING]
     assert parsed.usage == Usage(4, 0)
@@ -784,12 +734,12 @@ async def test_fake_hunyuan_verifies_every_signature(hunyuan: FakeHunyuan) -> No
     t = target(base_url=hunyuan.url)
 
     async def error_of(up: Any) -> str:
-        resp = await _send(up)
+        resp = await send(up)
         assert resp.code == 200 and resp.headers["Content-Type"] == "application/json"
         return str(json.loads(resp.body)["Response"]["Error"]["Code"])
 
     good = TencentAdaptor().build_request(make_req(), t)
-    assert "Error" not in json.loads((await _send(good)).body)["Response"]
+    assert "Error" not in json.loads((await send(good)).body)["Response"]
     # the body changed after signing
     up = TencentAdaptor().build_request(make_req(), t)
     up.body = (up.body or b"").replace(b'"Hi"', b'"Hi!"')
@@ -807,7 +757,7 @@ async def test_fake_hunyuan_verifies_every_signature(hunyuan: FakeHunyuan) -> No
     # the signed Host is not the one sent
     up = TencentAdaptor().build_request(make_req(), t)
     up.headers["Host"] = "hunyuan.tencentcloudapi.com"
-    resp = await _send(up)  # Tornado's server routes by path, so the fake still answers
+    resp = await send(up)  # Tornado's server routes by path, so the fake still answers
     assert json.loads(resp.body)["Response"]["Error"]["Code"] == "AuthFailure.SignatureFailure"
     # a version the API does not have, or fields it does not know
     up = TencentAdaptor().build_request(make_req(), t)
@@ -832,8 +782,8 @@ async def test_fake_hunyuan_verifies_every_signature(hunyuan: FakeHunyuan) -> No
 
 
 async def _setup(gw: Gateway, hunyuan: FakeHunyuan, key: str = KEY, **fields: Any) -> str:
-    await gw.channel(type=23, key=key, base_url=hunyuan.url, models=f"{MODEL},hunyuan-embedding", **fields)
-    return await gw.token()
+    return await channel_token(gw, type=23, key=key, base_url=hunyuan.url,
+                               models=f"{MODEL},hunyuan-embedding", **fields)
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -868,16 +818,10 @@ async def test_gateway_stream(gw: Gateway, hunyuan: FakeHunyuan) -> None:
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True,
         stream_options={"include_usage": True})
-    text, finish, usage, models = "", None, None, set()
-    async for c in stream:
-        models.add(c.model)
-        if c.usage:
-            usage = c.usage
-        for ch in c.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == TEXT_REPLY and finish == "stop" and models == {MODEL}
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
+    seen = await read_stream(stream)
+    assert seen.text == TEXT_REPLY and seen.finish == "stop" and seen.models == {MODEL}
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
     sent = hunyuan.recorder[-1]["json"]
     assert sent["Stream"] is True and "stream_options" not in sent
     logs = await gw.logs()
@@ -990,15 +934,7 @@ async def test_gateway_retries_another_channel(gw: Gateway, hunyuan: FakeHunyuan
     await gw.channel(type=23, key=KEY, base_url=hunyuan.url, models=MODEL, priority=0)
     key = await gw.token()
     client = gw.client(key)
-    if stream:
-        text = ""
-        async for c in await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True):
-            text += "".join(ch.delta.content or "" for ch in c.choices)
-        assert text == TEXT_REPLY
-    else:
-        resp = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert resp.choices[0].message.content == TEXT_REPLY
+    assert await ask(client, MODEL, stream) == TEXT_REPLY
     assert hunyuan.secret_ids() == [failing, "AKIDok"]
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["quota"] > 0
@@ -1030,12 +966,11 @@ async def test_gateway_mid_stream_error_and_local_usage(gw: Gateway, hunyuan: Fa
     key = await _setup(gw, hunyuan, key=f"1|AKIDstreamerror-nousage|{SECRET_KEY}")
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
-    text = ""
+    parts: list[str] = []
     with pytest.raises(openai.APIError) as e:
-        async for c in stream:
-            text += "".join(ch.delta.content or "" for ch in c.choices)
+        await read_text(stream, parts)
     assert "服务内部异常" in str(e.value.message)
-    assert text == "Hello"
+    assert "".join(parts) == "Hello"
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["completion_tokens"] > 0  # counted locally: no Usage
 

@@ -36,7 +36,22 @@ from adaptors.zhipu import (
     to_zhipu_v3_request,
     zhipu_jwt,
 )
-from tests.conftest import Gateway, listen
+from tests.adaptor_helpers import (
+    ask,
+    assert_every_split,
+    byte_by_byte,
+    channel_target,
+    channel_token,
+    decode_frames,
+    read_stream,
+    relay_request,
+    send,
+    send_stream,
+    serving,
+    simplify_chunks,
+    transcode,
+)
+from tests.conftest import Gateway
 from tests.fake_zhipu_ali import (
     EMBEDDING,
     PROMPT_TOKENS,
@@ -61,15 +76,11 @@ NOW_MS = 1_700_000_000_123
 
 def make_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = MODEL,
              requested: str = "my-glm", include_usage: bool | None = None, mode: str = CHAT) -> RelayRequest:
-    body = body if body is not None else {"model": requested, "messages": [{"role": "user", "content": "Hi"}]}
-    return RelayRequest(mode=mode, body=body, raw=json.dumps(body).encode(), model=model, requested_model=requested,
-                        stream=stream, include_usage=stream if include_usage is None else include_usage)
+    return relay_request(body, model=model, requested=requested, stream=stream, include_usage=include_usage, mode=mode)
 
 
 def target(**kw: Any) -> ChannelTarget:
-    base: dict[str, Any] = {"id": 7, "type": 16, "key": KEY}
-    base.update(kw)
-    return ChannelTarget(**base)
+    return channel_target({"id": 7, "type": 16, "key": KEY}, **kw)
 
 
 def fixed_clock() -> float:
@@ -368,35 +379,8 @@ def test_errors_and_verdicts() -> None:
 # --------------------------------------------------------------------------- streams
 
 
-def decode_frames(out: bytes) -> tuple[list[dict[str, Any]], int]:
-    assert out.endswith(b"\n\n")
-    payloads: list[dict[str, Any]] = []
-    dones = 0
-    for frame in out.split(b"\n\n")[:-1]:
-        assert frame.startswith(b"data: "), frame
-        if frame[6:] == b"[DONE]":
-            dones += 1
-            continue
-        assert dones == 0, "a frame after [DONE]"
-        payloads.append(json.loads(frame[6:]))
-    return payloads, dones
-
-
 def simplify(chunks: list[dict[str, Any]], chat_id: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in chunks:
-        assert c["object"] == "chat.completion.chunk" and c["id"] == chat_id
-        assert c["model"] == "my-glm" and c["created"] == 1700000000
-        if not c["choices"]:
-            out.append({"usage": c["usage"]})
-            continue
-        (choice,) = c["choices"]
-        assert "usage" not in c
-        item: dict[str, Any] = {"delta": choice["delta"]}
-        if choice["finish_reason"] is not None:
-            item["finish_reason"] = choice["finish_reason"]
-        out.append(item)
-    return out
+    return simplify_chunks(chunks, chat_id, "my-glm", 1700000000)
 
 
 V4_EVENTS: list[dict[str, Any]] = [
@@ -422,43 +406,35 @@ V4_EXPECTED: list[dict[str, Any]] = [
 ]
 
 
-def run(ts: Any, pieces: list[bytes]) -> bytes:
-    out: list[bytes] = []
-    for p in pieces:
-        out.extend(ts.feed(p))
-    out.extend(ts.finish())
-    return b"".join(out)
-
-
 def v4_stream(include_usage: bool = True) -> ZhipuStream:
     return ZhipuStream(make_req(stream=True, include_usage=include_usage), created=1700000000)
 
 
+def run_v4(pieces: list[bytes]) -> tuple[ZhipuStream, bytes]:
+    ts = v4_stream()
+    return ts, transcode(ts, pieces)
+
+
 def test_v4_stream_split_at_every_byte() -> None:
-    reference = None
-    for i in range(len(V4_RECORDED) + 1):
-        ts = v4_stream()
-        out = run(ts, [V4_RECORDED[:i], V4_RECORDED[i:]])
-        if reference is None:
-            chunks, dones = decode_frames(out)
-            assert dones == 1 and simplify(chunks, "20240718abc") == V4_EXPECTED
-            reference = out
-        assert out == reference, f"split at {i}"
-        assert ts.usage == Usage(120, 17) and ts.done and ts.error is None
+    def check(ts: ZhipuStream, out: bytes) -> None:
+        chunks, dones = decode_frames(out)
+        assert dones == 1 and simplify(chunks, "20240718abc") == V4_EXPECTED
+
+    ts, reference = assert_every_split(V4_RECORDED, run_v4, check, Usage(120, 17))
     assert ts.completion_text == 'Paris — 東京 ☀get_weather{"city": "Paris"}'
     ts = v4_stream()
-    assert run(ts, [V4_RECORDED[i:i + 1] for i in range(len(V4_RECORDED))]) == reference
-    assert run(v4_stream(), [V4_RECORDED.replace(b"\n", b"\r\n")]) == reference
+    assert transcode(ts, byte_by_byte(V4_RECORDED)) == reference
+    assert transcode(v4_stream(), [V4_RECORDED.replace(b"\n", b"\r\n")]) == reference
 
 
 def test_v4_stream_usage_only_when_asked_and_content_filter() -> None:
     ts = v4_stream(include_usage=False)
-    chunks, _ = decode_frames(run(ts, [V4_RECORDED]))
+    chunks, _ = decode_frames(transcode(ts, [V4_RECORDED]))
     assert all(c["choices"] for c in chunks) and ts.usage == Usage(120, 17)
     sensitive = (b'data: {"id":"s1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hm"}}]}\n\n'
                  b'data: {"id":"s1","choices":[{"index":0,"finish_reason":"sensitive","delta":{"role":"assistant",'
                  b'"content":""}}]}\n\ndata: [DONE]\n\n')
-    chunks, _ = decode_frames(run(v4_stream(), [sensitive]))
+    chunks, _ = decode_frames(transcode(v4_stream(), [sensitive]))
     assert [c["choices"][0]["finish_reason"] for c in chunks] == [None, "content_filter"]
     assert chunks[1]["choices"][0]["delta"] == {}
 
@@ -467,16 +443,16 @@ def test_v4_stream_network_error_and_error_event() -> None:
     head = b'data: {"id":"n1","choices":[{"index":0,"delta":{"role":"assistant","content":"Par"}}]}\n\n'
     net = b'data: {"id":"n1","choices":[{"index":0,"finish_reason":"network_error","delta":{"content":"is"}}]}\n\n'
     ts = v4_stream()
-    chunks, dones = decode_frames(run(ts, [head + net + b"data: [DONE]\n\n"]))
+    chunks, dones = decode_frames(transcode(ts, [head + net + b"data: [DONE]\n\n"]))
     assert dones == 1 and [c.get("choices", [{}])[0].get("delta") for c in chunks[:2]] == [
         {"role": "assistant", "content": "Par"}, {"content": "is"}]
     assert chunks[-1]["error"]["code"] == "network_error" and ts.error and not ts.done
     ts = v4_stream()
-    chunks, dones = decode_frames(run(ts, [head + b'data: {"error":{"code":"1301","message":"unsafe"}}\n\n']))
+    chunks, dones = decode_frames(transcode(ts, [head + b'data: {"error":{"code":"1301","message":"unsafe"}}\n\n']))
     assert chunks[-1] == {"error": {"message": "unsafe", "type": "zhipu_error", "param": "", "code": "1301"}}
     assert dones == 1 and ts.error == "unsafe"
     ts = v4_stream()  # cut before [DONE]: still closed properly
-    chunks, dones = decode_frames(run(ts, [head]))
+    chunks, dones = decode_frames(transcode(ts, [head]))
     assert dones == 1 and not ts.done and chunks[0]["id"] == "n1"
 
 
@@ -494,6 +470,11 @@ def v3_stream(include_usage: bool = True) -> ZhipuV3Stream:
     return ZhipuV3Stream(make_req(stream=True, model=V3_MODEL, include_usage=include_usage), created=1700000000)
 
 
+def run_v3(pieces: list[bytes]) -> tuple[ZhipuV3Stream, bytes]:
+    ts = v3_stream()
+    return ts, transcode(ts, pieces)
+
+
 def test_v3_stream_split_at_every_byte() -> None:
     expected = [
         {"delta": {"role": "assistant", "content": "Hello"}},
@@ -502,28 +483,24 @@ def test_v3_stream_split_at_every_byte() -> None:
         {"delta": {}, "finish_reason": "stop"},
         {"usage": {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}},
     ]
-    reference = None
-    for i in range(len(V3_RECORDED) + 1):
-        ts = v3_stream()
-        out = run(ts, [V3_RECORDED[:i], V3_RECORDED[i:]])
-        if reference is None:
-            chunks, dones = decode_frames(out)
-            assert dones == 1 and simplify(chunks, "chatcmpl-" + V3_TASK_ID) == expected
-            reference = out
-        assert out == reference, f"split at {i}"
-        assert ts.usage == Usage(7, 4) and ts.done
+
+    def check(ts: ZhipuV3Stream, out: bytes) -> None:
+        chunks, dones = decode_frames(out)
+        assert dones == 1 and simplify(chunks, "chatcmpl-" + V3_TASK_ID) == expected
+
+    ts, reference = assert_every_split(V3_RECORDED, run_v3, check, Usage(7, 4))
     assert ts.completion_text == "Hello from 智谱\nv3"
-    assert run(v3_stream(), [V3_RECORDED.replace(b"\n", b"\r\n")]) == reference
-    assert run(v3_stream(), [V3_RECORDED[:-2]]) == reference  # last frame without its blank line
+    assert transcode(v3_stream(), [V3_RECORDED.replace(b"\n", b"\r\n")]) == reference
+    assert transcode(v3_stream(), [V3_RECORDED[:-2]]) == reference  # last frame without its blank line
 
 
 def test_v3_stream_error_and_cut() -> None:
     ts = v3_stream()
     error = b"event:add\nid:1\ndata:Hi\n\nevent:error\nid:1\ndata:model overloaded\n\n"
-    chunks, dones = decode_frames(run(ts, [error]))
+    chunks, dones = decode_frames(transcode(ts, [error]))
     assert dones == 1 and chunks[-1]["error"]["message"] == "model overloaded" and ts.error == "model overloaded"
     ts = v3_stream()
-    chunks, dones = decode_frames(run(ts, [b"event:add\nid:1\ndata:Hi\n\n"]))
+    chunks, dones = decode_frames(transcode(ts, [b"event:add\nid:1\ndata:Hi\n\n"]))
     assert dones == 1 and not ts.done and ts.usage is None and [c["choices"][0]["delta"] for c in chunks] == [
         {"role": "assistant", "content": "Hi"}]
 
@@ -549,30 +526,14 @@ class FakeZhipu:
 @pytest.fixture
 async def zhipu() -> AsyncIterator[FakeZhipu]:
     recorder: list[dict[str, Any]] = []
-    server, port = listen(make_zhipu_app(recorder))
-    yield FakeZhipu(recorder, f"http://127.0.0.1:{port}")
-    server.stop()
-    await server.close_all_connections()
-
-
-async def _send(up: Any, streaming_callback: Any = None) -> Any:
-    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return await client.fetch(HTTPRequest(up.url, method=up.method, headers=up.headers, body=up.body,
-                                              streaming_callback=streaming_callback, request_timeout=10),
-                                  raise_error=False)
-    finally:
-        client.close()
+    async with serving(make_zhipu_app(recorder)) as url:
+        yield FakeZhipu(recorder, url)
 
 
 async def _stream_through(ad: ZhipuAdaptor, req: RelayRequest, t: ChannelTarget) -> tuple[Any, bytes]:
-    ts = ad.new_stream(req)
-    frames: list[bytes] = []
-    resp = await _send(ad.build_request(req, t), lambda chunk: frames.extend(ts.feed(chunk)))
+    resp, ts, out = await send_stream(ad, req, t)
     assert resp.code == 200
-    frames.extend(ts.finish())
-    return ts, b"".join(frames)
+    return ts, out
 
 
 async def test_round_trips_with_fake_zhipu(zhipu: FakeZhipu) -> None:
@@ -582,7 +543,7 @@ async def test_round_trips_with_fake_zhipu(zhipu: FakeZhipu) -> None:
                                             {"role": "user", "content": "Hi"}],
             "temperature": 1.5, "top_p": 1, "stop": ["a", "b"], "seed": 1, "stream_options": {"include_usage": True}}
     req = make_req(body)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     assert resp.code == 200, resp.body
     parsed = ad.parse_response(req, resp.code, resp.body)
     data = json.loads(parsed.body)
@@ -597,7 +558,7 @@ async def test_round_trips_with_fake_zhipu(zhipu: FakeZhipu) -> None:
 
     # v3: the fake verifies the JWT on its own
     req = make_req(body, model=V3_MODEL)
-    resp = await _send(ad.build_request(req, t))
+    resp = await send(ad.build_request(req, t))
     parsed = ad.parse_response(req, resp.code, resp.body)
     assert json.loads(parsed.body)["choices"][0]["message"]["content"] == V3_REPLY
     assert parsed.usage == Usage(PROMPT_TOKENS, TEXT_TOKENS)
@@ -610,7 +571,7 @@ async def test_round_trips_with_fake_zhipu(zhipu: FakeZhipu) -> None:
 
     # a v3 key the fake does not know: HTTP 200 with success false
     req = make_req(body, model=V3_MODEL)
-    resp = await _send(ad.build_request(req, target(base_url=zhipu.url, key="stranger.secret")))
+    resp = await send(ad.build_request(req, target(base_url=zhipu.url, key="stranger.secret")))
     assert resp.code == 200
     with pytest.raises(ZhipuAnswerError) as e:
         ad.parse_response(req, resp.code, resp.body)
@@ -627,7 +588,7 @@ async def test_fake_zhipu_rejects_what_zhipu_rejects(zhipu: FakeZhipu) -> None:
         up.body = json.dumps(body).encode()
         if headers is not None:
             up.headers = headers
-        resp = await _send(up)
+        resp = await send(up)
         return resp.code, json.loads(resp.body)
 
     sent = json.loads(good.body or b"")
@@ -649,8 +610,8 @@ async def test_fake_zhipu_rejects_what_zhipu_rejects(zhipu: FakeZhipu) -> None:
 
 
 async def _setup(gw: Gateway, zhipu: FakeZhipu, key: str = KEY, **fields: Any) -> str:
-    await gw.channel(type=16, key=key, base_url=zhipu.url, models=f"{MODEL},{V3_MODEL},embedding-3", **fields)
-    return await gw.token()
+    return await channel_token(gw, type=16, key=key, base_url=zhipu.url,
+                               models=f"{MODEL},{V3_MODEL},embedding-3", **fields)
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -681,15 +642,10 @@ async def test_gateway_stream(gw: Gateway, zhipu: FakeZhipu) -> None:
     key = await _setup(gw, zhipu)
     stream = await gw.client(key).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True})
-    text, finish, usage = "", None, None
-    async for chunk in stream:
-        assert chunk.model == MODEL
-        usage = chunk.usage or usage
-        for ch in chunk.choices:
-            text += ch.delta.content or ""
-            finish = ch.finish_reason or finish
-    assert text == TEXT_REPLY and finish == "stop"
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
+    seen = await read_stream(stream)
+    assert seen.models == {MODEL} and seen.text == TEXT_REPLY and seen.finish == "stop"
+    assert seen.usage is not None
+    assert (seen.usage.prompt_tokens, seen.usage.completion_tokens) == (PROMPT_TOKENS, TEXT_TOKENS)
     assert zhipu.recorder[-1]["json"]["stream"] is True and "stream_options" not in zhipu.recorder[-1]["json"]
     logs = await gw.logs()
     assert logs[0]["is_stream"] and logs[0]["completion_tokens"] == TEXT_TOKENS and logs[0]["quota"] > 0
@@ -792,15 +748,7 @@ async def test_gateway_retries_another_channel_on_5xx(gw: Gateway, zhipu: FakeZh
     await gw.channel(type=16, key=KEY, base_url=zhipu.url, models=MODEL, priority=0)
     key = await gw.token()
     client = gw.client(key)
-    if stream:
-        text = ""
-        async for chunk in await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True):
-            text += "".join(ch.delta.content or "" for ch in chunk.choices)
-        assert text == TEXT_REPLY
-    else:
-        resp = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert resp.choices[0].message.content == TEXT_REPLY
+    assert await ask(client, MODEL, stream) == TEXT_REPLY
     assert zhipu.auth() == ["Bearer fail500.key", "Bearer " + KEY]
     logs = await gw.logs()
     assert len(logs) == 1 and logs[0]["quota"] > 0
