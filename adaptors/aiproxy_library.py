@@ -207,7 +207,6 @@ class LibraryStream(ChatStream):
 class AIProxyLibraryAdaptor(Adaptor):
     name = "aiproxy_library"
     modes = frozenset({CHAT})
-    tools = False  # the README's channel table: no tool calls
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         library = library_id(target)

@@ -366,7 +366,6 @@ def assemble_response(req: RelayRequest, status: int, body: bytes) -> ParsedResp
 class CozeAdaptor(Adaptor):
     name = "coze"
     modes = frozenset({CHAT})
-    tools = False  # the README's channel table: a bot runs its own plugins, no OpenAI tool calls
 
     def url(self, target: ChannelTarget) -> str:
         return channel_base_url(target, DEFAULT_BASE_URL) + "/v3/chat"

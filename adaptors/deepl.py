@@ -146,7 +146,6 @@ class DeepLAdaptor(Adaptor):
     name = "deepl"
     modes = frozenset({CHAT})
     json_streams = True
-    tools = False  # the README's channel table: no tool calls
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         body = to_deepl_request(req.body, req.model)

@@ -186,7 +186,6 @@ class PaLMAdaptor(Adaptor):
     name = "palm"
     modes = frozenset({CHAT})
     json_streams = True
-    tools = False  # the README's channel table: no tool calls
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         headers = {"Content-Type": "application/json", "x-goog-api-key": target.key.strip()}
