@@ -44,7 +44,8 @@ async def test_models_by_channel_type(gw: Gateway) -> None:
     assert "gpt-3.5-turbo" in models["1"] and "gpt-4o" in models["1"]
     assert "claude-3-5-sonnet-20241022" in models["14"]
     assert "deepseek-chat" in models["36"]
-    assert models["15"] == []  # a type OneRelay has no adaptor for yet
+    assert "ERNIE-4.0-8K" in models["15"]  # Baidu is relayed natively now
+    assert models["46"] == []  # a type OneRelay has no adaptor for yet (Replicate)
     assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in models.values())
     # the built-in lists match the adaptors'
     assert models["3"] == list(PROVIDERS[3].models)
