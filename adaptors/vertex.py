@@ -45,6 +45,7 @@ from .base import (
     CHAT,
     EMBEDDINGS,
     Adaptor,
+    ChannelConfigError,
     ChannelTarget,
     ParsedResponse,
     RelayRequest,
@@ -54,6 +55,7 @@ from .base import (
     UpstreamRejected,
     UpstreamRequest,
 )
+from .common import channel_config
 from .gemini import (
     DEFAULT_SAFETY_THRESHOLD,
     GeminiStream,
@@ -89,53 +91,41 @@ def is_claude(model: str) -> bool:
     return "claude" in model.lower()
 
 
-def config_error(message: str, code: str = "channel_config_missing") -> UpstreamRejected:
-    """A channel setting Vertex needs is missing or unusable: 503 in OpenAI's shape, another
-    channel is tried, the channel is not disabled (a channel test reports it)."""
-    return UpstreamRejected(UpstreamFailure(
-        status=503, message=message, type="one_api_error", code=code, retryable=True, disables_channel=False,
-        payload={"message": message, "type": "one_api_error", "param": "", "code": code}))
-
-
 # --------------------------------------------------------------------------- channel settings
-
-
-def _config(target: ChannelTarget) -> dict[str, Any]:
-    return target.config if isinstance(target.config, dict) else {}
 
 
 def service_account(target: ChannelTarget) -> dict[str, Any]:
     """The service-account key: ``config.vertex_ai_adc`` (JSON text or object), else a channel
     key that is such a JSON."""
-    raw: Any = _config(target).get("vertex_ai_adc")
+    raw: Any = channel_config(target).get("vertex_ai_adc")
     if not raw and (target.key or "").lstrip().startswith("{"):
         raw = target.key
     if isinstance(raw, str) and raw.strip():
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise config_error("Vertex AI: the service account JSON (vertex_ai_adc) is not valid JSON",
+            raise ChannelConfigError("Vertex AI: the service account JSON (vertex_ai_adc) is not valid JSON",
                                "channel_config_invalid") from None
     if not isinstance(raw, dict) or not raw:
-        raise config_error("Vertex AI channels need a service account JSON key (config vertex_ai_adc)")
+        raise ChannelConfigError("Vertex AI channels need a service account JSON key (config vertex_ai_adc)")
     for field in ("client_email", "private_key"):
         if not isinstance(raw.get(field), str) or not raw[field].strip():
-            raise config_error(f"Vertex AI: the service account JSON has no {field}", "channel_config_invalid")
+            raise ChannelConfigError(f"Vertex AI: the service account JSON has no {field}", "channel_config_invalid")
     return raw
 
 
 def region(target: ChannelTarget) -> str:
-    value = _config(target).get("region")
+    value = channel_config(target).get("region")
     value = value.strip() if isinstance(value, str) else ""
     if not value:
-        raise config_error("Vertex AI channels need a region (config region, e.g. us-central1 or us-east5)")
+        raise ChannelConfigError("Vertex AI channels need a region (config region, e.g. us-central1 or us-east5)")
     if not _REGION.match(value):
-        raise config_error(f"Vertex AI: invalid region {value!r}", "channel_config_invalid")
+        raise ChannelConfigError(f"Vertex AI: invalid region {value!r}", "channel_config_invalid")
     return value
 
 
 def project_id(target: ChannelTarget) -> str:
-    value = _config(target).get("vertex_ai_project_id")
+    value = channel_config(target).get("vertex_ai_project_id")
     if isinstance(value, str) and value.strip():
         return value.strip()
     try:
@@ -147,7 +137,7 @@ def project_id(target: ChannelTarget) -> str:
     key = (target.key or "").strip()
     if key and not key.startswith("{") and re.fullmatch(r"[a-z][a-z0-9.:-]*", key):
         return key  # the key defaults to the project id (registry key_from_config)
-    raise config_error("Vertex AI channels need a project ID (config vertex_ai_project_id)")
+    raise ChannelConfigError("Vertex AI channels need a project ID (config vertex_ai_project_id)")
 
 
 def api_base(target: ChannelTarget, loc: str) -> str:
@@ -186,7 +176,7 @@ def signed_assertion(sa: dict[str, Any], issued_at: int | None = None) -> str:
     try:
         import jwt  # PyJWT; RS256 needs the cryptography package
     except ImportError:  # pragma: no cover - a dependency of the project
-        raise config_error("Vertex AI needs PyJWT with cryptography installed", "channel_config_invalid") from None
+        raise ChannelConfigError("Vertex AI needs PyJWT with cryptography installed", "channel_config_invalid") from None
     iat = int(time.time()) if issued_at is None else int(issued_at)
     claims = {
         "iss": sa["client_email"],
@@ -200,7 +190,7 @@ def signed_assertion(sa: dict[str, Any], issued_at: int | None = None) -> str:
     try:
         return str(jwt.encode(claims, sa["private_key"], algorithm="RS256", headers=headers))
     except Exception as e:  # a key that is not an RSA private key in PEM (jwt/cryptography errors)
-        raise config_error(f"Vertex AI: the service account's private_key cannot sign ({type(e).__name__})",
+        raise ChannelConfigError(f"Vertex AI: the service account's private_key cannot sign ({type(e).__name__})",
                            "channel_config_invalid") from None
 
 
