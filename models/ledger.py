@@ -34,13 +34,14 @@ A failed flush keeps its deltas for the next one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -254,7 +255,7 @@ class QuotaLedger:
                 lease.used_at = now
                 return lease.gen
             if lease.busy is not None:  # another request is growing it: wait, then look again
-                await asyncio.shield(lease.busy)
+                await self._idle(lease)
                 continue
             if lease.starved_until > now:
                 return None
@@ -275,8 +276,7 @@ class QuotaLedger:
         With ``partial``, take what the free pool has when it has less (settling an overrun).
         With ``claim``, ``amount`` is also taken from the lease at once (see :meth:`_claim`)."""
         lease = self.leases.setdefault(key, Lease())
-        while lease.busy is not None:  # one acquisition per account at a time
-            await asyncio.shield(lease.busy)
+        await self._idle(lease)  # one acquisition per account at a time
         now = time.monotonic()
         if self._usable(lease, amount, now):
             if claim:
@@ -284,15 +284,29 @@ class QuotaLedger:
             return True
         if lease.starved_until > now:
             return False
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lease.busy = fut
-        try:
-            ok = await self._take(key, lease, amount, partial)
+        with self._holding(lease):
+            try:
+                ok = await self._take(key, lease, amount, partial)
+            except PyMongoError as e:
+                raise QuotaUnavailable(str(e)) from None
             if ok and claim:  # no await between the acquisition and this: nobody can take it first
                 lease.local -= amount
             return ok
-        except PyMongoError as e:
-            raise QuotaUnavailable(str(e)) from None
+
+    @staticmethod
+    async def _idle(lease: Lease) -> None:
+        """Wait until no acquisition or record is in flight for this lease."""
+        while lease.busy is not None:
+            await asyncio.shield(lease.busy)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _holding(lease: Lease) -> Iterator[None]:
+        """Mark the lease busy (others wait in :meth:`_idle`) until the block ends."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lease.busy = fut
+        try:
+            yield
         finally:
             lease.busy = None
             fut.set_result(None)
@@ -374,17 +388,12 @@ class QuotaLedger:
         lease = self.leases.get(key)
         if lease is None:
             return
-        while lease.busy is not None:
-            await asyncio.shield(lease.busy)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lease.busy = fut
-        try:
-            await self._sync_locked(key, lease, give_back)
-        except PyMongoError as e:
-            log.error("recording the quota lease on %s %d failed: %s", key[0], key[1], e)
-        finally:
-            lease.busy = None
-            fut.set_result(None)
+        await self._idle(lease)
+        with self._holding(lease):
+            try:
+                await self._sync_locked(key, lease, give_back)
+            except PyMongoError as e:
+                log.error("recording the quota lease on %s %d failed: %s", key[0], key[1], e)
 
     async def _sync_locked(self, key: tuple[str, int], lease: Lease, give_back: bool) -> None:
         """Record the lease's remaining amount and renew it; ``give_back`` returns what is
@@ -522,7 +531,7 @@ class QuotaLedger:
             doc = await col.find_one({"_id": ident}, {field: 1, "leased": 1})
             if doc is None:
                 return False
-            free, leased = int(doc.get(field) or 0), int(doc.get("leased") or 0)
+            leased = int(doc.get("leased") or 0)
             q = {"_id": ident, field: doc.get(field), "leased": doc.get("leased")}
             res = await col.update_one(q, {"$set": {field: total - leased}})
             if res.matched_count:
