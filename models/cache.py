@@ -189,11 +189,6 @@ class ChannelRouter:
             if not self._again:
                 return
 
-    async def settle(self) -> None:
-        """Wait for a scheduled reload (tests, and the writer's read-your-writes)."""
-        while self._reloading is not None and not self._reloading.done():
-            await asyncio.shield(self._reloading)
-
     def get(self, cid: int) -> ChannelRecord | None:
         return self.channels.get(cid)
 

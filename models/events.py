@@ -25,7 +25,6 @@ import datetime
 import inspect
 import json
 import logging
-import os
 import time
 import uuid
 from collections import deque
@@ -238,7 +237,3 @@ class EventBus:
                 pass
         self._tasks.clear()
 
-
-def node_name() -> str:
-    """A readable, unique owner name for leases: host, pid and a random suffix."""
-    return f"{os.uname().nodename[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
