@@ -120,6 +120,10 @@ class UpstreamRequest:
     url: str
     headers: dict[str, str]
     body: bytes | None
+    # "http", or "websocket": ``url`` is a ws(s):// URL, ``body`` the one text frame sent after
+    # the handshake, and each message the upstream sends is one chunk (stream) or one line of
+    # the body (non-stream) the adaptor parses.
+    transport: str = "http"
 
 
 @dataclass
@@ -129,6 +133,11 @@ class ParsedResponse:
     body: bytes
     usage: Usage | None
     completion_text: str = ""  # for local counting when usage is missing
+    # An asynchronous upstream (create, then poll): the request to send next, after
+    # ``follow_delay`` seconds; its answer goes to ``parse_response`` again. When the client
+    # streams and the adaptor sets ``stream_after_create``, ``follow`` is the stream to relay.
+    follow: "UpstreamRequest | None" = None
+    follow_delay: float = 0.0
 
 
 @dataclass
@@ -242,6 +251,10 @@ class Adaptor:
     # sends ``token_request(target)``, reads it with ``parse_token`` and caches the token per
     # key until shortly before it expires (relay/credentials.py); ``target.token`` carries it.
     credentials: ClassVar[bool] = False
+    # True: a stream request is first sent as a create (non-stream) call; ``parse_response``
+    # of its answer gives ``follow``, the stream URL the relay then streams through
+    # ``new_stream`` (Replicate's predictions).
+    stream_after_create: ClassVar[bool] = False
 
     def token_request(self, target: "ChannelTarget") -> "UpstreamRequest":
         raise NotImplementedError

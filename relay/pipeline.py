@@ -10,6 +10,7 @@ settlement happens per request, in ``finally``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from adaptors.registry import PROVIDERS
 from adaptors.base import (
-    CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, RelayRequest, UpstreamRejected, Usage,
-    sse_frame,
+    CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, ParsedResponse, RelayRequest, UpstreamRejected,
+    UpstreamRequest, Usage, sse_frame,
 )
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, ChannelRecord
 from models.ledger import TOKEN, USER, QuotaUnavailable, Reservation
@@ -37,6 +38,7 @@ from .errors import (
     UpstreamTimeout,
 )
 from .upstream import UpstreamCall, transport_error
+from .wsupstream import WebSocketCall
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -325,23 +327,31 @@ class Job:
                 ctx.credentials.forget(adaptor, target)
             raise
 
-    async def send(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
-                   upstream: Any) -> Outcome:
+    def call(self, upstream: UpstreamRequest) -> Any:
         ctx = self.ctx
-        call = UpstreamCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
-        if self.stream:
-            return await self.stream_attempt(channel, adaptor, rreq, call)
-        resp = await call.fetch()
-        if resp.code == 599:
-            msg, timed_out = transport_error(resp)
-            raise UpstreamTimeout(msg) if timed_out else UpstreamError(msg, status=502, code="upstream_unreachable")
-        body = resp.body or b""
-        if not 200 <= resp.code < 300:
-            raise self.failure(adaptor, resp.code, body)
-        try:
-            parsed = adaptor.parse_response(rreq, resp.code, body)
-        except UpstreamRejected as r:
-            raise self.rejected(r) from None
+        if upstream.transport == "websocket":
+            return WebSocketCall(upstream, timeout=ctx.settings.relay_timeout)
+        return UpstreamCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+
+    async def send(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
+                   upstream: UpstreamRequest) -> Outcome:
+        ctx = self.ctx
+        if self.stream and not adaptor.stream_after_create:
+            return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream))
+        deadline = time.monotonic() + ctx.settings.relay_timeout
+        while True:
+            parsed = await self.fetch_parsed(adaptor, rreq, upstream)
+            if parsed.follow is None:
+                break
+            upstream = parsed.follow
+            if self.stream:  # the create answered with the stream to relay
+                return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream))
+            if time.monotonic() + parsed.follow_delay > deadline:
+                raise UpstreamTimeout("the upstream did not finish the request in time")
+            if parsed.follow_delay:
+                await asyncio.sleep(parsed.follow_delay)
+            if self.sink.closed:  # nobody is waiting for the answer any more
+                return Outcome(None, channel, partial=True)
         usage = parsed.usage
         if usage is None:
             usage = Usage(self.prompt_tokens, ctx.counter.count_text(parsed.completion_text, self.model))
@@ -349,6 +359,19 @@ class Job:
             usage.prompt_tokens = self.prompt_tokens
         self.sink.send_json(parsed.body)
         return Outcome(usage, channel)
+
+    async def fetch_parsed(self, adaptor: Adaptor, rreq: RelayRequest, upstream: UpstreamRequest) -> ParsedResponse:
+        resp = await self.call(upstream).fetch()
+        if resp.code == 599:
+            msg, timed_out = transport_error(resp)
+            raise UpstreamTimeout(msg) if timed_out else UpstreamError(msg, status=502, code="upstream_unreachable")
+        body = resp.body or b""
+        if not 200 <= resp.code < 300:
+            raise self.failure(adaptor, resp.code, body)
+        try:
+            return adaptor.parse_response(rreq, resp.code, body)
+        except UpstreamRejected as r:
+            raise self.rejected(r) from None
 
     def failure(self, adaptor: Adaptor, status: int, body: bytes) -> UpstreamError:
         return self.rejected(UpstreamRejected(adaptor.parse_error(status, body)), status)
@@ -362,7 +385,7 @@ class Job:
                              type=f.type)
 
     async def stream_attempt(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
-                             call: UpstreamCall) -> Outcome:
+                             call: Any) -> Outcome:
         sink = self.sink
         transcoder = adaptor.new_stream(rreq)
         sink.on_close(call.cancel)

@@ -126,4 +126,4 @@ def transport_error(resp: HTTPResponse) -> tuple[str, bool]:
     err = resp.error
     if isinstance(err, CurlError):
         return f"upstream connection failed: {err.message}", err.errno == CURLE_OPERATION_TIMEDOUT
-    return f"upstream connection failed: {err}", False
+    return f"upstream connection failed: {err}", isinstance(err, TimeoutError)
