@@ -24,11 +24,16 @@ from typing import Any, ClassVar
 CHAT = "chat"
 COMPLETIONS = "completions"
 EMBEDDINGS = "embeddings"
+# Image generation: the body is OpenAI's images request ({model, prompt, n, size, quality,
+# response_format, style}); the answer OpenAI's {created, data: [{url | b64_json,
+# revised_prompt?}]}. Billed per image from the size and quality (relay/ratios.py), not tokens.
+IMAGES = "images"
 
 MODE_PATHS = {
     CHAT: "/chat/completions",
     COMPLETIONS: "/completions",
     EMBEDDINGS: "/embeddings",
+    IMAGES: "/images/generations",
 }
 
 
