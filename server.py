@@ -32,7 +32,7 @@ import tornado.netutil
 import tornado.web
 
 from services.context import (  # noqa: F401  (re-exported for scripts and tests)
-    DEFAULT_DIST, DEFAULT_TEST_PROMPT, ROOT_DIR, AppContext, Settings, __version__, make_app,
+    DEFAULT_DIST, DEFAULT_TEST_PROMPT, ROOT_DIR, AppContext, Settings, __version__, http_server, make_app,
 )
 
 log = logging.getLogger("onerelay")
@@ -84,7 +84,7 @@ async def serve(settings: Settings, ready: Callable[[], None] | None = None) -> 
     ctx = AppContext(settings)
     await ctx.start()
     app = make_app(ctx)
-    server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=64 * 1024 * 1024)
+    server = http_server(app)
     if settings.workers > 1:
         app.transforms.append(worker_header(settings.worker_index))
         # One listening socket per worker; the kernel balances new connections across them.

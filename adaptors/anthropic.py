@@ -22,6 +22,7 @@ from typing import Any
 
 from .base import (
     CHAT,
+    MESSAGES,
     DONE_FRAME,
     Adaptor,
     ChannelTarget,
@@ -549,8 +550,11 @@ _HANDLERS: dict[str, Any] = {
 
 
 class AnthropicAdaptor(Adaptor):
+    """OpenAI chat converted both ways; Anthropic's own Messages requests (``/v1/messages``)
+    passed through byte for byte unless the model is mapped."""
+
     name = "anthropic"
-    modes = frozenset({CHAT})
+    modes = frozenset({CHAT, MESSAGES})
 
     def url(self, target: ChannelTarget) -> str:
         base = (target.base_url or "").rstrip("/") or DEFAULT_BASE_URL
@@ -570,6 +574,14 @@ class AnthropicAdaptor(Adaptor):
         return h
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        if req.mode == MESSAGES:
+            h = self.headers(target)
+            if req.headers.get("anthropic-version"):
+                h["anthropic-version"] = req.headers["anthropic-version"]
+            betas = [b for b in (req.headers.get("anthropic-beta"), h.get("anthropic-beta")) if b]
+            if betas:
+                h["anthropic-beta"] = ",".join(dict.fromkeys(x.strip() for b in betas for x in b.split(",")))
+            return UpstreamRequest("POST", self.url(target), h, req.body_bytes())
         body = to_anthropic_request(req.body, req.model)
         if req.stream:
             body["stream"] = True
@@ -578,9 +590,15 @@ class AnthropicAdaptor(Adaptor):
         return UpstreamRequest("POST", self.url(target), self.headers(target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        if req.mode == MESSAGES:
+            from .messages import usage_of_message
+            return ParsedResponse(body, usage_of_message(body), "")
         return parse_anthropic_response(req, body)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        if req.mode == MESSAGES:
+            from .messages import MessagesPassthroughStream
+            return MessagesPassthroughStream()
         return AnthropicStream(req)
 
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:

@@ -28,12 +28,34 @@ EMBEDDINGS = "embeddings"
 # response_format, style}); the answer OpenAI's {created, data: [{url | b64_json,
 # revised_prompt?}]}. Billed per image from the size and quality (relay/ratios.py), not tokens.
 IMAGES = "images"
+# Multipart uploads passed through as the client sent them (``RelayRequest.content_type``).
+IMAGE_EDITS = "image_edits"
+IMAGE_VARIATIONS = "image_variations"
+TRANSCRIPTIONS = "transcriptions"
+TRANSLATIONS = "translations"
+# Text to speech: the answer is audio bytes, relayed as they come with their content type.
+SPEECH = "speech"
+MODERATIONS = "moderations"
+EDITS = "edits"  # One API's /v1/edits (a deprecated OpenAI text endpoint), passed through
+RERANK = "rerank"  # Cohere/Jina shape: {model, query, documents, top_n}
+RESPONSES = "responses"  # OpenAI's Responses API, for channels that speak it natively
+MESSAGES = "messages"  # Anthropic's Messages API, for Claude channels (bytes passed through)
 
 MODE_PATHS = {
     CHAT: "/chat/completions",
     COMPLETIONS: "/completions",
     EMBEDDINGS: "/embeddings",
     IMAGES: "/images/generations",
+    IMAGE_EDITS: "/images/edits",
+    IMAGE_VARIATIONS: "/images/variations",
+    TRANSCRIPTIONS: "/audio/transcriptions",
+    TRANSLATIONS: "/audio/translations",
+    SPEECH: "/audio/speech",
+    MODERATIONS: "/moderations",
+    EDITS: "/edits",
+    RERANK: "/rerank",
+    RESPONSES: "/responses",
+    MESSAGES: "/messages",
 }
 
 
@@ -89,6 +111,10 @@ class RelayRequest:
     stream: bool = False
     rewrite: bool = False
     include_usage: bool = False  # ask the upstream for a usage chunk when streaming
+    # The client's body type: JSON, or a multipart form (``raw`` passed through; ``body`` then
+    # holds its text fields).
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)  # client headers an upstream needs (anthropic-beta)
 
     def body_bytes(self) -> bytes:
         if not self.rewrite:
@@ -138,6 +164,7 @@ class ParsedResponse:
     body: bytes
     usage: Usage | None
     completion_text: str = ""  # for local counting when usage is missing
+    content_type: str = "application/json"  # the answer's type (transcripts may be text)
     # An asynchronous upstream (create, then poll): the request to send next, after
     # ``follow_delay`` seconds; its answer goes to ``parse_response`` again. When the client
     # streams and the adaptor sets ``stream_after_create``, ``follow`` is the stream to relay.

@@ -22,6 +22,9 @@ from .base import (
     COMPLETIONS,
     DONE_FRAME,
     MODE_PATHS,
+    RESPONSES,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
     Adaptor,
     ChannelTarget,
     ParsedResponse,
@@ -244,6 +247,7 @@ class OpenAIAdaptor(Adaptor):
     from its registry entry (``_RULES`` for the few that need more)."""
 
     name = "openai"
+    modes = frozenset(MODE_PATHS) - {"messages"}
 
     def base_url(self, target: ChannelTarget) -> str:
         return self._base(target, PROVIDERS.get(target.type), _RULES.get(target.type, _NO_RULES))
@@ -267,8 +271,8 @@ class OpenAIAdaptor(Adaptor):
         prefix = spec.path_prefix if spec is not None else "/v1"
         return self._base(target, spec, rules) + prefix + (rules.paths or MODE_PATHS)[req.mode]
 
-    def headers(self, target: ChannelTarget) -> dict[str, str]:
-        h = {"Content-Type": "application/json", "Authorization": "Bearer " + target.key}
+    def headers(self, target: ChannelTarget, content_type: str = "application/json") -> dict[str, str]:
+        h = {"Content-Type": content_type, "Authorization": "Bearer " + target.key}
         if target.type == 20:
             h["HTTP-Referer"] = "https://github.com/onerelay/onerelay"
             h["X-Title"] = "OneRelay"
@@ -277,9 +281,13 @@ class OpenAIAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         rules = _RULES.get(target.type, _NO_RULES)
         body = req.body_bytes() if rules.body is None else rules.body(req)
-        return UpstreamRequest("POST", self._url(req, target, rules), self.headers(target), body)
+        return UpstreamRequest("POST", self._url(req, target, rules), self.headers(target, req.content_type), body)
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        if req.mode in (TRANSCRIPTIONS, TRANSLATIONS):  # json, or text/srt/vtt as they came
+            fmt = req.body.get("response_format") or "json"
+            text_type = "application/json" if fmt in ("json", "verbose_json") else "text/plain; charset=utf-8"
+            return ParsedResponse(body, None, "", content_type=text_type)
         try:
             data = json.loads(body)
         except ValueError:
@@ -299,6 +307,7 @@ class OpenAIAdaptor(Adaptor):
 
 
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
+AZURE_RESPONSES_API_VERSION = "2025-03-01-preview"  # the first api-version with /openai/responses
 
 
 def azure_deployment(model: str) -> str:
@@ -321,11 +330,19 @@ class AzureAdaptor(OpenAIAdaptor):
     def _url(self, req: RelayRequest, target: ChannelTarget, rules: _TypeRules) -> str:
         base = (target.base_url or "").rstrip("/")
         version = (target.config.get("api_version") or target.other or AZURE_DEFAULT_API_VERSION)
+        if req.mode == RESPONSES:  # not per deployment: the deployment is the body's model
+            return f"{base}/openai/responses?api-version={max(version, AZURE_RESPONSES_API_VERSION)}"
         path = MODE_PATHS[req.mode]
         return f"{base}/openai/deployments/{azure_deployment(req.model)}{path}?api-version={version}"
 
-    def headers(self, target: ChannelTarget) -> dict[str, str]:
-        return {"Content-Type": "application/json", "api-key": target.key}
+    def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        if req.mode == RESPONSES and azure_deployment(req.model) != req.model:
+            req.body = {**req.body, "model": azure_deployment(req.model)}
+            req.rewrite = True
+        return super().build_request(req, target)
+
+    def headers(self, target: ChannelTarget, content_type: str = "application/json") -> dict[str, str]:
+        return {"Content-Type": content_type, "api-key": target.key}
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         return AzureStream(req)

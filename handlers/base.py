@@ -252,7 +252,22 @@ root_auth = api_auth(ROLE_ROOT)
 
 
 class OpenAIHandler(BaseHandler):
-    """``/v1/*``: errors as OpenAI error JSON carrying the request id."""
+    """``/v1/*``: errors as OpenAI error JSON carrying the request id. Any origin may call it
+    (browser chat apps, as One API allows); a preflight is answered without auth."""
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Access-Control-Expose-Headers", "X-Oneapi-Request-Id")
+
+    def options(self, *_: Any) -> None:
+        self.set_status(204)
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+        # Whatever the client asks for (Authorization, x-api-key, anthropic-*, x-stainless-*...).
+        self.set_header("Access-Control-Allow-Headers",
+                        self.request.headers.get("Access-Control-Request-Headers") or CORS_HEADERS)
+        self.set_header("Access-Control-Max-Age", "86400")
+        self.finish()
 
     def write_gateway_error(self, e: GatewayError) -> None:
         self.set_status(e.status)
@@ -289,6 +304,9 @@ class OpenAIHandler(BaseHandler):
                     self.write_gateway_error(e)
             return
         super()._handle_request_exception(e)
+
+
+CORS_HEADERS = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta"
 
 
 class NotFoundHandler(BaseHandler):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import tornado.web
 from tornado.iostream import StreamClosedError
 
-from adaptors.base import CHAT, COMPLETIONS, EMBEDDINGS
-from relay.errors import NotFound, NotImplementedAPI
+from adaptors.base import (
+    CHAT, COMPLETIONS, EDITS, EMBEDDINGS, IMAGE_EDITS, IMAGE_VARIATIONS, IMAGES, MODERATIONS, RERANK, SPEECH,
+    TRANSCRIPTIONS, TRANSLATIONS,
+)
+from relay.endpoints import MAX_UPLOAD_BYTES, UPLOAD_BODY_LIMIT
+from relay.errors import GatewayError, NotFound, NotImplementedAPI
 from relay.pipeline import Job
 
 from .base import OpenAIHandler
@@ -39,9 +44,9 @@ class RelayHandler(OpenAIHandler):
         for fn in self._close_callbacks:
             fn()
 
-    def start_stream(self) -> None:
+    def start_stream(self, content_type: str | None = None) -> None:
         self.started = True
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Content-Type", content_type or "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
 
@@ -56,17 +61,46 @@ class RelayHandler(OpenAIHandler):
         if fut.exception() is not None and isinstance(fut.exception(), StreamClosedError):
             self.on_connection_close()
 
-    def send_json(self, body: bytes) -> None:
+    def send_json(self, body: bytes, content_type: str = "application/json") -> None:
         self.started = True
-        self.set_header("Content-Type", "application/json")
+        self.set_header("Content-Type", content_type)
         self.write(body)
 
     # -- HTTP ---------------------------------------------------------------------------------
-    async def post(self, *_: Any) -> None:
-        job = Job(self.ctx, self, self.mode, self.request_id)
-        await job.run(self.request.body, self.request.headers.get("Authorization"), self.client_ip)
+    def body(self) -> bytes:
+        return self.request.body
+
+    async def post(self, path_model: str | None = None) -> None:
+        job = Job(self.ctx, self, self.mode, self.request_id,
+                  content_type=self.request.headers.get("Content-Type", "application/json"),
+                  path_model=path_model)
+        await job.run(self.body(), self.request.headers.get("Authorization"), self.client_ip)
         if not self._finished and not self.closed:
             self.finish()
+
+
+@tornado.web.stream_request_body
+class UploadHandler(RelayHandler):
+    """Multipart uploads (audio to transcribe, images to edit): the body arrives in chunks
+    as the client sends it, capped at the providers' limit before it is all read."""
+
+    def initialize(self, mode: str = TRANSCRIPTIONS) -> None:  # type: ignore[override]
+        super().initialize(mode)
+        self._buf = bytearray()
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > UPLOAD_BODY_LIMIT:
+            raise GatewayError(f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", status=413,
+                               type="invalid_request_error", code="request_too_large")
+        # Without a length (chunked), the connection stops reading past the limit.
+        self.request.connection.set_max_body_size(UPLOAD_BODY_LIMIT)  # type: ignore[union-attr]
+
+    def data_received(self, chunk: bytes) -> None:
+        self._buf += chunk
+
+    def body(self) -> bytes:
+        return bytes(self._buf)
 
 
 class ModelsHandler(OpenAIHandler):
@@ -91,6 +125,8 @@ class ModelsHandler(OpenAIHandler):
         self.finish({"object": "list", "data": items})
 
     async def delete(self, model: str | None = None) -> None:
+        job = Job(self.ctx, self, CHAT, self.request_id)  # type: ignore[arg-type]
+        await job.authorize(self.request.headers.get("Authorization"), self.client_ip)
         raise NotImplementedAPI("API not implemented")
 
 
@@ -104,9 +140,8 @@ class NotImplementedHandler(OpenAIHandler):
 
 
 _NOT_IMPLEMENTED = [
-    r"/v1/images/edits", r"/v1/images/variations", r"/v1/files(?:/.*)?", r"/v1/fine_tuning/jobs(?:/.*)?",
-    r"/v1/fine-tunes(?:/.*)?", r"/v1/assistants(?:/.*)?", r"/v1/threads(?:/.*)?",
-    r"/v1/images/generations", r"/v1/edits", r"/v1/moderations", r"/v1/audio/.*",
+    r"/v1/files(?:/.*)?", r"/v1/fine_tuning/jobs(?:/.*)?", r"/v1/fine-tunes(?:/.*)?", r"/v1/assistants(?:/.*)?",
+    r"/v1/threads(?:/.*)?",
 ]
 
 routes = [
@@ -114,6 +149,15 @@ routes = [
     (r"/v1/completions", RelayHandler, {"mode": COMPLETIONS}),
     (r"/v1/embeddings", RelayHandler, {"mode": EMBEDDINGS}),
     (r"/v1/engines/([^/]+)/embeddings", RelayHandler, {"mode": EMBEDDINGS}),
+    (r"/v1/edits", RelayHandler, {"mode": EDITS}),
+    (r"/v1/moderations", RelayHandler, {"mode": MODERATIONS}),
+    (r"/v1/rerank", RelayHandler, {"mode": RERANK}),
+    (r"/v1/images/generations", RelayHandler, {"mode": IMAGES}),
+    (r"/v1/images/edits", UploadHandler, {"mode": IMAGE_EDITS}),
+    (r"/v1/images/variations", UploadHandler, {"mode": IMAGE_VARIATIONS}),
+    (r"/v1/audio/speech", RelayHandler, {"mode": SPEECH}),
+    (r"/v1/audio/transcriptions", UploadHandler, {"mode": TRANSCRIPTIONS}),
+    (r"/v1/audio/translations", UploadHandler, {"mode": TRANSLATIONS}),
     (r"/v1/models", ModelsHandler),
     (r"/v1/models/(.+)", ModelsHandler),
 ] + [(p, NotImplementedHandler) for p in _NOT_IMPLEMENTED]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from adaptors.registry import PROVIDERS
 from adaptors.base import (
-    CHAT, DONE_FRAME, EMBEDDINGS, Adaptor, ChannelTarget, ParsedResponse, RelayRequest, UpstreamRejected,
-    UpstreamRequest, Usage, sse_frame,
+    CHAT, DONE_FRAME, EDITS, EMBEDDINGS, MODERATIONS, RERANK, SPEECH, Adaptor, ChannelTarget, ParsedResponse,
+    RelayRequest, StreamTranscoder, UpstreamRejected, UpstreamRequest, Usage, sse_frame,
 )
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, ChannelRecord
 from models.ledger import TOKEN, USER, QuotaUnavailable, Reservation
@@ -30,7 +31,8 @@ from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
 
 from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
-from . import ratios
+from . import endpoints, ratios
+from .endpoints import AUDIO_IN_MODES, FORM_MODES, IMAGE_MODES
 from pymongo.errors import PyMongoError
 
 from .errors import (
@@ -55,10 +57,20 @@ class Sink(Protocol):
     closed: bool
     started: bool
 
-    def start_stream(self) -> None: ...
-    def send_json(self, body: bytes) -> None: ...
+    def start_stream(self, content_type: str | None = None) -> None: ...
+    def send_json(self, body: bytes, content_type: str = "application/json") -> None: ...
     def send(self, frames: list[bytes]) -> None: ...
     def on_close(self, fn: Any) -> None: ...
+
+
+class RawStream(StreamTranscoder):
+    """Bytes relayed as they come (speech audio); nothing to count."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [data] if data else []
+
+    def finish(self) -> list[bytes]:
+        return []
 
 
 def new_request_id() -> str:
@@ -88,6 +100,8 @@ class Outcome:
     usage: Usage | None = None
     channel: ChannelRecord | None = None
     partial: bool = False  # the stream ended early (client gone or upstream broke)
+    quota: int | None = None  # the price when it is not from tokens (images, speech, audio seconds)
+    note: str = ""  # how that price was reached, for the consume log
 
 
 @dataclass
@@ -107,6 +121,10 @@ class Job:
     reserved: int = 0
     reservation: Reservation | None = None
     tried: set[int] = field(default_factory=set)
+    content_type: str = "application/json"  # the client's body type (multipart for uploads)
+    path_model: str | None = None  # /v1/engines/{model}/embeddings
+    client_headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)  # an upload's files (multipart modes)
 
     # -- authorisation ------------------------------------------------------------------------
     async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
@@ -146,32 +164,35 @@ class Job:
 
     # -- request ------------------------------------------------------------------------------
     def parse(self, raw: bytes) -> None:
-        if not raw:
-            raise BadRequest("The request body is empty: send a JSON object", code="invalid_json")
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise BadRequest(f"The request body is not valid JSON: {e}", code="invalid_json") from None
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object", code="invalid_json")
-        model = body.get("model")
-        if not isinstance(model, str) or not model.strip():
-            raise BadRequest("`model` is required and must be a string", code="model_required")
-        if self.mode == CHAT:
-            msgs = body.get("messages")
-            if not isinstance(msgs, list) or not msgs:
-                raise BadRequest("`messages` must be a non-empty array", code="invalid_messages")
-        elif self.mode == EMBEDDINGS:
-            if body.get("input") in (None, "", []):
-                raise BadRequest("`input` is required", code="invalid_input")
-        elif "prompt" not in body:
-            raise BadRequest("`prompt` is required", code="invalid_prompt")
-        for k in ("max_tokens", "max_completion_tokens"):
-            v = body.get(k)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-                raise BadRequest(f"`{k}` must be a non-negative integer", code="invalid_max_tokens")
-        self.body, self.model, self.raw = body, model, raw
-        self.stream = self.mode != EMBEDDINGS and body.get("stream") is True
+        parsed = endpoints.parse_request(self.mode, raw, self.content_type, self.path_model)
+        self.body, self.model, self.raw, self.stream = parsed.body, parsed.model, raw, parsed.stream
+        self.files = parsed.files
+
+    def count_prompt(self) -> int:
+        mode, body, model, counter = self.mode, self.body, self.model, self.ctx.counter
+        if mode == EDITS:
+            return counter.count_text(f"{body.get('instruction') or ''}\n{body.get('input') or ''}", model)
+        if mode == MODERATIONS:
+            return counter.count_prompt(EMBEDDINGS, body, model)
+        if mode == RERANK:
+            docs = [d if isinstance(d, str) else json.dumps(d, ensure_ascii=False) for d in body["documents"]]
+            return counter.count_text(body["query"], model) + sum(counter.count_text(d, model) for d in docs)
+        if mode in IMAGE_MODES or mode == SPEECH or mode in AUDIO_IN_MODES:
+            return 0
+        return counter.count_prompt(mode, body, model)
+
+    def price_up_front(self, mr: float, gr: float) -> int:
+        """The quota reserved before the upstream is called."""
+        mode, ratio = self.mode, mr * gr
+        if mode in IMAGE_MODES:  # the exact price: known from the request
+            return endpoints.image_quota(self.body, self.model, ratio)
+        if mode == SPEECH:
+            return endpoints.speech_quota(self.body, ratio)
+        if mode in AUDIO_IN_MODES:
+            estimate = endpoints.upload_estimate_tokens(len(self.raw))
+            return int((self.ctx.options.int("PreConsumedQuota") + estimate) * ratio)
+        max_tokens = self.body.get("max_completion_tokens") or self.body.get("max_tokens") or 0
+        return int((self.ctx.options.int("PreConsumedQuota") + self.prompt_tokens + max_tokens) * ratio)
 
     # -- routing ------------------------------------------------------------------------------
     def first_channel(self, group: str, pinned: int | None) -> ChannelRecord:
@@ -205,10 +226,9 @@ class Job:
         assert self.user is not None and self.token is not None
         group = self.user.group
         channel = self.first_channel(group, pinned)
-        self.prompt_tokens = ctx.counter.count_prompt(self.mode, self.body, self.model)
+        self.prompt_tokens = self.count_prompt()
         mr, gr, _ = self.ratio(channel.type)
-        max_tokens = self.body.get("max_completion_tokens") or self.body.get("max_tokens") or 0
-        pre = int((ctx.options.int("PreConsumedQuota") + self.prompt_tokens + max_tokens) * mr * gr)
+        pre = self.price_up_front(mr, gr)
         token_id = None if self.token.unlimited_quota else self.token.id
         try:
             short = await ctx.ledger.reserve(self.user.id, token_id, pre)
@@ -295,10 +315,14 @@ class Job:
                 body["stream_options"] = {**(so if isinstance(so, dict) else {}), "include_usage": True}
                 rewrite = True
             include_usage = True
+        raw = self.raw
+        if rewrite and self.mode in FORM_MODES:  # a mapped model in an upload: the form rebuilt
+            raw, self.content_type = endpoints.rebuild_form(body, self.files)
+            rewrite = False
         return RelayRequest(
-            mode=self.mode, body=body, raw=self.raw, model=upstream_model,
+            mode=self.mode, body=body, raw=raw, model=upstream_model,
             requested_model=self.model, stream=self.stream, rewrite=rewrite,
-            include_usage=include_usage,
+            include_usage=include_usage, content_type=self.content_type, headers=self.client_headers,
         )
 
     async def attempt(self, channel: ChannelRecord) -> Outcome:
@@ -336,6 +360,8 @@ class Job:
     async def send(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
                    upstream: UpstreamRequest) -> Outcome:
         ctx = self.ctx
+        if self.mode == SPEECH:  # audio bytes, relayed as they come
+            return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream), RawStream())
         if self.stream and not adaptor.stream_after_create:
             return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream))
         deadline = time.monotonic() + ctx.settings.relay_timeout
@@ -352,12 +378,36 @@ class Job:
                 await asyncio.sleep(parsed.follow_delay)
             if self.sink.closed:  # nobody is waiting for the answer any more
                 return Outcome(None, channel, partial=True)
-        usage = parsed.usage
+        outcome = self.answered(channel, parsed)
+        self.sink.send_json(parsed.body, parsed.content_type)
+        return outcome
+
+    def answered(self, channel: ChannelRecord, parsed: ParsedResponse) -> Outcome:
+        """What a successful non-stream answer costs."""
+        mode, usage = self.mode, parsed.usage
+        if mode in IMAGE_MODES:
+            n = int(self.body.get("n") or 1)
+            return Outcome(Usage(0, 0), channel, quota=self.reserved,
+                           note=f"{n} image(s), size {self.body.get('size') or 'default'}"
+                                + (f", quality {self.body['quality']}" if self.body.get("quality") else ""))
+        if mode in AUDIO_IN_MODES:
+            u, seconds, text = endpoints.transcript_usage(parsed.body, parsed.content_type)
+            if u is not None:
+                return Outcome(u, channel)
+            mr, gr, _ = self.ratio(channel.type)
+            if seconds is not None:
+                tokens = endpoints.audio_seconds_tokens(seconds)
+                return Outcome(Usage(tokens, 0), channel, quota=math.ceil(tokens * mr * gr),
+                               note=f"{seconds:g} s of audio")
+            tokens = self.ctx.counter.count_text(text, self.model)
+            return Outcome(Usage(0, tokens), channel, quota=math.ceil(tokens * mr * gr),
+                           note="transcript tokens")
+        if mode == RERANK and usage is not None and not usage.prompt_tokens:
+            usage = Usage(usage.completion_tokens, 0)  # {total_tokens}: all of it is input
         if usage is None:
-            usage = Usage(self.prompt_tokens, ctx.counter.count_text(parsed.completion_text, self.model))
+            usage = Usage(self.prompt_tokens, self.ctx.counter.count_text(parsed.completion_text, self.model))
         elif not usage.prompt_tokens and self.mode != EMBEDDINGS:
             usage.prompt_tokens = self.prompt_tokens
-        self.sink.send_json(parsed.body)
         return Outcome(usage, channel)
 
     async def fetch_parsed(self, adaptor: Adaptor, rreq: RelayRequest, upstream: UpstreamRequest) -> ParsedResponse:
@@ -385,9 +435,11 @@ class Job:
                              type=f.type)
 
     async def stream_attempt(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
-                             call: Any) -> Outcome:
+                             call: Any, transcoder: StreamTranscoder | None = None) -> Outcome:
         sink = self.sink
-        transcoder = adaptor.new_stream(rreq)
+        raw = isinstance(transcoder, RawStream)
+        if transcoder is None:
+            transcoder = adaptor.new_stream(rreq)
         sink.on_close(call.cancel)
 
         def on_chunk(chunk: bytes) -> None:
@@ -397,7 +449,7 @@ class Job:
             frames = transcoder.feed(chunk)
             if frames:
                 if not sink.started:
-                    sink.start_stream()
+                    sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
                 sink.send(frames)
 
         json_streams = adaptor.json_streams
@@ -420,6 +472,9 @@ class Job:
             msg, timed_out = transport_error(resp)
             if not sink.started:
                 raise UpstreamTimeout(msg) if timed_out else UpstreamError(msg, status=502, code="upstream_unreachable")
+            if raw:  # audio cut short: the client sees the body end early
+                return Outcome(self.stream_usage(transcoder), channel, partial=True,
+                               quota=self.reserved if self.mode == SPEECH else None)
             # Mid-stream failure: one error event, [DONE], bill what was generated.
             sink.send([sse_frame({"error": {"message": f"{msg} (request id: {self.request_id})",
                                             "type": "upstream_error", "param": "", "code": "stream_interrupted"}}),
@@ -430,10 +485,12 @@ class Job:
         if not call.cancelled and not sink.closed:
             frames = transcoder.finish()
             if not sink.started:
-                sink.start_stream()
+                sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
             if frames:
                 sink.send(frames)
-        return Outcome(self.stream_usage(transcoder), channel, partial=call.cancelled or sink.closed)
+        return Outcome(self.stream_usage(transcoder), channel, partial=call.cancelled or sink.closed,
+                       quota=self.reserved if self.mode == SPEECH else None,
+                       note=f"{len(self.body.get('input') or '')} characters" if self.mode == SPEECH else "")
 
     def stream_usage(self, transcoder: Any) -> Usage:
         usage = transcoder.usage
@@ -453,7 +510,8 @@ class Job:
             return
         mr, gr, cr = self.ratio(channel.type)
         ratio = mr * gr
-        actual = ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
+        actual = outcome.quota if outcome.quota is not None else \
+            ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
         charged = await ctx.ledger.settle(self.reservation, actual)
         ctx.ledger.record_usage(self.user.id, self.token.id, channel.id, charged)
         balance = ctx.ledger.balance(USER, self.user.id)
@@ -461,6 +519,8 @@ class Job:
             ctx.spawn(maybe_remind_low_quota(ctx.mailer, ctx.users, ctx.spawn, self.user.id, balance))
         if ctx.options.bool("LogConsumeEnabled"):
             note = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
+            if outcome.note:
+                note = f"{outcome.note}; model ratio {mr:g}, group ratio {gr:g}"
             if charged < actual:
                 note += f"; charged {charged} of {actual} (balance ran out)"
             if outcome.partial:

@@ -382,6 +382,17 @@ class ConsoleGzip(tornado.web.GZipContentEncoding):
             self._gzipping = False
 
 
+MAX_BODY_BYTES = 64 * 1024 * 1024  # after gzip decoding too (Tornado checks the decoded size)
+
+
+def http_server(app: tornado.web.Application) -> Any:
+    """The HTTP server for an app: forwarded headers, a body cap, gzip request bodies decoded."""
+    import tornado.httpserver
+
+    return tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=MAX_BODY_BYTES,
+                                         decompress_request=True)
+
+
 def make_app(ctx: AppContext) -> tornado.web.Application:
     from handlers import all_routes
 

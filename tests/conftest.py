@@ -23,7 +23,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from models.db import EmbeddedMongo  # noqa: E402
-from services.context import AppContext, Settings, make_app  # noqa: E402
+from services.context import AppContext, Settings, http_server, make_app  # noqa: E402
 from tests.apiclient import ACCESS_TOKEN, ApiClient  # noqa: E402,F401 (ACCESS_TOKEN: tests import it here)
 from tests.fakeupstream import UpstreamState, make_upstream_app  # noqa: E402
 
@@ -45,9 +45,9 @@ def mongo(tmp_root: str) -> Iterator[EmbeddedMongo]:
     srv.stop()
 
 
-def listen(app: Any) -> tuple[tornado.httpserver.HTTPServer, int]:
+def listen(app: Any, make_server: Any = None) -> tuple[tornado.httpserver.HTTPServer, int]:
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server = make_server(app) if make_server else tornado.httpserver.HTTPServer(app, xheaders=True)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
 
@@ -117,7 +117,7 @@ async def start_gateway(mongo: EmbeddedMongo, upstream: Upstream, tmp_root: str,
                           initial_root_access_token=ACCESS_TOKEN, **settings)
     ctx = AppContext(s)
     await ctx.start()
-    server, port = listen(make_app(ctx))
+    server, port = listen(make_app(ctx), http_server)
     return Gateway(ctx, f"http://127.0.0.1:{port}", upstream), server
 
 

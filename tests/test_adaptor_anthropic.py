@@ -261,7 +261,7 @@ def test_build_request_url_headers_body() -> None:
 
 def test_adaptor_metadata() -> None:
     ad = AnthropicAdaptor()
-    assert ad.name == "anthropic" and ad.modes == frozenset({CHAT})
+    assert ad.name == "anthropic" and ad.modes == frozenset({CHAT, "messages"})
     assert PROVIDERS[14].adaptor == "anthropic"
     models = PROVIDERS[14].models
     assert "claude-3-5-sonnet-20241022" in models and "claude-opus-4-20250514" in models

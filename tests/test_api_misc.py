@@ -45,7 +45,7 @@ async def test_models_by_channel_type(gw: Gateway) -> None:
     assert "claude-3-5-sonnet-20241022" in models["14"]
     assert "deepseek-chat" in models["36"]
     assert "ERNIE-4.0-8K" in models["15"]  # Baidu is relayed natively now
-    assert models["46"] == []  # a type OneRelay has no adaptor for yet (Replicate)
+    assert models["43"] == []  # a type that relays no model requests (Proxy: raw pass-through only)
     assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in models.values())
     # the built-in lists match the adaptors'
     assert models["3"] == list(PROVIDERS[3].models)
