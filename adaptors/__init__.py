@@ -28,6 +28,7 @@ from .zhipu import ZhipuAdaptor
 from .ali import AliAdaptor
 from .baidu import BaiduAdaptor
 from .vertex import VertexAdaptor
+from .replicate import ReplicateAdaptor
 # (imports of further adaptor families go above this line)
 
 
@@ -52,6 +53,7 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         AliAdaptor(),
         BaiduAdaptor(),
         VertexAdaptor(settings),
+        ReplicateAdaptor(),
         # (further adaptor families go above this line)
     )
 
