@@ -115,6 +115,10 @@ class RelayRequest:
     # holds its text fields).
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)  # client headers an upstream needs (anthropic-beta)
+    subpath: str = ""  # after the mode's path: /v1/responses/input_tokens, /compact
+    # What an adaptor's build_request leaves for its parse_response and stream in this attempt
+    # (an asynchronous upstream's key and prediction id); the pipeline never reads it.
+    adaptor_state: Any = None
 
     def body_bytes(self) -> bytes:
         if not self.rewrite:

@@ -37,6 +37,7 @@ from .base import (
 )
 from .common import dumps, error_payload, loads_or_none, raw_message
 from .registry import PROVIDERS
+from .responses import ResponsesPassthroughStream, usage_of_response
 from .sse import SSEDecoder
 
 
@@ -60,6 +61,11 @@ def _error_payload(status: int, body: bytes) -> tuple[dict[str, Any], str, Any, 
     else:
         message = raw_message(body, status)
     return error_payload(message), message, None, None
+
+
+def responses_usage(body: bytes) -> Usage | None:
+    data = loads_or_none(body)
+    return usage_of_response(data) if isinstance(data, dict) else None
 
 
 def parse_openai_error(status: int, body: bytes) -> UpstreamFailure:
@@ -269,7 +275,7 @@ class OpenAIAdaptor(Adaptor):
     def _url(self, req: RelayRequest, target: ChannelTarget, rules: _TypeRules) -> str:
         spec = PROVIDERS.get(target.type)
         prefix = spec.path_prefix if spec is not None else "/v1"
-        return self._base(target, spec, rules) + prefix + (rules.paths or MODE_PATHS)[req.mode]
+        return self._base(target, spec, rules) + prefix + (rules.paths or MODE_PATHS)[req.mode] + req.subpath
 
     def headers(self, target: ChannelTarget, content_type: str = "application/json") -> dict[str, str]:
         h = {"Content-Type": content_type, "Authorization": "Bearer " + target.key}
@@ -288,6 +294,8 @@ class OpenAIAdaptor(Adaptor):
             fmt = req.body.get("response_format") or "json"
             text_type = "application/json" if fmt in ("json", "verbose_json") else "text/plain; charset=utf-8"
             return ParsedResponse(body, None, "", content_type=text_type)
+        if req.mode == RESPONSES:
+            return ParsedResponse(body, responses_usage(body), "")
         try:
             data = json.loads(body)
         except ValueError:
@@ -299,6 +307,8 @@ class OpenAIAdaptor(Adaptor):
         return ParsedResponse(body, usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        if req.mode == RESPONSES:
+            return ResponsesPassthroughStream()
         return OpenAIStream(req)
 
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
@@ -331,7 +341,7 @@ class AzureAdaptor(OpenAIAdaptor):
         base = (target.base_url or "").rstrip("/")
         version = (target.config.get("api_version") or target.other or AZURE_DEFAULT_API_VERSION)
         if req.mode == RESPONSES:  # not per deployment: the deployment is the body's model
-            return f"{base}/openai/responses?api-version={max(version, AZURE_RESPONSES_API_VERSION)}"
+            return f"{base}/openai/responses{req.subpath}?api-version={max(version, AZURE_RESPONSES_API_VERSION)}"
         path = MODE_PATHS[req.mode]
         return f"{base}/openai/deployments/{azure_deployment(req.model)}{path}?api-version={version}"
 
@@ -345,7 +355,7 @@ class AzureAdaptor(OpenAIAdaptor):
         return {"Content-Type": content_type, "api-key": target.key}
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
-        return AzureStream(req)
+        return super().new_stream(req) if req.mode == RESPONSES else AzureStream(req)
 
 
 

@@ -121,7 +121,6 @@ SIZE_RATIOS = {"1024x1024": "1:1", "512x512": "1:1", "256x256": "1:1", "1792x102
 FLUX_RATIOS = frozenset({"1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"})
 
 _MODEL = re.compile(r"([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(?::([0-9A-Za-z]+))?")
-_STATE = "_replicate_attempt"
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
                 403: "invalid_request_error", 404: "not_found_error", 429: "rate_limit_error"}
 
@@ -161,7 +160,7 @@ class _Attempt:
 
 
 def _attempt(req: RelayRequest) -> _Attempt | None:
-    state = getattr(req, _STATE, None)
+    state = req.adaptor_state
     return state if isinstance(state, _Attempt) else None
 
 
@@ -444,7 +443,7 @@ class ReplicateAdaptor(Adaptor):
             body["stream"] = True
         else:
             headers["Prefer"] = "wait"
-        setattr(req, _STATE, _Attempt(target.key, base))
+        req.adaptor_state = _Attempt(target.key, base)
         return UpstreamRequest("POST", url, headers, dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import api, dashboard, relay, web
+from . import api, dashboard, formats, relay, web
 from .base import NotFoundHandler
 
 
 def all_routes(dist: str) -> list[Any]:
     return (
         relay.routes
+        + formats.routes
         + dashboard.routes
         + api.routes
         + [(r"/(?:v1|api)(?:/.*)?", NotFoundHandler)]

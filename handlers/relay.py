@@ -108,10 +108,16 @@ class ModelsHandler(OpenAIHandler):
 
     async def get(self, model: str | None = None) -> None:
         job = Job(self.ctx, self, CHAT, self.request_id)  # type: ignore[arg-type]
-        await job.authorize(self.request.headers.get("Authorization"), self.client_ip)
+        auth = self.request.headers.get("Authorization")
+        if not auth and self.request.headers.get("x-api-key"):
+            auth = "Bearer " + self.request.headers["x-api-key"]
+        await job.authorize(auth, self.client_ip)
         assert job.token is not None and job.user is not None
         names = sorted(job.token.models) if job.token.models is not None else \
             self.ctx.router.models_for_group(job.user.group)
+        if self.request.headers.get("anthropic-version"):  # an Anthropic client: its list shape
+            self.anthropic_models(names, model)
+            return
         owners = self.ctx.model_owners()
         items: list[dict[str, Any]] = [{"id": n, "object": "model", "created": 1626777600,
                   "owned_by": owners.get(n, "custom"), "root": n, "parent": None,
@@ -123,6 +129,17 @@ class ModelsHandler(OpenAIHandler):
             self.finish(found)
             return
         self.finish({"object": "list", "data": items})
+
+    def anthropic_models(self, names: list[str], model: str | None) -> None:
+        items = [{"type": "model", "id": n, "display_name": n, "created_at": "2024-01-01T00:00:00Z"} for n in names]
+        if model is not None:
+            found = next((m for m in items if m["id"] == model), None)
+            if found is None:
+                raise NotFound(f"The model '{model}' does not exist", code="model_not_found")
+            self.finish(found)
+            return
+        self.finish({"data": items, "has_more": False, "first_id": items[0]["id"] if items else None,
+                     "last_id": items[-1]["id"] if items else None})
 
     async def delete(self, model: str | None = None) -> None:
         job = Job(self.ctx, self, CHAT, self.request_id)  # type: ignore[arg-type]

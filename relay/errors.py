@@ -13,9 +13,10 @@ class GatewayError(Exception):
     code: Any = None
 
     def __init__(self, message: str, *, status: int | None = None, type: str | None = None,
-                 code: Any = None, payload: dict[str, Any] | None = None) -> None:
+                 code: Any = None, payload: dict[str, Any] | None = None, param: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.param = param
         if status is not None:
             self.status = status
         if type is not None:
@@ -26,7 +27,7 @@ class GatewayError(Exception):
 
     def to_openai(self, request_id: str) -> dict[str, Any]:
         base = dict(self.payload) if self.payload else {
-            "message": self.message, "type": self.type, "param": "", "code": self.code,
+            "message": self.message, "type": self.type, "param": self.param, "code": self.code,
         }
         msg = str(base.get("message") or self.message)
         base["message"] = f"{msg} (request id: {request_id})" if request_id else msg

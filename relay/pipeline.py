@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from adaptors import responses as openai_responses
 from adaptors.registry import PROVIDERS
 from adaptors.base import (
-    CHAT, DONE_FRAME, EDITS, EMBEDDINGS, MODERATIONS, RERANK, SPEECH, Adaptor, ChannelTarget, ParsedResponse,
+    CHAT, COMPLETIONS, DONE_FRAME, EDITS, EMBEDDINGS, MESSAGES, MODERATIONS, RERANK, RESPONSES, SPEECH, Adaptor, ChannelTarget, ParsedResponse,
     RelayRequest, StreamTranscoder, UpstreamRejected, UpstreamRequest, Usage, sse_frame,
 )
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, ChannelRecord
@@ -33,6 +34,10 @@ from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
 from . import endpoints, ratios
 from .endpoints import AUDIO_IN_MODES, FORM_MODES, IMAGE_MODES
+from .formats import (
+    CONVERTED_MODES, Chained, Conversion, MessagesConversion, ResponsesConversion, chat_body_for,
+    messages_error_frames,
+)
 from pymongo.errors import PyMongoError
 
 from .errors import (
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("onerelay.relay")
 
 # Types that reject `stream_options` (their registry quirk): never inject it there.
+MAX_POLL_SECONDS = 600
 _NO_STREAM_OPTIONS = frozenset(t for t, s in PROVIDERS.items() if "no_stream_options" in s.quirks)
 
 
@@ -125,6 +131,11 @@ class Job:
     path_model: str | None = None  # /v1/engines/{model}/embeddings
     client_headers: dict[str, str] = field(default_factory=dict)
     files: dict[str, Any] = field(default_factory=dict)  # an upload's files (multipart modes)
+    # /v1/messages and /v1/responses: the request as chat, for channels that need converting
+    chat_body: dict[str, Any] | None = None
+    conversion: Conversion | None = None  # this attempt's way back to the client's format
+    subpath: str = ""  # /v1/responses/input_tokens, /compact: after the mode's path upstream
+    response_id: str | None = None  # a natively created Responses id (its channel is remembered)
 
     # -- authorisation ------------------------------------------------------------------------
     async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
@@ -167,6 +178,8 @@ class Job:
         parsed = endpoints.parse_request(self.mode, raw, self.content_type, self.path_model)
         self.body, self.model, self.raw, self.stream = parsed.body, parsed.model, raw, parsed.stream
         self.files = parsed.files
+        if self.mode in CONVERTED_MODES and not self.subpath:
+            self.chat_body = chat_body_for(self.mode, self.body, self.model)
 
     def count_prompt(self) -> int:
         mode, body, model, counter = self.mode, self.body, self.model, self.ctx.counter
@@ -179,11 +192,15 @@ class Job:
             return counter.count_text(body["query"], model) + sum(counter.count_text(d, model) for d in docs)
         if mode in IMAGE_MODES or mode == SPEECH or mode in AUDIO_IN_MODES:
             return 0
+        if self.chat_body is not None:
+            return counter.count_prompt(CHAT, self.chat_body, model)
         return counter.count_prompt(mode, body, model)
 
     def price_up_front(self, mr: float, gr: float) -> int:
         """The quota reserved before the upstream is called."""
         mode, ratio = self.mode, mr * gr
+        if self.subpath == "/input_tokens":  # counting only: free
+            return 0
         if mode in IMAGE_MODES:  # the exact price: known from the request
             return endpoints.image_quota(self.body, self.model, ratio)
         if mode == SPEECH:
@@ -191,7 +208,10 @@ class Job:
         if mode in AUDIO_IN_MODES:
             estimate = endpoints.upload_estimate_tokens(len(self.raw))
             return int((self.ctx.options.int("PreConsumedQuota") + estimate) * ratio)
-        max_tokens = self.body.get("max_completion_tokens") or self.body.get("max_tokens") or 0
+        src = self.chat_body or self.body
+        max_tokens = src.get("max_completion_tokens") or src.get("max_tokens") or 0
+        if not isinstance(max_tokens, int):
+            max_tokens = 0
         return int((self.ctx.options.int("PreConsumedQuota") + self.prompt_tokens + max_tokens) * ratio)
 
     # -- routing ------------------------------------------------------------------------------
@@ -268,6 +288,8 @@ class Job:
             try:
                 outcome = await self.attempt(channel)
                 self.ctx.metrics.record(channel.id, True)
+                if self.response_id:
+                    await self.remember_response(channel)
                 return outcome
             except UpstreamError as e:
                 last = e
@@ -285,19 +307,28 @@ class Job:
                 last.payload = {**last.payload, "message": last.message}
         raise last
 
+    async def remember_response(self, channel: ChannelRecord) -> None:
+        assert self.user is not None and self.response_id is not None
+        try:
+            await self.ctx.response_routes.remember(self.response_id, channel.id, self.user.id)
+        except PyMongoError as e:  # the answer is out; only its follow-up calls will miss
+            log.warning("request %s: response %s not remembered: %s", self.request_id, self.response_id, e)
+
     def after_failure(self, channel: ChannelRecord, e: UpstreamError) -> None:
         ctx = self.ctx
         if e.disables_channel and ctx.options.bool("AutomaticDisableChannelEnabled"):
             ctx.spawn(ctx.disable_channel(channel.id, CH_AUTO_DISABLED, f"upstream said: {e.message}"))
 
     def build(self, channel: ChannelRecord, adaptor: Adaptor) -> RelayRequest:
-        body, rewrite = self.body, False
+        converted = self.conversion is not None
+        mode = CHAT if converted else self.mode
+        body, rewrite = (dict(self.chat_body or {}), True) if converted else (self.body, False)
         upstream_model = channel.model_mapping.get(self.model, self.model)
         if upstream_model != self.model:
             body = dict(body)
             body["model"] = upstream_model
             rewrite = True
-        if channel.system_prompt and self.mode == CHAT:
+        if channel.system_prompt and mode == CHAT:
             body = dict(body) if not rewrite else body
             msgs = list(body["messages"])
             first = msgs[0] if msgs else None
@@ -307,8 +338,11 @@ class Job:
                 msgs.insert(0, {"role": "system", "content": channel.system_prompt})
             body["messages"] = msgs
             rewrite = True
-        include_usage = False
-        if self.stream and self.ctx.settings.enforce_include_usage and channel.type not in _NO_STREAM_OPTIONS:
+        include_usage = converted and self.stream  # the conversion reports usage to the client
+        if converted and channel.type in _NO_STREAM_OPTIONS:
+            body.pop("stream_options", None)
+        elif self.stream and mode in (CHAT, COMPLETIONS) and self.ctx.settings.enforce_include_usage \
+                and channel.type not in _NO_STREAM_OPTIONS:
             so = body.get("stream_options")
             if not (isinstance(so, dict) and so.get("include_usage") is True):
                 body = dict(body) if not rewrite else body
@@ -320,16 +354,22 @@ class Job:
             raw, self.content_type = endpoints.rebuild_form(body, self.files)
             rewrite = False
         return RelayRequest(
-            mode=self.mode, body=body, raw=raw, model=upstream_model,
+            mode=mode, body=body, raw=raw, model=upstream_model,
             requested_model=self.model, stream=self.stream, rewrite=rewrite,
             include_usage=include_usage, content_type=self.content_type, headers=self.client_headers,
+            subpath=self.subpath,
         )
 
     async def attempt(self, channel: ChannelRecord) -> Outcome:
         ctx = self.ctx
         adaptor = ctx.adaptors.get(channel.type)
         spec = PROVIDERS.get(channel.type)
-        if adaptor is None or spec is None or self.mode not in spec.modes:
+        self.conversion = None
+        if spec is not None and self.mode not in spec.modes and self.chat_body is not None \
+                and CHAT in spec.modes:  # a Messages or Responses request this channel takes as chat
+            self.conversion = MessagesConversion(self.model, self.prompt_tokens) if self.mode == MESSAGES \
+                else ResponsesConversion(self.body, self.model)
+        elif adaptor is None or spec is None or self.mode not in spec.modes:
             raise UpstreamError(
                 f"Channel #{channel.id} (type {channel.type}) does not support {self.mode} requests",
                 status=503, code="channel_type_unsupported")
@@ -364,7 +404,8 @@ class Job:
             return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream), RawStream())
         if self.stream and not adaptor.stream_after_create:
             return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream))
-        deadline = time.monotonic() + ctx.settings.relay_timeout
+        # Polling an asynchronous upstream stops at RELAY_TIMEOUT, or after 10 minutes without one.
+        deadline = time.monotonic() + (ctx.settings.relay_timeout or MAX_POLL_SECONDS)
         while True:
             parsed = await self.fetch_parsed(adaptor, rreq, upstream)
             if parsed.follow is None:
@@ -379,12 +420,19 @@ class Job:
             if self.sink.closed:  # nobody is waiting for the answer any more
                 return Outcome(None, channel, partial=True)
         outcome = self.answered(channel, parsed)
-        self.sink.send_json(parsed.body, parsed.content_type)
+        if self.conversion is not None:
+            self.sink.send_json(self.conversion.answer(parsed.body))
+        else:
+            if self.mode == RESPONSES:
+                self.response_id = openai_responses.response_id_of(parsed.body)
+            self.sink.send_json(parsed.body, parsed.content_type)
         return outcome
 
     def answered(self, channel: ChannelRecord, parsed: ParsedResponse) -> Outcome:
         """What a successful non-stream answer costs."""
         mode, usage = self.mode, parsed.usage
+        if self.subpath == "/input_tokens":
+            return Outcome(Usage(0, 0), channel, quota=0, note="input token count")
         if mode in IMAGE_MODES:
             n = int(self.body.get("n") or 1)
             return Outcome(Usage(0, 0), channel, quota=self.reserved,
@@ -440,6 +488,8 @@ class Job:
         raw = isinstance(transcoder, RawStream)
         if transcoder is None:
             transcoder = adaptor.new_stream(rreq)
+            if self.conversion is not None:
+                transcoder = Chained(transcoder, self.conversion.stream())
         sink.on_close(call.cancel)
 
         def on_chunk(chunk: bytes) -> None:
@@ -475,10 +525,8 @@ class Job:
             if raw:  # audio cut short: the client sees the body end early
                 return Outcome(self.stream_usage(transcoder), channel, partial=True,
                                quota=self.reserved if self.mode == SPEECH else None)
-            # Mid-stream failure: one error event, [DONE], bill what was generated.
-            sink.send([sse_frame({"error": {"message": f"{msg} (request id: {self.request_id})",
-                                            "type": "upstream_error", "param": "", "code": "stream_interrupted"}}),
-                       DONE_FRAME])
+            # Mid-stream failure: one error event (in the client's format), bill what was generated.
+            sink.send(self.stream_error_frames(f"{msg} (request id: {self.request_id})"))
             return Outcome(self.stream_usage(transcoder), channel, partial=True)
         if resp.code != 599 and not 200 <= resp.code < 300:
             raise self.failure(adaptor, resp.code, bytes(call.error_body))
@@ -488,9 +536,22 @@ class Job:
                 sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
             if frames:
                 sink.send(frames)
+        if self.mode == RESPONSES and self.conversion is None:
+            self.response_id = getattr(transcoder, "response_id", None)
         return Outcome(self.stream_usage(transcoder), channel, partial=call.cancelled or sink.closed,
                        quota=self.reserved if self.mode == SPEECH else None,
                        note=f"{len(self.body.get('input') or '')} characters" if self.mode == SPEECH else "")
+
+    def stream_error_frames(self, message: str) -> list[bytes]:
+        if self.conversion is not None:
+            return self.conversion.error_frames(message, "stream_interrupted")
+        if self.mode == MESSAGES:
+            return messages_error_frames(message)
+        if self.mode == RESPONSES:
+            return [b"event: error\n" + sse_frame({"type": "error", "code": "stream_interrupted", "message": message,
+                                                   "param": None, "sequence_number": 0})]
+        return [sse_frame({"error": {"message": message, "type": "upstream_error", "param": "",
+                                     "code": "stream_interrupted"}}), DONE_FRAME]
 
     def stream_usage(self, transcoder: Any) -> Usage:
         usage = transcoder.usage

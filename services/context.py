@@ -195,6 +195,7 @@ class AppContext:
         from models.ledger import QuotaLedger
         from models.options import Options, OptionStore
         from models.redemptions import RedemptionStore
+        from models.response_routes import ResponseRoutes
         from models.tokens import TokenStore
         from models.users import UserStore, hash_password
         from relay.channel_test import ChannelChecks, CheckServices
@@ -226,6 +227,7 @@ class AppContext:
         self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval, events=self.events,
                                   owner=self.events.origin, lease_ttl=settings.lease_ttl)
         self.logs = LogStore(self.db, self.ledger)
+        self.response_routes = ResponseRoutes(self.db)
         self.counter = TokenCounter(o200k=bool(settings.tiktoken_cache_dir))
         self.adaptors = build_registry(settings)
         self.http = make_client(settings.relay_max_connections)
@@ -264,6 +266,7 @@ class AppContext:
         await self.db.ping()
         if self.settings.is_master:
             await self.db.ensure_indexes(self.settings.log_retention_days)
+            await self.response_routes.ensure_indexes()
         await self.share_session_secret()
         await self.events.start()
         await self.option_store.load()

@@ -697,8 +697,6 @@ async def test_e2e_chat_answered_by_prefer_wait(gw: Gateway, replicate: tuple[Fa
     assert resp.choices[0].message.content == REPLY and state.of("get") == []
 
 
-@pytest.mark.xfail(reason="relay/pipeline.py send(): with RELAY_TIMEOUT=0 (no limit, the default) the poll "
-                          "deadline is 'now', so the first follow raises UpstreamTimeout")
 async def test_e2e_polling_with_the_default_relay_timeout(gw: Gateway,
                                                           replicate: tuple[FakeReplicateState, str]) -> None:
     _, url = replicate
