@@ -12,8 +12,15 @@ from adaptors.base import (
     TRANSCRIPTIONS, TRANSLATIONS,
 )
 from relay.endpoints import MAX_UPLOAD_BYTES, UPLOAD_BODY_LIMIT
-from relay.errors import GatewayError, NotFound, NotImplementedAPI
+from adaptors.base import ChannelTarget, UpstreamRejected
+from adaptors.proxy import build_proxy_request, response_headers
+from models.channels import CH_ENABLED
+from models.users import ROLE_ADMIN
+from relay.errors import BadRequest, Forbidden, GatewayError, NotFound, NotImplementedAPI
 from relay.pipeline import Job
+from relay.upstream import UpstreamCall, transport_error
+
+PROXY_TYPE = 43
 
 from .base import OpenAIHandler
 
@@ -156,6 +163,46 @@ class NotImplementedHandler(OpenAIHandler):
     get = post = put = delete = patch = _refuse  # type: ignore[assignment]
 
 
+class ProxyHandler(OpenAIHandler):
+    """``ANY /v1/oneapi/proxy/{channel id}/{path}``: One API's raw pass-through to a Proxy
+    channel (type 43), for an admin's key only; nothing is billed (adaptors/proxy.py)."""
+
+    async def _proxy(self, channel_id: str, path: str | None = None) -> None:
+        job = Job(self.ctx, self, CHAT, self.request_id)  # type: ignore[arg-type]
+        await job.authorize(self.request.headers.get("Authorization"), self.client_ip)
+        assert job.user is not None
+        if job.user.role < ROLE_ADMIN:
+            raise Forbidden("Only an admin's API key may use the proxy", code="proxy_forbidden")
+        channel = self.ctx.router.get(int(channel_id))
+        if channel is None:
+            raise Forbidden(f"Channel {channel_id} does not exist", code="invalid_channel")
+        if channel.status != CH_ENABLED:
+            raise Forbidden(f"Channel {channel_id} is disabled", code="channel_disabled")
+        if channel.type != PROXY_TYPE:
+            raise BadRequest(f"Channel {channel_id} is not a Proxy channel (type {PROXY_TYPE})",
+                             code="not_a_proxy_channel")
+        target = ChannelTarget(id=channel.id, type=channel.type, key=channel.next_key(),
+                               base_url=channel.base_url, config=channel.config, other=channel.other)
+        try:
+            up = build_proxy_request(self.request.method or "GET", path or "", self.request.query,
+                                     self.request.headers, self.request.body or None, target)
+        except UpstreamRejected as r:
+            f = r.failure
+            raise GatewayError(f.message, status=f.status, type=f.type, code=f.code) from None
+        resp = await UpstreamCall(self.ctx.http, up, timeout=self.ctx.settings.relay_timeout,
+                                  proxy=self.ctx.proxy).fetch()
+        if resp.code == 599:
+            msg, timed_out = transport_error(resp)
+            raise GatewayError(msg, status=504 if timed_out else 502, type="upstream_error",
+                               code="upstream_timeout" if timed_out else "upstream_unreachable")
+        self.set_status(resp.code, resp.reason or "Unknown")
+        for name, value in response_headers(resp.headers):
+            self.add_header(name, value)
+        self.finish(resp.body or b"")
+
+    get = post = put = patch = delete = head = _proxy  # type: ignore[assignment]
+
+
 _NOT_IMPLEMENTED = [
     r"/v1/files(?:/.*)?", r"/v1/fine_tuning/jobs(?:/.*)?", r"/v1/fine-tunes(?:/.*)?", r"/v1/assistants(?:/.*)?",
     r"/v1/threads(?:/.*)?",
@@ -175,7 +222,9 @@ routes = [
     (r"/v1/audio/speech", RelayHandler, {"mode": SPEECH}),
     (r"/v1/audio/transcriptions", UploadHandler, {"mode": TRANSCRIPTIONS}),
     (r"/v1/audio/translations", UploadHandler, {"mode": TRANSLATIONS}),
+    (r"/v1/oneapi/proxy/(\d+)(/.*)?", ProxyHandler),
     (r"/v1/models", ModelsHandler),
     (r"/v1/models/(.+)", ModelsHandler),
 ] + [(p, NotImplementedHandler) for p in _NOT_IMPLEMENTED]
+
 
