@@ -300,6 +300,12 @@ class Adaptor:
         raise NotImplementedError
     modes: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
 
+    def speaks(self, mode: str, model: str) -> bool:
+        """Whether a request of ``mode`` for the (upstream) ``model`` goes to this provider as it
+        is. A Messages or Responses request it does not speak is converted to chat instead
+        (a Claude-only format on a channel that also serves other models)."""
+        return mode in self.modes
+
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         raise NotImplementedError
 

@@ -365,11 +365,13 @@ class Job:
         adaptor = ctx.adaptors.get(channel.type)
         spec = PROVIDERS.get(channel.type)
         self.conversion = None
-        if spec is not None and self.mode not in spec.modes and self.chat_body is not None \
+        native = adaptor is not None and spec is not None and self.mode in spec.modes and \
+            adaptor.speaks(self.mode, channel.model_mapping.get(self.model, self.model))
+        if not native and spec is not None and self.chat_body is not None \
                 and CHAT in spec.modes:  # a Messages or Responses request this channel takes as chat
             self.conversion = MessagesConversion(self.model, self.prompt_tokens) if self.mode == MESSAGES \
                 else ResponsesConversion(self.body, self.model)
-        elif adaptor is None or spec is None or self.mode not in spec.modes:
+        elif not native:
             raise UpstreamError(
                 f"Channel #{channel.id} (type {channel.type}) does not support {self.mode} requests",
                 status=503, code="channel_type_unsupported")
