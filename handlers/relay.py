@@ -11,7 +11,7 @@ from adaptors.base import (
     CHAT, COMPLETIONS, EDITS, EMBEDDINGS, IMAGE_EDITS, IMAGE_VARIATIONS, IMAGES, MODERATIONS, RERANK, SPEECH,
     TRANSCRIPTIONS, TRANSLATIONS,
 )
-from relay.endpoints import MAX_UPLOAD_BYTES, UPLOAD_BODY_LIMIT
+from relay.endpoints import FORM_MODES, MAX_UPLOAD_BYTES, UPLOAD_BODY_LIMIT, with_path_model
 from adaptors.base import ChannelTarget, UpstreamRejected
 from adaptors.proxy import build_proxy_request, response_headers
 from models.channels import CH_ENABLED
@@ -78,10 +78,16 @@ class RelayHandler(OpenAIHandler):
         return self.request.body
 
     async def post(self, path_model: str | None = None) -> None:
-        job = Job(self.ctx, self, self.mode, self.request_id,
-                  content_type=self.request.headers.get("Content-Type", "application/json"),
-                  path_model=path_model)
-        await job.run(self.body(), self.request.headers.get("Authorization"), self.client_ip)
+        raw = self.body()
+        if path_model is not None:  # /v1/engines/{model}/...: the upstream reads the model from the body
+            raw = with_path_model(raw, path_model)
+        # Uploads go upstream with their own multipart type (its boundary); every other body is
+        # validated as JSON and sent as JSON, whatever the client labelled it (curl -d says
+        # application/x-www-form-urlencoded).
+        content_type = self.request.headers.get("Content-Type", "application/json") \
+            if self.mode in FORM_MODES else "application/json"
+        job = Job(self.ctx, self, self.mode, self.request_id, content_type=content_type, path_model=path_model)
+        await job.run(raw, self.request.headers.get("Authorization"), self.client_ip)
         if not self._finished and not self.closed:
             self.finish()
 
@@ -94,17 +100,35 @@ class UploadHandler(RelayHandler):
     def initialize(self, mode: str = TRANSCRIPTIONS) -> None:  # type: ignore[override]
         super().initialize(mode)
         self._buf = bytearray()
+        self._too_large = False
+
+    @staticmethod
+    def too_large() -> GatewayError:
+        return GatewayError(f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", status=413,
+                            type="invalid_request_error", code="request_too_large")
 
     def prepare(self) -> None:
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > UPLOAD_BODY_LIMIT:
-            raise GatewayError(f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", status=413,
-                               type="invalid_request_error", code="request_too_large")
+            raise self.too_large()
         # Without a length (chunked), the connection stops reading past the limit.
         self.request.connection.set_max_body_size(UPLOAD_BODY_LIMIT)  # type: ignore[union-attr]
 
     def data_received(self, chunk: bytes) -> None:
+        # A gzip body is capped by its encoded length above; decoded, it may grow past the limit
+        # (up to the server's 64 MB): the rest is dropped and the request answered 413.
+        if self._too_large:
+            return
+        if len(self._buf) + len(chunk) > UPLOAD_BODY_LIMIT:
+            self._too_large = True
+            self._buf = bytearray()
+            return
         self._buf += chunk
+
+    async def post(self, path_model: str | None = None) -> None:
+        if self._too_large:
+            raise self.too_large()
+        await super().post(path_model)
 
     def body(self) -> bytes:
         return bytes(self._buf)

@@ -125,11 +125,13 @@ def rebuild_form(fields: dict[str, Any], files: dict[str, list[HTTPFile]]) -> tu
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 
 
-def _int_field(body: dict[str, Any], key: str, *, lo: int, hi: int | None = None) -> int | None:
+def _int_field(body: dict[str, Any], key: str, *, lo: int, hi: int | None = None,
+               form: bool = False) -> int | None:
+    """An integer field in range; a form's fields are text, so there (only) "2" is 2."""
     v = body.get(key)
-    if v is None or v == "":
+    if v is None or (form and v == ""):
         return None
-    if isinstance(v, str):
+    if isinstance(v, str) and form:
         try:
             v = int(v)
         except ValueError:
@@ -149,6 +151,20 @@ def _text_field(body: dict[str, Any], key: str, *, required: bool = False) -> st
     if not isinstance(v, str):
         raise _bad(f"`{key}` must be a string", f"invalid_{key}")
     return v
+
+
+def with_path_model(raw: bytes, model: str) -> bytes:
+    """A ``/v1/engines/{model}/...`` body with the path's model written into it: the path names
+    the model, and the upstream (``/v1/embeddings``) reads it from the body. A body that is not
+    a JSON object is returned as it is, for :func:`parse_request` to refuse."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return raw
+    if not isinstance(body, dict) or body.get("model") == model:
+        return raw
+    body["model"] = model
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _model(body: dict[str, Any], mode: str, path_model: str | None) -> str:
@@ -188,7 +204,7 @@ def parse_request(mode: str, raw: bytes, content_type: str = "application/json",
         docs = body.get("documents")
         if not isinstance(docs, list) or not docs:
             raise _bad("`documents` must be a non-empty array", "invalid_documents")
-        _int_field(body, "top_n", lo=1)
+        _int_field(body, "top_n", lo=1)  # JSON only
     elif mode == SPEECH:
         text = _text_field(body, "input", required=True) or ""
         if len(text) > SPEECH_MAX_CHARS:
@@ -201,7 +217,7 @@ def parse_request(mode: str, raw: bytes, content_type: str = "application/json",
             if limit and len(prompt) > limit:
                 raise _bad(f"`prompt` is longer than {limit} characters for {model}", "invalid_prompt")
         lo, hi = IMAGE_AMOUNTS.get(model, (1, 10))
-        _int_field(body, "n", lo=lo, hi=hi)
+        _int_field(body, "n", lo=lo, hi=hi, form=mode in FORM_MODES)
         size = _text_field(body, "size")
         sizes = IMAGE_SIZE_RATIOS.get(model)
         if size and sizes and size not in sizes:
