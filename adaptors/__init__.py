@@ -28,6 +28,7 @@ from .zhipu import ZhipuAdaptor
 from .ali import AliAdaptor
 from .baidu import BaiduAdaptor
 from .vertex import VertexAdaptor
+from .xunfei import XunfeiAdaptor
 from .replicate import ReplicateAdaptor
 # (imports of further adaptor families go above this line)
 
@@ -53,6 +54,7 @@ def families(settings: Any = None) -> tuple[Adaptor, ...]:
         AliAdaptor(),
         BaiduAdaptor(),
         VertexAdaptor(settings),
+        XunfeiAdaptor(),
         ReplicateAdaptor(),
         # (further adaptor families go above this line)
     )
