@@ -1,4 +1,5 @@
-"""Alibaba DashScope, native API (channel type 17): OpenAI chat and embeddings <-> DashScope.
+"""Alibaba DashScope, native API (channel type 17): OpenAI chat, embeddings and image generation
+<-> DashScope.
 
 Pure converters (PROVIDERS.md §6 "Alibaba DashScope"; One API relay/adaptor/ali):
 
@@ -20,6 +21,22 @@ Pure converters (PROVIDERS.md §6 "Alibaba DashScope"; One API relay/adaptor/ali
 * embeddings: ``POST {base}/api/v1/services/embeddings/text-embedding/text-embedding`` with
   ``{model, input: {texts}, parameters: {dimension, text_type}}`` →
   ``output.embeddings[{text_index, embedding}]``, ``usage.total_tokens``.
+* images (``/v1/images/generations``, as One API's ``ali/image.go``, wanx models): an
+  asynchronous task. ``POST {base}/api/v1/services/aigc/text2image/image-synthesis`` with
+  ``X-DashScope-Async: enable`` and ``{model, input: {prompt, negative_prompt?}, parameters:
+  {n, size: "1024*1024", style?, seed?, prompt_extend?, watermark?}}`` answers ``{output:
+  {task_id, task_status: "PENDING"}}``; the task is then polled (``GET {base}/api/v1/tasks/{id}``,
+  Bearer, a follow request every :data:`POLL_DELAY` seconds) while it is PENDING/RUNNING/
+  SUSPENDED. SUCCEEDED: ``output.results`` ``[{url, actual_prompt?}]`` (failed results
+  ``{code, message}`` are left out; all failed → the first failure) → ``{created, data:
+  [{url, revised_prompt?}]}``. FAILED/CANCELED/UNKNOWN → :class:`~adaptors.base.UpstreamRejected`
+  (``DataInspectionFailed`` and ``InvalidParameter*`` are 400s, not retried; the rest 500s).
+  ``response_format: b64_json``: each image URL is fetched by one more follow request (no key
+  sent) and answered as ``b64_json`` (:class:`ImageAnswer`, shared with Zhipu). OpenAI's
+  ``style`` values (vivid, natural) have no wanx equivalent and are dropped; a wanx-v1 style
+  (``<anime>`` or ``anime``) is passed. ``ali-stable-diffusion-*`` (One API's names) are sent as
+  DashScope's ``stable-diffusion-*``. Unlike One API, the task is polled at the channel's base
+  URL (not always dashscope.aliyuncs.com) and a failed task is an error, not an HTTP 200.
 * errors: non-2xx ``{code, message, request_id}`` (a stream's error comes as an SSE frame):
   ``InvalidApiKey`` and ``Arrearage`` disable the channel.
 
@@ -30,13 +47,18 @@ finish chunk is separate from the last text.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-from typing import Any
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from .base import (
     CHAT,
     EMBEDDINGS,
+    IMAGES,
     Adaptor,
     ChannelTarget,
     ParsedResponse,
@@ -81,6 +103,13 @@ DEFAULT_BASE_URL = PROVIDERS[17].base_url
 TEXT_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 EMBEDDING_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
+IMAGE_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
+TASK_PATH = "/api/v1/tasks/"
+POLL_DELAY = 1.0  # seconds between two polls of an image task
+TASK_RUNNING = frozenset({"PENDING", "RUNNING", "SUSPENDED"})
+TASK_ENDED_BADLY = frozenset({"FAILED", "CANCELED", "UNKNOWN"})
+WANX_STYLES = frozenset({"auto", "photography", "portrait", "3d cartoon", "anime", "oil painting", "watercolor",
+                         "sketch", "chinese painting", "flat illustration"})
 SEARCH_SUFFIX = "-internet"
 MAX_TOP_P = 0.9999
 MAX_TEMPERATURE = 1.99
@@ -513,12 +542,206 @@ class AliStream(ChatStream):
 
 
 
+# --------------------------------------------------------------------------- images
+
+
+class ImageAnswer:
+    """An OpenAI images answer being put together from an asynchronous upstream's image URLs.
+
+    With ``b64_json`` asked, :meth:`next` answers a follow request fetching the next image not yet
+    fetched (no credentials sent: the URLs are signed), :meth:`downloaded` takes its bytes; once
+    every image is in, :meth:`next` answers ``{"created", "data": [...]}``. Kept on the attempt's
+    :attr:`~adaptors.base.RelayRequest.adaptor_state` between the calls."""
+
+    def __init__(self, b64: bool, created: int) -> None:
+        self.b64 = b64
+        self.created = created
+        self.data: list[dict[str, Any]] = []
+        self.fetching: int | None = None  # the item whose image the current follow request fetches
+
+    def add(self, url: str, revised_prompt: Any = None) -> None:
+        item: dict[str, Any] = {"url": url}
+        if isinstance(revised_prompt, str) and revised_prompt:
+            item["revised_prompt"] = revised_prompt
+        self.data.append(item)
+
+    def next(self) -> ParsedResponse:
+        if self.b64:
+            for i, item in enumerate(self.data):
+                if "url" in item:
+                    self.fetching = i
+                    return ParsedResponse(b"", None, follow=UpstreamRequest("GET", item["url"], {"Accept": "image/*"},
+                                                                            None))
+        self.fetching = None
+        return ParsedResponse(dumps({"created": self.created, "data": self.data}).encode(), None, "")
+
+    def downloaded(self, body: bytes) -> ParsedResponse:
+        assert self.fetching is not None
+        item = self.data[self.fetching]
+        if not body:
+            raise UpstreamRejected(failure(502, f"the generated image at {item['url']} is empty", "upstream_error",
+                                           "image_download_failed", retryable=True, disables=False))
+        encoded: dict[str, Any] = {"b64_json": base64.b64encode(body).decode()}
+        if "revised_prompt" in item:
+            encoded["revised_prompt"] = item["revised_prompt"]
+        self.data[self.fetching] = encoded
+        self.fetching = None
+        return self.next()
+
+
+def wants_b64(body: dict[str, Any]) -> bool:
+    return body.get("response_format") == "b64_json"
+
+
+def dashscope_model(model: str) -> str:
+    """One API's ``ali-stable-diffusion-xl`` is DashScope's ``stable-diffusion-xl``."""
+    model = model.strip()
+    return model[4:] if model.startswith("ali-stable-diffusion") else model
+
+
+def dashscope_size(size: Any) -> str | None:
+    """OpenAI's ``1024x1024`` as DashScope's ``1024*1024``; None when absent or not W x H."""
+    if not isinstance(size, str):
+        return None
+    w, sep, h = size.strip().lower().replace("*", "x").partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        return None
+    return f"{int(w)}*{int(h)}"
+
+
+def wanx_style(style: Any) -> str | None:
+    """A wanx-v1 style (``<anime>`` or ``anime``) as DashScope writes it; OpenAI's own styles
+    (``vivid``, ``natural``) and anything else: None."""
+    if not isinstance(style, str):
+        return None
+    name = style.strip().lower().removeprefix("<").removesuffix(">")
+    return f"<{name}>" if name in WANX_STYLES else None
+
+
+def to_dashscope_image_request(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """An image-synthesis body from an OpenAI images request (allow-list)."""
+    name = dashscope_model(model)
+    prompt = body.get("prompt")
+    inp: dict[str, Any] = {"prompt": prompt if isinstance(prompt, str) else ""}
+    negative = body.get("negative_prompt")
+    if isinstance(negative, str) and negative:
+        inp["negative_prompt"] = negative
+    params: dict[str, Any] = {"n": positive_int(body.get("n")) or 1}
+    size = dashscope_size(body.get("size"))
+    if size:
+        params["size"] = size
+    style = wanx_style(body.get("style"))
+    if style and name.startswith("wanx-v1"):
+        params["style"] = style
+    seed = body.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        params["seed"] = seed
+    for key in ("prompt_extend", "watermark"):
+        if isinstance(body.get(key), bool):
+            params[key] = body[key]
+    return {"model": name, "input": inp, "parameters": params}
+
+
+@dataclass
+class ImageTask:
+    """What ``build_request`` leaves for ``parse_response`` in an images attempt."""
+
+    key: str
+    base: str
+    answer: ImageAnswer
+    task_id: str = ""
+    request_id: str = ""
+
+
+def _task(req: RelayRequest) -> ImageTask | None:
+    return req.adaptor_state if isinstance(req.adaptor_state, ImageTask) else None
+
+
+def task_failure(code: Any, message: Any, status: str, task_id: str = "", request_id: Any = None
+                 ) -> UpstreamFailure:
+    """The failure of a task that ended FAILED/CANCELED/UNKNOWN, or of a failed result."""
+    code_s = str(code) if code else None
+    what = f"DashScope task {task_id}" if task_id else "The DashScope task"
+    if isinstance(message, str) and message:
+        text = message
+    elif status == "UNKNOWN":
+        text = f"{what} is unknown (it expired or never existed)"
+    else:
+        text = f"{what} ended {status}"
+    if code_s and (code_s in NOT_RETRIED_CODES or code_s.startswith(("InvalidParameter", "DataInspection"))
+                   or code_s == "IPInfringementSuspect"):
+        status_code = 400
+    else:
+        status_code = 500
+    f = ali_failure(status_code, text, code_s or ("task_" + status.lower() if status else None), request_id)
+    if code_s and ("DataInspection" in code_s or code_s == "IPInfringementSuspect"):
+        f = failure(400, f.message, "invalid_request_error", "content_policy_violation", retryable=False,
+                    disables=False)
+    return f
+
+
+def _bad_task_answer(body: bytes) -> UpstreamRejected:
+    message = "DashScope answered something other than an image task: " + body.decode("utf-8", "replace")[:200]
+    return UpstreamRejected(failure(502, message, "upstream_error", "bad_task_answer", retryable=True,
+                                    disables=False))
+
+
+def parse_image_task(job: ImageTask, body: bytes) -> ParsedResponse:
+    """One step of the task flow: the create's or a poll's answer → a follow, the answer, or a
+    rejection (see the module notes)."""
+    if job.answer.fetching is not None:
+        return job.answer.downloaded(body)
+    data = loads_or_none(body)
+    if not isinstance(data, dict):
+        raise _bad_task_answer(body)
+    if _is_error(data):
+        raise AliAnswerError(parse_ali_error(502, body))
+    output = data.get("output")
+    if not isinstance(output, dict):
+        raise _bad_task_answer(body)
+    if isinstance(output.get("task_id"), str) and output["task_id"]:
+        job.task_id = output["task_id"]
+    if isinstance(data.get("request_id"), str):
+        job.request_id = data["request_id"]
+    status = str(output.get("task_status") or "")
+    if status in TASK_RUNNING:
+        if not job.task_id:
+            raise _bad_task_answer(body)
+        url = job.base + TASK_PATH + urllib.parse.quote(job.task_id, safe="")
+        follow = UpstreamRequest("GET", url, {"Authorization": "Bearer " + job.key}, None)
+        return ParsedResponse(body, None, follow=follow, follow_delay=POLL_DELAY)
+    if status in TASK_ENDED_BADLY:
+        raise UpstreamRejected(task_failure(output.get("code"), output.get("message"), status, job.task_id,
+                                            job.request_id))
+    if status != "SUCCEEDED":
+        raise _bad_task_answer(body)
+    failed: list[dict[str, Any]] = []
+    for result in output.get("results") or ():
+        if not isinstance(result, dict):
+            continue
+        url = result.get("url")
+        if isinstance(url, str) and url:
+            job.answer.add(url, result.get("actual_prompt"))
+        elif result.get("code") or result.get("message"):
+            failed.append(result)
+    if not job.answer.data:
+        if failed:
+            raise UpstreamRejected(task_failure(failed[0].get("code"), failed[0].get("message"), "FAILED",
+                                                job.task_id, job.request_id))
+        raise UpstreamRejected(failure(502, f"DashScope task {job.task_id} succeeded without an image URL",
+                                       "upstream_error", "empty_output", retryable=True, disables=False))
+    return job.answer.next()
+
+
 # --------------------------------------------------------------------------- adaptor
 
 
 class AliAdaptor(Adaptor):
     name = "ali"
-    modes = frozenset({CHAT, EMBEDDINGS})
+    modes = frozenset({CHAT, EMBEDDINGS, IMAGES})
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
 
     @staticmethod
     def base(target: ChannelTarget) -> str:
@@ -529,6 +752,8 @@ class AliAdaptor(Adaptor):
     def url(self, req: RelayRequest, target: ChannelTarget) -> str:
         if req.mode == EMBEDDINGS:
             path = EMBEDDING_PATH
+        elif req.mode == IMAGES:
+            path = IMAGE_PATH
         else:
             path = MULTIMODAL_PATH if is_multimodal(split_model(req.model)[0]) else TEXT_PATH
         return self.base(target) + path
@@ -545,6 +770,9 @@ class AliAdaptor(Adaptor):
         if req.stream and req.mode == CHAT:
             h["Accept"] = "text/event-stream"
             h["X-DashScope-SSE"] = "enable"
+        if req.mode == IMAGES:
+            h["X-DashScope-Async"] = "enable"  # image synthesis only runs as a task
+            return h
         plugin = self.plugin(target)
         if plugin:
             h["X-DashScope-Plugin"] = plugin
@@ -553,11 +781,20 @@ class AliAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         if req.mode == EMBEDDINGS:
             body = to_dashscope_embeddings(req.body, req.model)
+        elif req.mode == IMAGES:
+            body = to_dashscope_image_request(req.body, req.model)
+            req.adaptor_state = ImageTask(target.key.strip(), self.base(target),
+                                          ImageAnswer(wants_b64(req.body), int(self.clock())))
         else:
             body = to_dashscope_request(req.body, req.model, req.stream)
         return UpstreamRequest("POST", self.url(req, target), self.headers(req, target), dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        if req.mode == IMAGES:
+            job = _task(req)
+            if job is None:  # parse_response without build_request: no task to follow
+                raise _bad_task_answer(body)
+            return parse_image_task(job, body)
         data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
@@ -580,5 +817,7 @@ __all__ = [
     "AliAdaptor", "AliStream", "AliAnswerError", "FINISH_REASONS", "PARAMETER_FIELDS", "to_dashscope_request",
     "to_dashscope_embeddings", "to_openai_response", "to_openai_embeddings", "parse_ali_error", "ali_failure",
     "convert_messages", "convert_tools", "convert_tool_choice", "multimodal_content", "content_text", "parameters",
-    "ali_usage", "finish_reason", "is_multimodal", "split_model", "message_text",
+    "ali_usage", "finish_reason", "is_multimodal", "split_model", "message_text", "ImageAnswer", "ImageTask",
+    "to_dashscope_image_request", "parse_image_task", "task_failure", "dashscope_size", "dashscope_model",
+    "wanx_style", "wants_b64", "POLL_DELAY",
 ]

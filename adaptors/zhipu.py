@@ -1,4 +1,4 @@
-"""Zhipu AI / BigModel (channel type 16): OpenAI chat and embeddings <-> Zhipu's APIs.
+"""Zhipu AI / BigModel (channel type 16): OpenAI chat, embeddings and images <-> Zhipu's APIs.
 
 Two chat APIs, chosen by the upstream model name as One API chooses (PROVIDERS.md §6):
 
@@ -20,6 +20,14 @@ Two chat APIs, chosen by the upstream model name as One API chooses (PROVIDERS.m
 Embeddings (``embedding-2``, ``embedding-3``) go to ``{base}/api/paas/v4/embeddings``
 (``dimensions`` kept; base64 output made here when the client asks for it).
 
+Images (CogView: ``cogview-3``, ``cogview-3-plus``, ``cogview-3-flash``, ``cogview-4``…) go to
+``{base}/api/paas/v4/images/generations`` (Bearer key) with ``{model, prompt, size?, quality?
+(hd|standard), user_id? (6–128 characters, from ``user``), watermark_enabled?}`` (One API
+sends only model, prompt and user_id) and answer OpenAI's ``{created, data: [{url}]}``. Zhipu
+makes one image a request: for ``n`` > 1 the request is sent again (follow requests) until ``n``
+images are in, so the client gets what the relay bills. ``response_format: b64_json``: each
+URL is fetched by one more follow request and encoded (:class:`adaptors.ali.ImageAnswer`).
+
 Errors: v4 ``{"error": {"code": "1214", "message"}}`` (string codes: 1000–1004 auth,
 1110–1121 account, 1113 arrears, 1211 model, 1214 parameter, 1301 sensitive, 1302–1305
 rate). Account and key codes disable the channel.
@@ -33,11 +41,14 @@ import hmac
 import json
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from .ali import ImageAnswer, wants_b64
 from .base import (
     CHAT,
     EMBEDDINGS,
+    IMAGES,
     Adaptor,
     ChannelConfigError,
     ChannelTarget,
@@ -354,6 +365,60 @@ def to_openai_embeddings(data: dict[str, Any], model: str, encoding_format: Any 
         prompt = count(u.get("prompt_tokens")) or count(u.get("total_tokens"))
         usage = Usage(prompt, 0) if prompt else None
     return embeddings_list(vectors, model, encoding_format, usage), usage
+
+
+# --------------------------------------------------------------------------- images
+
+
+IMAGE_QUALITIES = frozenset({"hd", "standard"})
+_SIZE = re.compile(r"^\d+x\d+$")
+
+
+def to_zhipu_image_request(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """A CogView body from an OpenAI images request (allow-list; ``n`` is handled by repeating)."""
+    prompt = body.get("prompt")
+    out: dict[str, Any] = {"model": model, "prompt": prompt if isinstance(prompt, str) else ""}
+    size = body.get("size")
+    if isinstance(size, str) and _SIZE.match(size.strip().lower()):
+        out["size"] = size.strip().lower()
+    if body.get("quality") in IMAGE_QUALITIES:
+        out["quality"] = body["quality"]
+    user = body.get("user")
+    if isinstance(user, str) and 6 <= len(user) <= 128:
+        out["user_id"] = user
+    if isinstance(body.get("watermark_enabled"), bool):
+        out["watermark_enabled"] = body["watermark_enabled"]
+    return out
+
+
+@dataclass
+class ImageJob:
+    """What ``build_request`` leaves for ``parse_response`` in an images attempt: the request to
+    repeat until ``n`` images are in, and the answer being put together."""
+
+    create: UpstreamRequest
+    n: int
+    answer: ImageAnswer
+
+
+def parse_image_answer(job: ImageJob, body: bytes) -> ParsedResponse:
+    if job.answer.fetching is not None:
+        return job.answer.downloaded(body)
+    data = loads_or_none(body)
+    if not isinstance(data, dict):
+        raise ZhipuAnswerError(zhipu_failure(502, "Zhipu answered something other than images: "
+                                             + body.decode("utf-8", "replace")[:200], None))
+    if "error" in data and not data.get("data"):
+        raise ZhipuAnswerError(parse_zhipu_error(502, body))
+    urls = [item["url"] for item in data.get("data") or ()
+            if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]]
+    if not urls:
+        raise ZhipuAnswerError(zhipu_failure(502, "Zhipu answered without an image URL", "empty_output"))
+    for url in urls[: job.n - len(job.answer.data)]:
+        job.answer.add(url)
+    if len(job.answer.data) < job.n:  # one image a request: ask again
+        return ParsedResponse(b"", None, follow=job.create)
+    return job.answer.next()
 
 
 # --------------------------------------------------------------------------- errors
@@ -680,7 +745,7 @@ class ZhipuAdaptor(Adaptor):
     """Zhipu's v4 API (Bearer key) and, for ``chatglm_*`` models, the v3 API (JWT)."""
 
     name = "zhipu"
-    modes = frozenset({CHAT, EMBEDDINGS})
+    modes = frozenset({CHAT, EMBEDDINGS, IMAGES})
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -697,6 +762,8 @@ class ZhipuAdaptor(Adaptor):
         paas = self.paas_base(target)
         if req.mode == EMBEDDINGS:
             return paas + "/v4/embeddings"
+        if req.mode == IMAGES:
+            return paas + "/v4/images/generations"
         if api_version(req.model) == "v4":
             return paas + "/v4/chat/completions"
         method = "sse-invoke" if req.stream else "invoke"
@@ -718,6 +785,12 @@ class ZhipuAdaptor(Adaptor):
         return h
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        if req.mode == IMAGES:
+            up = UpstreamRequest("POST", self.url(req, target), self.headers(req, target),
+                                 dumps(to_zhipu_image_request(req.body, req.model)).encode())
+            req.adaptor_state = ImageJob(up, positive_int(req.body.get("n")) or 1,
+                                         ImageAnswer(wants_b64(req.body), int(self.clock())))
+            return up
         if req.mode == EMBEDDINGS:
             body = to_zhipu_embeddings(req.body, req.model)
         elif api_version(req.model) == "v4":
@@ -728,6 +801,12 @@ class ZhipuAdaptor(Adaptor):
         return UpstreamRequest("POST", self.url(req, target), headers, dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        if req.mode == IMAGES:
+            job = req.adaptor_state
+            if not isinstance(job, ImageJob):  # parse_response without build_request
+                job = ImageJob(UpstreamRequest("POST", "", {}, None), 1, ImageAnswer(wants_b64(req.body),
+                                                                                      int(self.clock())))
+            return parse_image_answer(job, body)
         data = loads_or_none(body)
         if not isinstance(data, dict):
             return ParsedResponse(body, None, "")
@@ -757,6 +836,7 @@ __all__ = [
     "ZhipuAdaptor", "ZhipuStream", "ZhipuV3Stream", "ZhipuAnswerError", "FINISH_REASONS", "V4_REQUEST_FIELDS",
     "api_version", "zhipu_jwt", "split_key", "to_zhipu_request", "to_zhipu_v3_request", "to_zhipu_embeddings",
     "to_openai_response", "to_openai_response_v3", "to_openai_embeddings", "parse_zhipu_error",
-    "zhipu_failure", "status_for_code", "convert_messages", "convert_content", "convert_tools", "content_text",
+    "zhipu_failure", "status_for_code", "to_zhipu_image_request", "parse_image_answer", "ImageJob",
+    "convert_messages", "convert_content", "convert_tools", "content_text",
     "zhipu_usage", "finish_reason",
 ]

@@ -27,6 +27,19 @@ error frame after the first chunk. Streams need ``X-DashScope-SSE: enable`` and
 ``incremental_output: true``; ``result_format`` must be ``message``; top_p must be < 1;
 text-generation content must be a string, multimodal content a list of ``{text|image|…}``.
 
+Images: Zhipu's ``POST /api/paas/v4/images/generations`` (same Bearer check and key failures;
+fields ``model`` (``cogview-*``), ``prompt``, ``size`` (W x H, 512–2048, multiples of 16),
+``quality`` (hd|standard), ``user_id`` (6–128 characters), ``watermark_enabled``; a prompt
+containing ``SENSITIVE`` → 400 code 1301) answers one ``{url}`` a request. DashScope's
+``POST /api/v1/services/aigc/text2image/image-synthesis`` needs ``X-DashScope-Async: enable``
+(else 403 AccessDenied), ``parameters.size`` as ``W*H`` and ``n`` in 1–4, and answers a PENDING
+task; ``GET /api/v1/tasks/{id}`` (Bearer, the creating key) answers RUNNING on the first poll,
+then the end: SUCCEEDED with ``n`` results (``actual_prompt`` for wanx2 models); a prompt with
+``UNSAFE`` → FAILED DataInspectionFailed, ``BROKEN`` → FAILED InternalError.Algo, ``PARTIAL`` →
+the last result a ``{code, message}`` failure; an unknown id → UNKNOWN. Both servers serve the
+generated files at ``GET /files/{name}`` (:func:`image_bytes`); a file request carrying an
+``Authorization`` header is refused (403), as signed OSS URLs would not need one.
+
 Every request is recorded as ``{"path", "headers", "json"}``.
 """
 
@@ -313,10 +326,70 @@ class ZhipuV3Handler(_Recording):
         self.finish()
 
 
+def image_bytes(name: str) -> bytes:
+    """The bytes the fakes serve for a generated file (a PNG signature and the file's name)."""
+    return b"\x89PNG\r\n\x1a\n" + name.encode()
+
+
+class FileHandler(_Recording):
+    def get(self, name: str) -> None:
+        self._record()
+        if "Authorization" in self.request.headers:
+            self.set_status(403)
+            return self.finish("<Error><Code>AccessDenied</Code></Error>")
+        self.set_header("Content-Type", "image/png")
+        self.finish(image_bytes(name))
+
+
+def _base_url(handler: RequestHandler) -> str:
+    return f"{handler.request.protocol}://{handler.request.host}"
+
+
+ZHIPU_IMAGE_FIELDS = frozenset({"model", "prompt", "size", "quality", "user_id", "watermark_enabled", "request_id"})
+
+
+class ZhipuImageHandler(_Recording):
+    def post(self) -> None:
+        body = self._record()
+        auth = self.request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return _zhipu_error(self, 401, "1001", "Header中未收到Authorization参数，无法进行身份验证。")
+        kid, _, secret = auth[7:].partition(".")
+        if ZHIPU_KEYS.get(kid) != secret or kid == "bad":
+            return _zhipu_error(self, 401, "1002", "Authorization Token非法，请确认Authorization Token正确传递。")
+        if kid == "fail500":
+            return _zhipu_error(self, 500, "500", "Internal Error")
+        if not isinstance(body, dict) or set(body) - ZHIPU_IMAGE_FIELDS:
+            return _zhipu_error(self, 400, "1214", "不支持的参数")
+        if not str(body.get("model", "")).startswith("cogview") or not isinstance(body.get("prompt"), str) \
+                or not body["prompt"]:
+            return _zhipu_error(self, 400, "1214", "model 与 prompt 不能为空")
+        size = body.get("size")
+        if size is not None:
+            w, _, h = str(size).partition("x")
+            if not (w.isdigit() and h.isdigit() and all(512 <= int(v) <= 2048 and int(v) % 16 == 0 for v in (w, h))):
+                return _zhipu_error(self, 400, "1214", "size 参数非法")
+        if body.get("quality") not in (None, "hd", "standard"):
+            return _zhipu_error(self, 400, "1214", "quality 参数非法")
+        user = body.get("user_id")
+        if user is not None and not (isinstance(user, str) and 6 <= len(user) <= 128):
+            return _zhipu_error(self, 400, "1214", "user_id 长度须在 6 到 128 之间")
+        if "SENSITIVE" in body["prompt"]:
+            return _zhipu_error(self, 400, "1301", "系统检测到输入或生成内容可能包含不安全或敏感内容，"
+                                                   "请您避免输入易产生敏感内容的提示语，感谢您的配合。")
+        count = sum(1 for r in self.recorder if r["path"] == self.request.path)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"created": 1700000000, "data": [
+            {"url": f"{_base_url(self)}/files/cogview-{count}.png"}],
+            "content_filter": [{"role": "assistant", "level": 3}]}))
+
+
 def make_zhipu_app(recorder: list[dict[str, Any]]) -> Application:
     return Application([
         (r"/api/paas/v4/(chat/completions|embeddings)", ZhipuV4Handler, {"recorder": recorder}),
+        (r"/api/paas/v4/images/generations", ZhipuImageHandler, {"recorder": recorder}),
         (r"/api/paas/v3/model-api/([^/]+)/(invoke|sse-invoke)", ZhipuV3Handler, {"recorder": recorder}),
+        (r"/files/([^/]+)", FileHandler, {"recorder": recorder}),
     ])
 
 
@@ -479,13 +552,117 @@ class AliHandler(_Recording):
         self.finish()
 
 
-def make_ali_app(recorder: list[dict[str, Any]]) -> Application:
+IMAGE_PARAMETERS = frozenset({"size", "n", "style", "seed", "prompt_extend", "watermark", "ref_img", "ref_mode"})
+
+
+class AliImageHandler(_Recording):
+    """Creates image tasks (kept in ``tasks``: id → {"key", "body", "polls", "base"})."""
+
+    def initialize(self, recorder: list[dict[str, Any]], tasks: dict[str, dict[str, Any]]) -> None:
+        super().initialize(recorder)
+        self.tasks = tasks
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"code": code, "message": message, "request_id": ALI_REQUEST_ID}))
+
+    def post(self) -> None:
+        body = self._record()
+        auth = self.request.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else ""
+        if key in ALI_ERRORS:
+            return self._error(*ALI_ERRORS[key])
+        if not key.startswith("sk-ali"):
+            return self._error(401, "InvalidApiKey", "Invalid API-key provided.")
+        if self.request.headers.get("X-DashScope-Async") != "enable":
+            return self._error(403, "AccessDenied", "current user api does not support synchronous calls")
+        if not isinstance(body, dict) or set(body) - {"model", "input", "parameters"}:
+            return self._error(400, "InvalidParameter", "Required parameter(s) missing or invalid.")
+        inp, params = body.get("input"), body.get("parameters") or {}
+        if not isinstance(inp, dict) or set(inp) - {"prompt", "negative_prompt"} or not inp.get("prompt"):
+            return self._error(400, "InvalidParameter", "input.prompt is required")
+        if set(params) - IMAGE_PARAMETERS:
+            unknown = sorted(set(params) - IMAGE_PARAMETERS)
+            return self._error(400, "InvalidParameter", f"unknown parameters {unknown}")
+        size = params.get("size", "1024*1024")
+        w, _, h = str(size).partition("*")
+        if not (w.isdigit() and h.isdigit()):
+            return self._error(400, "InvalidParameter", "size should be like 1024*1024")
+        n = params.get("n", 1)
+        if not isinstance(n, int) or not 1 <= n <= 4:
+            return self._error(400, "InvalidParameter", "n should be in [1, 4]")
+        style = params.get("style")
+        if style is not None and not (isinstance(style, str) and style.startswith("<") and style.endswith(">")):
+            return self._error(400, "InvalidParameter", "style is invalid")
+        task_id = f"task-{len(self.tasks) + 1:04d}"
+        self.tasks[task_id] = {"key": key, "body": body, "polls": 0, "base": _base_url(self)}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"output": {"task_id": task_id, "task_status": "PENDING"},
+                                "request_id": ALI_REQUEST_ID}))
+
+
+class AliTaskHandler(_Recording):
+    def initialize(self, recorder: list[dict[str, Any]], tasks: dict[str, dict[str, Any]]) -> None:
+        super().initialize(recorder)
+        self.tasks = tasks
+
+    def get(self, task_id: str) -> None:
+        self._record()
+        auth = self.request.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else ""
+        self.set_header("Content-Type", "application/json")
+        if not key.startswith("sk-ali"):
+            self.set_status(401)
+            return self.finish(json.dumps({"code": "InvalidApiKey", "message": "Invalid API-key provided.",
+                                           "request_id": ALI_REQUEST_ID}))
+        task = self.tasks.get(task_id)
+        output: dict[str, Any] = {"task_id": task_id}
+        if task is None or task["key"] != key:
+            output["task_status"] = "UNKNOWN"
+            return self.finish(json.dumps({"output": output, "request_id": ALI_REQUEST_ID}))
+        task["polls"] += 1
+        body = task["body"]
+        prompt, model = body["input"]["prompt"], body["model"]
+        n = body.get("parameters", {}).get("n", 1)
+        if task["polls"] == 1:
+            output["task_status"] = "RUNNING"
+        elif "UNSAFE" in prompt:
+            output.update(task_status="FAILED", code="DataInspectionFailed",
+                          message="Output data may contain inappropriate content.")
+        elif "BROKEN" in prompt:
+            output.update(task_status="FAILED", code="InternalError.Algo", message="Algorithm process error.")
+        else:
+            results: list[dict[str, Any]] = []
+            for i in range(n):
+                if "PARTIAL" in prompt and i == n - 1:
+                    results.append({"code": "DataInspectionFailed",
+                                    "message": "Output data may contain inappropriate content."})
+                    continue
+                result = {"url": f"{task['base']}/files/{task_id}-{i}.png"}
+                if model.startswith("wanx2"):
+                    result.update(orig_prompt=prompt, actual_prompt="revised: " + prompt)
+                results.append(result)
+            ok = sum(1 for r in results if "url" in r)
+            output.update(task_status="SUCCEEDED", results=results,
+                          task_metrics={"TOTAL": n, "SUCCEEDED": ok, "FAILED": n - ok})
+            return self.finish(json.dumps({"output": output, "usage": {"image_count": ok},
+                                           "request_id": ALI_REQUEST_ID}))
+        self.finish(json.dumps({"output": output, "request_id": ALI_REQUEST_ID}))
+
+
+def make_ali_app(recorder: list[dict[str, Any]], tasks: dict[str, dict[str, Any]] | None = None) -> Application:
+    tasks = {} if tasks is None else tasks
     return Application([
         (r"/api/v1/services/(aigc/text-generation/generation|aigc/multimodal-generation/generation|"
          r"embeddings/text-embedding/text-embedding)", AliHandler, {"recorder": recorder}),
+        (r"/api/v1/services/aigc/text2image/image-synthesis", AliImageHandler,
+         {"recorder": recorder, "tasks": tasks}),
+        (r"/api/v1/tasks/([^/]+)", AliTaskHandler, {"recorder": recorder, "tasks": tasks}),
+        (r"/files/([^/]+)", FileHandler, {"recorder": recorder}),
     ])
 
 
 __all__ = ["make_zhipu_app", "make_ali_app", "verify_jwt", "ZHIPU_KEYS", "TEXT_REPLY", "TEXT_FRAGMENTS",
            "TOOL_RESULT_REPLY", "TOOL_ARGS", "PROMPT_TOKENS", "TEXT_TOKENS", "TOOL_TOKENS", "EMBEDDING", "V3_REPLY",
-           "V3_FRAGMENTS", "V3_TASK_ID", "ZHIPU_ID", "ALI_REQUEST_ID"]
+           "V3_FRAGMENTS", "V3_TASK_ID", "ZHIPU_ID", "ALI_REQUEST_ID", "image_bytes"]

@@ -20,16 +20,27 @@ from adaptors.ali import (
     AliAnswerError,
     AliStream,
     convert_messages,
+    dashscope_size,
     finish_reason,
     is_multimodal,
     parse_ali_error,
     split_model,
     to_dashscope_embeddings,
+    to_dashscope_image_request,
     to_dashscope_request,
     to_openai_embeddings,
     to_openai_response,
 )
-from adaptors.base import CHAT, EMBEDDINGS, ChannelTarget, RelayRequest, Usage
+from adaptors.base import (
+    CHAT,
+    EMBEDDINGS,
+    IMAGES,
+    ChannelTarget,
+    RelayRequest,
+    UpstreamRejected,
+    UpstreamRequest,
+    Usage,
+)
 from adaptors.registry import PROVIDERS
 from tests.adaptor_helpers import (
     ask,
@@ -57,6 +68,7 @@ from tests.fake_zhipu_ali import (
     TOOL_ARGS,
     TOOL_RESULT_REPLY,
     TOOL_TOKENS,
+    image_bytes,
     make_ali_app,
 )
 
@@ -188,8 +200,9 @@ def test_build_request_urls_headers_and_plugin() -> None:
 def test_registry_entry_and_family() -> None:
     s = PROVIDERS[17]
     assert s.adaptor == "ali" and s.supported and s.auth == "bearer"
-    assert set(s.modes) == {CHAT, EMBEDDINGS}
+    assert set(s.modes) == {CHAT, EMBEDDINGS, IMAGES} and AliAdaptor.modes == frozenset(s.modes)
     assert s.test_model in s.models and "text-embedding-v3" in s.models
+    assert {"wanx-v1", "wanx2.1-t2i-turbo"} <= set(s.models)
     assert [c.key for c in s.config] == ["plugin"] and s.base_url == "https://dashscope.aliyuncs.com"
     assert s.color == "#ff6a00" and s.note
     assert isinstance(build_registry()[17], AliAdaptor)
@@ -617,3 +630,209 @@ async def test_channel_test(gw: Gateway, ali: FakeAli) -> None:
     code, data = await gw.api("GET", f"/api/channel/test/{cid}")
     assert code == 200 and data["success"] is True, data
     assert ali.recorder[-1]["json"]["model"] == MODEL
+
+
+# --------------------------------------------------------------------------- images (wanx)
+
+SYNTHESIS_URL = "https://dashscope.aliyuncs.com/api/v1/services/aigc/text2image/image-synthesis"
+TASKS_URL = "https://dashscope.aliyuncs.com/api/v1/tasks/"
+OSS = "https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/1d/a1/"
+CREATED = 1_700_000_000
+
+
+def image_req(body: dict[str, Any], model: str = "wanx-v1") -> RelayRequest:
+    return make_req({"model": model, **body}, model=model, requested=model, mode=IMAGES)
+
+
+def task(status: str, task_id: str = "t-1", **output: Any) -> bytes:
+    return json.dumps({"request_id": "r-1", "output": {"task_id": task_id, "task_status": status, **output}}).encode()
+
+
+def image_adaptor() -> AliAdaptor:
+    return AliAdaptor(clock=lambda: CREATED + 0.5)
+
+
+def test_image_request_shape() -> None:
+    ad = image_adaptor()
+    req = image_req({"prompt": "a cat", "n": 2, "size": "720x1280", "style": "<anime>", "quality": "hd",
+                     "negative_prompt": "dogs", "seed": 42, "user": "u1", "response_format": "url"})
+    up = ad.build_request(req, target(config={"plugin": '{"pdf_extracter":{}}'}))
+    assert (up.method, up.url) == ("POST", SYNTHESIS_URL)
+    assert up.headers == {"Content-Type": "application/json", "Authorization": "Bearer " + KEY,
+                          "X-DashScope-Async": "enable"}  # no chat plugin on an image task
+    assert json.loads(up.body or b"") == {
+        "model": "wanx-v1", "input": {"prompt": "a cat", "negative_prompt": "dogs"},
+        "parameters": {"n": 2, "size": "720*1280", "style": "<anime>", "seed": 42}}
+    # OpenAI's styles mean nothing to wanx; wanx2 models take no style; n defaults to 1
+    assert to_dashscope_image_request({"prompt": "x", "style": "vivid"}, "wanx-v1") == {
+        "model": "wanx-v1", "input": {"prompt": "x"}, "parameters": {"n": 1}}
+    assert to_dashscope_image_request({"prompt": "x", "style": "anime", "prompt_extend": False},
+                                      "wanx2.1-t2i-turbo")["parameters"] == {"n": 1, "prompt_extend": False}
+    assert to_dashscope_image_request({"prompt": "x", "style": "oil painting"}, "wanx-v1")["parameters"][
+        "style"] == "<oil painting>"
+    assert to_dashscope_image_request({"prompt": "x"}, "ali-stable-diffusion-xl")["model"] == "stable-diffusion-xl"
+    assert [dashscope_size(s) for s in ("1024x1024", "1280X720", "1024*1024", "big", None)] == [
+        "1024*1024", "1280*720", "1024*1024", None, None]
+    intl = ad.build_request(image_req({"prompt": "x"}), target(base_url="https://dashscope-intl.aliyuncs.com/api/v1"))
+    assert intl.url == "https://dashscope-intl.aliyuncs.com/api/v1/services/aigc/text2image/image-synthesis"
+
+
+def test_image_task_polled_until_it_succeeds() -> None:
+    ad = image_adaptor()
+    req = image_req({"prompt": "a cat", "n": 3}, "wanx2.1-t2i-turbo")
+    ad.build_request(req, target(key=" " + KEY + " "))
+    poll = UpstreamRequest("GET", TASKS_URL + "t-1", {"Authorization": "Bearer " + KEY}, None)
+    created = ad.parse_response(req, 200, task("PENDING"))
+    assert created.follow == poll and created.follow_delay == 1.0 and created.usage is None
+    for status in ("RUNNING", "PENDING", "SUSPENDED"):
+        assert ad.parse_response(req, 200, task(status)).follow == poll
+    done = ad.parse_response(req, 200, task("SUCCEEDED", results=[
+        {"url": OSS + "a.png", "orig_prompt": "a cat", "actual_prompt": "A fluffy cat"},
+        {"code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."},
+        {"url": OSS + "b.png"}], task_metrics={"TOTAL": 3, "SUCCEEDED": 2, "FAILED": 1}))
+    assert done.follow is None and done.usage is None
+    assert json.loads(done.body) == {"created": CREATED, "data": [
+        {"url": OSS + "a.png", "revised_prompt": "A fluffy cat"}, {"url": OSS + "b.png"}]}
+
+
+def test_image_task_b64_json_fetches_each_image() -> None:
+    ad = image_adaptor()
+    req = image_req({"prompt": "a cat", "n": 2, "response_format": "b64_json"}, "wanx2.1-t2i-plus")
+    ad.build_request(req, target())
+    ad.parse_response(req, 200, task("PENDING"))
+    fetch = ad.parse_response(req, 200, task("SUCCEEDED", results=[
+        {"url": OSS + "a.png", "actual_prompt": "A fluffy cat"}, {"url": OSS + "b.png"}]))
+    assert fetch.follow == UpstreamRequest("GET", OSS + "a.png", {"Accept": "image/*"}, None)  # no key sent
+    fetch = ad.parse_response(req, 200, b"\x89PNG-a")
+    assert fetch.follow is not None and fetch.follow.url == OSS + "b.png" and fetch.follow_delay == 0
+    done = ad.parse_response(req, 200, b"\x89PNG-b")
+    assert done.follow is None
+    assert json.loads(done.body)["data"] == [
+        {"b64_json": base64.b64encode(b"\x89PNG-a").decode(), "revised_prompt": "A fluffy cat"},
+        {"b64_json": base64.b64encode(b"\x89PNG-b").decode()}]
+
+
+@pytest.mark.parametrize("answer, status, code, retryable, text", [
+    (task("FAILED", code="DataInspectionFailed", message="Output data may contain inappropriate content."),
+     400, "content_policy_violation", False, "inappropriate content"),
+    (task("FAILED", code="InvalidParameter", message="size is invalid"), 400, "InvalidParameter", False,
+     "size is invalid"),
+    (task("FAILED", code="InternalError.Algo", message="Algorithm process error."), 500, "InternalError.Algo",
+     True, "Algorithm process error."),
+    (task("CANCELED"), 500, "task_canceled", True, "DashScope task t-1 ended CANCELED"),
+    (task("UNKNOWN"), 500, "task_unknown", True, "expired or never existed"),
+    (task("SUCCEEDED", results=[{"code": "DataInspectionFailed", "message": "inappropriate content"}]),
+     400, "content_policy_violation", False, "inappropriate content"),
+    (task("SUCCEEDED", results=[]), 502, "empty_output", True, "without an image URL"),
+    (json.dumps({"code": "InvalidParameter", "message": "url error", "request_id": "r-2"}).encode(), 502,
+     "InvalidParameter", True, "url error"),
+    (b"<html>gateway</html>", 502, "bad_task_answer", True, "other than an image task"),
+    (task("WEIRD"), 502, "bad_task_answer", True, "WEIRD"),
+])
+def test_image_task_failures(answer: bytes, status: int, code: str, retryable: bool, text: str) -> None:
+    ad = image_adaptor()
+    req = image_req({"prompt": "a cat"})
+    ad.build_request(req, target())
+    ad.parse_response(req, 200, task("PENDING"))
+    with pytest.raises(UpstreamRejected) as e:
+        ad.parse_response(req, 200, answer)
+    f = e.value.failure
+    assert (f.status, f.code, f.retryable, f.disables_channel) == (status, code, retryable, False)
+    assert text in f.message and f.payload is not None and f.payload["code"] == code
+
+
+def test_image_task_arrears_disable_the_channel() -> None:
+    ad = image_adaptor()
+    req = image_req({"prompt": "a cat"})
+    ad.build_request(req, target())
+    with pytest.raises(UpstreamRejected) as e:
+        ad.parse_response(req, 200, task("FAILED", code="Arrearage", message="Access denied, account in arrears."))
+    assert e.value.failure.disables_channel and e.value.failure.retryable
+    with pytest.raises(UpstreamRejected):  # a create answer without a task id cannot be polled
+        ad.parse_response(image_req({"prompt": "a cat"}), 200, task("PENDING", task_id=""))
+
+
+async def test_image_round_trip_with_fake_ali(ali: FakeAli) -> None:
+    ad = image_adaptor()
+    req = image_req({"prompt": "a cat", "n": 2, "size": "1280x720", "response_format": "b64_json"})
+    up: UpstreamRequest | None = ad.build_request(req, target(base_url=ali.url))
+    parsed = None
+    while up is not None:
+        resp = await send(up)
+        assert resp.code == 200, resp.body
+        parsed = ad.parse_response(req, resp.code, resp.body)
+        up = parsed.follow
+    assert parsed is not None
+    assert [base64.b64decode(d["b64_json"]) for d in json.loads(parsed.body)["data"]] == [
+        image_bytes("task-0001-0.png"), image_bytes("task-0001-1.png")]
+    assert [r["path"] for r in ali.recorder] == [
+        "/api/v1/services/aigc/text2image/image-synthesis", "/api/v1/tasks/task-0001", "/api/v1/tasks/task-0001",
+        "/files/task-0001-0.png", "/files/task-0001-1.png"]
+    # what DashScope refuses: a synchronous call, an OpenAI size
+    up = ad.build_request(image_req({"prompt": "x"}), target(base_url=ali.url))
+    resp = await send(UpstreamRequest(up.method, up.url, {k: v for k, v in up.headers.items()
+                                                          if k != "X-DashScope-Async"}, up.body))
+    assert resp.code == 403 and ad.parse_error(resp.code, resp.body).code == "AccessDenied"
+    bad = json.loads(up.body or b"")
+    bad["parameters"]["size"] = "1024x1024"
+    resp = await send(UpstreamRequest(up.method, up.url, up.headers, json.dumps(bad).encode()))
+    assert resp.code == 400
+
+
+def image_quota(gw: Gateway, model: str, body: dict[str, Any]) -> int:
+    """What OneRelay bills for these images (the model and group ratios it uses)."""
+    from relay import endpoints, ratios
+    mr = ratios.model_ratio(gw.ctx.options.json("ModelRatio"), model, 17)
+    gr = ratios.group_ratio(gw.ctx.options.json("GroupRatio"), "default")
+    return endpoints.image_quota(body, model, mr * gr)
+
+
+@pytest.fixture
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("adaptors.ali.POLL_DELAY", 0.05)
+
+
+async def test_gateway_image_task_billed(gw: Gateway, ali: FakeAli, fast_polls: None) -> None:
+    key = await channel_token(gw, type=17, key=KEY, base_url=ali.url, models="wanx-v1,wanx2.1-t2i-turbo")
+    before = (await gw.user())["quota"]
+    client = gw.client(key)
+    resp = await client.images.generate(model="wanx-v1", prompt="a red fox", n=2, size="1024x1024",
+                                         extra_body={"negative_prompt": "blur"})
+    assert resp.data is not None
+    assert [d.url for d in resp.data] == [f"{ali.url}/files/task-0001-{i}.png" for i in range(2)]
+    create, poll1, poll2 = ali.recorder
+    assert create["path"] == "/api/v1/services/aigc/text2image/image-synthesis"
+    assert create["headers"]["X-Dashscope-Async"] == "enable" and create["headers"]["Authorization"] == "Bearer " + KEY
+    assert create["json"] == {"model": "wanx-v1", "input": {"prompt": "a red fox", "negative_prompt": "blur"},
+                              "parameters": {"n": 2, "size": "1024*1024"}}
+    assert poll1["path"] == poll2["path"] == "/api/v1/tasks/task-0001"
+    assert poll2["headers"]["Authorization"] == "Bearer " + KEY
+    two = image_quota(gw, "wanx-v1", {"n": 2, "size": "1024x1024"})
+    assert two == 2 * 30 * 1000  # wanx-v1 has no ratio of its own: One API's 30 for unknown models
+
+    resp = await client.images.generate(model="wanx2.1-t2i-turbo", prompt="a red fox", response_format="b64_json")
+    assert resp.data is not None and len(resp.data) == 1
+    assert base64.b64decode(resp.data[0].b64_json or "") == image_bytes("task-0002-0.png")
+    assert resp.data[0].revised_prompt == "revised: a red fox" and resp.data[0].url is None
+    assert "Authorization" not in ali.recorder[-1]["headers"]
+    one = image_quota(gw, "wanx2.1-t2i-turbo", {})
+    logs = await gw.logs()
+    assert sorted(log["quota"] for log in logs) == sorted([two, one]) and all(log["channel"] for log in logs)
+    assert before - (await gw.user())["quota"] == one + two
+
+
+@pytest.mark.parametrize("prompt, error, status, code", [
+    ("BROKEN fox", openai.InternalServerError, 500, "InternalError.Algo"),
+    ("UNSAFE fox", openai.BadRequestError, 400, "content_policy_violation"),
+])
+async def test_gateway_failed_task_refunds(gw: Gateway, ali: FakeAli, fast_polls: None, prompt: str,
+                                           error: type[openai.APIStatusError], status: int, code: str) -> None:
+    key = await channel_token(gw, type=17, key=KEY, base_url=ali.url, models="wanx-v1")
+    before = (await gw.user())["quota"]
+    with pytest.raises(error) as e:
+        await gw.client(key).images.generate(model="wanx-v1", prompt=prompt)
+    assert e.value.status_code == status and e.value.code == code
+    assert isinstance(e.value.body, dict) and e.value.body["message"] and "type" in e.value.body
+    assert [r["path"] for r in ali.recorder][-1] == "/api/v1/tasks/task-0001"
+    assert await gw.logs() == []
+    assert (await gw.user())["quota"] == before
