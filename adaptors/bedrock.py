@@ -21,6 +21,15 @@ Anthropic Messages body (PROVIDERS.md §3).
   AccessDeniedException, InvalidSignatureException) disables the channel; 429
   ThrottlingException and 5xx are retried; 400 ValidationException is not.
 
+**Anthropic Messages requests** (``/v1/messages``) for Claude models (:meth:`BedrockAdaptor.speaks`)
+go to the same InvokeModel endpoints as the official SDK's ``AnthropicBedrock`` sends them: the
+client's body with ``model`` and ``stream`` removed and ``anthropic_version`` added, every other
+member copied from the client's bytes as they were (:func:`messages_body`: thinking signatures,
+``cache_control``, tool blocks untouched); the client's ``anthropic-beta`` values (and the
+channel's) go into the body as ``anthropic_beta``. The answer is Anthropic's message JSON, passed
+through; a stream's ``chunk`` events become Anthropic SSE frames (:class:`BedrockMessagesStream`).
+Other models on the channel get Messages requests converted to chat.
+
 The key is ``AK|SK|Region`` (optionally ``|SessionToken`` for temporary credentials); missing
 parts come from the channel config (``ak``, ``sk``, ``region``). A key without ``|`` is a
 Bedrock API key, sent as ``Authorization: Bearer`` (the region then comes from the config).
@@ -43,6 +52,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .anthropic import AnthropicStream, parse_anthropic_response, to_anthropic_request
 from .base import (
     CHAT,
+    MESSAGES,
     Adaptor,
     ChannelConfigError,
     ChannelTarget,
@@ -313,6 +323,95 @@ def _betas(target: ChannelTarget) -> list[str]:
     return [str(b).strip() for b in beta if str(b).strip()]
 
 
+def is_claude(model: str) -> bool:
+    """Whether a (mapped) model name reaches Claude on Bedrock: a plain Anthropic name, an
+    ``anthropic.…`` id, a ``us.anthropic.…`` profile or an ARN naming one. An application
+    inference profile's ARN names no model: it is taken as not Claude (converted to chat)."""
+    name = model.strip().lower()
+    return name in MODEL_IDS or "anthropic." in name or "claude" in name
+
+
+def _top_level_members(text: str) -> list[tuple[str, str, str]] | None:
+    """(key, key as written, value as written) of a JSON object's members, in order; None when
+    ``text`` is not one JSON object or repeats a member."""
+    decoder = json.JSONDecoder()
+    ws = re.compile(r"[ \t\n\r]*")
+    i = ws.match(text, 0).end()  # type: ignore[union-attr]
+    if text[i:i + 1] != "{":
+        return None
+    i = ws.match(text, i + 1).end()  # type: ignore[union-attr]
+    members: list[tuple[str, str, str]] = []
+    if text[i:i + 1] == "}":
+        return members if not text[ws.match(text, i + 1).end():] else None  # type: ignore[union-attr]
+    while True:
+        try:
+            key, end = decoder.raw_decode(text, i)
+        except ValueError:
+            return None
+        if not isinstance(key, str) or text[i] != '"':
+            return None
+        key_raw = text[i:end]
+        i = ws.match(text, end).end()  # type: ignore[union-attr]
+        if text[i:i + 1] != ":":
+            return None
+        i = ws.match(text, i + 1).end()  # type: ignore[union-attr]
+        try:
+            _, end = decoder.raw_decode(text, i)
+        except ValueError:
+            return None
+        if any(k == key for k, _, _ in members):
+            return None  # a repeated member: parsers disagree on which one counts
+        members.append((key, key_raw, text[i:end]))
+        i = ws.match(text, end).end()  # type: ignore[union-attr]
+        if text[i:i + 1] == ",":
+            i = ws.match(text, i + 1).end()  # type: ignore[union-attr]
+            continue
+        if text[i:i + 1] == "}" and not text[ws.match(text, i + 1).end():]:  # type: ignore[union-attr]
+            return members
+        return None
+
+
+def messages_body(req: RelayRequest, drop: Iterable[str], first: Mapping[str, Any],
+                  last: Mapping[str, Any] | None = None) -> bytes:
+    """A client's Messages body for a cloud provider: the members in ``drop`` removed, ``first``
+    put in front and ``last`` at the end (both replacing the client's members of those names),
+    every other member copied from the client's bytes exactly as written (number forms, escapes,
+    thinking signatures). Falls back to re-serialising ``req.body`` when the bytes do not say
+    the same as it (duplicate keys, a body rewritten for something other than the model)."""
+    last = dict(last or {})
+    skip = set(drop) | set(first) | set(last)
+    expected = {**first, **{k: v for k, v in req.body.items() if k not in skip}, **last}
+    try:
+        members = _top_level_members(req.raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        members = None
+    if members is not None:
+        parts = [f"{dumps(k)}:{dumps(v)}" for k, v in first.items()]
+        parts += [f"{raw_key}:{raw_value}" for k, raw_key, raw_value in members if k not in skip]
+        parts += [f"{dumps(k)}:{dumps(v)}" for k, v in last.items()]
+        out = ("{" + ",".join(parts) + "}").encode()
+        if loads_or_none(out) == expected:
+            return out
+    return dumps(expected).encode()
+
+
+def _beta_values(*sources: Any) -> list[str]:
+    """Beta names from headers (comma-separated text) and lists, in order, without repeats."""
+    names: list[str] = []
+    for src in sources:
+        items = src.split(",") if isinstance(src, str) else src if isinstance(src, (list, tuple)) else ()
+        names += [str(b).strip() for b in items if str(b).strip()]
+    return list(dict.fromkeys(names))
+
+
+def to_bedrock_messages(req: RelayRequest, channel_betas: list[str] | None = None) -> bytes:
+    """A ``/v1/messages`` request as the InvokeModel body (what ``AnthropicBedrock`` sends)."""
+    betas = _beta_values(req.body.get("anthropic_beta"), req.headers.get("anthropic-beta"), channel_betas or [])
+    last = {"anthropic_beta": betas} if betas else None
+    return messages_body(req, ("model", "stream", "anthropic_beta"),
+                         {"anthropic_version": BEDROCK_ANTHROPIC_VERSION}, last)
+
+
 # --------------------------------------------------------------------------- errors
 
 # Error types by status when the x-amzn-ErrorType header is not at hand.
@@ -448,12 +547,116 @@ def _payload_message(payload: bytes) -> str:
     return ""
 
 
+# Bedrock's exception types (event stream and HTTP) -> Anthropic's error types.
+ANTHROPIC_ERROR_TYPES: dict[str, str] = {
+    "validationexception": "invalid_request_error",
+    "throttlingexception": "rate_limit_error",
+    "servicequotaexceededexception": "rate_limit_error",
+    "accessdeniedexception": "permission_error",
+    "modeltimeoutexception": "timeout_error",
+    "serviceunavailableexception": "overloaded_error",
+    "modelnotreadyexception": "overloaded_error",
+}
+
+
+class BedrockMessagesStream(StreamTranscoder):
+    """A Messages stream from Bedrock: each ``chunk`` event's Anthropic event sent on as an
+    Anthropic SSE frame (``event: <type>``, ``data:`` the event JSON as Bedrock sent it, the
+    ``amazon-bedrock-invocationMetrics`` of ``message_stop`` included), read for usage like
+    :class:`adaptors.messages.MessagesPassthroughStream`; ``exception`` and ``error`` frames and
+    corrupt frames end the stream with an Anthropic ``error`` event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from .messages import MessagesPassthroughStream
+        self._frames = EventStreamDecoder()
+        self._reader = MessagesPassthroughStream()
+        self._metrics: Usage | None = None
+        self._ended = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._ended:
+            return []
+        try:
+            messages, failure = self._frames.feed(data), None
+        except EventStreamError as e:
+            messages, failure = e.messages, e
+        out: list[bytes] = []
+        for msg in messages:
+            if not self._ended:
+                out += self._message(msg)
+        if failure is not None and not self._ended:
+            out += self._error("api_error", f"corrupt event stream from Bedrock: {failure}")
+        self._sync()
+        return out
+
+    def finish(self) -> list[bytes]:
+        out: list[bytes] = []
+        if not self._ended and self._frames.pending:
+            out += self._error("api_error", "the Bedrock event stream ended inside a frame")
+        self._reader.finish()
+        self._sync()
+        return out
+
+    def _sync(self) -> None:
+        r = self._reader
+        self.usage = r.usage or self._metrics
+        self.text_parts = r.text_parts
+        self.done = r.done
+        self.error = self.error or r.error
+
+    def _emit(self, etype: str, text: str) -> list[bytes]:
+        frame = f"event: {etype}\ndata: {text}\n\n".encode()
+        self._reader.feed(frame)
+        return [frame]
+
+    def _error(self, etype: str, message: str) -> list[bytes]:
+        self._ended = True
+        self.error = message
+        return self._emit("error", dumps({"type": "error", "error": {"type": etype, "message": message}}))
+
+    def _message(self, msg: EventMessage) -> list[bytes]:
+        mtype = msg.message_type
+        if mtype == "exception":
+            name = msg.exception_type or "exception"
+            return self._error(ANTHROPIC_ERROR_TYPES.get(name.lower(), "api_error"),
+                               _payload_message(msg.payload) or name)
+        if mtype == "error":
+            code = msg.header(":error-code") or "error"
+            return self._error(ANTHROPIC_ERROR_TYPES.get(code.lower(), "api_error"),
+                               msg.header(":error-message") or _payload_message(msg.payload) or code)
+        if msg.event_type not in ("chunk", ""):
+            return []
+        try:
+            envelope = json.loads(msg.payload)
+            raw = base64.b64decode(envelope["bytes"], validate=True) if isinstance(envelope, dict) else b""
+            text = raw.decode("utf-8")
+            event = json.loads(text)
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            return []
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str) or not event["type"]:
+            return []
+        if "\n" in text or "\r" in text:  # an SSE data line cannot hold a line break
+            text = dumps(event)
+        text = text.strip()
+        metrics = event.get("amazon-bedrock-invocationMetrics")
+        if isinstance(metrics, dict):
+            try:
+                self._metrics = Usage(int(metrics.get("inputTokenCount") or 0),
+                                      int(metrics.get("outputTokenCount") or 0))
+            except (TypeError, ValueError):
+                pass
+        if event["type"] == "error":
+            self._ended = True
+        return self._emit(event["type"], text)
+
+
 # --------------------------------------------------------------------------- adaptor
 
 
 class BedrockAdaptor(Adaptor):
     name = "bedrock"
-    modes = frozenset({CHAT})
+    modes = frozenset({CHAT, MESSAGES})
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock  # tests pin the signing time
@@ -464,10 +667,19 @@ class BedrockAdaptor(Adaptor):
         action = "invoke-with-response-stream" if stream else "invoke"
         return f"{base}/model/{urllib.parse.quote(model_id(model, region), safe='')}/{action}"
 
+    def speaks(self, mode: str, model: str) -> bool:
+        """Messages requests go to Claude models as they are; other models get them as chat."""
+        if mode == MESSAGES:
+            return is_claude(model)
+        return mode in self.modes
+
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         creds = credentials(target)
         url = self.url(target, req.model, creds.region, req.stream)
-        body = dumps(to_bedrock_request(req.body, _betas(target))).encode()
+        if req.mode == MESSAGES:
+            body = to_bedrock_messages(req, _betas(target))
+        else:
+            body = dumps(to_bedrock_request(req.body, _betas(target))).encode()
         signed = {"Content-Type": "application/json"}
         if creds.api_key:
             headers = {**signed, "Authorization": "Bearer " + creds.api_key}
@@ -485,9 +697,14 @@ class BedrockAdaptor(Adaptor):
         return UpstreamRequest("POST", url, headers, body)
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        if req.mode == MESSAGES:
+            from .messages import usage_of_message
+            return ParsedResponse(body, usage_of_message(body), "")
         return parse_anthropic_response(req, body)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        if req.mode == MESSAGES:
+            return BedrockMessagesStream()
         return BedrockStream(req)
 
     def parse_error(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> UpstreamFailure:
@@ -495,7 +712,8 @@ class BedrockAdaptor(Adaptor):
 
 
 __all__ = [
-    "BedrockAdaptor", "BedrockStream", "MODEL_IDS", "PROFILE_ONLY", "SignedRequest", "Credentials",
+    "BedrockAdaptor", "BedrockStream", "BedrockMessagesStream", "MODEL_IDS", "is_claude", "messages_body",
+    "to_bedrock_messages", "PROFILE_ONLY", "SignedRequest", "Credentials",
     "model_id", "geography", "sigv4", "signing_key", "canonical_uri", "canonical_query", "canonical_headers",
     "credentials", "to_bedrock_request", "parse_bedrock_error",
 ]

@@ -18,6 +18,13 @@ and Gemini adaptors' own (:mod:`adaptors.anthropic`, :mod:`adaptors.gemini`), no
   publishers/anthropic/models/{model}:rawPredict`` (``:streamRawPredict`` when streaming) with
   the Anthropic Messages body minus ``model`` plus ``anthropic_version: vertex-2023-10-16``
   (One API sent Claude to ``publishers/google``).
+* **Anthropic Messages requests** (``/v1/messages``) for Claude models go to the same
+  ``rawPredict`` / ``streamRawPredict`` as the official SDK's ``AnthropicVertex`` sends them: the
+  client's body without ``model``, with ``anthropic_version: vertex-2023-10-16``, every other
+  member copied from the client's bytes (:func:`adaptors.bedrock.messages_body`; ``stream``
+  kept, as Vertex reads it), the client's ``anthropic-beta`` header passed on. The answer and
+  the SSE stream are Anthropic's own: passed through, usage read on the way. Gemini models get
+  Messages requests converted to chat.
 * **Gemini** (every other model): ``…/publishers/google/models/{model}:generateContent`` /
   ``:streamGenerateContent?alt=sse``; embeddings (``text-embedding-005``…) ``:predict`` with
   ``{"instances": [{"content"}]}``.
@@ -44,6 +51,7 @@ from .anthropic import to_openai_response as anthropic_to_openai
 from .base import (
     CHAT,
     EMBEDDINGS,
+    MESSAGES,
     Adaptor,
     ChannelConfigError,
     ChannelTarget,
@@ -55,6 +63,7 @@ from .base import (
     UpstreamRejected,
     UpstreamRequest,
 )
+from .bedrock import messages_body
 from .common import channel_config
 from .gemini import (
     DEFAULT_SAFETY_THRESHOLD,
@@ -246,6 +255,12 @@ def to_vertex_claude(body: dict[str, Any], model: str, stream: bool) -> dict[str
     return out
 
 
+def to_vertex_messages(req: RelayRequest) -> bytes:
+    """A ``/v1/messages`` request as the rawPredict body (what ``AnthropicVertex`` sends)."""
+    last = {"stream": True} if req.stream and req.body.get("stream") is not True else None
+    return messages_body(req, ("model",), {"anthropic_version": ANTHROPIC_VERSION}, last)
+
+
 def to_vertex_embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
     out: dict[str, Any] = {"instances": [{"content": t} for t in embedding_texts(body.get("input"), model)]}
     dims = body.get("dimensions")
@@ -297,7 +312,7 @@ def parse_vertex_error(status: int, body: bytes) -> UpstreamFailure:
 
 class VertexAdaptor(Adaptor):
     name = "vertex"
-    modes = frozenset({CHAT, EMBEDDINGS})
+    modes = frozenset({CHAT, EMBEDDINGS, MESSAGES})
     credentials = True
 
     def __init__(self, settings: Any = None) -> None:
@@ -310,10 +325,23 @@ class VertexAdaptor(Adaptor):
     def parse_token(self, status: int, body: bytes) -> TokenGrant:
         return parse_token_answer(status, body)
 
+    def speaks(self, mode: str, model: str) -> bool:
+        """Messages requests go to Claude models as they are; Gemini gets them as chat."""
+        if mode == MESSAGES:
+            return is_claude(model)
+        return mode in self.modes
+
     def url(self, req: RelayRequest, target: ChannelTarget) -> str:
         return model_url(target, req.model, method_for(req))
 
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
+        if req.mode == MESSAGES:
+            headers = {"Content-Type": "application/json", "Authorization": "Bearer " + target.token}
+            beta = ",".join(dict.fromkeys(
+                b.strip() for b in (req.headers.get("anthropic-beta") or "").split(",") if b.strip()))
+            if beta:
+                headers["anthropic-beta"] = beta
+            return UpstreamRequest("POST", self.url(req, target), headers, to_vertex_messages(req))
         if req.mode == EMBEDDINGS:
             body = to_vertex_embeddings(req.body, req.model)
         elif is_claude(req.model):
@@ -324,6 +352,9 @@ class VertexAdaptor(Adaptor):
         return UpstreamRequest("POST", self.url(req, target), headers, _dumps(body).encode())
 
     def parse_response(self, req: RelayRequest, status: int, body: bytes) -> ParsedResponse:
+        if req.mode == MESSAGES:
+            from .messages import usage_of_message
+            return ParsedResponse(body, usage_of_message(body), "")
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -341,6 +372,9 @@ class VertexAdaptor(Adaptor):
         return ParsedResponse(_dumps(resp).encode(), chat_usage, text)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
+        if req.mode == MESSAGES:
+            from .messages import MessagesPassthroughStream
+            return MessagesPassthroughStream()
         return AnthropicStream(req) if is_claude(req.model) else GeminiStream(req)
 
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
@@ -350,5 +384,6 @@ class VertexAdaptor(Adaptor):
 __all__ = [
     "VertexAdaptor", "ANTHROPIC_VERSION", "SCOPE", "JWT_GRANT", "api_base", "embeddings_to_openai",
     "is_claude", "method_for", "model_url", "parse_token_answer", "parse_vertex_error", "project_id", "region",
-    "service_account", "signed_assertion", "to_vertex_claude", "to_vertex_embeddings", "token_request_for",
+    "service_account", "signed_assertion", "to_vertex_claude", "to_vertex_embeddings", "to_vertex_messages",
+    "token_request_for",
 ]

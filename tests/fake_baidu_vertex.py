@@ -31,7 +31,9 @@ Vertex AI:
   ``state.project`` (else 403 PERMISSION_DENIED). ``anthropic``: ``rawPredict`` /
   ``streamRawPredict`` with an Anthropic body that has ``anthropic_version: vertex-2023-10-16`` and
   no ``model`` (Anthropic-shaped 400s otherwise; a model containing ``overloaded`` → 529
-  ``overloaded_error``); ``google``: ``generateContent`` / ``streamGenerateContent?alt=sse``
+  ``overloaded_error``); a body with ``tools`` whose last message is the user's text is answered
+  with a ``tool_use`` of the first tool (:data:`CLAUDE_TOOL_INPUT`, streamed as
+  ``input_json_delta`` fragments), and the body's bytes are recorded (``raw``); ``google``: ``generateContent`` / ``streamGenerateContent?alt=sse``
   checked by the fake Gemini's rules (a model containing ``quota`` → 429 RESOURCE_EXHAUSTED), and
   ``predict`` for embeddings.
 
@@ -84,6 +86,9 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLAUDE_FRAGMENTS = ["Hello", " from", " Claude", " on Vertex"]
 CLAUDE_REPLY = "".join(CLAUDE_FRAGMENTS)
 CLAUDE_USAGE = {"input_tokens": 12, "output_tokens": 7}
+CLAUDE_TOOL_INPUT = {"city": "Paris"}
+CLAUDE_TOOL_ID = "toolu_vrtx_01FakeWeatherCall"
+CLAUDE_TOOL_OUTPUT_TOKENS = 15
 GEMINI_FRAGMENTS = ["Hello", " from", " Gemini", " on Vertex"]
 GEMINI_REPLY = "".join(GEMINI_FRAGMENTS)
 GEMINI_PROMPT_TOKENS = 9
@@ -394,7 +399,7 @@ class VertexApi(_Base):
         self._json(status, {"type": "error", "error": {"type": etype, "message": message}})
 
     async def post(self, project: str, location: str, publisher: str, model: str, method: str) -> None:
-        body = self._record()
+        body = self._record(raw=self.request.body)
         auth = self.request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.state.vertex_tokens:
             return self._google_error(
@@ -474,6 +479,17 @@ class VertexApi(_Base):
         if bool(body.get("stream")) != streaming:
             return self._anthropic_error(400, "invalid_request_error", "stream must match the method")
         msg_id = "msg_vrtx_01FakeClaude"
+        tools, last = body.get("tools"), body["messages"][-1]
+        tool = tools[0].get("name") if isinstance(tools, list) and tools and isinstance(tools[0], dict) else None
+        if tool and isinstance(last, dict) and isinstance(last.get("content"), list) and any(
+                isinstance(b, dict) and b.get("type") == "tool_result" for b in last["content"]):
+            tool = None  # the tool's result is in: answer with text
+        if tool and not streaming:
+            return self._json(200, {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                                    "content": [{"type": "tool_use", "id": CLAUDE_TOOL_ID, "name": tool,
+                                                 "input": CLAUDE_TOOL_INPUT}],
+                                    "stop_reason": "tool_use", "stop_sequence": None,
+                                    "usage": {**CLAUDE_USAGE, "output_tokens": CLAUDE_TOOL_OUTPUT_TOKENS}})
         if not streaming:
             return self._json(200, {"id": msg_id, "type": "message", "role": "assistant", "model": model,
                                     "content": [{"type": "text", "text": CLAUDE_REPLY}], "stop_reason": "end_turn",
@@ -490,13 +506,23 @@ class VertexApi(_Base):
             ev("content_block_start", {"type": "content_block_start", "index": 0,
                                        "content_block": {"type": "text", "text": ""}}),
         ]
-        frames += [ev("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                              "delta": {"type": "text_delta", "text": frag}})
-                   for frag in CLAUDE_FRAGMENTS]
+        stop, output = "end_turn", CLAUDE_USAGE["output_tokens"]
+        if tool:
+            frames[-1] = ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
+                "type": "tool_use", "id": CLAUDE_TOOL_ID, "name": tool, "input": {}}})
+            args = json.dumps(CLAUDE_TOOL_INPUT)
+            frames += [ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                  "delta": {"type": "input_json_delta", "partial_json": part}})
+                       for part in (args[:5], args[5:])]
+            stop, output = "tool_use", CLAUDE_TOOL_OUTPUT_TOKENS
+        else:
+            frames += [ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                  "delta": {"type": "text_delta", "text": frag}})
+                       for frag in CLAUDE_FRAGMENTS]
         frames += [
             ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                 "usage": {"output_tokens": CLAUDE_USAGE["output_tokens"]}}),
+            ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+                                 "usage": {"output_tokens": output}}),
             ev("message_stop", {"type": "message_stop"}),
         ]
         await self._sse(frames)
@@ -517,5 +543,6 @@ __all__ = [
     "FakeState", "make_app", "new_rsa_key", "service_account_json", "BAIDU_REPLY", "BAIDU_FRAGMENTS",
     "BAIDU_TOOL_RESULT_REPLY", "BAIDU_TOOL_ARGS", "BAIDU_USAGE", "BAIDU_ID", "EMBEDDING", "EMBED_TOKENS_PER_TEXT",
     "VERTEX_PROJECT", "VERTEX_EMAIL", "VERTEX_KEY_ID", "SCOPE", "JWT_GRANT", "CLAUDE_REPLY", "CLAUDE_USAGE",
+    "CLAUDE_TOOL_INPUT", "CLAUDE_TOOL_ID", "CLAUDE_TOOL_OUTPUT_TOKENS",
     "GEMINI_REPLY", "GEMINI_PROMPT_TOKENS", "GEMINI_TEXT_TOKENS", "VERTEX_EMBED_TOKENS_PER_TEXT",
 ]

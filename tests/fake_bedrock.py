@@ -15,6 +15,11 @@ Access keys (all share the region and secret of :data:`KEYS`) pick a behaviour:
 ``AKIDUNAVAILABLE`` 503 (also for streams), ``AKIDNOACCESS`` 403 AccessDeniedException,
 ``AKIDSTREAMERR`` streams "Hello" then an exception frame, ``ASIAFAKETEMP`` needs the session
 token :data:`SESSION_TOKEN`.
+
+A body with ``thinking`` enabled is answered with a thinking block (:data:`THINKING_TEXT`, signed
+with :data:`THINKING_SIGNATURE`; streamed as ``thinking_delta`` + ``signature_delta``) before the
+text. ``anthropic_beta`` must be a list of strings. Every request's body bytes are recorded too
+(``raw``).
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ _MODEL_ID = re.compile(r"(?:(?:us|eu|apac|global|us-gov)\.)?anthropic\.claude-[a
 _ARN = re.compile(r"arn:aws:bedrock:[a-z0-9-]+:\d*:(?:inference-profile|application-inference-profile|"
                   r"foundation-model|provisioned-model)/[A-Za-z0-9.:/-]+")
 
+THINKING_TEXT = "The user greets me; greet back."
+THINKING_SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/=="
+THINKING_TOKENS = 9
 TEXT_REPLY = "Hello from Bedrock"
 TEXT_FRAGMENTS = ["Hello", " from", " Bedrock"]
 TOOL_INPUT = {"city": "Paris"}
@@ -207,7 +215,7 @@ class FakeBedrockHandler(RequestHandler):
         access_key = re.search(r"Credential=([^/]+)/", self.request.headers.get("Authorization", ""))
         self.recorder.append({
             "path": raw_path, "model": model, "action": action, "headers": dict(self.request.headers),
-            "json": body, "access_key": access_key.group(1) if access_key else "",
+            "json": body, "access_key": access_key.group(1) if access_key else "", "raw": self.request.body,
         })
         failure = verify_sigv4(self.request.method or "POST", raw_path, self.request.query, headers,
                                self.request.body or b"")
@@ -245,6 +253,10 @@ class FakeBedrockHandler(RequestHandler):
             return self._error(400, "ValidationException", "Malformed input request: #: required key "
                                                            "[max_tokens] not found, please reformat your "
                                                            "input and try again.")
+        beta = body.get("anthropic_beta")
+        if beta is not None and (not isinstance(beta, list) or not all(isinstance(b, str) for b in beta)):
+            return self._error(400, "ValidationException", "Malformed input request: #/anthropic_beta: expected "
+                                                           "type: JSONArray, please reformat your input and try again.")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or any(
                 not isinstance(m, dict) or m.get("role") not in ("user", "assistant") for m in messages):
@@ -253,12 +265,13 @@ class FakeBedrockHandler(RequestHandler):
         tools = body.get("tools")
         tool_name = tools[0].get("name") if isinstance(tools, list) and tools and isinstance(tools[0], dict) else None
         claude = model.rsplit("/", 1)[-1].split("anthropic.", 1)[-1].rsplit("-v", 1)[0]
+        thinking = isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled"
         if action == "invoke":
-            self._message(claude, tool_name)
+            self._message(claude, tool_name, thinking)
         else:
-            await self._stream(claude, tool_name, broken=ak == "AKIDSTREAMERR")
+            await self._stream(claude, tool_name, broken=ak == "AKIDSTREAMERR", thinking=thinking)
 
-    def _message(self, model: str, tool_name: str | None) -> None:
+    def _message(self, model: str, tool_name: str | None, thinking: bool = False) -> None:
         if tool_name:
             content: list[dict[str, Any]] = [
                 {"type": "tool_use", "id": TOOL_USE_ID, "name": tool_name, "input": TOOL_INPUT}]
@@ -266,6 +279,9 @@ class FakeBedrockHandler(RequestHandler):
         else:
             content = [{"type": "text", "text": TEXT_REPLY}]
             stop, output = "end_turn", TEXT_OUTPUT_TOKENS
+        if thinking:
+            content.insert(0, {"type": "thinking", "thinking": THINKING_TEXT, "signature": THINKING_SIGNATURE})
+            output += THINKING_TOKENS
         self.set_header("Content-Type", "application/json")
         self.set_header("X-Amzn-Bedrock-Input-Token-Count", str(INPUT_TOKENS + CACHE_READ_TOKENS))
         self.set_header("X-Amzn-Bedrock-Output-Token-Count", str(output))
@@ -285,7 +301,7 @@ class FakeBedrockHandler(RequestHandler):
         self.write(frame)
         await self.flush()
 
-    async def _stream(self, model: str, tool_name: str | None, broken: bool) -> None:
+    async def _stream(self, model: str, tool_name: str | None, broken: bool, thinking: bool = False) -> None:
         self.set_header("Content-Type", "application/vnd.amazon.eventstream")
         self.set_header("X-Amzn-Bedrock-Content-Type", "application/json")
         await self._send(chunk_frame({"type": "message_start", "message": {
@@ -293,18 +309,28 @@ class FakeBedrockHandler(RequestHandler):
             "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1, "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": CACHE_READ_TOKENS}}}))
+        index = 0
+        if thinking:
+            await self._send(chunk_frame({"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "thinking", "thinking": "", "signature": ""}}))
+            await self._send(chunk_frame({"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "thinking_delta", "thinking": THINKING_TEXT}}), True)
+            await self._send(chunk_frame({"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "signature_delta", "signature": THINKING_SIGNATURE}}))
+            await self._send(chunk_frame({"type": "content_block_stop", "index": 0}))
+            index = 1
         if tool_name:
-            await self._send(chunk_frame({"type": "content_block_start", "index": 0, "content_block": {
+            await self._send(chunk_frame({"type": "content_block_start", "index": index, "content_block": {
                 "type": "tool_use", "id": TOOL_USE_ID, "name": tool_name, "input": {}}}))
             for frag in TOOL_INPUT_FRAGMENTS:
-                await self._send(chunk_frame({"type": "content_block_delta", "index": 0,
+                await self._send(chunk_frame({"type": "content_block_delta", "index": index,
                                               "delta": {"type": "input_json_delta", "partial_json": frag}}), True)
             stop, output = "tool_use", TOOL_OUTPUT_TOKENS
         else:
-            await self._send(chunk_frame({"type": "content_block_start", "index": 0,
+            await self._send(chunk_frame({"type": "content_block_start", "index": index,
                                           "content_block": {"type": "text", "text": ""}}))
             for i, frag in enumerate(TEXT_FRAGMENTS):
-                await self._send(chunk_frame({"type": "content_block_delta", "index": 0,
+                await self._send(chunk_frame({"type": "content_block_delta", "index": index,
                                               "delta": {"type": "text_delta", "text": frag}}), split=i == 1)
                 if broken:
                     await self._send(exception_frame(
@@ -313,7 +339,8 @@ class FakeBedrockHandler(RequestHandler):
                     self.finish()
                     return
             stop, output = "end_turn", TEXT_OUTPUT_TOKENS
-        await self._send(chunk_frame({"type": "content_block_stop", "index": 0}))
+        output += THINKING_TOKENS if thinking else 0
+        await self._send(chunk_frame({"type": "content_block_stop", "index": index}))
         await self._send(chunk_frame({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                       "usage": {"output_tokens": output}}))
         await self._send(chunk_frame({"type": "message_stop", "amazon-bedrock-invocationMetrics": {
@@ -330,4 +357,5 @@ def make_bedrock_app(recorder: list[dict[str, Any]]) -> Application:
 
 __all__ = ["make_bedrock_app", "verify_sigv4", "encode_frame", "chunk_frame", "exception_frame", "KEYS", "SECRET",
            "REGION", "EU_REGION", "SESSION_TOKEN", "GOOD_KEY", "TEXT_REPLY", "TOOL_INPUT", "INPUT_TOKENS",
-           "CACHE_READ_TOKENS", "TEXT_OUTPUT_TOKENS", "TOOL_OUTPUT_TOKENS", "MESSAGE_ID", "TOOL_USE_ID"]
+           "CACHE_READ_TOKENS", "TEXT_OUTPUT_TOKENS", "THINKING_TEXT", "THINKING_SIGNATURE", "THINKING_TOKENS",
+           "TOOL_OUTPUT_TOKENS", "MESSAGE_ID", "TOOL_USE_ID"]

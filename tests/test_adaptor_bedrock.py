@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from adaptors import build_registry
-from adaptors.base import CHAT, DONE_FRAME, ChannelTarget, RelayRequest, UpstreamRejected, Usage
+from adaptors.base import CHAT, DONE_FRAME, MESSAGES, ChannelTarget, RelayRequest, UpstreamRejected, Usage
 from adaptors.bedrock import (
     MODEL_IDS,
     PROFILE_ONLY,
@@ -262,7 +262,7 @@ def test_registry_models_all_have_ids() -> None:
     for m in spec.models + (spec.test_model,):
         assert m in MODEL_IDS, m
     assert PROFILE_ONLY <= set(MODEL_IDS.values())
-    assert spec.adaptor == "bedrock" and spec.modes == (CHAT,) and spec.auth == "signed"
+    assert spec.adaptor == "bedrock" and spec.modes == (CHAT, MESSAGES) and spec.auth == "signed"
     assert spec.key_from_config == "{ak}|{sk}|{region}" and spec.supported
     assert type(build_registry()[33]) is BedrockAdaptor
 
@@ -738,3 +738,366 @@ async def test_gateway_channel_test(gw: Gateway, bedrock: FakeBedrock) -> None:
     cid = await gw.channel(type=33, key="AK|SK", base_url=bedrock.url, models="claude-3-haiku-20240307")
     code, data = await gw.api("GET", f"/api/channel/test/{cid}")
     assert code == 200 and data["success"] is False and "region" in data["message"], data
+
+
+# =========================================================================== Anthropic Messages (/v1/messages)
+
+# A Claude Code-like request, written as a client writes it: spacing, key order, number forms and
+# escapes that a re-serialisation would change, a thinking signature, cache_control, tool blocks.
+CLIENT_BODY = (
+    b'{ "model" : "claude-3-5-sonnet-20241022", "max_tokens": 1024,\n'
+    b' "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],\n'
+    b' "messages": [{"role": "user", "content": "Weather in Paris? caf\\u00e9"},\n'
+    b'  {"role": "assistant", "content": [{"type": "thinking", "thinking": "Use the tool.",'
+    b' "signature": "EqQBCgIYAhIM+/=="}, {"type": "tool_use", "id": "toolu_1", "name": "get_weather",'
+    b' "input": {"city": "Paris"}}]},\n'
+    b'  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny",'
+    b' "cache_control": {"type": "ephemeral"}}]}],\n'
+    b' "temperature": 1.0, "top_k": 5e0, "stream": true,\n'
+    b' "thinking": {"type": "enabled", "budget_tokens": 1024},\n'
+    b' "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],'
+    b' "metadata": {"user_id": "u-1"} }'
+)
+# What Bedrock gets: anthropic_version first, model and stream gone, every other member as written.
+BEDROCK_BODY = (
+    b'{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"system":[{"type": "text", "text": '
+    b'"Be brief.", "cache_control": {"type": "ephemeral"}}],"messages":[{"role": "user", "content": '
+    b'"Weather in Paris? caf\\u00e9"},\n  {"role": "assistant", "content": [{"type": "thinking", "thinking": '
+    b'"Use the tool.", "signature": "EqQBCgIYAhIM+/=="}, {"type": "tool_use", "id": "toolu_1", "name": '
+    b'"get_weather", "input": {"city": "Paris"}}]},\n  {"role": "user", "content": [{"type": "tool_result", '
+    b'"tool_use_id": "toolu_1", "content": "sunny", "cache_control": {"type": "ephemeral"}}]}],'
+    b'"temperature":1.0,"top_k":5e0,"thinking":{"type": "enabled", "budget_tokens": 1024},'
+    b'"tools":[{"name": "get_weather", "input_schema": {"type": "object"}}],"metadata":{"user_id": "u-1"}}'
+)
+
+
+def messages_req(raw: bytes = CLIENT_BODY, *, model: str = MODEL, stream: bool | None = None,
+                 headers: dict[str, str] | None = None, mapped: str | None = None) -> RelayRequest:
+    body = json.loads(raw)
+    rewrite = False
+    if mapped is not None:  # the channel maps the model: the pipeline rewrites body["model"]
+        body = {**body, "model": mapped}
+        model, rewrite = mapped, True
+    return RelayRequest(mode=MESSAGES, body=body, raw=raw, model=model, requested_model=body["model"],
+                        stream=bool(body.get("stream")) if stream is None else stream, rewrite=rewrite,
+                        headers=headers or {})
+
+
+@pytest.mark.parametrize("model, claude", [
+    (MODEL, True), ("claude-opus-4-1-20250805", True), ("anthropic.claude-3-haiku-20240307-v1:0", True),
+    ("us.anthropic.claude-sonnet-4-20250514-v1:0", True), ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", True),
+    ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0", True),
+    ("meta.llama3-1-70b-instruct-v1:0", False), ("us.amazon.nova-pro-v1:0", False), ("mistral.mistral-large", False),
+    ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123", False),
+])
+def test_speaks_messages_for_claude_only(model: str, claude: bool) -> None:
+    ad = BedrockAdaptor()
+    assert ad.speaks(MESSAGES, model) is claude
+    assert ad.speaks(CHAT, model) and not ad.speaks("embeddings", model) and not ad.speaks("responses", model)
+    assert build_registry()[33].speaks(MESSAGES, model) is claude
+
+
+def test_messages_body_is_the_clients_bytes_for_invoke_model() -> None:
+    now = 1_700_000_000.0
+    ad = BedrockAdaptor(clock=lambda: now)
+    up = ad.build_request(messages_req(), target(base_url="http://127.0.0.1:9"))
+    assert up.body == BEDROCK_BODY
+    sent = json.loads(up.body)
+    assert sent["messages"][1]["content"][0]["signature"] == "EqQBCgIYAhIM+/=="
+    assert up.url == "http://127.0.0.1:9/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke-with-response-stream"
+    assert up.headers["Accept"] == "application/vnd.amazon.eventstream"
+    assert "anthropic-version" not in {k.lower() for k in up.headers}
+    # the fake's own SigV4 verifier accepts the signature of exactly these bytes
+    path = up.url.split("127.0.0.1:9", 1)[1]
+    wire = list(up.headers.items()) + [("Host", "127.0.0.1:9")]
+    assert verify_sigv4("POST", path, "", wire, up.body, now=now) is None
+    assert verify_sigv4("POST", path, "", wire, up.body.replace(b"1.0", b"1"), now=now) is not None
+
+    # non-stream: /invoke; the betas (client header, then the channel's, no repeats) go into the body
+    raw = CLIENT_BODY.replace(b'"stream": true', b'"stream": false')
+    up = ad.build_request(messages_req(raw, headers={"anthropic-beta": "interleaved-thinking-2025-05-14, a-1"}),
+                          target(config={"anthropic_beta": "a-1,b-2"}))
+    assert up.url.endswith("/invoke") and up.headers["Accept"] == "application/json"
+    assert up.body == BEDROCK_BODY[:-1] + b',"anthropic_beta":["interleaved-thinking-2025-05-14","a-1","b-2"]}'
+    # a mapped model (the pipeline rewrote "model") changes nothing but the URL
+    profile = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    up = ad.build_request(messages_req(mapped=profile), target())
+    assert up.body == BEDROCK_BODY and "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/" in up.url
+    # a Bedrock API key: Bearer, unsigned, same body
+    up = ad.build_request(messages_req(), target(key="ABSKkey", config={"region": "us-west-2"}))
+    assert up.headers["Authorization"] == "Bearer ABSKkey" and up.body == BEDROCK_BODY
+
+
+def test_messages_body_falls_back_to_the_parsed_body() -> None:
+    ad = BedrockAdaptor()
+    # duplicate keys: the bytes say two things, the parsed body one (the last): that one is sent
+    raw = b'{"model":"m","max_tokens":1,"max_tokens":7,"messages":[{"role":"user","content":"x"}]}'
+    up = ad.build_request(messages_req(raw, stream=False), target())
+    assert json.loads(up.body or b"") == {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 7,
+                                          "messages": [{"role": "user", "content": "x"}]}
+    assert up.body.count(b"max_tokens") == 1
+    # a body the pipeline changed beyond the model
+    req = messages_req(stream=False)
+    req.body = {**req.body, "temperature": 0.2}
+    req.rewrite = True
+    assert json.loads(ad.build_request(req, target()).body or b"")["temperature"] == 0.2
+    # a client anthropic_version / anthropic_beta in the body: Bedrock's version wins, betas merged
+    raw = b'{"anthropic_version":"x","model":"m","anthropic_beta":["a"],"max_tokens":1,"messages":[]}'
+    body = json.loads(ad.build_request(messages_req(raw, stream=False, headers={"anthropic-beta": "b,a"}),
+                                       target()).body or b"")
+    assert body == {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 1, "messages": [],
+                    "anthropic_beta": ["a", "b"]}
+
+
+def test_messages_answer_passed_through() -> None:
+    ad = BedrockAdaptor()
+    answer = json.dumps({"id": "msg_1", "type": "message", "role": "assistant", "model": MODEL, "content": [
+        {"type": "thinking", "thinking": "hm", "signature": "sig=="}, {"type": "text", "text": "Hi"}],
+        "stop_reason": "end_turn", "usage": {"input_tokens": 10, "output_tokens": 5,
+                                             "cache_read_input_tokens": 3, "cache_creation_input_tokens": 2}}).encode()
+    parsed = ad.parse_response(messages_req(stream=False), 200, answer)
+    assert parsed.body == answer and parsed.usage == Usage(15, 5)
+
+
+# A Bedrock Messages stream: thinking with its signature, a tool call, invocation metrics.
+MSG_EVENTS: list[dict[str, Any]] = [
+    {"type": "message_start", "message": {"id": "msg_bdrk_1", "type": "message", "role": "assistant",
+                                          "model": "claude-3-5-sonnet-20241022", "content": [], "stop_reason": None,
+                                          "stop_sequence": None,
+                                          "usage": {"input_tokens": 20, "cache_read_input_tokens": 5,
+                                                    "cache_creation_input_tokens": 1, "output_tokens": 1}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Use the tool."}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQBCgIY+/=="}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_9",
+                                                                  "name": "get_weather", "input": {}}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"city": '}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '"Paris"}'}},
+    {"type": "content_block_stop", "index": 1},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+     "usage": {"output_tokens": 30}},
+    {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 26, "outputTokenCount": 30,
+                                                                  "invocationLatency": 500, "firstByteLatency": 90}},
+]
+MSG_RECORDED = encode_frame({":message-type": "event", ":event-type": "initial-response"}, b"{}") + \
+    b"".join(chunk_frame(e) for e in MSG_EVENTS)
+MSG_SSE = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in MSG_EVENTS)
+
+
+def run_messages_stream(pieces: list[bytes]) -> tuple[Any, bytes]:
+    ts = BedrockAdaptor().new_stream(messages_req())
+    return ts, transcode(ts, pieces)
+
+
+def check_messages_stream(ts: Any, out: bytes) -> None:
+    assert out == MSG_SSE  # each event's JSON exactly as Bedrock encoded it
+    assert ts.usage == Usage(26, 30) and ts.done and ts.error is None
+    assert ts.completion_text == 'Use the tool.{"city": "Paris"}'
+
+
+def test_messages_stream_split_at_every_byte() -> None:
+    assert_every_split(MSG_RECORDED, run_messages_stream, check_messages_stream, Usage(26, 30))
+    check_messages_stream(*run_messages_stream(byte_by_byte(MSG_RECORDED)))
+
+
+def test_messages_stream_usage_from_metrics_and_errors() -> None:
+    # no usage in the events: the invocation metrics
+    events = [{"type": "message_start", "message": {"id": "m", "content": []}},
+              {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 9,
+                                                                            "outputTokenCount": 4}}]
+    ts, out = run_messages_stream([b"".join(chunk_frame(e) for e in events)])
+    assert ts.usage == Usage(9, 4) and ts.done and out.count(b"event: ") == 2
+    # an exception frame: an Anthropic error event, then nothing more
+    data = b"".join(chunk_frame(e) for e in MSG_EVENTS[:3]) + exception_frame(
+        "throttlingException", "Too many tokens, please wait before trying again.") + chunk_frame(MSG_EVENTS[3])
+    ts, out = run_messages_stream([data])
+    frames = out.split(b"\n\n")[:-1]
+    assert len(frames) == 4 and frames[:3] == MSG_SSE.split(b"\n\n")[:3]
+    assert frames[3] == (b'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error",'
+                         b'"message":"Too many tokens, please wait before trying again."}}')
+    assert ts.error == "Too many tokens, please wait before trying again." and not ts.done
+    ts, out = run_messages_stream([exception_frame("modelStreamErrorException", "interrupted")])
+    assert json.loads(out.split(b"data: ", 1)[1])["error"] == {"type": "api_error", "message": "interrupted"}
+    # a corrupt frame, and a stream cut inside a frame
+    bad = bytearray(chunk_frame(MSG_EVENTS[1]))
+    bad[-10] ^= 0x20
+    ts, out = run_messages_stream([chunk_frame(MSG_EVENTS[0]) + bytes(bad)])
+    assert out.count(b"event: ") == 2 and b"event: error" in out and b"corrupt event stream" in out
+    assert ts.error and "CRC" in ts.error
+    ts, out = run_messages_stream([chunk_frame(MSG_EVENTS[0]) + chunk_frame(MSG_EVENTS[1])[:20]])
+    assert out.endswith(b"\n\n") and b"event: error" in out and ts.error
+    # an Anthropic error event inside a chunk is relayed as it is
+    err = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    ts, out = run_messages_stream([chunk_frame(err) + chunk_frame(MSG_EVENTS[0])])
+    assert out == f"event: error\ndata: {json.dumps(err)}\n\n".encode() and ts.error == "Overloaded"
+
+
+# --------------------------------------------------------------------------- the anthropic SDK through OneRelay
+
+try:  # the HTTP library this anthropic build uses (httpx2 here, httpx in others)
+    import httpx2 as httpx  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
+import anthropic  # noqa: E402
+
+from adaptors.bedrock import _top_level_members  # noqa: E402
+from tests.fake_bedrock import THINKING_SIGNATURE, THINKING_TEXT, THINKING_TOKENS  # noqa: E402
+
+CLAUDE_TOOLS: list[Any] = [{"name": "get_weather", "description": "Weather",
+                            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+
+
+def claude_client(gw: Gateway, key: str, sent: list[bytes]) -> anthropic.AsyncAnthropic:
+    """The anthropic SDK pointed at OneRelay; the bodies it sends are kept in ``sent``."""
+    async def hook(request: Any) -> None:
+        sent.append(request.read())
+    http = httpx.AsyncClient(event_hooks={"request": [hook]}, timeout=60.0)
+    return anthropic.AsyncAnthropic(base_url=gw.url, api_key=key, max_retries=0, http_client=http)
+
+
+def assert_members_verbatim(client_body: bytes, upstream_body: bytes) -> None:
+    """Every member of the client's body but model and stream reaches Bedrock as written."""
+    members = _top_level_members(client_body.decode())
+    assert members
+    for name, raw_key, raw_value in members:
+        if name not in ("model", "stream"):
+            assert f"{raw_key}:{raw_value}".encode() in upstream_body, name
+
+
+async def test_gateway_messages_plain_with_thinking_cache_control_and_beta(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock)
+    sent: list[bytes] = []
+    system: Any = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    msg = await claude_client(gw, key, sent).messages.create(
+        model=MODEL, max_tokens=2048, system=system, messages=[{"role": "user", "content": "hi"}],
+        thinking={"type": "enabled", "budget_tokens": 1024}, metadata={"user_id": "u-1"},
+        extra_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"})
+    assert msg.id == MESSAGE_ID and msg.stop_reason == "end_turn"
+    assert msg.content[0].type == "thinking" and msg.content[0].thinking == THINKING_TEXT
+    assert msg.content[0].signature == THINKING_SIGNATURE
+    assert msg.content[1].type == "text" and msg.content[1].text == TEXT_REPLY
+    assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens) == (INPUT_TOKENS, CACHE_READ_TOKENS)
+    up = bedrock.recorder[-1]
+    assert up["path"] == "/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke"
+    assert up["json"] == {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 2048,
+                          "messages": [{"role": "user", "content": "hi"}], "metadata": {"user_id": "u-1"},
+                          "system": system, "thinking": {"type": "enabled", "budget_tokens": 1024},
+                          "anthropic_beta": ["interleaved-thinking-2025-05-14"]}
+    assert_members_verbatim(sent[-1], up["raw"])
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["quota"] > 0 and logs[0]["model_name"] == MODEL and not logs[0]["is_stream"]
+    assert (logs[0]["prompt_tokens"], logs[0]["completion_tokens"]) == \
+        (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS + THINKING_TOKENS)
+
+    # the thinking block (with its signature) sent back in the next turn reaches Bedrock unchanged
+    turns: Any = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": msg.content},
+                  {"role": "user", "content": "and again"}]
+    again = await claude_client(gw, key, sent).messages.create(model=MODEL, max_tokens=2048, messages=turns)
+    assert again.content[0].type == "text" and again.content[0].text == TEXT_REPLY
+    block = bedrock.recorder[-1]["json"]["messages"][1]["content"][0]
+    assert block == {"type": "thinking", "thinking": THINKING_TEXT, "signature": THINKING_SIGNATURE}
+    assert_members_verbatim(sent[-1], bedrock.recorder[-1]["raw"])
+
+
+async def test_gateway_messages_stream(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock)
+    sent: list[bytes] = []
+    async with claude_client(gw, key, sent).messages.stream(
+            model=MODEL, max_tokens=2048, messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "enabled", "budget_tokens": 1024}) as stream:
+        texts = [t async for t in stream.text_stream]
+        final = await stream.get_final_message()
+    assert "".join(texts) == TEXT_REPLY and final.id == MESSAGE_ID and final.stop_reason == "end_turn"
+    assert final.content[0].type == "thinking" and final.content[0].signature == THINKING_SIGNATURE
+    assert final.content[1].type == "text" and final.content[1].text == TEXT_REPLY
+    assert final.usage.output_tokens == TEXT_OUTPUT_TOKENS + THINKING_TOKENS
+    assert final.usage.cache_read_input_tokens == CACHE_READ_TOKENS
+    up = bedrock.recorder[-1]
+    assert up["action"] == "invoke-with-response-stream" and "stream" not in up["json"] and "model" not in up["json"]
+    assert_members_verbatim(sent[-1], up["raw"])
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["is_stream"] and logs[0]["quota"] > 0
+    assert (logs[0]["prompt_tokens"], logs[0]["completion_tokens"]) == \
+        (PROMPT_TOKENS, TEXT_OUTPUT_TOKENS + THINKING_TOKENS)
+
+
+async def test_gateway_messages_tool_use(gw: Gateway, bedrock: FakeBedrock) -> None:
+    key = await _setup(gw, bedrock)
+    client = claude_client(gw, key, [])
+    turns: Any = [{"role": "user", "content": "weather in Paris?"}]
+    msg = await client.messages.create(model=MODEL, max_tokens=256, messages=turns, tools=CLAUDE_TOOLS,
+                                       tool_choice={"type": "tool", "name": "get_weather"})
+    assert msg.stop_reason == "tool_use"
+    (call,) = msg.content
+    assert call.type == "tool_use" and call.id == TOOL_USE_ID and call.name == "get_weather"
+    assert call.input == TOOL_INPUT
+    up = bedrock.recorder[-1]["json"]
+    assert up["tools"] == CLAUDE_TOOLS and up["tool_choice"] == {"type": "tool", "name": "get_weather"}
+
+    turns += [{"role": "assistant", "content": msg.content},
+              {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny",
+                                            "cache_control": {"type": "ephemeral"}}]}]
+    answer = await client.messages.create(model=MODEL, max_tokens=256, messages=turns)
+    assert answer.content[0].type == "text" and answer.content[0].text == TEXT_REPLY
+    sent_turns = bedrock.recorder[-1]["json"]["messages"]
+    assert sent_turns[1]["content"] == [{"type": "tool_use", "id": TOOL_USE_ID, "name": "get_weather",
+                                         "input": TOOL_INPUT}]
+    assert sent_turns[2]["content"][0]["cache_control"] == {"type": "ephemeral"}
+
+    async with client.messages.stream(model=MODEL, max_tokens=256, messages=turns[:1], tools=CLAUDE_TOOLS) as s:
+        final = await s.get_final_message()
+    assert final.stop_reason == "tool_use" and final.content[0].type == "tool_use"
+    assert final.content[0].input == TOOL_INPUT and final.usage.output_tokens == TOOL_OUTPUT_TOKENS
+    logs = await gw.logs()
+    assert len(logs) == 3 and all(log["quota"] > 0 for log in logs)
+    assert sorted(log["completion_tokens"] for log in logs) == sorted(
+        [TOOL_OUTPUT_TOKENS, TEXT_OUTPUT_TOKENS, TOOL_OUTPUT_TOKENS])
+
+
+async def test_gateway_messages_errors(gw: Gateway, bedrock: FakeBedrock) -> None:
+    # an exception frame in the middle of the stream: the SDK sees Anthropic's error event
+    key = await _setup(gw, bedrock, key=f"AKIDSTREAMERR|{SECRET}|{REGION}")
+    texts: list[str] = []
+    with pytest.raises(anthropic.APIError) as e:
+        async with claude_client(gw, key, []).messages.stream(
+                model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as stream:
+            async for t in stream.text_stream:
+                texts.append(t)
+    assert "model stream was interrupted" in str(e.value) and "".join(texts) == "Hello"
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["completion_tokens"] > 0
+    # Bedrock refusing the request: an Anthropic-shaped error with Bedrock's status
+    key = await channel_token(gw, type=33, key=f"AKIDTHROTTLED|{SECRET}|{REGION}", base_url=bedrock.url,
+                              models="claude-3-opus-20240229")
+    with pytest.raises(anthropic.RateLimitError) as r:
+        await claude_client(gw, key, []).messages.create(model="claude-3-opus-20240229", max_tokens=64,
+                                                         messages=[{"role": "user", "content": "hi"}])
+    assert r.value.status_code == 429 and "Too many requests" in r.value.message
+
+
+async def test_gateway_messages_to_a_model_that_is_not_claude_are_converted(gw: Gateway, bedrock: FakeBedrock) -> None:
+    """The same channel serves Claude natively and another model (here an application inference
+    profile, whose ARN names no model) through the chat conversion."""
+    app_profile = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
+    await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models=f"{MODEL},team-model",
+                     model_mapping=json.dumps({"team-model": app_profile}))
+    key = await gw.token()
+    client = claude_client(gw, key, [])
+    msg = await client.messages.create(model="team-model", max_tokens=64, system="Be brief.",
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert msg.content[0].type == "text" and msg.content[0].text == TEXT_REPLY and msg.model == "team-model"
+    up = bedrock.recorder[-1]
+    assert up["model"] == app_profile
+    # the chat conversion's body (OpenAI chat -> Anthropic), not the client's bytes
+    assert up["json"]["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    async with client.messages.stream(model="team-model", max_tokens=64,
+                                      messages=[{"role": "user", "content": "hi"}]) as stream:
+        final = await stream.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text == TEXT_REPLY
+    # and Claude on the same channel still passes through
+    msg = await client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert msg.id == MESSAGE_ID and bedrock.recorder[-1]["json"]["messages"] == [{"role": "user", "content": "hi"}]
+    logs = await gw.logs()
+    assert len(logs) == 3 and all(log["quota"] > 0 for log in logs)

@@ -19,13 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from adaptors import build_registry
 from adaptors.anthropic import AnthropicStream, to_anthropic_request
-from adaptors.base import CHAT, EMBEDDINGS, ChannelTarget, RelayRequest, UpstreamRejected, Usage
+from adaptors.base import CHAT, EMBEDDINGS, MESSAGES, ChannelTarget, RelayRequest, UpstreamRejected, Usage
 from adaptors.gemini import GeminiStream, to_gemini_request
 from adaptors.registry import PROVIDERS
 from adaptors.vertex import VertexAdaptor, parse_vertex_error
 from tests.conftest import Gateway, listen
 from tests.fake_baidu_vertex import (
     CLAUDE_REPLY,
+    CLAUDE_TOOL_ID,
+    CLAUDE_TOOL_INPUT,
+    CLAUDE_TOOL_OUTPUT_TOKENS,
     CLAUDE_USAGE,
     EMBEDDING,
     GEMINI_PROMPT_TOKENS,
@@ -255,7 +258,7 @@ def test_errors_google_and_anthropic_shapes() -> None:
 
 def test_registry_entry() -> None:
     s = PROVIDERS[42]
-    assert s.adaptor == "vertex" and s.supported and set(s.modes) == {CHAT, EMBEDDINGS} and s.auth == "signed"
+    assert s.adaptor == "vertex" and s.supported and set(s.modes) == {CHAT, EMBEDDINGS, MESSAGES} and s.auth == "signed"
     assert s.test_model in s.models and CLAUDE in s.models and s.key_from_config == "{vertex_ai_project_id}"
     assert [c.key for c in s.config] == ["region", "vertex_ai_project_id", "vertex_ai_adc"]
     assert isinstance(build_registry()[42], VertexAdaptor) and VertexAdaptor.credentials
@@ -420,3 +423,218 @@ async def test_gateway_channel_test(gw: Gateway, fake: FakeState, keypair: tuple
     code, data = await gw.api("GET", f"/api/channel/test/{cid}")
     assert data["success"], data
     assert len(fake.vertex_exchanges) == 1
+
+
+# =========================================================================== Anthropic Messages (/v1/messages)
+
+try:  # the HTTP library this anthropic build uses (httpx2 here, httpx in others)
+    import httpx2 as httpx  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
+import anthropic  # noqa: E402
+
+from adaptors.messages import MessagesPassthroughStream  # noqa: E402
+from tests.adaptor_helpers import assert_every_split, byte_by_byte, transcode  # noqa: E402
+
+# As a client writes it: spacing, number forms, escapes, a thinking signature, cache_control.
+CLIENT_BODY = (
+    b'{"model": "claude-sonnet-4@20250514", "max_tokens": 1024, "stream": true,\n'
+    b' "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],\n'
+    b' "messages": [{"role": "user", "content": "caf\\u00e9?"}, {"role": "assistant", "content": [{"type": '
+    b'"thinking", "thinking": "hm", "signature": "Eq+/=="}, {"type": "text", "text": "Yes."}]},'
+    b' {"role": "user", "content": "more"}], "temperature": 1.0,'
+    b' "thinking": {"type": "enabled", "budget_tokens": 1024}}'
+)
+VERTEX_BODY = (
+    b'{"anthropic_version":"vertex-2023-10-16","max_tokens":1024,"stream":true,"system":[{"type": "text", '
+    b'"text": "Be brief.", "cache_control": {"type": "ephemeral"}}],"messages":[{"role": "user", "content": '
+    b'"caf\\u00e9?"}, {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": '
+    b'"Eq+/=="}, {"type": "text", "text": "Yes."}]}, {"role": "user", "content": "more"}],"temperature":1.0,'
+    b'"thinking":{"type": "enabled", "budget_tokens": 1024}}'
+)
+
+
+def messages_req(raw: bytes = CLIENT_BODY, *, headers: dict[str, str] | None = None,
+                 mapped: str | None = None) -> RelayRequest:
+    body = json.loads(raw)
+    model, rewrite = body["model"], False
+    if mapped is not None:
+        body, model, rewrite = {**body, "model": mapped}, mapped, True
+    return RelayRequest(mode=MESSAGES, body=body, raw=raw, model=model, requested_model=json.loads(raw)["model"],
+                        stream=bool(body.get("stream")), rewrite=rewrite, headers=headers or {})
+
+
+def test_speaks_messages_for_claude_only() -> None:
+    ad = VertexAdaptor()
+    for model in (CLAUDE, "claude-sonnet-4@20250514", "claude-opus-4-1@20250805", "Claude-3-Haiku@20240307"):
+        assert ad.speaks(MESSAGES, model) and build_registry()[42].speaks(MESSAGES, model)
+    for model in (GEMINI, "gemini-2.5-pro", "text-embedding-005", "llama-3.1-405b-instruct-maas"):
+        assert not ad.speaks(MESSAGES, model)
+    assert ad.speaks(CHAT, GEMINI) and ad.speaks(EMBEDDINGS, GEMINI) and not ad.speaks("responses", CLAUDE)
+
+
+def test_messages_request_is_the_clients_bytes_for_raw_predict(keypair: tuple[str, bytes]) -> None:
+    ad = VertexAdaptor()
+    up = ad.build_request(messages_req(headers={"anthropic-beta": "a-1, interleaved-thinking-2025-05-14,a-1",
+                                                "anthropic-version": "2023-06-01"}), target(keypair[0]))
+    assert up.method == "POST" and up.url == (
+        "https://us-east5-aiplatform.googleapis.com/v1/projects/my-proj/locations/us-east5/publishers/anthropic/"
+        "models/claude-sonnet-4@20250514:streamRawPredict")
+    assert up.body == VERTEX_BODY
+    assert up.headers == {"Content-Type": "application/json", "Authorization": "Bearer ya29.tok",
+                          "anthropic-beta": "a-1,interleaved-thinking-2025-05-14"}
+    # non-stream: rawPredict, "stream": false kept as the client wrote it (as the SDK does)
+    raw = CLIENT_BODY.replace(b'"stream": true', b'"stream": false')
+    up = ad.build_request(messages_req(raw), target(keypair[0], config={"region": "global"}))
+    assert up.url == ("https://aiplatform.googleapis.com/v1/projects/my-proj/locations/global/publishers/anthropic/"
+                      "models/claude-sonnet-4@20250514:rawPredict")
+    assert up.body == VERTEX_BODY.replace(b'"stream":true', b'"stream":false') and "anthropic-beta" not in up.headers
+    # a mapped model: only the URL changes
+    up = ad.build_request(messages_req(mapped="claude-opus-4-1@20250805"), target(keypair[0]))
+    assert up.body == VERTEX_BODY and up.url.endswith("/models/claude-opus-4-1@20250805:streamRawPredict")
+    # a client anthropic_version in the body is replaced by Vertex's
+    raw = b'{"anthropic_version":"2023-06-01","model":"claude-x","max_tokens":5,"messages":[]}'
+    assert ad.build_request(messages_req(raw), target(keypair[0])).body == \
+        b'{"anthropic_version":"vertex-2023-10-16","max_tokens":5,"messages":[]}'
+
+
+MSG_SSE = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_vrtx_1","type":"message",'
+    b'"role":"assistant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"usage":'
+    b'{"input_tokens":30,"cache_creation_input_tokens":4,"cache_read_input_tokens":6,"output_tokens":1}}}\n\n'
+    b'event: ping\ndata: {"type": "ping"}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":'
+    b'{"type":"thinking","thinking":"","signature":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta",'
+    b'"thinking":"Hm."}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta",'
+    b'"signature":"Eq+/=="}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":1,"content_block":{"type":"text",'
+    b'"text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta",'
+    b'"text":"Caf\\u00e9!"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":1}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+    b'"usage":{"output_tokens":21}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+
+
+def test_messages_answer_and_stream_passed_through() -> None:
+    ad = VertexAdaptor()
+    req = messages_req()
+    answer = b'{"id":"msg_1","type":"message","content":[{"type":"text","text":"Hi"}],"usage":' \
+             b'{"input_tokens":10,"cache_read_input_tokens":2,"output_tokens":3}}'
+    parsed = ad.parse_response(req, 200, answer)
+    assert parsed.body == answer and parsed.usage == Usage(12, 3)
+    assert isinstance(ad.new_stream(req), MessagesPassthroughStream)
+
+    def run(pieces: list[bytes]) -> tuple[Any, bytes]:
+        ts = ad.new_stream(req)
+        return ts, transcode(ts, pieces)
+
+    def check(ts: Any, out: bytes) -> None:
+        assert out == MSG_SSE and ts.completion_text == "Hm.Café!"
+
+    assert_every_split(MSG_SSE, run, check, Usage(40, 21))
+    check(*run(byte_by_byte(MSG_SSE)))
+
+
+# --------------------------------------------------------------------------- the anthropic SDK through OneRelay
+
+VERTEX_TOOLS: list[Any] = [{"name": "get_weather", "description": "Weather",
+                            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+
+
+def claude_client(gw: Gateway, key: str, sent: list[bytes]) -> anthropic.AsyncAnthropic:
+    async def hook(request: Any) -> None:
+        sent.append(request.read())
+    http = httpx.AsyncClient(event_hooks={"request": [hook]}, timeout=60.0)
+    return anthropic.AsyncAnthropic(base_url=gw.url, api_key=key, max_retries=0, http_client=http)
+
+
+async def test_gateway_messages_claude_plain_stream_and_tools(gw: Gateway, fake: FakeState,
+                                                              keypair: tuple[str, bytes]) -> None:
+    await _channel(gw, fake, keypair[0])
+    sent: list[bytes] = []
+    client = claude_client(gw, await gw.token(), sent)
+    system: Any = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    msg = await client.messages.create(model=CLAUDE, max_tokens=64, system=system,
+                                       messages=[{"role": "user", "content": "hi"}],
+                                       extra_headers={"anthropic-beta": "prompt-caching-2024-07-31"})
+    assert msg.id == "msg_vrtx_01FakeClaude" and msg.content[0].type == "text"
+    assert msg.content[0].text == CLAUDE_REPLY and msg.model == CLAUDE
+    assert (msg.usage.input_tokens, msg.usage.output_tokens) == (12, 7)
+    up = fake.last("vertex")
+    assert up["path"] == (f"/v1/projects/{VERTEX_PROJECT}/locations/us-east5/publishers/anthropic/models/"
+                          f"{CLAUDE}:rawPredict")
+    assert up["headers"]["Authorization"] == "Bearer ya29.fake-1"
+    assert up["headers"]["Anthropic-Beta"] == "prompt-caching-2024-07-31"
+    client_json = json.loads(sent[-1])
+    assert up["json"] == {"anthropic_version": "vertex-2023-10-16",
+                          **{k: v for k, v in client_json.items() if k != "model"}}
+    assert up["raw"] == b'{"anthropic_version":"vertex-2023-10-16",' + sent[-1][1:].replace(
+        f'"model":"{CLAUDE}",'.encode(), b"")  # the SDK's compact JSON, model taken out
+
+    async with client.messages.stream(model=CLAUDE, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
+        texts = [t async for t in s.text_stream]
+        final = await s.get_final_message()
+    assert "".join(texts) == CLAUDE_REPLY and final.content[0].text == CLAUDE_REPLY  # type: ignore[union-attr]
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens == 7
+    up = fake.last("vertex")
+    assert up["path"].endswith(":streamRawPredict") and up["json"]["stream"] is True and "model" not in up["json"]
+
+    turns: Any = [{"role": "user", "content": "weather in Paris?"}]
+    msg = await client.messages.create(model=CLAUDE, max_tokens=64, messages=turns, tools=VERTEX_TOOLS)
+    assert msg.stop_reason == "tool_use"
+    (call,) = msg.content
+    assert call.type == "tool_use" and call.id == CLAUDE_TOOL_ID and call.input == CLAUDE_TOOL_INPUT
+    assert fake.last("vertex")["json"]["tools"] == VERTEX_TOOLS
+    turns += [{"role": "assistant", "content": msg.content},
+              {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}]}]
+    answer = await client.messages.create(model=CLAUDE, max_tokens=64, messages=turns, tools=VERTEX_TOOLS)
+    assert answer.content[0].type == "text" and answer.content[0].text == CLAUDE_REPLY
+    assert fake.last("vertex")["json"]["messages"][1]["content"] == [
+        {"type": "tool_use", "id": CLAUDE_TOOL_ID, "name": "get_weather", "input": CLAUDE_TOOL_INPUT}]
+    async with client.messages.stream(model=CLAUDE, max_tokens=64, messages=turns[:1], tools=VERTEX_TOOLS) as s:
+        final = await s.get_final_message()
+    assert final.stop_reason == "tool_use" and final.content[0].input == CLAUDE_TOOL_INPUT  # type: ignore[union-attr]
+
+    assert len(fake.vertex_exchanges) == 1
+    logs = await gw.logs()
+    assert len(logs) == 5 and all(log["quota"] > 0 and log["model_name"] == CLAUDE for log in logs)
+    assert sorted((log["prompt_tokens"], log["completion_tokens"], log["is_stream"]) for log in logs) == sorted([
+        (12, 7, False), (12, 7, True), (12, CLAUDE_TOOL_OUTPUT_TOKENS, False), (12, 7, False),
+        (12, CLAUDE_TOOL_OUTPUT_TOKENS, True)])
+
+
+async def test_gateway_messages_gemini_on_the_same_channel_is_converted(gw: Gateway, fake: FakeState,
+                                                                        keypair: tuple[str, bytes]) -> None:
+    await _channel(gw, fake, keypair[0])
+    client = claude_client(gw, await gw.token(), [])
+    msg = await client.messages.create(model=GEMINI, max_tokens=64, system="Be brief.",
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert msg.content[0].type == "text" and msg.content[0].text == GEMINI_REPLY and msg.model == GEMINI
+    assert (msg.usage.input_tokens, msg.usage.output_tokens) == (GEMINI_PROMPT_TOKENS, GEMINI_TEXT_TOKENS)
+    assert fake.last("vertex")["path"].endswith(f"/publishers/google/models/{GEMINI}:generateContent")
+    async with client.messages.stream(model=GEMINI, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
+        final = await s.get_final_message()
+    assert final.content[0].text == GEMINI_REPLY  # type: ignore[union-attr]
+    assert fake.last("vertex")["query"] == "alt=sse"
+    logs = await gw.logs()
+    assert len(logs) == 2 and all(log["quota"] > 0 for log in logs)
+    assert {(log["prompt_tokens"], log["completion_tokens"]) for log in logs} == \
+        {(GEMINI_PROMPT_TOKENS, GEMINI_TEXT_TOKENS)}
+
+
+async def test_gateway_messages_claude_errors_in_anthropic_shape(gw: Gateway, fake: FakeState,
+                                                                 keypair: tuple[str, bytes]) -> None:
+    await _channel(gw, fake, keypair[0], models="claude-overloaded@1")
+    client = claude_client(gw, await gw.token(), [])
+    with pytest.raises(anthropic.APIStatusError) as e:
+        await client.messages.create(model="claude-overloaded@1", max_tokens=64,
+                                     messages=[{"role": "user", "content": "hi"}])
+    assert e.value.status_code == 529 and "Overloaded" in e.value.message
+    assert await gw.logs() == []
