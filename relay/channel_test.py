@@ -46,7 +46,9 @@ from adaptors import CHANNEL_TYPE_NAMES, PROVIDERS
 from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRejected, UpstreamRequest
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, ChannelRecord
 
-from .upstream import UpstreamCall, transport_error
+from .upstream import UpstreamCall, open_call, transport_error
+
+MAX_TEST_POLL_SECONDS = 120  # an asynchronous upstream's test, without CHANNEL_TEST timeout
 
 if TYPE_CHECKING:
     from models.channels import ChannelStore
@@ -204,8 +206,8 @@ class ChannelChecks:
         svc = self.svc
         adaptor = svc.adaptors.get(channel.type)
         if adaptor is None or CHAT not in adaptor.modes:
-            raise CheckError(f"channel type {type_name(channel.type)} cannot be tested: "
-                             "OneRelay has no adaptor for it")
+            raise CheckError(f"channel type {type_name(channel.type)} cannot be tested: it relays no chat "
+                             "requests")
         upstream_model = channel.model_mapping.get(model, model)
         body = build_test_body(upstream_model, svc.test_prompt)
         raw = json.dumps(body).encode()
@@ -221,18 +223,26 @@ class ChannelChecks:
             raise CheckError(f"the test request could not be built: {r.failure.message}") from None
         except (ValueError, KeyError, TypeError) as e:
             raise CheckError(f"the test request could not be built: {e}") from None
-        resp = await UpstreamCall(svc.http, req, timeout=self.timeout, proxy=svc.proxy).fetch()
-        if resp.code == 599:
-            raise CheckError(transport_error(resp)[0])
-        data = resp.body or b""
-        if not 200 <= resp.code < 300:
-            f = adaptor.parse_error(resp.code, data)
-            raise CheckError(f"HTTP {resp.code}: {f.message}", disables_channel=f.disables_channel)
-        try:
-            parsed = adaptor.parse_response(rreq, resp.code, data)
-        except UpstreamRejected as r:  # an error on HTTP 200 (Coze, DeepL)
-            raise CheckError(f"HTTP {resp.code}: {r.failure.message}",
-                             disables_channel=r.failure.disables_channel) from None
+        deadline = time.monotonic() + (self.timeout or MAX_TEST_POLL_SECONDS)
+        while True:
+            resp = await open_call(svc.http, req, timeout=self.timeout, proxy=svc.proxy).fetch()
+            if resp.code == 599:
+                raise CheckError(transport_error(resp)[0])
+            data = resp.body or b""
+            if not 200 <= resp.code < 300:
+                f = adaptor.parse_error(resp.code, data)
+                raise CheckError(f"HTTP {resp.code}: {f.message}", disables_channel=f.disables_channel)
+            try:
+                parsed = adaptor.parse_response(rreq, resp.code, data)
+            except UpstreamRejected as r:  # an error on HTTP 200 (Coze, DeepL)
+                raise CheckError(f"HTTP {resp.code}: {r.failure.message}",
+                                 disables_channel=r.failure.disables_channel) from None
+            if parsed.follow is None:
+                break
+            if time.monotonic() + parsed.follow_delay > deadline:  # an asynchronous upstream (Replicate)
+                raise CheckError("the upstream did not finish the test in time")
+            req = parsed.follow
+            await asyncio.sleep(parsed.follow_delay)
         text = _reply_text(parsed.body)
         if text is None:
             raise CheckError(f"the upstream answered HTTP {resp.code} but not with a chat completion: "

@@ -124,4 +124,4 @@ def chat_body_for(mode: str, body: dict[str, Any], model: str) -> dict[str, Any]
     except anthropic_messages.MessagesRequestError as e:
         raise BadRequest(str(e), code="invalid_request") from None
     except openai_responses.ResponsesRequestError as e:
-        raise BadRequest(e.message, code="invalid_request", param=e.param) from None
+        raise BadRequest(e.message, code="invalid_request", param=e.param or "") from None

@@ -44,8 +44,7 @@ from .errors import (
     GatewayError, AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
     UpstreamTimeout,
 )
-from .upstream import UpstreamCall, transport_error
-from .wsupstream import WebSocketCall
+from .upstream import open_call, transport_error
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -54,6 +53,9 @@ log = logging.getLogger("onerelay.relay")
 
 # Types that reject `stream_options` (their registry quirk): never inject it there.
 MAX_POLL_SECONDS = 600
+# Channels that cannot take a request at all are skipped without using up a retry (up to this many).
+_UNSERVABLE = frozenset({"channel_type_unsupported", "conversion_unsupported"})
+MAX_CHANNELS_TRIED = 20
 _NO_STREAM_OPTIONS = frozenset(t for t, s in PROVIDERS.items() if "no_stream_options" in s.quirks)
 
 
@@ -136,6 +138,7 @@ class Job:
     conversion: Conversion | None = None  # this attempt's way back to the client's format
     subpath: str = ""  # /v1/responses/input_tokens, /compact: after the mode's path upstream
     response_id: str | None = None  # a natively created Responses id (its channel is remembered)
+    unconvertible: BadRequest | None = None  # why chat channels cannot serve this request
 
     # -- authorisation ------------------------------------------------------------------------
     async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
@@ -179,7 +182,10 @@ class Job:
         self.body, self.model, self.raw, self.stream = parsed.body, parsed.model, raw, parsed.stream
         self.files = parsed.files
         if self.mode in CONVERTED_MODES and not self.subpath:
-            self.chat_body = chat_body_for(self.mode, self.body, self.model)
+            try:
+                self.chat_body = chat_body_for(self.mode, self.body, self.model)
+            except BadRequest as e:  # only a channel that speaks the format may serve it
+                self.unconvertible = e
 
     def count_prompt(self) -> int:
         mode, body, model, counter = self.mode, self.body, self.model, self.ctx.counter
@@ -194,6 +200,9 @@ class Job:
             return 0
         if self.chat_body is not None:
             return counter.count_prompt(CHAT, self.chat_body, model)
+        if mode in CONVERTED_MODES:  # not convertible: its text, roughly
+            return counter.count_text(json.dumps([body.get("instructions"), body.get("system"), body.get("input"),
+                                                  body.get("messages")], ensure_ascii=False), model)
         return counter.count_prompt(mode, body, model)
 
     def price_up_front(self, mr: float, gr: float) -> int:
@@ -266,7 +275,8 @@ class Job:
         self.reserved = pre
         outcome = Outcome()
         try:
-            outcome = await self.attempts(channel, group, retries=0 if pinned else ctx.options.int("RetryTimes"))
+            outcome = await self.attempts(channel, group, retries=0 if pinned else ctx.options.int("RetryTimes"),
+                                          pinned=pinned is not None)
         finally:
             await self.settle(outcome)
 
@@ -277,10 +287,12 @@ class Job:
             raise GatewayError("The quota store is unreachable; try again shortly", status=503,
                                type="server_error", code="quota_store_unavailable") from None
 
-    async def attempts(self, channel: ChannelRecord | None, group: str, retries: int) -> Outcome:
+    async def attempts(self, channel: ChannelRecord | None, group: str, retries: int,
+                       pinned: bool = False) -> Outcome:
         last: UpstreamError | None = None
-        for attempt in range(retries + 1):
-            if attempt:
+        attempt = 0
+        while attempt <= retries:
+            if self.tried:
                 channel = self.ctx.router.pick(group, self.model, exclude=self.tried)
             if channel is None:
                 break
@@ -293,13 +305,18 @@ class Job:
                 return outcome
             except UpstreamError as e:
                 last = e
-                if e.status != 400 and e.code != "channel_type_unsupported":
+                if e.code in _UNSERVABLE and not pinned:  # this channel cannot take it: another, free
+                    if len(self.tried) < MAX_CHANNELS_TRIED:
+                        continue
+                    break
+                if e.status != 400:
                     self.ctx.metrics.record(channel.id, False)
                 self.after_failure(channel, e)
                 if not e.retryable or self.sink.started or self.sink.closed:
                     raise
                 log.info("request %s: channel #%d failed (%s), %s", self.request_id, channel.id,
                          e.message, "retrying" if attempt < retries else "no retries left")
+                attempt += 1
         assert last is not None
         if last.status == 429 and retries:
             last.message = "The upstream channels for this group are saturated; try again later"
@@ -349,14 +366,14 @@ class Job:
                 body["stream_options"] = {**(so if isinstance(so, dict) else {}), "include_usage": True}
                 rewrite = True
             include_usage = True
-        raw = self.raw
+        raw, content_type = self.raw, self.content_type
         if rewrite and self.mode in FORM_MODES:  # a mapped model in an upload: the form rebuilt
-            raw, self.content_type = endpoints.rebuild_form(body, self.files)
+            raw, content_type = endpoints.rebuild_form(body, self.files)
             rewrite = False
         return RelayRequest(
             mode=mode, body=body, raw=raw, model=upstream_model,
             requested_model=self.model, stream=self.stream, rewrite=rewrite,
-            include_usage=include_usage, content_type=self.content_type, headers=self.client_headers,
+            include_usage=include_usage, content_type=content_type, headers=self.client_headers,
             subpath=self.subpath,
         )
 
@@ -371,6 +388,11 @@ class Job:
                 and CHAT in spec.modes:  # a Messages or Responses request this channel takes as chat
             self.conversion = MessagesConversion(self.model, self.prompt_tokens) if self.mode == MESSAGES \
                 else ResponsesConversion(self.body, self.model)
+        elif not native and self.unconvertible is not None:  # another channel may speak the format
+            e = UpstreamError(self.unconvertible.message, status=400, code="conversion_unsupported",
+                              type="invalid_request_error")
+            e.param = self.unconvertible.param
+            raise e
         elif not native:
             raise UpstreamError(
                 f"Channel #{channel.id} (type {channel.type}) does not support {self.mode} requests",
@@ -395,9 +417,7 @@ class Job:
 
     def call(self, upstream: UpstreamRequest) -> Any:
         ctx = self.ctx
-        if upstream.transport == "websocket":
-            return WebSocketCall(upstream, timeout=ctx.settings.relay_timeout)
-        return UpstreamCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        return open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
 
     async def send(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
                    upstream: UpstreamRequest) -> Outcome:

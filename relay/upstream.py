@@ -127,3 +127,13 @@ def transport_error(resp: HTTPResponse) -> tuple[str, bool]:
     if isinstance(err, CurlError):
         return f"upstream connection failed: {err.message}", err.errno == CURLE_OPERATION_TIMEDOUT
     return f"upstream connection failed: {err}", isinstance(err, TimeoutError)
+
+
+def open_call(client: CurlAsyncHTTPClient, req: UpstreamRequest, *, timeout: float,
+              proxy: ProxyConfig | None) -> Any:
+    """The exchange for an adaptor's request: HTTP, or a websocket (Xunfei Spark)."""
+    if req.transport == "websocket":
+        from .wsupstream import WebSocketCall
+
+        return WebSocketCall(req, timeout=timeout)
+    return UpstreamCall(client, req, timeout=timeout, proxy=proxy)

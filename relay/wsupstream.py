@@ -38,8 +38,8 @@ class WebSocketCall:
 
     async def fetch(self, on_chunk: Callable[[bytes], None] | None = None) -> HTTPResponse:
         request = HTTPRequest(self.req.url, headers=self.req.headers, connect_timeout=self.connect_timeout,
-                              request_timeout=self.timeout)
-        deadline = time.monotonic() + self.timeout
+                              request_timeout=self.timeout or None)
+        deadline = time.monotonic() + self.timeout if self.timeout else None  # 0: no limit
         try:
             conn = await asyncio.wait_for(websocket_connect(request), self.connect_timeout)
         except HTTPClientError as e:  # the handshake was answered with an HTTP error
@@ -56,8 +56,8 @@ class WebSocketCall:
             if self.req.body is not None:
                 await conn.write_message(self.req.body.decode())
             while not self.cancelled:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                remaining = deadline - time.monotonic() if deadline is not None else None
+                if remaining is not None and remaining <= 0:
                     raise asyncio.TimeoutError
                 msg = await asyncio.wait_for(conn.read_message(), remaining)
                 if msg is None:  # the upstream closed: the answer is complete

@@ -388,10 +388,10 @@ async def test_channel_test_failures(gw: Gateway) -> None:
     # a model the channel does not serve
     code, data = await gw.api("GET", f"/api/channel/test/{bad}?model=gpt-4o")
     assert data["success"] is False and "not served" in data["message"]
-    # a type without an adaptor
-    xunfei = await gw.channel(type=18, key="a|b|c", models="SparkDesk")
-    code, data = await gw.api("GET", f"/api/channel/test/{xunfei}")
-    assert data["success"] is False and "18 (Xunfei Spark)" in data["message"]
+    # a type that relays no chat requests (Proxy: raw pass-through only)
+    proxy = await gw.channel(type=43, key="Bearer x", models="via-proxy")
+    code, data = await gw.api("GET", f"/api/channel/test/{proxy}")
+    assert data["success"] is False and "43 (Proxy)" in data["message"] and "chat" in data["message"]
     # a 200 that is not a chat completion (a wrong base URL serving a web page)
     with_html = await gw.channel(base_url=gw.upstream.url + "/nowhere")
     code, data = await gw.api("GET", f"/api/channel/test/{with_html}")

@@ -523,9 +523,6 @@ async def test_transcription_mapped_model_rewritten_in_form(env: Env) -> None:
     assert log["model_name"] == "whisper-1" and log["quota"] == 480
 
 
-@pytest.mark.xfail(strict=True, reason="relay/pipeline.py Job.build overwrites self.content_type with the rebuilt "
-                                       "form's boundary; a retry on an unmapped channel sends the original bytes "
-                                       "under that boundary")
 async def test_transcription_retry_after_mapped_channel_fails(env: Env) -> None:
     await env.option("RetryTimes", "1")
     await env.channel(models="whisper-1", key="fail-500", priority=10,

@@ -958,8 +958,6 @@ async def test_gateway_stream_error_frames(gw: Gateway, spark: FakeSpark) -> Non
     assert any(log["model_name"] == "SparkDesk-v3.1" and log["completion_tokens"] > 0 for log in logs)
 
 
-@pytest.mark.xfail(strict=True, reason="relay/wsupstream.py: WebSocketCall takes RELAY_TIMEOUT 0 (no limit) "
-                                       "as a deadline already passed; remove this marker once it is fixed")
 @pytest.mark.settings(relay_timeout=0)
 async def test_gateway_with_the_default_relay_timeout(gw: Gateway, spark: FakeSpark) -> None:
     await _setup(gw, spark)
@@ -968,9 +966,6 @@ async def test_gateway_with_the_default_relay_timeout(gw: Gateway, spark: FakeSp
     assert resp.choices[0].message.content == TEXT_REPLY
 
 
-@pytest.mark.xfail(strict=True, reason="relay/channel_test.py sends every test request over HTTP "
-                                       "(UpstreamCall), ignoring UpstreamRequest.transport; remove this "
-                                       "marker once it uses WebSocketCall for websocket requests")
 @RELAY_TIMEOUT
 async def test_channel_test(gw: Gateway, spark: FakeSpark) -> None:
     """A channel test signs and connects like the relay; a refused handshake is reported."""
