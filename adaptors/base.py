@@ -261,6 +261,8 @@ class StreamTranscoder:
         self.usage: Usage | None = None
         self.text_parts: list[str] = []
         self.error: str | None = None
+        # the provider's verdict on that error, when the transcoder knows it (status, retry)
+        self.failure: UpstreamFailure | None = None
         self.done = False  # the upstream signalled the end of the stream
 
     def feed(self, data: bytes) -> list[bytes]:

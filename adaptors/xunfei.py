@@ -481,7 +481,8 @@ class SparkStream(ChatStream):
     def _on_frame(self, frame: dict[str, Any], out: list[bytes]) -> None:
         err = frame_error(frame)
         if err is not None:
-            payload = spark_failure(*err).payload
+            self.failure = spark_failure(*err)
+            payload = self.failure.payload
             assert payload is not None
             self._fail(payload, out)
             return

@@ -52,6 +52,22 @@ class Chained(StreamTranscoder):
     def completion_text(self) -> str:
         return self.inner.completion_text
 
+    @property  # type: ignore[override]
+    def error(self) -> str | None:
+        return self.inner.error or self.outer.error
+
+    @error.setter
+    def error(self, value: str | None) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def failure(self) -> Any:
+        return self.inner.failure or self.outer.failure
+
+    @failure.setter
+    def failure(self, value: Any) -> None:
+        pass
+
 
 class Conversion:
     """One request's way back from OpenAI chat into the client's format."""

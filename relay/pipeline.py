@@ -519,6 +519,9 @@ class Job:
                 call.cancel()
                 return
             frames = transcoder.feed(chunk)
+            if transcoder.error is not None and not sink.started:
+                call.cancel()  # failed before the client saw anything: another channel may serve it
+                return
             if frames:
                 if not sink.started:
                     sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
@@ -535,6 +538,11 @@ class Job:
                 on_chunk(chunk)
 
         resp = await call.fetch(json_error_guard)
+        if transcoder.error is not None and not sink.started:
+            f = transcoder.failure
+            raise UpstreamError(transcoder.error, status=f.status if f else 502, code=f.code if f else "upstream_error",
+                                retryable=f.retryable if f else True,
+                                disables_channel=f.disables_channel if f else False, payload=f.payload if f else None)
         if call.error_body and 200 <= call.status < 300 and not sink.started:
             # A JSON error on HTTP 2xx: the adaptor's verdict keeps its status (a provider code
             # mapped to 401 or 429), else it is a bad gateway answer.

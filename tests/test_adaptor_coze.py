@@ -365,13 +365,13 @@ async def test_sdk_errors_on_http_200_in_openai_shape(gw: Gateway, fake: FakeSer
 
 
 async def test_sdk_failed_chat_mid_stream(gw: Gateway, fake: FakeServer) -> None:
+    """A chat that fails before any text reached the client is an HTTP error (so another channel
+    could have served it), not a stream with an error event."""
     key = await _setup(gw, fake)
-    stream = await gw.client(key).chat.completions.create(
-        model="bot-fail", messages=[{"role": "user", "content": "hi"}], stream=True)
-    with pytest.raises(openai.APIError) as e:
-        async for _ in stream:
-            pass
-    assert "model call failed" in str(e.value)
+    with pytest.raises(openai.APIStatusError) as e:
+        await gw.client(key).chat.completions.create(
+            model="bot-fail", messages=[{"role": "user", "content": "hi"}], stream=True)
+    assert "model call failed" in str(e.value) and e.value.status_code == 502
 
 
 async def test_sdk_bad_token(gw: Gateway, fake: FakeServer) -> None:

@@ -936,16 +936,18 @@ async def test_gateway_licence_error_disables(gw: Gateway, spark: FakeSpark) -> 
 
 @RELAY_TIMEOUT
 async def test_gateway_stream_error_frames(gw: Gateway, spark: FakeSpark) -> None:
-    """An error frame on a stream reaches the client as an OpenAI error event (the first frame
-    too: the transcoder has no way to hand it back for a retry)."""
+    """An error frame first is an HTTP error with the frame's status (another channel may serve
+    the request: nothing reached the client); one mid-stream reaches it as an OpenAI error event."""
     await _setup(gw, spark, key=f"limit001|{API_SECRET}|{API_KEY}")
     key = await gw.token()
-    stream = await gw.client(key).chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
+    with pytest.raises(openai.RateLimitError) as rl:
+        await gw.client(key).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
+    assert "AppIdQpsOverFlowError" in str(rl.value.message)
+    await gw.ok("DELETE", "/api/channel/disabled")
+    for ch in await gw.ok("GET", "/api/channel/?p=0"):
+        await gw.ok("DELETE", f"/api/channel/{ch['id']}")
     parts: list[str] = []
-    with pytest.raises(openai.APIError) as e:
-        await read_text(stream, parts)
-    assert "AppIdQpsOverFlowError" in str(e.value.message) and parts == []
 
     await _setup(gw, spark, key=f"midfail1|{API_SECRET}|{API_KEY}", models="SparkDesk-v3.1")
     stream = await gw.client(key).chat.completions.create(
