@@ -72,8 +72,8 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             if len(v) > limit:
                 raise ApiError(f"{k} is too long (at most {limit} characters)")
             out[k] = v.strip() if k != "system_prompt" else v
-    if out.get("base_url") and not re.match(r"^https?://[^/\s]+", out["base_url"]):
-        raise ApiError("base_url must be an http:// or https:// URL")
+    if out.get("base_url") and not re.match(r"^(https?|wss?)://[^/\s]+", out["base_url"]):
+        raise ApiError("base_url must be an http://, https:// (or, for websocket providers, ws:// or wss://) URL")
     if "models" in out:
         out["models"] = ",".join(split_csv(out["models"]))
         if not out["models"]:
