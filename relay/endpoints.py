@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +95,10 @@ def parse_form(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str,
         raise _bad("This endpoint takes a multipart/form-data upload", "invalid_content_type")
     args: dict[str, list[bytes]] = {}
     files: dict[str, list[HTTPFile]] = {}
-    parse_body_arguments(content_type, raw, args, files)
+    if "multipart/form-data" in content_type.lower():
+        multipart_fields(content_type, raw, args, files)
+    else:
+        parse_body_arguments(content_type, raw, args, files)
     fields: dict[str, Any] = {}
     for k, vs in args.items():
         try:
@@ -102,6 +106,53 @@ def parse_form(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str,
         except UnicodeDecodeError:
             raise _bad(f"Form field `{k}` is not UTF-8 text") from None
     return fields, files
+
+
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.I)
+_DISPOSITION_PARAM = re.compile(r';\s*([a-zA-Z*]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+
+
+def multipart_fields(content_type: str, raw: bytes, args: dict[str, list[bytes]],
+                     files: dict[str, list[HTTPFile]]) -> None:
+    """A multipart body's fields and files, found with ``bytes.find`` and kept as views of
+    ``raw``: a 20 MB upload is never split or copied on the event loop (Tornado's parser copies
+    it twice, about 140 ms here)."""
+    m = _BOUNDARY.search(content_type)
+    if m is None:
+        raise _bad("The multipart Content-Type has no boundary", "invalid_content_type")
+    delim = b"--" + (m.group(1) or m.group(2)).encode("latin-1")
+    view = memoryview(raw)
+    pos = raw.find(delim)
+    if pos < 0:
+        raise _bad("The multipart body has no part", "invalid_multipart")
+    while True:
+        start = pos + len(delim)
+        if raw[start:start + 2] == b"--":  # the closing delimiter
+            return
+        head_end = raw.find(b"\r\n\r\n", start)
+        nxt = raw.find(b"\r\n" + delim, start)
+        if head_end < 0 or nxt < 0 or head_end > nxt:
+            raise _bad("The multipart body is malformed (a part has no end)", "invalid_multipart")
+        headers = bytes(view[start:head_end]).decode("utf-8", "replace")
+        body = view[head_end + 4:nxt]
+        disposition, ctype = "", "application/octet-stream"
+        for line in headers.split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-disposition":
+                disposition = value.strip()
+            elif name.strip().lower() == "content-type":
+                ctype = value.strip()
+        params = {k.lower(): re.sub(r"\\(.)", r"\1", q) if q else u
+                  for k, q, u in _DISPOSITION_PARAM.findall(disposition)}
+        field_name = params.get("name")
+        if not disposition.lower().startswith("form-data") or not field_name:
+            raise _bad("A multipart part has no form-data name", "invalid_multipart")
+        if "filename" in params:
+            files.setdefault(field_name, []).append(
+                HTTPFile(filename=params["filename"], body=body, content_type=ctype))  # type: ignore[arg-type]
+        else:
+            args.setdefault(field_name, []).append(bytes(body))
+        pos = nxt + 2
 
 
 def _q(s: str) -> str:

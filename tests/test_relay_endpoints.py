@@ -885,3 +885,32 @@ async def test_gzip_bad_or_huge_body_refused(env: Env) -> None:
     resp = await env.raw("POST", "/v1/chat/completions", bomb, headers={"Content-Encoding": "gzip"})
     assert resp.code == 400  # Tornado's own answer: the connection is closed unread
     await assert_nothing_billed(env)
+
+
+def test_multipart_parser_keeps_files_as_views_and_reads_every_form() -> None:
+    """The upload parser against Tornado's on the same bodies: quoted and bare parameters, a
+    filename with ``;`` and an escaped quote, CRLF and the boundary's dashes inside the file."""
+    from tornado.httputil import parse_body_arguments
+
+    from relay.endpoints import multipart_fields
+
+    payload = b"\r\n--not-it\r\n" + bytes(range(256)) * 64 + b"\r\n"
+    body = (b'--XyZ\r\nContent-Disposition: form-data; name=model\r\n\r\nwhisper-1\r\n'
+            b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a;b\\".wav"\r\n'
+            b"Content-Type: audio/wav\r\n\r\n" + payload + b"\r\n"
+            b'--XyZ\r\nContent-Disposition: form-data; name="response_format"\r\n\r\nsrt\r\n--XyZ--\r\n')
+    args: dict[str, list[bytes]] = {}
+    files: dict[str, list[Any]] = {}
+    multipart_fields('multipart/form-data; boundary="XyZ"', body, args, files)
+    assert args == {"model": [b"whisper-1"], "response_format": [b"srt"]}
+    [f] = files["file"]
+    assert isinstance(f.body, memoryview) and bytes(f.body) == payload
+    assert (f.filename, f.content_type) == ('a;b".wav', "audio/wav")
+    t_args: dict[str, list[bytes]] = {}
+    t_files: dict[str, list[Any]] = {}
+    parse_body_arguments("multipart/form-data; boundary=XyZ", body, t_args, t_files)
+    assert t_args == args and t_files["file"][0].body == payload
+    for broken in (b"no parts at all", b"--XyZ\r\nContent-Disposition: form-data; name=x\r\n\r\nunterminated"):
+        with pytest.raises(Exception) as e:
+            multipart_fields("multipart/form-data; boundary=XyZ", broken, {}, {})
+        assert getattr(e.value, "status", None) == 400
