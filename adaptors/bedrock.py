@@ -1,5 +1,5 @@
-"""AWS Bedrock, Claude models (channel type 33): OpenAI chat <-> ``InvokeModel`` with the
-Anthropic Messages body (PROVIDERS.md §3).
+"""AWS Bedrock (channel type 33): Claude models through ``InvokeModel`` with the Anthropic
+Messages body, every other model through the Converse API (PROVIDERS.md §3).
 
 * The request body is the Anthropic Messages body (:func:`adaptors.anthropic.to_anthropic_request`)
   without ``model`` and ``stream`` (the model is in the URL, streaming is the endpoint) and with
@@ -29,6 +29,17 @@ member copied from the client's bytes as they were (:func:`messages_body`: think
 channel's) go into the body as ``anthropic_beta``. The answer is Anthropic's message JSON, passed
 through; a stream's ``chunk`` events become Anthropic SSE frames (:class:`BedrockMessagesStream`).
 Other models on the channel get Messages requests converted to chat.
+
+**Every other model** (Llama, Mistral, Amazon Nova, Cohere Command R, DeepSeek…, and application
+inference profiles, whose ARN names no model) goes through the **Converse API**:
+``POST {endpoint}/model/{modelId}/converse`` or ``…/converse-stream``, signed the same way.
+:func:`to_converse_request` turns OpenAI chat into ``messages`` (text, base64 images, ``toolUse``,
+``toolResult``; the tool results of a turn and consecutive messages of one role merged into one
+message), ``system``, ``inferenceConfig`` and ``toolConfig``; :func:`to_openai_from_converse`
+turns ``output.message`` back (text, ``toolUse`` → tool_calls, ``reasoningContent`` →
+``reasoning_content``), and :class:`ConverseStream` transcodes the event stream
+(``messageStart``, ``contentBlockStart``/``Delta``/``Stop``, ``messageStop``, ``metadata`` with
+the usage; ``exception`` frames end it with an error frame).
 
 The key is ``AK|SK|Region`` (optionally ``|SessionToken`` for temporary credentials); missing
 parts come from the channel config (``ak``, ``sk``, ``region``). A key without ``|`` is a
@@ -64,7 +75,27 @@ from .base import (
     Usage,
     failure_verdicts,
 )
-from .common import channel_base_url, channel_config, config_text, dumps, failure, loads_or_none
+from .common import (
+    ChatStream,
+    assistant_message,
+    channel_base_url,
+    channel_config,
+    chat_completion,
+    choice,
+    config_text,
+    count,
+    dumps,
+    error_payload,
+    failure,
+    finish_lookup,
+    is_number,
+    loads_or_none,
+    max_output_tokens,
+    new_call_id,
+    new_completion_id,
+    parse_data_url,
+    stop_list,
+)
 from .eventstream import EventMessage, EventStreamDecoder, EventStreamError
 from .registry import PROVIDERS
 from .sse import SSEEvent
@@ -96,6 +127,12 @@ MODEL_IDS: dict[str, str] = {
     "claude-sonnet-4-5-20250929": "anthropic.claude-sonnet-4-5-20250929-v1:0",
     "claude-haiku-4-5-20251001": "anthropic.claude-haiku-4-5-20251001-v1:0",
 }
+# One API's names for the Llama 3 models on Bedrock (its aws/llama3 table); other vendors' Bedrock
+# ids (meta.…, mistral.…, amazon.nova-…, cohere.…) are written as they are.
+CONVERSE_MODEL_IDS: dict[str, str] = {
+    "llama3-8b-8192": "meta.llama3-8b-instruct-v1:0",
+    "llama3-70b-8192": "meta.llama3-70b-instruct-v1:0",
+}
 # Models Bedrock serves only through an inference profile ("on-demand throughput isn't
 # supported"): the plain name gets the region's geography prefix (us., eu., apac.).
 PROFILE_ONLY = frozenset({
@@ -121,10 +158,13 @@ def model_id(model: str, region: str) -> str:
     A name in :data:`MODEL_IDS` is translated (and given the region's inference-profile
     prefix when Bedrock serves the model only through one); another dated ``claude-…-YYYYMMDD``
     name becomes ``anthropic.<name>-v1:0`` the same way (newer models follow that pattern and
-    need a profile); anything else — ``anthropic.…``, ``us.…``/``eu.…``/``apac.…``/``global.…``
-    profiles, ARNs, other vendors' ids — is used as given.
+    need a profile); One API's Llama 3 names go through :data:`CONVERSE_MODEL_IDS`; anything
+    else — ``anthropic.…``, ``us.…``/``eu.…``/``apac.…``/``global.…`` profiles, ARNs, other
+    vendors' ids (``meta.…``, ``mistral.…``, ``amazon.nova-…``, ``cohere.…``) — is used as given.
     """
     name = model.strip()
+    if name in CONVERSE_MODEL_IDS:
+        return CONVERSE_MODEL_IDS[name]
     base = MODEL_IDS.get(name)
     profile = base in PROFILE_ONLY
     if base is None and _DATED_CLAUDE.fullmatch(name):
@@ -412,6 +452,321 @@ def to_bedrock_messages(req: RelayRequest, channel_betas: list[str] | None = Non
                          {"anthropic_version": BEDROCK_ANTHROPIC_VERSION}, last)
 
 
+# --------------------------------------------------------------------------- Converse (non-Claude models)
+
+# Converse stopReason -> OpenAI finish_reason.
+CONVERSE_FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+IMAGE_FORMATS: dict[str, str] = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
+# Models whose Converse API takes no system prompt (Titan Text, Mistral 7B / Mixtral Instruct):
+# the system text goes in front of the first user message instead.
+_NO_SYSTEM = ("amazon.titan-text", "mistral.mistral-7b-instruct", "mistral.mixtral-8x7b-instruct")
+# toolChoice members each family takes (others reject the field: Llama, Cohere, Titan…).
+_TOOL_CHOICE_SUPPORT: tuple[tuple[str, frozenset[str]], ...] = (
+    ("anthropic.", frozenset({"auto", "any", "tool"})),
+    ("amazon.nova", frozenset({"auto", "any", "tool"})),
+    ("mistral.mistral-large", frozenset({"auto", "any"})),
+    ("mistral.pixtral-large", frozenset({"auto", "any"})),
+)
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def _vendor_id(model: str) -> str:
+    """A Bedrock id without its inference-profile prefix or ARN (``us.meta.llama…`` → ``meta.llama…``)."""
+    name = model.strip().lower().rsplit("/", 1)[-1]
+    head, _, rest = name.partition(".")
+    return rest if rest and head in ("us", "eu", "apac", "global", "us-gov", "jp", "au", "ca") else name
+
+
+def _tool_choices(model: str) -> frozenset[str]:
+    vid = _vendor_id(model)
+    return next((kinds for prefix, kinds in _TOOL_CHOICE_SUPPORT if vid.startswith(prefix)), frozenset())
+
+
+def _sniff_image_format(data: str) -> str:
+    try:
+        head = base64.b64decode(data[:24] + "=" * (-len(data[:24]) % 4))
+    except (binascii.Error, ValueError):
+        return ""
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if head.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if head.startswith(b"GIF8"):
+        return "gif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    return ""
+
+
+def converse_image(url: str) -> dict[str, Any] | None:
+    """An OpenAI image URL as a Converse image block: a base64 data URL (png, jpeg, gif, webp;
+    the format from the media type, else from the bytes) or an ``s3://`` URI. Other URLs give
+    None (an adaptor fetches nothing)."""
+    url = url.strip()
+    parsed = parse_data_url(url)
+    if parsed is not None:
+        media_type, data = parsed
+        data = "".join(data.split())
+        fmt = IMAGE_FORMATS.get(media_type.lower().rpartition("/")[2]) or _sniff_image_format(data)
+        return {"image": {"format": fmt, "source": {"bytes": data}}} if fmt and data else None
+    if url.startswith("s3://"):
+        fmt = IMAGE_FORMATS.get(url.rsplit(".", 1)[-1].lower(), "")
+        return {"image": {"format": fmt, "source": {"s3Location": {"uri": url}}}} if fmt else None
+    return None
+
+
+def converse_content(content: Any, *, images: bool = True) -> list[dict[str, Any]]:
+    """OpenAI message content as Converse blocks: non-blank texts (Converse rejects blank text)
+    and, with ``images``, the images it can take."""
+    if isinstance(content, (str, dict)):
+        content = [content]
+    if not isinstance(content, list):
+        return []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, str):
+            if part.strip():
+                blocks.append({"text": part})
+            continue
+        if not isinstance(part, dict):
+            continue
+        ptype = part.get("type")
+        if ptype == "text" or (ptype is None and isinstance(part.get("text"), str)):
+            if isinstance(part.get("text"), str) and part["text"].strip():
+                blocks.append({"text": part["text"]})
+        elif images and ptype in ("image_url", "image"):
+            img = part.get("image_url")
+            url = img.get("url") if isinstance(img, dict) else img
+            block = converse_image(url) if isinstance(url, str) else None
+            if block is not None:
+                blocks.append(block)
+    return blocks
+
+
+def _tool_use_blocks(tool_calls: Any) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for i, tc in enumerate(tool_calls if isinstance(tool_calls, list) else ()):
+        fn = tc.get("function") if isinstance(tc, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            continue
+        call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc["id"] else f"call_{i}"
+        blocks.append({"toolUse": {"toolUseId": call_id, "name": fn["name"],
+                                   "input": _arguments_object(fn.get("arguments"))}})
+    return blocks
+
+
+def _arguments_object(arguments: Any) -> Any:
+    """Tool-call arguments as the JSON document Converse wants (an object; ``{}`` when empty)."""
+    if isinstance(arguments, dict):
+        return arguments
+    if isinstance(arguments, str) and arguments.strip():
+        parsed = loads_or_none(arguments)
+        if isinstance(parsed, dict):
+            return parsed
+    return {}
+
+
+def _tool_result_block(msg: dict[str, Any]) -> dict[str, Any]:
+    """A ``role: tool`` message as a toolResult block: its text (a JSON object given as the
+    content itself goes as ``json``); ``status: error`` only when the message says ``is_error``
+    (the status is a Claude-only member)."""
+    content = msg.get("content")
+    parts: list[dict[str, Any]]
+    if isinstance(content, dict) and "type" not in content:
+        parts = [{"json": content}]
+    else:
+        parts = [b for b in converse_content(content) if "text" in b or "image" in b]
+    if not parts:
+        parts = [{"text": content if isinstance(content, str) and content else "(no output)"}]
+    block: dict[str, Any] = {"toolUseId": str(msg.get("tool_call_id") or ""), "content": parts}
+    if msg.get("is_error") is True:
+        block["status"] = "error"
+    return block
+
+
+def converse_messages(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, messages) for Converse from OpenAI chat messages: system and developer
+    messages go to ``system``; ``role: tool`` messages become toolResult blocks of a user
+    message; consecutive messages of one role are merged (tool results first in a user
+    message); messages left empty are dropped."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for msg in messages if isinstance(messages, list) else ():
+        if not isinstance(msg, dict):
+            continue
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            system += [b for b in converse_content(msg.get("content"), images=False)]
+            continue
+        if role == "tool":
+            role, blocks = "user", [{"toolResult": _tool_result_block(msg)}]
+        elif role == "assistant":
+            blocks = converse_content(msg.get("content"), images=False) + _tool_use_blocks(msg.get("tool_calls"))
+        elif role == "user":
+            blocks = converse_content(msg.get("content"))
+        else:
+            continue
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    for turn in turns:
+        if turn["role"] == "user" and any("toolResult" in b for b in turn["content"]):
+            turn["content"] = ([b for b in turn["content"] if "toolResult" in b]
+                               + [b for b in turn["content"] if "toolResult" not in b])
+    return system, turns
+
+
+def converse_tools(tools: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            continue
+        fn = tool.get("function")
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            continue
+        spec: dict[str, Any] = {"name": fn["name"]}
+        if isinstance(fn.get("description"), str) and fn["description"].strip():
+            spec["description"] = fn["description"]
+        params = fn.get("parameters")
+        spec["inputSchema"] = {"json": params if isinstance(params, dict) and params else EMPTY_SCHEMA}
+        out.append({"toolSpec": spec})
+    return out
+
+
+def converse_tool_choice(tool_choice: Any, model: str) -> dict[str, Any] | None:
+    """OpenAI ``tool_choice`` as Converse's toolChoice when the model takes that kind (``auto``
+    → ``{auto:{}}``, ``required`` → ``{any:{}}``, a named function → ``{tool:{name}}``); None
+    otherwise (Llama and Cohere reject the field; their default is auto)."""
+    kind, value = "", {}
+    if tool_choice == "auto":
+        kind = "auto"
+    elif tool_choice == "required":
+        kind = "any"
+    elif isinstance(tool_choice, dict):
+        fn = tool_choice.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
+        if isinstance(name, str) and name:
+            kind, value = "tool", {"name": name}
+    return {kind: value} if kind and kind in _tool_choices(model) else None
+
+
+def to_converse_request(body: dict[str, Any], model: str = "") -> dict[str, Any]:
+    """The Converse body for an OpenAI chat body (``model``, the Bedrock id, decides what the model
+    takes: toolChoice kinds, a system prompt). Sampling values are clamped to Bedrock's 0..1."""
+    system, messages = converse_messages(body.get("messages"))
+    vid = _vendor_id(model)
+    if system and vid.startswith(_NO_SYSTEM):
+        text = "\n\n".join(b["text"] for b in system)
+        first = next((m for m in messages if m["role"] == "user"), None)
+        if first is None:
+            messages.insert(0, {"role": "user", "content": [{"text": text}]})
+        else:
+            first["content"].insert(0, {"text": text})
+        system = []
+    out: dict[str, Any] = {"messages": messages}
+    if system:
+        out["system"] = system
+    config: dict[str, Any] = {}
+    max_tokens = max_output_tokens(body)
+    if max_tokens is not None:
+        config["maxTokens"] = max_tokens
+    for src, dst in (("temperature", "temperature"), ("top_p", "topP")):
+        if is_number(body.get(src)):
+            config[dst] = min(1.0, max(0.0, float(body[src])))
+    stops = [s for s in stop_list(body.get("stop")) if s.strip()]
+    if stops:
+        config["stopSequences"] = stops
+    if config:
+        out["inferenceConfig"] = config
+
+    tools = converse_tools(body.get("tools")) if body.get("tool_choice") != "none" else []
+    used = {b["toolUse"]["name"] for m in messages for b in m["content"] if "toolUse" in b}
+    has_results = any("toolResult" in b for m in messages for b in m["content"])
+    if not tools and (used or has_results):
+        # Converse refuses toolUse/toolResult blocks without a toolConfig: name the tools the
+        # conversation used (the client did not send their definitions again, or said "none").
+        given = {t["toolSpec"]["name"]: t for t in converse_tools(body.get("tools"))}
+        tools = [given.get(n) or {"toolSpec": {"name": n, "inputSchema": {"json": EMPTY_SCHEMA}}}
+                 for n in sorted(used)] or [{"toolSpec": {"name": "tool", "inputSchema": {"json": EMPTY_SCHEMA}}}]
+    if tools:
+        out["toolConfig"] = {"tools": tools}
+        choice_ = converse_tool_choice(body.get("tool_choice"), model)
+        if choice_ is not None:
+            out["toolConfig"]["toolChoice"] = choice_
+    return out
+
+
+def converse_usage(usage: Any) -> Usage | None:
+    """prompt = inputTokens + cache read + cache write; completion = outputTokens."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = count(usage.get("inputTokens")) + count(usage.get("cacheReadInputTokens")) + \
+        count(usage.get("cacheWriteInputTokens"))
+    return Usage(prompt, count(usage.get("outputTokens")))
+
+
+def converse_finish_reason(stop_reason: Any, tool_calls: bool = False) -> str:
+    return finish_lookup(CONVERSE_FINISH_REASONS, stop_reason, tool_calls)
+
+
+def to_openai_from_converse(data: dict[str, Any], model: str, id_: str = "", created: int | None = None
+                            ) -> tuple[dict[str, Any], Usage | None, str]:
+    """(chat.completion, usage, generated text) from a Converse answer."""
+    output = data.get("output")
+    message = output.get("message") if isinstance(output, dict) else None
+    blocks = message.get("content") if isinstance(message, dict) else None
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    generated: list[str] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if isinstance(block.get("text"), str):
+            texts.append(block["text"])
+            generated.append(block["text"])
+        elif isinstance(block.get("toolUse"), dict):
+            use = block["toolUse"]
+            name = str(use.get("name") or "")
+            args = dumps(use.get("input") if use.get("input") is not None else {})
+            call_id = use.get("toolUseId") if isinstance(use.get("toolUseId"), str) and use["toolUseId"] \
+                else new_call_id()
+            calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
+            generated += [name, args]
+        elif isinstance(block.get("reasoningContent"), dict):
+            rt = block["reasoningContent"].get("reasoningText")
+            if isinstance(rt, dict) and isinstance(rt.get("text"), str):
+                reasoning.append(rt["text"])
+                generated.append(rt["text"])
+    usage = converse_usage(data.get("usage"))
+    finish = converse_finish_reason(data.get("stopReason"), bool(calls))
+    out = chat_completion(id_ or new_completion_id(), model,
+                          [choice(assistant_message("".join(texts), calls, "".join(reasoning)), finish)],
+                          usage, created)
+    return out, usage, "".join(generated)
+
+
+def parse_converse_response(req: RelayRequest, body: bytes) -> ParsedResponse:
+    """A Converse answer as the client's ``chat.completion``; a body that is not a JSON object
+    goes back as it is."""
+    data = loads_or_none(body)
+    if not isinstance(data, dict):
+        return ParsedResponse(body, None, "")
+    out, usage, text = to_openai_from_converse(data, req.requested_model)
+    return ParsedResponse(dumps(out).encode(), usage, text)
+
+
 # --------------------------------------------------------------------------- errors
 
 # Error types by status when the x-amzn-ErrorType header is not at hand.
@@ -651,6 +1006,139 @@ class BedrockMessagesStream(StreamTranscoder):
         return self._emit(event["type"], text)
 
 
+class ConverseStream(ChatStream):
+    """A ConverseStream event stream in, OpenAI ``chat.completion.chunk`` frames out.
+
+    ``messageStart`` sends the role; ``contentBlockDelta`` text → ``content``,
+    ``reasoningContent.text`` → ``reasoning_content``, ``toolUse.input`` → tool-call argument
+    deltas of the call that ``contentBlockStart`` opened (id and name); ``messageStop`` sends
+    the finish reason; ``metadata`` carries the usage, after which the usage chunk (when wanted)
+    and ``[DONE]`` go out. ``exception``/``error`` frames and corrupt frames end the stream with
+    an OpenAI error frame."""
+
+    def __init__(self, req: RelayRequest, created: int | None = None, id_: str = "") -> None:
+        super().__init__(req, created, id_)
+        self._frames = EventStreamDecoder()
+        self._tools: dict[int, int] = {}  # contentBlockIndex -> tool-call ordinal
+        self._stopped = False  # messageStop seen
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._sent_done:
+            return []
+        try:
+            messages, failure_ = self._frames.feed(data), None
+        except EventStreamError as e:
+            messages, failure_ = e.messages, e
+        out: list[bytes] = []
+        for msg in messages:
+            if self._sent_done:
+                break
+            self._message(msg, out)
+        if failure_ is not None and not self._sent_done:
+            self._fail(error_payload(f"corrupt event stream from Bedrock: {failure_}", "InvalidEventStream",
+                                     "InvalidEventStream"), out)
+        return out
+
+    def finish(self) -> list[bytes]:
+        out: list[bytes] = []
+        if self._sent_done:
+            return out
+        if self._frames.pending and not self._stopped:
+            self._fail(error_payload("the Bedrock event stream ended inside a frame", "InvalidEventStream",
+                                     "InvalidEventStream"), out)
+        else:
+            self._close(out)  # after messageStop without metadata, or cut short: no more to wait for
+        return out
+
+    def _message(self, msg: EventMessage, out: list[bytes]) -> None:
+        mtype = msg.message_type
+        if mtype == "exception":
+            etype = msg.exception_type or "exception"
+            self._fail(error_payload(_payload_message(msg.payload) or etype, etype, etype), out)
+            return
+        if mtype == "error":
+            code = msg.header(":error-code") or "error"
+            message = msg.header(":error-message") or _payload_message(msg.payload) or code
+            self._fail(error_payload(message, code, code), out)
+            return
+        event = loads_or_none(msg.payload)
+        if not isinstance(event, dict):
+            return
+        handler = _CONVERSE_HANDLERS.get(msg.event_type)
+        if handler is not None:
+            handler(self, event, out)
+
+    def _on_message_start(self, event: dict[str, Any], out: list[bytes]) -> None:
+        if 0 not in self._role_sent:
+            out.append(self._frame({"content": ""}))
+
+    def _open_tool(self, index: Any, call_id: str, name: str, out: list[bytes]) -> int:
+        k = len(self._tools)
+        self._tools[index if isinstance(index, int) else -1 - k] = k
+        self.text_parts.append(name)
+        out.append(self._frame({"tool_calls": [{"index": k, "id": call_id, "type": "function",
+                                                "function": {"name": name, "arguments": ""}}]}))
+        return k
+
+    def _on_block_start(self, event: dict[str, Any], out: list[bytes]) -> None:
+        start = event.get("start")
+        use = start.get("toolUse") if isinstance(start, dict) else None
+        if isinstance(use, dict):
+            call_id = use.get("toolUseId") if isinstance(use.get("toolUseId"), str) and use["toolUseId"] \
+                else new_call_id()
+            self._open_tool(event.get("contentBlockIndex"), call_id, str(use.get("name") or ""), out)
+
+    def _on_block_delta(self, event: dict[str, Any], out: list[bytes]) -> None:
+        delta = event.get("delta")
+        if not isinstance(delta, dict):
+            return
+        if isinstance(delta.get("text"), str):
+            if delta["text"]:
+                self.text_parts.append(delta["text"])
+                out.append(self._frame({"content": delta["text"]}))
+        elif isinstance(delta.get("toolUse"), dict):
+            partial = delta["toolUse"].get("input")
+            index = event.get("contentBlockIndex")
+            k = self._tools.get(index) if isinstance(index, int) else None
+            if k is None:  # a tool delta whose block never started: open a call for it
+                k = self._open_tool(index, new_call_id(), "", out)
+            if isinstance(partial, str) and partial:
+                self.text_parts.append(partial)
+                out.append(self._frame({"tool_calls": [{"index": k, "function": {"arguments": partial}}]}))
+        elif isinstance(delta.get("reasoningContent"), dict):
+            text = delta["reasoningContent"].get("text")
+            if isinstance(text, str) and text:
+                self.text_parts.append(text)
+                out.append(self._frame({"reasoning_content": text}))
+        # reasoning signatures, redacted reasoning, citations: nothing to relay
+
+    def _on_message_stop(self, event: dict[str, Any], out: list[bytes]) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.done = True
+        out.append(self._frame({}, converse_finish_reason(event.get("stopReason"), bool(self._tools))))
+        if self.usage is not None:
+            self._close(out)
+
+    def _on_metadata(self, event: dict[str, Any], out: list[bytes]) -> None:
+        usage = converse_usage(event.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        if self._stopped:
+            self._close(out)
+
+
+_CONVERSE_HANDLERS: dict[str, Callable[[ConverseStream, dict[str, Any], list[bytes]], None]] = {
+    "messageStart": ConverseStream._on_message_start,
+    "contentBlockStart": ConverseStream._on_block_start,
+    "contentBlockDelta": ConverseStream._on_block_delta,
+    "messageStop": ConverseStream._on_message_stop,
+    "metadata": ConverseStream._on_metadata,
+    # contentBlockStop: nothing to send
+}
+
+
 # --------------------------------------------------------------------------- adaptor
 
 
@@ -662,9 +1150,13 @@ class BedrockAdaptor(Adaptor):
         self.clock = clock  # tests pin the signing time
 
     def url(self, target: ChannelTarget, model: str, region: str, stream: bool) -> str:
+        """InvokeModel for Claude, the Converse API for every other model."""
         base = channel_base_url(target, DEFAULT_BASE_URL)
         base = base.replace("{region}", region)
-        action = "invoke-with-response-stream" if stream else "invoke"
+        if is_claude(model):
+            action = "invoke-with-response-stream" if stream else "invoke"
+        else:
+            action = "converse-stream" if stream else "converse"
         return f"{base}/model/{urllib.parse.quote(model_id(model, region), safe='')}/{action}"
 
     def speaks(self, mode: str, model: str) -> bool:
@@ -676,8 +1168,11 @@ class BedrockAdaptor(Adaptor):
     def build_request(self, req: RelayRequest, target: ChannelTarget) -> UpstreamRequest:
         creds = credentials(target)
         url = self.url(target, req.model, creds.region, req.stream)
+        converse = req.mode != MESSAGES and not is_claude(req.model)
         if req.mode == MESSAGES:
             body = to_bedrock_messages(req, _betas(target))
+        elif converse:
+            body = dumps(to_converse_request(req.body, model_id(req.model, creds.region))).encode()
         else:
             body = dumps(to_bedrock_request(req.body, _betas(target))).encode()
         signed = {"Content-Type": "application/json"}
@@ -691,7 +1186,8 @@ class BedrockAdaptor(Adaptor):
         # Unsigned headers (a proxy or the HTTP client may touch them without breaking the signature).
         if req.stream:
             headers["Accept"] = EVENTSTREAM_CONTENT_TYPE
-            headers["X-Amzn-Bedrock-Accept"] = "application/json"
+            if not converse:  # InvokeModelWithResponseStream's accept member (the chunks' type)
+                headers["X-Amzn-Bedrock-Accept"] = "application/json"
         else:
             headers["Accept"] = "application/json"
         return UpstreamRequest("POST", url, headers, body)
@@ -700,11 +1196,15 @@ class BedrockAdaptor(Adaptor):
         if req.mode == MESSAGES:
             from .messages import usage_of_message
             return ParsedResponse(body, usage_of_message(body), "")
+        if not is_claude(req.model):
+            return parse_converse_response(req, body)
         return parse_anthropic_response(req, body)
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         if req.mode == MESSAGES:
             return BedrockMessagesStream()
+        if not is_claude(req.model):
+            return ConverseStream(req)
         return BedrockStream(req)
 
     def parse_error(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> UpstreamFailure:
@@ -712,7 +1212,9 @@ class BedrockAdaptor(Adaptor):
 
 
 __all__ = [
-    "BedrockAdaptor", "BedrockStream", "BedrockMessagesStream", "MODEL_IDS", "is_claude", "messages_body",
+    "BedrockAdaptor", "BedrockStream", "BedrockMessagesStream", "ConverseStream", "MODEL_IDS", "CONVERSE_MODEL_IDS",
+    "is_claude", "messages_body", "to_converse_request", "to_openai_from_converse", "parse_converse_response",
+    "converse_usage", "converse_image",
     "to_bedrock_messages", "PROFILE_ONLY", "SignedRequest", "Credentials",
     "model_id", "geography", "sigv4", "signing_key", "canonical_uri", "canonical_query", "canonical_headers",
     "credentials", "to_bedrock_request", "parse_bedrock_error",

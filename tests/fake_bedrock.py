@@ -1,5 +1,5 @@
-"""A fake AWS Bedrock runtime (``POST /model/{modelId}/invoke`` and
-``…/invoke-with-response-stream``) for integration tests.
+"""A fake AWS Bedrock runtime (``POST /model/{modelId}/invoke``, ``…/invoke-with-response-stream``,
+``…/converse`` and ``…/converse-stream``) for integration tests.
 
 Mount with :func:`make_bedrock_app`. Like Bedrock, it **verifies the SigV4 signature**
 of every request — recomputed here from what arrived on the wire, with code of its own
@@ -20,6 +20,15 @@ A body with ``thinking`` enabled is answered with a thinking block (:data:`THINK
 with :data:`THINKING_SIGNATURE`; streamed as ``thinking_delta`` + ``signature_delta``) before the
 text. ``anthropic_beta`` must be a list of strings. Every request's body bytes are recorded too
 (``raw``).
+
+The Converse endpoints take other vendors' ids (``meta.…``, ``mistral.…``, ``amazon.nova-…``,
+``cohere.…``, with a profile prefix or as an ARN) and validate the body as Bedrock does
+(:func:`converse_problem`: known members only, a conversation that starts with a user message and
+alternates, no blank text, toolResult ids answering the previous turn's toolUse, a toolConfig
+whenever tool blocks are present, no toolChoice for Llama/Cohere, no system prompt for Titan or
+Mistral 7B/Mixtral). With tools and a user question last they answer a text block and a toolUse
+(streamed as text deltas, then contentBlockStart + toolUse input fragments), else
+:data:`CONVERSE_REPLY`; streams end with messageStop and a metadata event carrying the usage.
 """
 
 from __future__ import annotations
@@ -185,10 +194,196 @@ def verify_sigv4(method: str, raw_path: str, query: str, headers: list[tuple[str
     return None
 
 
+# --------------------------------------------------------------------------- Converse (non-Claude models)
+
+CONVERSE_FIELDS = frozenset({
+    "messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig", "additionalModelRequestFields",
+    "promptVariables", "additionalModelResponseFieldPaths", "requestMetadata", "performanceConfig",
+})
+INFERENCE_FIELDS = frozenset({"maxTokens", "temperature", "topP", "stopSequences"})
+BLOCK_KINDS = frozenset({"text", "image", "document", "toolUse", "toolResult", "reasoningContent", "cachePoint"})
+# Foundation-model ids of other vendors (optionally with an inference-profile prefix).
+_CONVERSE_ID = re.compile(r"(?:(?:us|eu|apac|global|us-gov)\.)?(?:meta|mistral|amazon|cohere|deepseek|ai21|writer)"
+                          r"\.[a-z0-9.-]+-v\d+(?::\d+)?")
+CONVERSE_REPLY = "Hello from Llama"
+CONVERSE_FRAGMENTS = ["Hello", " from", " Llama"]
+CONVERSE_TOOL_PREFACE = "Let me check."
+CONVERSE_TOOL_USE_ID = "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+CONVERSE_TOOL_FRAGMENTS = ['{"city"', ': "Pa', 'ris"}']
+CONVERSE_INPUT_TOKENS = 21
+CONVERSE_OUTPUT_TOKENS = 7
+CONVERSE_TOOL_OUTPUT_TOKENS = 13
+
+
+def converse_frame(event_type: str, event: dict[str, Any]) -> bytes:
+    """A ConverseStream event (with Bedrock's padding ``p``)."""
+    body = {**event, "p": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"[:len(json.dumps(event)) % 31]}
+    return encode_frame({":event-type": event_type, ":content-type": "application/json", ":message-type": "event"},
+                        json.dumps(body).encode())
+
+
+def converse_problem(model: str, body: Any) -> str | None:
+    """What Bedrock's Converse validation says about a request; None when it is acceptable."""
+    if not isinstance(body, dict):
+        return "Malformed input request, please reformat your input and try again."
+    extra = sorted(set(body) - CONVERSE_FIELDS)
+    if extra:
+        return f"Unable to parse request body: unknown field '{extra[0]}'"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "A conversation must start with a user message. Try again with a conversation that starts with a " \
+               "user message."
+    previous_uses: set[str] = set()
+    tool_blocks = False
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or set(m) - {"role", "content"}:
+            return f"messages.{i}: invalid message"
+        if i == 0 and m["role"] != "user":
+            return "A conversation must start with a user message. Try again with a conversation that starts " \
+                   "with a user message."
+        if i and messages[i - 1].get("role") == m["role"]:
+            return "A conversation must alternate between user and assistant roles. Make sure the conversation " \
+                   "alternates between user and assistant roles and try again."
+        content = m.get("content")
+        if not isinstance(content, list) or not content:
+            return f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock object " \
+                   "to the content field and try again."
+        uses: set[str] = set()
+        for j, b in enumerate(content):
+            if not isinstance(b, dict) or len(b) != 1 or next(iter(b)) not in BLOCK_KINDS:
+                return f"messages.{i}.content.{j}: a ContentBlock must hold exactly one member"
+            if "text" in b and (not isinstance(b["text"], str) or not b["text"].strip()):
+                return f"The text field in the ContentBlock object at messages.{i}.content.{j} is blank. Add " \
+                       "text to the text field, and try again."
+            if "image" in b:
+                img = b["image"]
+                if img.get("format") not in ("png", "jpeg", "gif", "webp") or \
+                        not isinstance(img.get("source"), dict):
+                    return f"messages.{i}.content.{j}.image: invalid image block"
+                try:
+                    base64.b64decode(img["source"].get("bytes", ""), validate=True)
+                except (binascii.Error, ValueError):
+                    return f"messages.{i}.content.{j}.image.source.bytes: invalid base64"
+            if "toolUse" in b:
+                tool_blocks = True
+                use = b["toolUse"]
+                if m["role"] != "assistant" or not isinstance(use.get("input"), dict) or not use.get("toolUseId") \
+                        or not use.get("name"):
+                    return f"messages.{i}.content.{j}.toolUse: invalid toolUse block"
+                uses.add(use["toolUseId"])
+            if "toolResult" in b:
+                tool_blocks = True
+                res = b["toolResult"]
+                if m["role"] != "user" or res.get("toolUseId") not in previous_uses:
+                    return f"messages.{i}.content.{j}.toolResult: the toolUseId does not match a toolUse of the " \
+                           "previous turn"
+                if not isinstance(res.get("content"), list) or not res["content"]:
+                    return f"messages.{i}.content.{j}.toolResult.content: empty"
+                if "status" in res and not model.startswith(("anthropic.", "us.anthropic.")):
+                    return "This model doesn't support the toolResult.status field. Remove toolResult.status and " \
+                           "try again."
+        previous_uses = uses
+    system = body.get("system")
+    if system is not None:
+        if not isinstance(system, list) or any(not isinstance(s, dict) or not str(s.get("text", "")).strip()
+                                               for s in system):
+            return "The system field is invalid."
+        if ".titan-text" in model or "mistral-7b" in model or "mixtral" in model:
+            return "This model doesn't support system messages. Try again without system messages."
+    inference = body.get("inferenceConfig")
+    if inference is not None:
+        if not isinstance(inference, dict) or set(inference) - INFERENCE_FIELDS:
+            return "inferenceConfig: unknown field"
+        if "maxTokens" in inference and (not isinstance(inference["maxTokens"], int) or inference["maxTokens"] < 1):
+            return "inferenceConfig.maxTokens: must be at least 1"
+        for k in ("temperature", "topP"):
+            if k in inference and not 0 <= inference[k] <= 1:
+                return f"inferenceConfig.{k}: must be between 0 and 1"
+    tool_config = body.get("toolConfig")
+    if tool_config is None:
+        if tool_blocks:
+            return "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+        return None
+    tools = tool_config.get("tools") if isinstance(tool_config, dict) else None
+    if not isinstance(tools, list) or not tools or any(
+            not isinstance(t, dict) or not isinstance(t.get("toolSpec"), dict) or not t["toolSpec"].get("name")
+            or not isinstance((t["toolSpec"].get("inputSchema") or {}).get("json"), dict) for t in tools):
+        return "toolConfig.tools: each tool needs a toolSpec with a name and inputSchema.json"
+    choice = tool_config.get("toolChoice")
+    if choice is not None:
+        kind = next(iter(choice), "") if isinstance(choice, dict) and len(choice) == 1 else ""
+        if model.startswith(("meta.", "us.meta.", "cohere.")) or kind not in ("auto", "any", "tool"):
+            return f"This model doesn't support the toolConfig.toolChoice.{kind or 'unknown'} field. Remove " \
+                   f"toolConfig.toolChoice.{kind or 'unknown'} and try again."
+    return None
+
+
+class FakeConverseMixin:
+    """Answers of the Converse API (used by :class:`FakeBedrockHandler`)."""
+
+    def _converse_answer(self: Any, body: dict[str, Any]) -> tuple[str | None, str]:
+        """(tool name to call or None, the reply text)."""
+        tools = (body.get("toolConfig") or {}).get("tools") or []
+        last = body["messages"][-1]
+        answering = any("toolResult" in b for b in last["content"])
+        name = tools[0]["toolSpec"]["name"] if tools and not answering and last["role"] == "user" else None
+        return name, CONVERSE_REPLY
+
+    def _converse(self: Any, body: dict[str, Any]) -> None:
+        tool_name, reply = self._converse_answer(body)
+        if tool_name:
+            content: list[dict[str, Any]] = [
+                {"text": CONVERSE_TOOL_PREFACE},
+                {"toolUse": {"toolUseId": CONVERSE_TOOL_USE_ID, "name": tool_name, "input": TOOL_INPUT}}]
+            stop, output = "tool_use", CONVERSE_TOOL_OUTPUT_TOKENS
+        else:
+            content = [{"text": reply}]
+            stop, output = "end_turn", CONVERSE_OUTPUT_TOKENS
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({
+            "output": {"message": {"role": "assistant", "content": content}}, "stopReason": stop,
+            "usage": {"inputTokens": CONVERSE_INPUT_TOKENS, "outputTokens": output,
+                      "totalTokens": CONVERSE_INPUT_TOKENS + output},
+            "metrics": {"latencyMs": 321}}))
+
+    async def _converse_stream(self: Any, body: dict[str, Any], broken: bool) -> None:
+        tool_name, _ = self._converse_answer(body)
+        self.set_header("Content-Type", "application/vnd.amazon.eventstream")
+        await self._send(converse_frame("messageStart", {"role": "assistant"}))
+        if tool_name:  # a text block (no start event, as Bedrock sends text), then the tool call
+            await self._send(converse_frame("contentBlockDelta", {"contentBlockIndex": 0,
+                                                                  "delta": {"text": CONVERSE_TOOL_PREFACE}}))
+            await self._send(converse_frame("contentBlockStop", {"contentBlockIndex": 0}))
+            await self._send(converse_frame("contentBlockStart", {"contentBlockIndex": 1, "start": {
+                "toolUse": {"toolUseId": CONVERSE_TOOL_USE_ID, "name": tool_name}}}))
+            for frag in CONVERSE_TOOL_FRAGMENTS:
+                await self._send(converse_frame("contentBlockDelta", {"contentBlockIndex": 1,
+                                                                      "delta": {"toolUse": {"input": frag}}}), True)
+            await self._send(converse_frame("contentBlockStop", {"contentBlockIndex": 1}))
+            stop, output = "tool_use", CONVERSE_TOOL_OUTPUT_TOKENS
+        else:
+            for i, frag in enumerate(CONVERSE_FRAGMENTS):
+                await self._send(converse_frame("contentBlockDelta", {"contentBlockIndex": 0,
+                                                                      "delta": {"text": frag}}), split=i == 1)
+                if broken:
+                    await self._send(exception_frame(
+                        "modelStreamErrorException",
+                        "The model stream was interrupted: the model is overloaded, try again."))
+                    self.finish()
+                    return
+            await self._send(converse_frame("contentBlockStop", {"contentBlockIndex": 0}))
+            stop, output = "end_turn", CONVERSE_OUTPUT_TOKENS
+        await self._send(converse_frame("messageStop", {"stopReason": stop}))
+        await self._send(converse_frame("metadata", {
+            "usage": {"inputTokens": CONVERSE_INPUT_TOKENS, "outputTokens": output,
+                      "totalTokens": CONVERSE_INPUT_TOKENS + output}, "metrics": {"latencyMs": 456}}))
+        self.finish()
+
+
 # --------------------------------------------------------------------------- handler
 
 
-class FakeBedrockHandler(RequestHandler):
+class FakeBedrockHandler(FakeConverseMixin, RequestHandler):
     recorder: list[dict[str, Any]]
 
     def initialize(self, recorder: list[dict[str, Any]]) -> None:
@@ -231,6 +426,15 @@ class FakeBedrockHandler(RequestHandler):
             return self._error(500, "InternalServerException", "The server encountered an internal error.")
         if ak == "AKIDUNAVAILABLE":
             return self._error(503, "ServiceUnavailableException", "Bedrock is unable to process your request.")
+        if action.startswith("converse"):
+            if not (_CONVERSE_ID.fullmatch(model) or _MODEL_ID.fullmatch(model) or _ARN.fullmatch(model)):
+                return self._error(400, "ValidationException", "The provided model identifier is invalid.")
+            problem = converse_problem(model, body)
+            if problem is not None:
+                return self._error(400, "ValidationException", problem)
+            if action == "converse":
+                return self._converse(body)
+            return await self._converse_stream(body, broken=ak == "AKIDSTREAMERR")
         if not (_MODEL_ID.fullmatch(model) or _ARN.fullmatch(model)):
             return self._error(400, "ValidationException", "The provided model identifier is invalid.")
         if model in PROFILE_ONLY_IDS:
@@ -351,11 +555,13 @@ class FakeBedrockHandler(RequestHandler):
 
 def make_bedrock_app(recorder: list[dict[str, Any]]) -> Application:
     return Application([
-        (r"/model/([^/]+)/(invoke|invoke-with-response-stream)", FakeBedrockHandler, {"recorder": recorder}),
+        (r"/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream)", FakeBedrockHandler, {"recorder": recorder}),
     ])
 
 
 __all__ = ["make_bedrock_app", "verify_sigv4", "encode_frame", "chunk_frame", "exception_frame", "KEYS", "SECRET",
            "REGION", "EU_REGION", "SESSION_TOKEN", "GOOD_KEY", "TEXT_REPLY", "TOOL_INPUT", "INPUT_TOKENS",
            "CACHE_READ_TOKENS", "TEXT_OUTPUT_TOKENS", "THINKING_TEXT", "THINKING_SIGNATURE", "THINKING_TOKENS",
-           "TOOL_OUTPUT_TOKENS", "MESSAGE_ID", "TOOL_USE_ID"]
+           "TOOL_OUTPUT_TOKENS", "MESSAGE_ID", "TOOL_USE_ID", "converse_frame", "converse_problem", "CONVERSE_REPLY",
+           "CONVERSE_TOOL_PREFACE", "CONVERSE_TOOL_USE_ID", "CONVERSE_INPUT_TOKENS", "CONVERSE_OUTPUT_TOKENS",
+           "CONVERSE_TOOL_OUTPUT_TOKENS"]

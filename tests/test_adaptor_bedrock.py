@@ -19,12 +19,16 @@ from adaptors.bedrock import (
     PROFILE_ONLY,
     BedrockAdaptor,
     BedrockStream,
+    ConverseStream,
     credentials,
+    is_claude,
     model_id,
     parse_bedrock_error,
     signing_key,
     sigv4,
     to_bedrock_request,
+    to_converse_request,
+    to_openai_from_converse,
 )
 from adaptors.registry import PROVIDERS
 from tests.adaptor_helpers import (
@@ -39,12 +43,19 @@ from tests.adaptor_helpers import (
     relay_request,
     send,
     send_stream,
+    simplify_chunks,
     serving,
     transcode,
 )
 from tests.conftest import Gateway
 from tests.fake_bedrock import (
     CACHE_READ_TOKENS,
+    CONVERSE_INPUT_TOKENS,
+    CONVERSE_OUTPUT_TOKENS,
+    CONVERSE_REPLY,
+    CONVERSE_TOOL_OUTPUT_TOKENS,
+    CONVERSE_TOOL_PREFACE,
+    CONVERSE_TOOL_USE_ID,
     EU_REGION,
     GOOD_KEY,
     INPUT_TOKENS,
@@ -58,6 +69,7 @@ from tests.fake_bedrock import (
     TOOL_OUTPUT_TOKENS,
     TOOL_USE_ID,
     chunk_frame,
+    converse_frame,
     encode_frame,
     exception_frame,
     make_bedrock_app,
@@ -260,7 +272,14 @@ def test_model_ids(model: str, region: str, expected: str) -> None:
 def test_registry_models_all_have_ids() -> None:
     spec = PROVIDERS[33]
     for m in spec.models + (spec.test_model,):
-        assert m in MODEL_IDS, m
+        if is_claude(m):
+            assert m in MODEL_IDS, m
+        else:  # other vendors' Bedrock ids, used as given, through the Converse API
+            assert model_id(m, "us-east-1") == m and m.split(".")[0] in ("meta", "mistral", "amazon", "cohere"), m
+    assert {"meta.llama3-8b-instruct-v1:0", "meta.llama3-70b-instruct-v1:0"} <= set(spec.models)
+    assert any(m.startswith("meta.llama3-1-") for m in spec.models)
+    assert any(m.startswith("mistral.") for m in spec.models) and any(m.startswith("amazon.nova-") for m in spec.models)
+    assert any(m.startswith("cohere.command-r") for m in spec.models) and "Converse" in spec.note
     assert PROFILE_ONLY <= set(MODEL_IDS.values())
     assert spec.adaptor == "bedrock" and spec.modes == (CHAT, MESSAGES) and spec.auth == "signed"
     assert spec.key_from_config == "{ak}|{sk}|{region}" and spec.supported
@@ -1079,7 +1098,7 @@ async def test_gateway_messages_errors(gw: Gateway, bedrock: FakeBedrock) -> Non
 
 async def test_gateway_messages_to_a_model_that_is_not_claude_are_converted(gw: Gateway, bedrock: FakeBedrock) -> None:
     """The same channel serves Claude natively and another model (here an application inference
-    profile, whose ARN names no model) through the chat conversion."""
+    profile, whose ARN names no model) through the chat conversion and the Converse API."""
     app_profile = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
     await gw.channel(type=33, key=GOOD_KEY, base_url=bedrock.url, models=f"{MODEL},team-model",
                      model_mapping=json.dumps({"team-model": app_profile}))
@@ -1087,17 +1106,524 @@ async def test_gateway_messages_to_a_model_that_is_not_claude_are_converted(gw: 
     client = claude_client(gw, key, [])
     msg = await client.messages.create(model="team-model", max_tokens=64, system="Be brief.",
                                        messages=[{"role": "user", "content": "hi"}])
-    assert msg.content[0].type == "text" and msg.content[0].text == TEXT_REPLY and msg.model == "team-model"
+    assert msg.content[0].type == "text" and msg.content[0].text == CONVERSE_REPLY and msg.model == "team-model"
+    assert (msg.usage.input_tokens, msg.usage.output_tokens) == (CONVERSE_INPUT_TOKENS, CONVERSE_OUTPUT_TOKENS)
     up = bedrock.recorder[-1]
-    assert up["model"] == app_profile
-    # the chat conversion's body (OpenAI chat -> Anthropic), not the client's bytes
-    assert up["json"]["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    assert up["model"] == app_profile and up["action"] == "converse"
+    # the chat conversion's body (Messages -> OpenAI chat -> Converse), not the client's bytes
+    assert up["json"] == {"messages": [{"role": "user", "content": [{"text": "hi"}]}],
+                          "system": [{"text": "Be brief."}], "inferenceConfig": {"maxTokens": 64}}
     async with client.messages.stream(model="team-model", max_tokens=64,
                                       messages=[{"role": "user", "content": "hi"}]) as stream:
         final = await stream.get_final_message()
-    assert final.content[0].type == "text" and final.content[0].text == TEXT_REPLY
+    assert final.content[0].type == "text" and final.content[0].text == CONVERSE_REPLY
+    assert bedrock.recorder[-1]["action"] == "converse-stream"
     # and Claude on the same channel still passes through
     msg = await client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}])
     assert msg.id == MESSAGE_ID and bedrock.recorder[-1]["json"]["messages"] == [{"role": "user", "content": "hi"}]
     logs = await gw.logs()
     assert len(logs) == 3 and all(log["quota"] > 0 for log in logs)
+
+
+# =========================================================================== Converse API (non-Claude models)
+
+LLAMA = "meta.llama3-1-70b-instruct-v1:0"
+PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+JPEG_B64 = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQ"
+
+
+def llama_req(body: dict[str, Any] | None = None, *, stream: bool = False, model: str = LLAMA,
+              include_usage: bool | None = None) -> RelayRequest:
+    return make_req(body, stream=stream, model=model, requested="my-llama", include_usage=include_usage)
+
+
+@pytest.mark.parametrize("model, path_id, claude", [
+    (LLAMA, "meta.llama3-1-70b-instruct-v1%3A0", False),
+    ("llama3-8b-8192", "meta.llama3-8b-instruct-v1%3A0", False),  # One API's name
+    ("llama3-70b-8192", "meta.llama3-70b-instruct-v1%3A0", False),
+    ("us.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1%3A0", False),
+    ("mistral.mistral-large-2402-v1:0", "mistral.mistral-large-2402-v1%3A0", False),
+    ("cohere.command-r-plus-v1:0", "cohere.command-r-plus-v1%3A0", False),
+    ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123",
+     "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fabc123", False),
+    (MODEL, "anthropic.claude-3-5-sonnet-20241022-v2%3A0", True),
+])
+def test_converse_for_every_model_but_claude(model: str, path_id: str, claude: bool) -> None:
+    now = 1_700_000_000.0
+    ad = BedrockAdaptor(clock=lambda: now)
+    for stream in (False, True):
+        up = ad.build_request(llama_req(stream=stream, model=model), target(base_url="http://127.0.0.1:9"))
+        action = ("invoke-with-response-stream" if stream else "invoke") if claude else \
+            ("converse-stream" if stream else "converse")
+        assert up.url == f"http://127.0.0.1:9/model/{path_id}/{action}"
+        sent = json.loads(up.body or b"")
+        assert ("anthropic_version" in sent) is claude
+        if not claude:
+            assert sent == {"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
+            assert "X-Amzn-Bedrock-Accept" not in up.headers
+        assert up.headers["Accept"] == ("application/vnd.amazon.eventstream" if stream else "application/json")
+        # the fake's own SigV4 verifier accepts the signature
+        path = up.url.split("127.0.0.1:9", 1)[1]
+        wire = list(up.headers.items()) + [("Host", "127.0.0.1:9")]
+        assert verify_sigv4("POST", path, "", wire, up.body or b"", now=now) is None
+        assert ad.speaks(MESSAGES, model) is claude and ad.speaks(CHAT, model)
+        assert type(ad.new_stream(llama_req(stream=True, model=model))) is (BedrockStream if claude else ConverseStream)
+    # a Bedrock API key: Bearer, unsigned
+    up = ad.build_request(llama_req(), target(key="ABSKkey", config={"region": "us-west-2"}))
+    assert up.headers["Authorization"] == "Bearer ABSKkey" and "X-Amz-Date" not in up.headers
+    assert up.url == "https://bedrock-runtime.us-west-2.amazonaws.com/model/meta.llama3-1-70b-instruct-v1%3A0/converse"
+
+
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                                                 "parameters": {"type": "object",
+                                                                "properties": {"city": {"type": "string"}}}}}
+
+
+def test_converse_request_conversion() -> None:
+    body = {
+        "model": "x", "stream": True, "stream_options": {"include_usage": True}, "seed": 1, "n": 1, "user": "u",
+        "max_tokens": 64, "temperature": 1.5, "top_p": 0.9, "stop": ["END", " ", "STOP"],
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "developer", "content": [{"type": "text", "text": "Use tools."}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Weather here?"},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}"}},
+                {"type": "image_url", "image_url": {"url": f"data:;base64,{JPEG_B64}"}},  # sniffed: jpeg
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},  # cannot be fetched
+                {"type": "image_url", "image_url": {"url": "s3://bucket/cat.webp"}},
+                {"type": "text", "text": "   "}]},
+            {"role": "user", "content": "And in Paris?"},
+            {"role": "assistant", "content": "Checking.", "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"X"}'}},
+                {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "rain"}]},
+            {"role": "user", "content": "Thanks, and tomorrow?"},
+            {"role": "assistant", "content": ""},  # empty: dropped
+        ],
+        "tools": [WEATHER_TOOL, {"type": "function", "function": {"name": "noop"}}, {"type": "retrieval"}],
+        "tool_choice": "required",
+    }
+    out = to_converse_request(body, "us.amazon.nova-pro-v1:0")
+    assert out == {
+        "messages": [
+            {"role": "user", "content": [
+                {"text": "Weather here?"},
+                {"image": {"format": "png", "source": {"bytes": PNG_B64}}},
+                {"image": {"format": "jpeg", "source": {"bytes": JPEG_B64}}},
+                {"image": {"format": "webp", "source": {"s3Location": {"uri": "s3://bucket/cat.webp"}}}},
+                {"text": "And in Paris?"}]},
+            {"role": "assistant", "content": [
+                {"text": "Checking."},
+                {"toolUse": {"toolUseId": "call_1", "name": "get_weather", "input": {"city": "X"}}},
+                {"toolUse": {"toolUseId": "call_2", "name": "get_weather", "input": {}}}]},
+            {"role": "user", "content": [  # the turn's tool results merged, first, then the user's text
+                {"toolResult": {"toolUseId": "call_1", "content": [{"text": "sunny"}]}},
+                {"toolResult": {"toolUseId": "call_2", "content": [{"text": "rain"}]}},
+                {"text": "Thanks, and tomorrow?"}]},
+        ],
+        "system": [{"text": "Be brief."}, {"text": "Use tools."}],
+        "inferenceConfig": {"maxTokens": 64, "temperature": 1.0, "topP": 0.9, "stopSequences": ["END", "STOP"]},
+        "toolConfig": {"tools": [
+            {"toolSpec": {"name": "get_weather", "description": "Weather",
+                          "inputSchema": {"json": WEATHER_TOOL["function"]["parameters"]}}},
+            {"toolSpec": {"name": "noop", "inputSchema": {"json": {"type": "object", "properties": {}}}}}],
+            "toolChoice": {"any": {}}},
+    }
+
+
+@pytest.mark.parametrize("model, tool_choice, expected", [
+    ("us.amazon.nova-pro-v1:0", "auto", {"auto": {}}),
+    ("amazon.nova-lite-v1:0", {"type": "function", "function": {"name": "get_weather"}}, {"tool": {"name": "get_weather"}}),
+    ("mistral.mistral-large-2407-v1:0", "required", {"any": {}}),
+    ("mistral.mistral-large-2407-v1:0", {"type": "function", "function": {"name": "get_weather"}}, None),
+    (LLAMA, "required", None),  # Llama and Cohere reject toolChoice: left to their default (auto)
+    ("us.meta.llama3-3-70b-instruct-v1:0", "auto", None),
+    ("cohere.command-r-plus-v1:0", {"type": "function", "function": {"name": "get_weather"}}, None),
+    ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc", "required", None),
+    ("amazon.nova-pro-v1:0", None, None),
+])
+def test_converse_tool_choice_only_where_the_model_takes_it(model: str, tool_choice: Any, expected: Any) -> None:
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER_TOOL]}
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    config = to_converse_request(body, model)["toolConfig"]
+    assert config.get("toolChoice") == expected and config["tools"][0]["toolSpec"]["name"] == "get_weather"
+
+
+def test_converse_request_edge_cases() -> None:
+    history: list[Any] = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "call_9", "content": ""}]
+    # tool blocks without tools in the request: Converse needs a toolConfig, so the tools used are named
+    out = to_converse_request({"messages": history}, LLAMA)
+    assert out["toolConfig"] == {"tools": [{"toolSpec": {"name": "get_weather",
+                                                         "inputSchema": {"json": {"type": "object", "properties": {}}}}}]}
+    assert out["messages"][2] == {"role": "user", "content": [
+        {"toolResult": {"toolUseId": "call_9", "content": [{"text": "(no output)"}]}}]}
+    # tool_choice "none": no tools offered, but the history's tools keep their definitions
+    out = to_converse_request({"messages": history, "tools": [WEATHER_TOOL], "tool_choice": "none"}, LLAMA)
+    assert out["toolConfig"]["tools"][0]["toolSpec"]["description"] == "Weather"
+    assert "toolConfig" not in to_converse_request({"messages": history[:1], "tools": [WEATHER_TOOL],
+                                                    "tool_choice": "none"}, LLAMA)
+    # an is_error tool result (non-standard) has status error; a JSON object content goes as json
+    out = to_converse_request({"messages": history[:2] + [
+        {"role": "tool", "tool_call_id": "call_9", "content": {"temp": 21}, "is_error": True}]}, MODEL)
+    assert out["messages"][2]["content"][0]["toolResult"] == {"toolUseId": "call_9", "content": [{"json": {"temp": 21}}],
+                                                              "status": "error"}
+    # models without system prompts (Titan, Mistral 7B, Mixtral): the system text leads the first user message
+    body = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+            "max_completion_tokens": 9, "max_tokens": 99}
+    out = to_converse_request(body, "mistral.mixtral-8x7b-instruct-v0:1")
+    assert out == {"messages": [{"role": "user", "content": [{"text": "Be brief."}, {"text": "hi"}]}],
+                   "inferenceConfig": {"maxTokens": 9}}
+    out = to_converse_request(body, LLAMA)
+    assert out["system"] == [{"text": "Be brief."}] and out["messages"][0]["content"] == [{"text": "hi"}]
+    # images in assistant or system messages are not sent; unknown image types are dropped
+    out = to_converse_request({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/bmp;base64,Qk0="}}, {"type": "text", "text": "x"}]}]})
+    assert out["messages"][0]["content"] == [{"text": "x"}]
+
+
+def test_converse_answer_conversion() -> None:
+    answer = {"output": {"message": {"role": "assistant", "content": [
+        {"reasoningContent": {"reasoningText": {"text": "Need the tool.", "signature": "sig"}}},
+        {"text": "Let me check."},
+        {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}}]}},
+        "stopReason": "tool_use", "metrics": {"latencyMs": 100},
+        "usage": {"inputTokens": 30, "outputTokens": 12, "totalTokens": 47, "cacheReadInputTokens": 5}}
+    out, usage, text = to_openai_from_converse(answer, "my-llama", "chatcmpl-1", 1700000000)
+    assert out == {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "my-llama",
+                   "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                       "role": "assistant", "content": "Let me check.", "reasoning_content": "Need the tool.",
+                       "tool_calls": [{"id": "tooluse_1", "type": "function", "function": {
+                           "name": "get_weather", "arguments": '{"city":"Paris"}'}}]}}],
+                   "usage": {"prompt_tokens": 35, "completion_tokens": 12, "total_tokens": 47}}
+    assert usage == Usage(35, 12) and text == 'Need the tool.Let me check.get_weather{"city":"Paris"}'
+    for stop, finish in (("end_turn", "stop"), ("stop_sequence", "stop"), ("max_tokens", "length"),
+                         ("guardrail_intervened", "content_filter"), ("content_filtered", "content_filter"),
+                         ("model_context_window_exceeded", "length"), ("something_new", "stop")):
+        data = {"output": {"message": {"role": "assistant", "content": [{"text": "x"}]}}, "stopReason": stop,
+                "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}}
+        assert to_openai_from_converse(data, "m")[0]["choices"][0]["finish_reason"] == finish, stop
+    # through the adaptor: the model the client asked for, a fresh chatcmpl id
+    parsed = BedrockAdaptor().parse_response(llama_req(), 200, json.dumps(answer).encode())
+    data = json.loads(parsed.body)
+    assert data["model"] == "my-llama" and data["id"].startswith("chatcmpl-") and parsed.usage == Usage(35, 12)
+    assert data["choices"][0]["message"]["tool_calls"][0]["id"] == "tooluse_1"
+    only_tool = {"output": {"message": {"content": [{"toolUse": {"toolUseId": "t", "name": "f", "input": {}}}]}},
+                 "stopReason": "tool_use", "usage": {"inputTokens": 1, "outputTokens": 2}}
+    assert to_openai_from_converse(only_tool, "m")[0]["choices"][0]["message"]["content"] is None
+    assert BedrockAdaptor().parse_response(llama_req(), 200, b"<html>").body == b"<html>"
+
+
+# A ConverseStream as Bedrock sends it: reasoning, text, a tool call, the stop, then the usage.
+CONVERSE_EVENTS: list[tuple[str, dict[str, Any]]] = [
+    ("messageStart", {"role": "assistant"}),
+    ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "Need the tool."}}}),
+    ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "sig=="}}}),
+    ("contentBlockStop", {"contentBlockIndex": 0}),
+    ("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "Let me "}}),
+    ("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "check."}}),
+    ("contentBlockStop", {"contentBlockIndex": 1}),
+    ("contentBlockStart", {"contentBlockIndex": 2, "start": {"toolUse": {"toolUseId": "tooluse_A", "name": "get_weather"}}}),
+    ("contentBlockDelta", {"contentBlockIndex": 2, "delta": {"toolUse": {"input": '{"city"'}}}),
+    ("contentBlockDelta", {"contentBlockIndex": 2, "delta": {"toolUse": {"input": ': "Paris"}'}}}),
+    ("contentBlockStop", {"contentBlockIndex": 2}),
+    ("contentBlockStart", {"contentBlockIndex": 3, "start": {"toolUse": {"toolUseId": "tooluse_B", "name": "get_time"}}}),
+    ("contentBlockDelta", {"contentBlockIndex": 3, "delta": {"toolUse": {"input": "{}"}}}),
+    ("contentBlockStop", {"contentBlockIndex": 3}),
+    ("messageStop", {"stopReason": "tool_use"}),
+    ("metadata", {"usage": {"inputTokens": 40, "outputTokens": 25, "totalTokens": 65}, "metrics": {"latencyMs": 9}}),
+]
+CONVERSE_RECORDED = b"".join(converse_frame(t, e) for t, e in CONVERSE_EVENTS)
+CONVERSE_EXPECTED: list[dict[str, Any]] = [
+    {"delta": {"role": "assistant", "content": ""}},
+    {"delta": {"reasoning_content": "Need the tool."}},
+    {"delta": {"content": "Let me "}},
+    {"delta": {"content": "check."}},
+    {"delta": {"tool_calls": [{"index": 0, "id": "tooluse_A", "type": "function",
+                               "function": {"name": "get_weather", "arguments": ""}}]}},
+    {"delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"city"'}}]}},
+    {"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ': "Paris"}'}}]}},
+    {"delta": {"tool_calls": [{"index": 1, "id": "tooluse_B", "type": "function",
+                               "function": {"name": "get_time", "arguments": ""}}]}},
+    {"delta": {"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}},
+    {"delta": {}, "finish_reason": "tool_calls"},
+    {"usage": {"prompt_tokens": 40, "completion_tokens": 25, "total_tokens": 65}},
+]
+
+
+def run_converse(pieces: list[bytes], req: RelayRequest | None = None) -> tuple[ConverseStream, bytes]:
+    ts = ConverseStream(req or llama_req(stream=True), created=1700000000, id_="chatcmpl-conv")
+    return ts, transcode(ts, pieces)
+
+
+def check_converse(ts: ConverseStream, out: bytes) -> None:
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and out.endswith(DONE_FRAME)
+    assert simplify_chunks(chunks, "chatcmpl-conv", "my-llama", 1700000000) == CONVERSE_EXPECTED
+    assert ts.usage == Usage(40, 25) and ts.done and ts.error is None
+    assert ts.completion_text == 'Need the tool.Let me check.get_weather{"city": "Paris"}get_time{}'
+
+
+def test_converse_stream_split_at_every_byte() -> None:
+    assert_every_split(CONVERSE_RECORDED, run_converse, check_converse, Usage(40, 25))
+
+
+def test_converse_stream_byte_by_byte_and_in_one_piece() -> None:
+    check_converse(*run_converse(byte_by_byte(CONVERSE_RECORDED)))
+    check_converse(*run_converse([CONVERSE_RECORDED]))
+    # the adaptor picks this transcoder for a non-Claude model
+    ts = BedrockAdaptor().new_stream(llama_req(stream=True))
+    chunks, dones = decode_frames(transcode(ts, [CONVERSE_RECORDED]))
+    assert dones == 1 and chunks[-1]["usage"]["total_tokens"] == 65 and chunks[0]["id"].startswith("chatcmpl-")
+    assert len({c["id"] for c in chunks}) == 1
+
+
+def test_converse_stream_usage_chunk_only_when_wanted_and_plain_text() -> None:
+    events = [("messageStart", {"role": "assistant"}),
+              ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
+              ("contentBlockStop", {"contentBlockIndex": 0}),
+              ("messageStop", {"stopReason": "max_tokens"}),
+              ("metadata", {"usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4}})]
+    data = b"".join(converse_frame(t, e) for t, e in events)
+    ts, out = run_converse([data], llama_req(stream=True, include_usage=False))
+    chunks, dones = decode_frames(out)
+    assert simplify_chunks(chunks, "chatcmpl-conv", "my-llama") == [
+        {"delta": {"role": "assistant", "content": ""}}, {"delta": {"content": "Hi"}},
+        {"delta": {}, "finish_reason": "length"}]
+    assert dones == 1 and ts.usage == Usage(3, 1) and ts.done
+    # no metadata event: [DONE] when the body ends; the usage is left to local counting
+    ts, out = run_converse([b"".join(converse_frame(t, e) for t, e in events[:4])])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and chunks[-1]["choices"][0]["finish_reason"] == "length" and ts.usage is None and ts.done
+    # metadata before messageStop (not Bedrock's order): still one usage chunk, after the finish
+    ts, out = run_converse([b"".join(converse_frame(t, e) for t, e in events[:3] + events[4:] + events[3:4])])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and "usage" in chunks[-1] and chunks[-2]["choices"][0]["finish_reason"] == "length"
+    # cut before messageStop: [DONE] without a finish reason
+    ts, out = run_converse([b"".join(converse_frame(t, e) for t, e in events[:2])])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and not ts.done and all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    # a toolUse delta whose block never started still becomes a call; initial-response and junk are skipped
+    odd = [("contentBlockDelta", {"contentBlockIndex": 4, "delta": {"toolUse": {"input": "{}"}}}),
+           ("messageStop", {"stopReason": "tool_use"})]
+    junk = encode_frame({":message-type": "event", ":event-type": "contentBlockDelta"}, b"not json")
+    ts, out = run_converse([junk + b"".join(converse_frame(t, e) for t, e in odd)])
+    chunks, _ = decode_frames(out)
+    call = chunks[0]["choices"][0]["delta"]["tool_calls"][0]
+    assert call["index"] == 0 and call["id"].startswith("call_") and chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_converse_stream_exception_and_corrupt_frames() -> None:
+    head = b"".join(converse_frame(t, e) for t, e in CONVERSE_EVENTS[:5])
+    data = head + exception_frame("throttlingException", "Too many tokens, please wait before trying again.") + \
+        CONVERSE_RECORDED
+    ts, out = run_converse([data])
+    chunks, dones = decode_frames(out)
+    assert dones == 1
+    assert chunks[-1] == {"error": {"message": "Too many tokens, please wait before trying again.",
+                                    "type": "throttlingException", "param": "", "code": "throttlingException"}}
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1]) == "Let me "
+    assert ts.error == "Too many tokens, please wait before trying again." and not ts.done
+    # every split of that stream gives the same frames
+    reference = out
+    for i in range(0, len(data) + 1, 7):
+        assert run_converse([data[:i], data[i:]])[1] == reference, i
+    err = encode_frame({":message-type": "error", ":error-code": "InternalFailure",
+                        ":error-message": "An internal error occurred"}, b"")
+    ts, out = run_converse([err])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and chunks[-1]["error"]["code"] == "InternalFailure" and ts.error == "An internal error occurred"
+    # a corrupt frame, and a body cut inside a frame
+    frames = [converse_frame(t, e) for t, e in CONVERSE_EVENTS]
+    bad = bytearray(frames[5])
+    bad[-10] ^= 0x20
+    ts, out = run_converse([b"".join(frames[:5]) + bytes(bad) + b"".join(frames[6:])])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and chunks[-1]["error"]["code"] == "InvalidEventStream" and "CRC" in chunks[-1]["error"]["message"]
+    ts, out = run_converse([b"".join(frames[:5]) + frames[5][:20]])
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and chunks[-1]["error"]["code"] == "InvalidEventStream" and ts.error
+    assert run_converse([b""])[1] == DONE_FRAME
+
+
+# --------------------------------------------------------------------------- Converse against the fake
+
+
+async def test_converse_round_trip_with_fake_bedrock(bedrock: FakeBedrock) -> None:
+    ad = BedrockAdaptor()
+    t = target(base_url=bedrock.url)
+    req = llama_req({"model": "my-llama", "max_tokens": 50, "temperature": 0.2, "seed": 3,
+                     "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]})
+    resp = await send(ad.build_request(req, t))
+    assert resp.code == 200, resp.body
+    parsed = ad.parse_response(req, resp.code, resp.body)
+    assert json.loads(parsed.body)["choices"][0]["message"]["content"] == CONVERSE_REPLY
+    assert parsed.usage == Usage(CONVERSE_INPUT_TOKENS, CONVERSE_OUTPUT_TOKENS)
+    up = bedrock.recorder[-1]
+    assert up["path"] == "/model/meta.llama3-1-70b-instruct-v1%3A0/converse"
+    assert up["json"] == {"messages": [{"role": "user", "content": [{"text": "Hi"}]}], "system": [{"text": "Be brief."}],
+                          "inferenceConfig": {"maxTokens": 50, "temperature": 0.2}}
+
+    resp, ts, out = await send_stream(ad, llama_req(stream=True), t)
+    assert resp.code == 200 and bedrock.recorder[-1]["action"] == "converse-stream"
+    chunks, dones = decode_frames(out)
+    assert dones == 1 and ts.done and ts.usage == Usage(CONVERSE_INPUT_TOKENS, CONVERSE_OUTPUT_TOKENS)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == CONVERSE_REPLY
+
+    # tools: a text block and a toolUse, then the answer to the tool result (signed with a session token)
+    tools_req = llama_req({"model": "my-llama", "messages": [{"role": "user", "content": "weather?"}],
+                           "tools": [WEATHER_TOOL]}, stream=True)
+    resp, ts, out = await send_stream(ad, tools_req, target(base_url=bedrock.url,
+                                                             key=f"ASIAFAKETEMP|{SECRET}|{REGION}|{SESSION_TOKEN}"))
+    assert resp.code == 200
+    chunks, _ = decode_frames(out)
+    args = "".join(tc["function"].get("arguments") or "" for c in chunks if c.get("choices")
+                   for tc in c["choices"][0]["delta"].get("tool_calls") or ())
+    assert json.loads(args) == TOOL_INPUT and chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    assert ts.usage == Usage(CONVERSE_INPUT_TOKENS, CONVERSE_TOOL_OUTPUT_TOKENS)
+
+    # what Bedrock rejects, the fake rejects: signatures, and bodies Converse does not take
+    for key, status, etype in ((f"AKIDFAKEBEDROCK|wrong-secret|{REGION}", 403, "InvalidSignatureException"),
+                               (f"AKIDTHROTTLED|{SECRET}|{REGION}", 429, "ThrottlingException")):
+        resp = await send(ad.build_request(llama_req(), target(base_url=bedrock.url, key=key)))
+        assert resp.code == status and ad.parse_error(resp.code, resp.body, dict(resp.headers)).code == etype
+    up = ad.build_request(llama_req(), t)
+    up.body = json.dumps({**json.loads(up.body or b""), "inferenceConfig": {"maxTokens": 5}}).encode()
+    assert (await send(up)).code == 403  # the body changed after signing
+    for body, model, problem in (
+            ({"messages": [{"role": "assistant", "content": "hi"}]}, LLAMA, "must start with a user message"),
+            ({"messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER_TOOL], "tool_choice": "required"},
+             "mistral.mistral-7b-instruct-v0:2", None),
+            ({"messages": [{"role": "user", "content": "hi"}]}, "meta.llama3-8b", "model identifier is invalid")):
+        resp = await send(ad.build_request(llama_req(body, model=model), t))
+        if problem is None:
+            assert resp.code == 200, resp.body
+        else:
+            assert resp.code == 400 and problem.encode() in resp.body, resp.body
+    # the fake's validation itself: tool blocks without toolConfig, toolChoice for Llama
+    sent = to_converse_request({"messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER_TOOL]}, LLAMA)
+    from tests.fake_bedrock import converse_problem
+    assert converse_problem(LLAMA, {**sent, "toolConfig": {**sent["toolConfig"], "toolChoice": {"any": {}}}})
+    history = to_converse_request({"messages": [
+        {"role": "user", "content": "w?"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]}, LLAMA)
+    assert converse_problem(LLAMA, history) is None
+    assert "toolConfig field must be defined" in str(converse_problem(LLAMA, {"messages": history["messages"]}))
+
+
+# --------------------------------------------------------------------------- Llama through OneRelay (openai SDK)
+
+
+async def _llama(gw: Gateway, bedrock: FakeBedrock, key: str = GOOD_KEY) -> str:
+    return await channel_token(gw, type=33, key=key, base_url=bedrock.url, models=f"{LLAMA},llama3-8b-8192,{MODEL}")
+
+
+async def test_gateway_llama_plain_and_stream_with_usage(gw: Gateway, bedrock: FakeBedrock) -> None:
+    client = gw.client(await _llama(gw, bedrock))
+    resp = await client.chat.completions.create(
+        model=LLAMA, max_tokens=100, temperature=0.3, stop=["END"],
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    assert resp.choices[0].message.content == CONVERSE_REPLY and resp.choices[0].finish_reason == "stop"
+    assert resp.model == LLAMA and resp.id.startswith("chatcmpl-")
+    assert resp.usage is not None and (resp.usage.prompt_tokens, resp.usage.completion_tokens) == \
+        (CONVERSE_INPUT_TOKENS, CONVERSE_OUTPUT_TOKENS)
+    sent = bedrock.recorder[-1]
+    assert sent["path"] == "/model/meta.llama3-1-70b-instruct-v1%3A0/converse"
+    assert sent["json"] == {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "system": [{"text": "Be brief."}],
+                            "inferenceConfig": {"maxTokens": 100, "temperature": 0.3, "stopSequences": ["END"]}}
+
+    stream = await client.chat.completions.create(model=LLAMA, messages=[{"role": "user", "content": "hi"}],
+                                                  stream=True, stream_options={"include_usage": True})
+    seen = await read_stream(stream)
+    assert seen.text == CONVERSE_REPLY and seen.finish == "stop" and seen.models == {LLAMA}
+    assert seen.roles == ["assistant"]
+    assert seen.usage is not None and (seen.usage.prompt_tokens, seen.usage.completion_tokens) == \
+        (CONVERSE_INPUT_TOKENS, CONVERSE_OUTPUT_TOKENS)
+    assert bedrock.recorder[-1]["action"] == "converse-stream"
+
+    # One API's name for Llama 3 8B
+    assert await ask(client, "llama3-8b-8192") == CONVERSE_REPLY
+    assert bedrock.recorder[-1]["model"] == "meta.llama3-8b-instruct-v1:0"
+    # Claude on the same channel still goes to InvokeModel
+    assert await ask(client, MODEL) == TEXT_REPLY and bedrock.recorder[-1]["action"] == "invoke"
+
+    logs = await gw.logs()
+    assert len(logs) == 4 and all(log["quota"] > 0 for log in logs)
+    llama_logs = [log for log in logs if log["model_name"] == LLAMA]
+    assert len(llama_logs) == 2 and {log["is_stream"] for log in llama_logs} == {True, False}
+    assert all((log["prompt_tokens"], log["completion_tokens"]) == (CONVERSE_INPUT_TOKENS, CONVERSE_OUTPUT_TOKENS)
+               for log in llama_logs)
+
+
+async def test_gateway_llama_tool_calls(gw: Gateway, bedrock: FakeBedrock) -> None:
+    client = gw.client(await _llama(gw, bedrock))
+    messages: list[Any] = [{"role": "user", "content": "weather in Paris?"}]
+    resp = await client.chat.completions.create(model=LLAMA, messages=messages, tools=WEATHER,  # type: ignore
+                                                tool_choice="auto")
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content == CONVERSE_TOOL_PREFACE
+    (call,) = choice.message.tool_calls or []
+    assert call.id == CONVERSE_TOOL_USE_ID and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == TOOL_INPUT
+    assert resp.usage is not None and resp.usage.completion_tokens == CONVERSE_TOOL_OUTPUT_TOKENS
+    sent = bedrock.recorder[-1]["json"]
+    assert sent["toolConfig"] == {"tools": [{"toolSpec": {
+        "name": "get_weather", "description": "Weather", "inputSchema": {"json": WEATHER[0]["function"]["parameters"]}}}]}
+
+    # the tool's result, without the tools sent again: the fake insists on a toolConfig, as Bedrock does
+    messages += [choice.message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    resp = await client.chat.completions.create(model=LLAMA, messages=messages)  # type: ignore[arg-type]
+    assert resp.choices[0].message.content == CONVERSE_REPLY and resp.choices[0].finish_reason == "stop"
+    turns = bedrock.recorder[-1]["json"]["messages"]
+    assert turns[1] == {"role": "assistant", "content": [
+        {"text": CONVERSE_TOOL_PREFACE},
+        {"toolUse": {"toolUseId": CONVERSE_TOOL_USE_ID, "name": "get_weather", "input": TOOL_INPUT}}]}
+    assert turns[2] == {"role": "user", "content": [
+        {"toolResult": {"toolUseId": CONVERSE_TOOL_USE_ID, "content": [{"text": "sunny"}]}}]}
+
+    stream = await client.chat.completions.create(model=LLAMA, messages=messages[:1], tools=WEATHER,  # type: ignore
+                                                  stream=True, stream_options={"include_usage": True})
+    text, name, args, ids, finish, usage, indexes = "", None, "", [], None, None, set()
+    async for chunk in stream:
+        usage = chunk.usage or usage
+        for ch in chunk.choices:
+            text += ch.delta.content or ""
+            for tc in ch.delta.tool_calls or ():
+                indexes.add(tc.index)
+                ids += [tc.id] if tc.id else []
+                name = (tc.function.name if tc.function else None) or name
+                args += (tc.function.arguments if tc.function else None) or ""
+            finish = ch.finish_reason or finish
+    assert text == CONVERSE_TOOL_PREFACE and name == "get_weather" and json.loads(args) == TOOL_INPUT
+    assert ids == [CONVERSE_TOOL_USE_ID] and indexes == {0} and finish == "tool_calls"
+    assert usage is not None and usage.completion_tokens == CONVERSE_TOOL_OUTPUT_TOKENS
+    logs = await gw.logs()
+    assert len(logs) == 3 and all(log["quota"] > 0 for log in logs)
+    assert sorted(log["completion_tokens"] for log in logs) == sorted(
+        [CONVERSE_TOOL_OUTPUT_TOKENS, CONVERSE_OUTPUT_TOKENS, CONVERSE_TOOL_OUTPUT_TOKENS])
+    assert all(log["prompt_tokens"] == CONVERSE_INPUT_TOKENS for log in logs)
+
+
+async def test_gateway_llama_errors(gw: Gateway, bedrock: FakeBedrock) -> None:
+    # an exception frame in the middle of the stream: an OpenAI error after the text so far
+    client = gw.client(await _llama(gw, bedrock, key=f"AKIDSTREAMERR|{SECRET}|{REGION}"))
+    stream = await client.chat.completions.create(model=LLAMA, messages=[{"role": "user", "content": "hi"}],
+                                                  stream=True)
+    parts: list[str] = []
+    with pytest.raises(openai.APIError) as e:
+        await read_text(stream, parts)
+    assert "model stream was interrupted" in str(e.value.message) and "".join(parts) == "Hello"
+    # Bedrock's validation error: a 400 in OpenAI's shape, not retried
+    with pytest.raises(openai.BadRequestError) as b:
+        await client.chat.completions.create(model=LLAMA, messages=[{"role": "assistant", "content": "hi"}])
+    assert b.value.code == "ValidationException" and "start with a user message" in b.value.message
+    logs = await gw.logs()
+    assert len(logs) == 1 and logs[0]["completion_tokens"] > 0
