@@ -616,6 +616,15 @@ class ResponsesFromChatStream(StreamTranscoder):
         else:
             self._emit(out, "response.completed", response=self._snapshot("completed"))
 
+    def fail(self, message: str, code: str = "server_error") -> list[bytes]:
+        """The end of a stream that broke off (the upstream went away): ``response.failed``
+        with the output so far, numbered after the events already sent; nothing once ended."""
+        out: list[bytes] = []
+        if not self._ended:
+            self._start(out)
+            self._fail({"message": message, "code": code}, out)
+        return out
+
     def _fail(self, error: Any, out: list[bytes]) -> None:
         self._ended = True
         message = error.get("message") if isinstance(error, dict) else None

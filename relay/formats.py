@@ -116,6 +116,7 @@ class ResponsesConversion(Conversion):
         self.request, self.model = request, requested_model
         self.response_id = "resp_" + os.urandom(16).hex()
         self.created_at = int(time.time())
+        self._stream: openai_responses.ResponsesFromChatStream | None = None
 
     def answer(self, chat: bytes) -> bytes:
         out = openai_responses.responses_from_chat(_json(chat), {**self.request, "model": self.model},
@@ -123,10 +124,15 @@ class ResponsesConversion(Conversion):
         return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
 
     def stream(self) -> StreamTranscoder:
-        return openai_responses.ResponsesFromChatStream({**self.request, "model": self.model}, self.response_id,
-                                                        self.created_at, self.model)
+        self._stream = openai_responses.ResponsesFromChatStream({**self.request, "model": self.model},
+                                                                self.response_id, self.created_at, self.model)
+        return self._stream
 
     def error_frames(self, message: str, code: str) -> list[bytes]:
+        """``response.failed`` (the output so far, the next sequence number), as OpenAI ends a
+        response that failed while generating."""
+        if self._stream is not None:
+            return self._stream.fail(message)
         return [b"event: error\n" + sse_frame({"type": "error", "code": code, "message": message, "param": None,
                                                 "sequence_number": 0})]
 
