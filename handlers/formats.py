@@ -102,19 +102,24 @@ class ResponseItemHandler(RelayHandler):
                            code="response_not_found")
         rreq = RelayRequest(mode=RESPONSES, body={}, raw=b"", model="", requested_model="",
                             subpath=f"/{response_id}{rest}")
-        target = ChannelTarget(id=channel.id, type=channel.type, key=channel.next_key(),
-                               base_url=channel.base_url, config=channel.config, other=channel.other)
-        up = adaptor.build_request(rreq, target)
-        query = self.request.query
-        if query:
-            up.url += ("&" if "?" in up.url else "?") + query
-        up.method = self.request.method or "GET"
-        up.body = self.request.body if up.method == "POST" else None
-        call = UpstreamCall(self.ctx.http, up, timeout=self.ctx.settings.relay_timeout, proxy=self.ctx.proxy)
-        resp = await call.fetch()
-        if resp.code == 599:
-            msg, _ = transport_error(resp)
-            raise GatewayError(msg, status=502, type="upstream_error", code="upstream_unreachable")
+        # A response lives in the upstream project of the key that created it: with several keys
+        # in rotation, a 404 from one key means try the next (a 404 changed nothing upstream).
+        for key in channel.keys:
+            target = ChannelTarget(id=channel.id, type=channel.type, key=key,
+                                   base_url=channel.base_url, config=channel.config, other=channel.other)
+            up = adaptor.build_request(rreq, target)
+            query = self.request.query
+            if query:
+                up.url += ("&" if "?" in up.url else "?") + query
+            up.method = self.request.method or "GET"
+            up.body = self.request.body if up.method == "POST" else None
+            call = UpstreamCall(self.ctx.http, up, timeout=self.ctx.settings.relay_timeout, proxy=self.ctx.proxy)
+            resp = await call.fetch()
+            if resp.code == 599:
+                msg, _ = transport_error(resp)
+                raise GatewayError(msg, status=502, type="upstream_error", code="upstream_unreachable")
+            if resp.code != 404:
+                break
         self.set_status(resp.code)
         self.set_header("Content-Type", resp.headers.get("Content-Type", "application/json"))
         self.finish(resp.body or b"")
