@@ -336,7 +336,7 @@ def anthropic_usage(usage: Any) -> Usage | None:
         return int(v) if is_number(v) else 0
 
     prompt = tok("input_tokens") + tok("cache_read_input_tokens") + tok("cache_creation_input_tokens")
-    return Usage(prompt, tok("output_tokens"))
+    return Usage(prompt, tok("output_tokens"), cached_tokens=tok("cache_read_input_tokens"))
 
 
 def to_openai_response(data: dict[str, Any], model: str, created: int | None = None

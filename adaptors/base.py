@@ -63,6 +63,8 @@ MODE_PATHS = {
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
+    reasoning_tokens: int = 0  # of completion_tokens, spent reasoning
 
     @property
     def total_tokens(self) -> int:
@@ -90,7 +92,13 @@ class Usage:
                 completion = max(0, int(data["total_tokens"]) - prompt)
             except (TypeError, ValueError):
                 pass
-        return cls(prompt, completion)
+        usage = cls(prompt, completion)
+        pd, cd = data.get("prompt_tokens_details"), data.get("completion_tokens_details")
+        if isinstance(pd, dict) and isinstance(pd.get("cached_tokens"), int):
+            usage.cached_tokens = pd["cached_tokens"]
+        if isinstance(cd, dict) and isinstance(cd.get("reasoning_tokens"), int):
+            usage.reasoning_tokens = cd["reasoning_tokens"]
+        return usage
 
 
 @dataclass

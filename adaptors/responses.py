@@ -17,7 +17,6 @@ Usage carries cached input and reasoning tokens as :class:`DetailedUsage` (a ``U
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .base import StreamTranscoder, Usage
@@ -45,12 +44,7 @@ class ResponsesRequestError(ValueError):
         self.param = param
 
 
-@dataclass
-class DetailedUsage(Usage):
-    """Usage with the breakdown the Responses API reports (both are part of the base counts)."""
-
-    cached_tokens: int = 0  # of prompt_tokens, read from the cache
-    reasoning_tokens: int = 0  # of completion_tokens, spent reasoning
+DetailedUsage = Usage  # the breakdown the Responses API reports is in base.Usage now
 
 
 _NEEDS_RESPONSES = "needs a channel that speaks the Responses API"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import tornado.web
@@ -13,6 +14,7 @@ from adaptors.base import (
 )
 from relay.endpoints import FORM_MODES, MAX_UPLOAD_BYTES, UPLOAD_BODY_LIMIT, with_path_model
 from adaptors.base import ChannelTarget, UpstreamRejected
+from adaptors.messages import anthropic_error_body
 from adaptors.proxy import build_proxy_request, response_headers
 from models.channels import CH_ENABLED
 from models.users import ROLE_ADMIN
@@ -160,6 +162,15 @@ class ModelsHandler(OpenAIHandler):
             self.finish(found)
             return
         self.finish({"object": "list", "data": items})
+
+    def write_gateway_error(self, e: GatewayError) -> None:
+        if not self.request.headers.get("anthropic-version"):
+            super().write_gateway_error(e)
+            return
+        self.set_status(e.status)  # an Anthropic client: its error shape
+        self.set_header("Content-Type", "application/json")
+        body = anthropic_error_body(e.status, f"{e.message} (request id: {self.request_id})")
+        self.finish(json.dumps(body, ensure_ascii=False))
 
     def anthropic_models(self, names: list[str], model: str | None) -> None:
         items = [{"type": "model", "id": n, "display_name": n, "created_at": "2024-01-01T00:00:00Z"} for n in names]

@@ -612,6 +612,8 @@ class Job:
             note = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
             if outcome.note:
                 note = f"{outcome.note}; model ratio {mr:g}, group ratio {gr:g}"
+            if usage.cached_tokens or usage.reasoning_tokens:
+                note += f"; cached input tokens {usage.cached_tokens}, reasoning tokens {usage.reasoning_tokens}"
             if charged < actual:
                 note += f"; charged {charged} of {actual} (balance ran out)"
             if outcome.partial:
