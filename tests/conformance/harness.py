@@ -245,13 +245,6 @@ KNOWN_DIVERGENCES = [
         r"|responses/test_input_tokens\.py::test_(method|raw_response|streaming_response)_count$",
         r"400 - `model` is required",
         "OneRelay routes by model; the SDK lets responses.create and input_tokens.count omit it"),
-    Divergence(
-        r"test_responses\.py::test_method_create_with_all_params_overload_[12]$",
-        r"400 - 'previous_response_id' needs stored responses",
-        "Job.parse converts every /v1/responses request to chat before a channel is chosen "
-        "(relay/pipeline.py: chat_body_for), so previous_response_id / conversation / prompt / background are "
-        "refused even when the channel (OpenAI, type 1) speaks the Responses API and would take them as they are",
-        bug=True),
 ]
 
 
