@@ -15,6 +15,7 @@ import tornado.web
 from models.users import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED
 from relay.errors import GatewayError, NotFound
 from relay.pipeline import new_request_id
+from services import clientip
 
 from .ratelimit import api_rate_limit
 
@@ -78,7 +79,9 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def client_ip(self) -> str:
-        return self.request.remote_ip or ""
+        """The client's address, resolved once per request: forwarded headers count only from
+        TRUSTED_PROXIES (services/clientip.py); rate limits, token subnets and logs all use it."""
+        return clientip.for_request(self.request, self.ctx.settings)
 
     def check_xsrf_cookie(self) -> None:  # CSRF is handled per family (see ApiHandler)
         return None
@@ -205,6 +208,19 @@ class ApiHandler(BaseHandler):
         host = urllib.parse.urlsplit(origin).netloc
         if host != self.request.host:
             raise ApiError("Cross-site request refused", status=403)
+
+    def refuse_cross_site(self) -> None:
+        """For GETs kept for One API that change state (new access token, binds): a browser's
+        cookie-authenticated call must come from our own pages. Refused: ``Sec-Fetch-Site``
+        other than ``same-origin`` / ``none`` (``same-site`` too: a sibling subdomain is another
+        site's code), or an ``Origin`` / ``Referer`` naming another host. An access-token caller
+        (``Authorization``, no session cookie) is not a browser and passes."""
+        if not self.auth_by_cookie:
+            return
+        site = self.request.headers.get("Sec-Fetch-Site", "").strip().lower()
+        if site and site not in ("same-origin", "none"):
+            raise ApiError("Cross-site request refused: open this page from the console itself", status=403)
+        self.check_same_origin()
 
     # -- dispatch -----------------------------------------------------------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:

@@ -6,7 +6,12 @@
   reset, OAuth): additionally CRITICAL_RATE_LIMIT (default 20) per 20 minutes.
 
 A limit of 0 disables it; ``DEBUG=true`` disables all of them (One API).
-Relay routes (``/v1``) are not limited.
+Relay routes (``/v1``) are not limited. Every limit counts the client address
+that services/clientip.py resolves (forwarded headers only from TRUSTED_PROXIES).
+
+Failed password logins are throttled apart from these limits by
+:class:`LoginThrottle` (``ctx.limiter.logins``), per account and per address,
+with growing lock times; see its docstring. DEBUG does not turn it off.
 
 Counting: :class:`RateLimiter` keeps sliding windows in this process's
 memory. :class:`RedisRateLimiter` keeps the same windows in Redis (one Lua
@@ -21,10 +26,14 @@ request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any, Callable
+
+from services import clientip
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -171,6 +180,7 @@ class Limiter:
         self._down = False  # this limiter saw Redis fail and has not seen it answer since
         self._retry_at = 0.0
         self._hints: dict[str, int] = {}  # key -> Retry-After from the last refusal Redis decided
+        self.logins = LoginThrottle(self, clock=clock)  # failed-login locks, shared the same way
 
     @property
     def shared(self) -> bool:
@@ -209,6 +219,7 @@ class Limiter:
         """Forget this process's counts (the shared ones in Redis expire on their own)."""
         self.local.reset()
         self._hints.clear()
+        self.logins.reset()
 
     def _try_redis(self) -> bool:
         if not self._down and getattr(self.redis, "healthy", True):
@@ -229,6 +240,205 @@ class Limiter:
         self._down = False
         if self.redis is not None and not self.redis.healthy:
             self.redis.mark_up()
+
+
+# -- failed logins ------------------------------------------------------------------------------
+LOGIN_ACCOUNT_FREE = 5  # failures on one account (from anywhere) before it locks
+LOGIN_ADDRESS_FREE = 10  # failures from one address (on any accounts) before it locks
+LOGIN_BASE_DELAY = 5.0  # the first lock, in seconds; every further failure doubles it
+LOGIN_MAX_DELAY = 15 * 60.0
+LOGIN_MEMORY = 24 * 3600.0  # failures are forgotten a day after the last one
+LOGIN_PREFIX = "onerelay:login:"
+MAX_LOGIN_KEYS = 200_000  # in-process entries kept at most (the oldest half goes beyond that)
+
+
+def login_lock_seconds(failures: int, free: int) -> float:
+    """The lock after the ``failures``-th failure: none before ``free``, then
+    LOGIN_BASE_DELAY doubling with each failure up to LOGIN_MAX_DELAY."""
+    if failures < free:
+        return 0.0
+    return min(LOGIN_MAX_DELAY, LOGIN_BASE_DELAY * 2.0 ** min(failures - free, 40))
+
+
+class LoginCounters:
+    """Failures and lock end per key in this process's memory (clock injectable)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._entries: dict[str, list[float]] = {}  # key -> [failures, locked until, forget at]
+        self._next_sweep = clock() + SWEEP_EVERY
+
+    def peek(self, key: str) -> tuple[int, float]:
+        """(failures remembered, seconds the key stays locked)."""
+        now = self.clock()
+        e = self._entries.get(key)
+        if e is None or e[2] <= now:
+            return 0, 0.0
+        return int(e[0]), max(0.0, e[1] - now)
+
+    def fail(self, key: str, free: int) -> tuple[int, float]:
+        now = self.clock()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        e = self._entries.get(key)
+        if e is None or e[2] <= now:
+            e = [0.0, 0.0, 0.0]
+            self._entries[key] = e
+        e[0] += 1
+        lock = login_lock_seconds(int(e[0]), free)
+        if lock:
+            e[1] = max(e[1], now + lock)
+        e[2] = now + LOGIN_MEMORY
+        return int(e[0]), max(0.0, e[1] - now)
+
+    def clear(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def reset(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + SWEEP_EVERY
+        for k in [k for k, e in self._entries.items() if e[2] <= now]:
+            del self._entries[k]
+        if len(self._entries) > MAX_LOGIN_KEYS:
+            for k in list(self._entries)[: len(self._entries) // 2]:
+                del self._entries[k]
+
+
+# One key's {n: failures, u: locked until (ms, Redis clock)}. ARGV: op ('peek' | 'fail' | 'clear'),
+# free, base delay (ms), max delay (ms), memory (ms). Returns {failures, ms still locked}.
+_LOGIN_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[1] == 'clear' then
+  redis.call('DEL', KEYS[1])
+  return {0, 0}
+end
+local h = redis.call('HMGET', KEYS[1], 'n', 'u')
+local n, u = tonumber(h[1]) or 0, tonumber(h[2]) or 0
+if ARGV[1] == 'fail' then
+  local free, base, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+  n = n + 1
+  if n >= free then
+    local lock = math.floor(math.min(cap, base * 2 ^ math.min(n - free, 40)))
+    if now + lock > u then u = now + lock end
+  end
+  redis.call('HSET', KEYS[1], 'n', n, 'u', u)
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+end
+local left = u - now
+if left < 0 then left = 0 end
+return {n, left}
+"""
+
+
+class LoginVerdict:
+    """What :meth:`LoginThrottle.check` decided before the password is looked at."""
+
+    __slots__ = ("retry_after", "message")
+
+    def __init__(self, retry_after: int = 0, message: str = "") -> None:
+        self.retry_after = retry_after
+        self.message = message
+
+    @property
+    def refused(self) -> bool:
+        return self.retry_after > 0
+
+
+def wait_text(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+class LoginThrottle:
+    """Failed password logins, per account and per address (``ctx.limiter.logins``).
+
+    - Every failed login (unknown user, wrong password, banned user alike)
+      counts against the account (its user id; an unknown name by its hash)
+      and against the client address. After LOGIN_ACCOUNT_FREE failures on an
+      account, or LOGIN_ADDRESS_FREE from an address, the key is locked for
+      LOGIN_BASE_DELAY seconds, doubling with every further failure up to
+      LOGIN_MAX_DELAY. Failures are forgotten LOGIN_MEMORY after the last one;
+      a correct login clears the account's count, never the address's (an
+      attacker logging into their own account must not wash their address).
+    - A locked address is refused outright (no password check).
+    - A locked account delays guesses, not its owner: an attempt is refused
+      only when its address has failed before. From an address with no
+      failure remembered the password is checked: the owner gets in, a wrong
+      guess doubles the lock and marks that address too. Rotating addresses
+      therefore buys one guess per fresh address per day against a locked
+      account, and nobody can lock the owner out by failing on purpose.
+    - Access tokens (``Authorization`` on /api) never pass through here.
+
+    Counts live in Redis when the deployment has one (one EVALSHA per key, the
+    Redis clock), with the :class:`Limiter`'s fallback to this process's
+    memory while Redis is down.
+    """
+
+    def __init__(self, limiter: Limiter, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limiter = limiter
+        self.local = LoginCounters(clock)
+        self._script = limiter.redis.client.register_script(_LOGIN_LUA) if limiter.redis is not None else None
+
+    @staticmethod
+    def account_key(user: dict[str, Any] | None, name: str) -> str:
+        if user is not None and user.get("_id") is not None:
+            return f"u:{int(user['_id'])}"
+        return "n:" + hashlib.sha256(name.strip().lower().encode()).hexdigest()[:32]
+
+    async def _op(self, op: str, key: str, free: int = 0) -> tuple[int, float]:
+        lim = self.limiter
+        if self._script is not None and lim._try_redis():
+            try:
+                n, left = await asyncio.wait_for(self._script(keys=[LOGIN_PREFIX + key], args=[
+                    op, free, int(LOGIN_BASE_DELAY * 1000), int(LOGIN_MAX_DELAY * 1000),
+                    int(LOGIN_MEMORY * 1000)]), lim.timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any Redis failure: count here instead
+                lim._failed(e)
+            else:
+                lim._answered()
+                return int(n), int(left) / 1000.0
+        if op == "peek":
+            return self.local.peek(key)
+        if op == "fail":
+            return self.local.fail(key, free)
+        self.local.clear(key)
+        return 0, 0.0
+
+    async def check(self, account: str, address: str) -> LoginVerdict:
+        """Before the password check: refused (with seconds to wait) or let through."""
+        addr_failures, addr_left = await self._op("peek", "addr:" + address)
+        if addr_left > 0:
+            wait = math.ceil(addr_left)
+            return LoginVerdict(wait, "Too many failed logins from your address: "
+                                      f"try again in {wait_text(wait)}")
+        if addr_failures > 0:
+            _, acct_left = await self._op("peek", "acct:" + account)
+            if acct_left > 0:
+                wait = math.ceil(acct_left)
+                return LoginVerdict(wait, "Too many failed logins for this account: "
+                                          f"try again in {wait_text(wait)}")
+        return LoginVerdict()
+
+    async def failed(self, account: str, address: str) -> int:
+        """Count a failed login; seconds until the next attempt is allowed (0: no wait)."""
+        _, acct_left = await self._op("fail", "acct:" + account, LOGIN_ACCOUNT_FREE)
+        _, addr_left = await self._op("fail", "addr:" + address, LOGIN_ADDRESS_FREE)
+        return math.ceil(max(acct_left, addr_left))
+
+    async def succeeded(self, account: str) -> None:
+        await self._op("clear", "acct:" + account)
+
+    def reset(self) -> None:
+        self.local.reset()
 
 
 def _limiter(ctx: "AppContext") -> Any:
@@ -277,7 +487,7 @@ class WebRateLimited:
 
     async def prepare(self: Any) -> None:
         ctx = self.application.settings["ctx"]
-        wait = await web_rate_limit(ctx, self.request.remote_ip or "")
+        wait = await web_rate_limit(ctx, clientip.for_request(self.request, ctx.settings))
         if wait is not None:
             self.set_status(429)
             self.set_header("Retry-After", str(wait))

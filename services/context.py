@@ -44,6 +44,15 @@ def _num(env: dict[str, str], key: str, default: float) -> float:
         raise SystemExit(f"{key} must be a number, got {v!r}") from None
 
 
+def _trusted_proxies(value: str) -> Any:
+    from services.clientip import TrustedProxies
+
+    try:
+        return TrustedProxies.parse(value)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+
+
 @dataclass
 class Settings:
     """Everything configurable, read once from the environment (see README's table)."""
@@ -85,6 +94,8 @@ class Settings:
     global_api_rate_limit: int = 480  # /api requests per IP per 3 minutes (0 = off)
     global_web_rate_limit: int = 240  # web page requests per IP per 3 minutes (0 = off)
     critical_rate_limit: int = 20  # login/register/email/OAuth requests per IP per 20 minutes
+    # TRUSTED_PROXIES: networks whose X-Forwarded-For / X-Real-Ip / X-Forwarded-Proto are believed
+    trusted_proxies: Any = field(default_factory=lambda: _trusted_proxies(""))
     github_oauth_base: str = "https://github.com"
     github_api_base: str = "https://api.github.com"
     lark_base: str = "https://open.feishu.cn"
@@ -132,6 +143,7 @@ class Settings:
             global_api_rate_limit=int(_num(e, "GLOBAL_API_RATE_LIMIT", 480)),
             global_web_rate_limit=int(_num(e, "GLOBAL_WEB_RATE_LIMIT", 240)),
             critical_rate_limit=int(_num(e, "CRITICAL_RATE_LIMIT", 20)),
+            trusted_proxies=_trusted_proxies(e.get("TRUSTED_PROXIES", "")),
             github_oauth_base=(e.get("GITHUB_OAUTH_BASE") or "https://github.com").rstrip("/"),
             github_api_base=(e.get("GITHUB_API_BASE") or "https://api.github.com").rstrip("/"),
             lark_base=(e.get("LARK_BASE") or "https://open.feishu.cn").rstrip("/"),
@@ -389,10 +401,12 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # after gzip decoding too (Tornado checks the
 
 
 def http_server(app: tornado.web.Application) -> Any:
-    """The HTTP server for an app: forwarded headers, a body cap, gzip request bodies decoded."""
+    """The HTTP server for an app: a body cap, gzip request bodies decoded. Forwarded headers are
+    not Tornado's business (it would trust anyone's): services/clientip.py reads them from
+    TRUSTED_PROXIES only."""
     import tornado.httpserver
 
-    return tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=MAX_BODY_BYTES,
+    return tornado.httpserver.HTTPServer(app, xheaders=False, max_body_size=MAX_BODY_BYTES,
                                          decompress_request=True)
 
 
@@ -401,7 +415,7 @@ def make_app(ctx: AppContext) -> tornado.web.Application:
 
     return tornado.web.Application(
         all_routes(ctx.settings.frontend_dist), ctx=ctx, transforms=[ConsoleGzip],
-        debug=False, xheaders=True,
+        debug=False, xheaders=False,
     )
 
 

@@ -219,15 +219,6 @@ async def mail_allowed(ctx: "AppContext", email: str) -> bool:
 class AuthHandler(ApiHandler):
     critical = True
 
-    def refuse_cross_site(self) -> None:
-        """Cookie-authenticated GET mutations (binds) must come from our own pages."""
-        if not self.auth_by_cookie:
-            return
-        site = self.request.headers.get("Sec-Fetch-Site", "")
-        if site and site not in ("same-origin", "none"):
-            raise ApiError("Cross-site request refused", status=403)
-        self.check_same_origin()
-
     def query(self, name: str, max_len: int, *, required: bool = True) -> str:
         v = self.get_query_argument(name, "").strip()
         if not v and required:
@@ -432,6 +423,8 @@ class OAuthHandler(AuthHandler):
             raise ApiError(f"The administrator has not enabled {self.provider} login and registration")
         code = self.query("code", 1024)
         current = await self.session_user() if self.bind_with_session else None
+        if current is not None:
+            self.refuse_cross_site()  # a bind by session cookie: only from our own pages
         ident = await self.identify(code)
         ident.id = ident.id.strip()
         if not ident.id or len(ident.id) > 256:

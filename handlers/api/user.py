@@ -16,6 +16,7 @@ from models.users import (
 )
 
 from .auth import create_account
+from ..ratelimit import wait_text
 from ..base import ApiError, ApiHandler, admin_auth, as_int, str_field, user_auth
 
 if TYPE_CHECKING:
@@ -33,13 +34,25 @@ class LoginHandler(ApiHandler):
         password = str_field(body, "password", max_len=64, required=True)
         assert username is not None and password is not None
         doc = await self.ctx.users.by_login(username)
+        # Failed logins lock the account and the address with growing delays (handlers/ratelimit.py
+        # LoginThrottle); a locked account still lets a correct password in from a clean address.
+        throttle = self.ctx.limiter.logins
+        account = throttle.account_key(doc, username)
+        verdict = await throttle.check(account, self.client_ip)
+        if verdict.refused:
+            self.set_header("Retry-After", str(verdict.retry_after))
+            raise ApiError(verdict.message, status=429)
         # bcrypt runs in a thread; an unknown user still pays for one check (no timing oracle).
         hashed = (doc or {}).get("password") or self.ctx.dummy_hash
         ok = await asyncio.to_thread(check_password, password, hashed)
-        if doc is None or not ok:
-            raise ApiError("Wrong username or password, or the user has been banned")
-        if int(doc.get("status", 0)) != STATUS_ENABLED:
-            raise ApiError("Wrong username or password, or the user has been banned")
+        if doc is None or not ok or int(doc.get("status", 0)) != STATUS_ENABLED:
+            wait = await throttle.failed(account, self.client_ip)
+            message = "Wrong username or password, or the user has been banned"
+            if wait:
+                self.set_header("Retry-After", str(wait))
+                message += f". Too many failed attempts: try again in {wait_text(wait)}"
+            raise ApiError(message)
+        await throttle.succeeded(account)
         self.issue_session(doc)
         self.ok(to_api(doc))
 
@@ -199,7 +212,9 @@ class SelfHandler(ApiHandler):
 class AccessTokenHandler(ApiHandler):
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
-        """Regenerate the system access token and return it (the old one stops working)."""
+        """Regenerate the system access token and return it (the old one stops working).
+        A GET (One API) that writes: a cookie-authenticated call from another site is refused."""
+        self.refuse_cross_site()
         self.ok(await self.ctx.users.regenerate_access_token(int(user["_id"])))
 
 
