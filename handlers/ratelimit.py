@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import ipaddress
 import logging
 import math
 import time
@@ -362,7 +363,8 @@ class LoginThrottle:
     - Every failed login (unknown user, wrong password, banned user alike)
       counts against the account (its user id; an unknown name by its hash)
       and against the client address. After LOGIN_ACCOUNT_FREE failures on an
-      account, or LOGIN_ADDRESS_FREE from an address, the key is locked for
+      account, or LOGIN_ADDRESS_FREE from an address (an IPv6 address counts
+      as its /64), the key is locked for
       LOGIN_BASE_DELAY seconds, doubling with every further failure up to
       LOGIN_MAX_DELAY. Failures are forgotten LOGIN_MEMORY after the last one;
       a correct login clears the account's count, never the address's (an
@@ -385,6 +387,14 @@ class LoginThrottle:
         self.limiter = limiter
         self.local = LoginCounters(clock)
         self._script = limiter.redis.client.register_script(_LOGIN_LUA) if limiter.redis is not None else None
+
+    @staticmethod
+    def address_key(address: str) -> str:
+        """IPv6 counts per /64 (one subscriber's usual allocation: rotating inside it buys nothing)."""
+        ip = clientip.parse_ip(address)
+        if ip is not None and ip.version == 6:
+            return "addr:" + str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return "addr:" + address
 
     @staticmethod
     def account_key(user: dict[str, Any] | None, name: str) -> str:
@@ -415,7 +425,7 @@ class LoginThrottle:
 
     async def check(self, account: str, address: str) -> LoginVerdict:
         """Before the password check: refused (with seconds to wait) or let through."""
-        addr_failures, addr_left = await self._op("peek", "addr:" + address)
+        addr_failures, addr_left = await self._op("peek", self.address_key(address))
         if addr_left > 0:
             wait = math.ceil(addr_left)
             return LoginVerdict(wait, "Too many failed logins from your address: "
@@ -431,7 +441,7 @@ class LoginThrottle:
     async def failed(self, account: str, address: str) -> int:
         """Count a failed login; seconds until the next attempt is allowed (0: no wait)."""
         _, acct_left = await self._op("fail", "acct:" + account, LOGIN_ACCOUNT_FREE)
-        _, addr_left = await self._op("fail", "addr:" + address, LOGIN_ADDRESS_FREE)
+        _, addr_left = await self._op("fail", self.address_key(address), LOGIN_ADDRESS_FREE)
         return math.ceil(max(acct_left, addr_left))
 
     async def succeeded(self, account: str) -> None:

@@ -99,6 +99,13 @@ async def test_account_lock_grows_across_rotating_addresses(gw: Any) -> None:
     assert code == 200 and retry_after(h) == 5
     code, data, h = await login(gw, "ghost", "whatever1", "203.0.113.1")
     assert code == 429 and "for this account" in data["message"]
+    # an IPv6 address counts as its /64: hopping inside it is one address
+    for i in range(LOGIN_ACCOUNT_FREE):
+        await login(gw, "ghost6", "wrong-pass", f"2001:db8:{i}::1")
+    code, data, h = await login(gw, "ghost6", "wrong-pass", "2001:db8:4::2")
+    assert code == 429 and "for this account" in data["message"]
+    code, data, h = await login(gw, "ghost6", "wrong-pass", "2001:db8:5::1")
+    assert code == 200 and retry_after(h) == 10
 
 
 async def test_owner_gets_in_while_the_account_is_locked(gw: Any) -> None:
