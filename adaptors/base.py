@@ -63,8 +63,10 @@ MODE_PATHS = {
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
-    reasoning_tokens: int = 0  # of completion_tokens, spent reasoning
+    # The breakdown (shown in logs, not billed apart): of prompt_tokens, read from the provider's
+    # prompt cache; of completion_tokens, spent reasoning. Two usages are equal when they bill alike.
+    cached_tokens: int = field(default=0, compare=False)
+    reasoning_tokens: int = field(default=0, compare=False)
 
     @property
     def total_tokens(self) -> int:
