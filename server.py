@@ -81,8 +81,14 @@ def worker_header(index: int) -> type[tornado.web.OutputTransform]:
 
 async def serve(settings: Settings, ready: Callable[[], None] | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then flush quota and logs. ``ready`` is called once listening."""
+    from services.crypto import CryptoError
+
     ctx = AppContext(settings)
-    await ctx.start()
+    try:
+        await ctx.start()
+    except CryptoError as e:  # refused with one clear line, not a traceback or a 500 later
+        log.error("OneRelay cannot start: %s", e)
+        raise SystemExit(f"OneRelay cannot start: {e}") from None
     app = make_app(ctx)
     server = http_server(app)
     if settings.workers > 1:
@@ -382,7 +388,60 @@ def _startup_notes(settings: Settings) -> None:
         log.warning("%s", bar)
 
 
+def rotate_secret(argv: list[str]) -> int:
+    """``python server.py rotate-secret [--old OLD] [--new NEW]``: re-encrypt every stored secret
+    (channel keys, secret channel config, SMTP/OAuth options) from OLD to NEW, encrypting the
+    plaintext ones, and exit. OLD defaults to $OLD_CRYPTO_SECRET (empty: the data is plaintext),
+    NEW to $CRYPTO_SECRET; ``--new ''`` decrypts everything back to plaintext. Stop every
+    OneRelay node first (they hold the old secret), then start them with NEW."""
+    parser = argparse.ArgumentParser(prog="onerelay rotate-secret", description=rotate_secret.__doc__)
+    parser.add_argument("--old", default=None, help="the current CRYPTO_SECRET (env OLD_CRYPTO_SECRET)")
+    parser.add_argument("--new", default=None, help="the new CRYPTO_SECRET (env CRYPTO_SECRET); '' = plaintext")
+    args = parser.parse_args(argv)
+
+    from dotenv import load_dotenv
+
+    load_dotenv()
+    old = os.environ.get("OLD_CRYPTO_SECRET", "") if args.old is None else args.old
+    new = os.environ.get("CRYPTO_SECRET", "") if args.new is None else args.new
+    if not old and not new:
+        raise SystemExit("rotate-secret: give --new (or CRYPTO_SECRET), and --old (or OLD_CRYPTO_SECRET) "
+                         "when the stored secrets are encrypted already")
+    settings = Settings.from_env()
+    setup_logging("", settings.debug)
+
+    from models.db import Database, EmbeddedMongo
+    from services.crypto import CryptoError, SecretBox, rotate_secrets
+
+    embedded = None
+    if not settings.mongodb_uri:  # the embedded database: the server must be stopped
+        embedded = EmbeddedMongo(os.path.join(settings.data_dir, "db"))
+        settings.mongodb_uri = embedded.start()
+
+    async def go() -> dict[str, int]:
+        db = Database(settings.mongodb_uri)
+        try:
+            await db.ping()
+            return await rotate_secrets(db, SecretBox(old), SecretBox(new))
+        finally:
+            await db.close()
+
+    try:
+        counts = asyncio.run(go())
+    except CryptoError as e:
+        raise SystemExit(f"rotate-secret: nothing changed: {e}") from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    state = "encrypted with the new secret" if new else "stored as plaintext"
+    print(f"rotate-secret: {counts['channels']} channel(s) and {counts['options']} secret option(s) {state}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["rotate-secret"]:
+        return rotate_secret(argv[1:])
     parser = argparse.ArgumentParser(prog="onerelay", description="OneRelay: an OpenAI-compatible LLM API gateway.")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default 3000; env PORT overrides)")
     parser.add_argument("--log-dir", default="./logs", help="directory for log files (default ./logs)")

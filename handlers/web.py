@@ -3,6 +3,13 @@
 On a ``NODE_TYPE=slave`` node with ``FRONTEND_BASE_URL`` set, every request here (pages,
 client routes, assets) is redirected to that URL with the same path and query, as One API
 does; ``/api``, ``/v1`` and ``/dashboard`` are routed before these handlers and still answer.
+
+Every answer here carries the console's security headers (:class:`SecurityHeaders`): a
+Content-Security-Policy (scripts only from this origin and Cloudflare Turnstile, styles from
+this origin plus the inline ones Naive UI injects, API calls only to this origin, the page
+framed only by itself) that still lets the Chat, Home and About pages frame the operator's
+ChatLink/HomePageContent/About URL (any https: page, and an http:// one named there),
+``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: strict-origin-when-cross-origin``.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import html
 import inspect
 import os
+import re
 from typing import Any
 
 import tornado.web
@@ -43,6 +51,56 @@ def placeholder(base: str, state: str, error: str) -> str:
     return _PAGE.format(refresh=refresh, base=html.escape(base), body=body)
 
 
+TURNSTILE_ORIGIN = "https://challenges.cloudflare.com"
+_URL_ORIGIN = re.compile(r"^\s*(https?://[^/\s?#]+)", re.I)
+
+
+def _http_origin(value: str) -> str:
+    """The origin of an http:// option URL ("" otherwise: https: is allowed wholesale)."""
+    m = _URL_ORIGIN.match(value or "")
+    return m.group(1).lower() if m and m.group(1).lower().startswith("http://") else ""
+
+
+def console_csp(options: Any) -> str:
+    """The console's Content-Security-Policy for the current options."""
+    frames = ["'self'", "https:"]
+    for key in ("ChatLink", "HomePageContent", "About"):
+        origin = _http_origin(options.get(key))
+        if origin and origin not in frames:
+            frames.append(origin)
+    images = ["'self'", "data:", "blob:", "https:"]
+    for key in ("Logo", "WeChatAccountQRCodeImageURL"):
+        origin = _http_origin(options.get(key))
+        if origin and origin not in images:
+            images.append(origin)
+    return "; ".join((
+        "default-src 'self'",
+        f"script-src 'self' {TURNSTILE_ORIGIN}",
+        "style-src 'self' 'unsafe-inline'",  # Naive UI (css-render) injects <style> elements
+        "img-src " + " ".join(images),
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "frame-src " + " ".join(frames),
+        "frame-ancestors 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ))
+
+
+class SecurityHeaders:
+    """Mixin: the console's CSP, nosniff, referrer policy and framing headers."""
+
+    def set_default_headers(self: Any) -> None:
+        super().set_default_headers()  # type: ignore[misc]
+        ctx = self.application.settings.get("ctx")
+        if ctx is not None:
+            self.set_header("Content-Security-Policy", console_csp(ctx.options))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "strict-origin-when-cross-origin")
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
+
+
 class FrontendRedirect:
     """Mixin: a slave node with FRONTEND_BASE_URL sends console requests there (302)."""
 
@@ -56,7 +114,7 @@ class FrontendRedirect:
             await result
 
 
-class SPAHandler(FrontendRedirect, WebRateLimited, BaseHandler):
+class SPAHandler(SecurityHeaders, FrontendRedirect, WebRateLimited, BaseHandler):
     """Serves ``index.html`` for every client-side route."""
 
     def initialize(self, dist: str) -> None:  # type: ignore[override]
@@ -76,14 +134,14 @@ class SPAHandler(FrontendRedirect, WebRateLimited, BaseHandler):
         self.finish(placeholder(f"{self.request.protocol}://{self.request.host}", state, error))
 
 
-class AssetHandler(FrontendRedirect, WebRateLimited, tornado.web.StaticFileHandler):
+class AssetHandler(SecurityHeaders, FrontendRedirect, WebRateLimited, tornado.web.StaticFileHandler):
     """Hashed build assets: cached for a year."""
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=31536000, immutable")
 
 
-class RootFileHandler(FrontendRedirect, tornado.web.StaticFileHandler):
+class RootFileHandler(SecurityHeaders, FrontendRedirect, tornado.web.StaticFileHandler):
     """favicon, logo and robots.txt from the build's root."""
 
 

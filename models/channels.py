@@ -16,6 +16,8 @@ from pymongo import DESCENDING, InsertOne
 from .db import Database
 
 if TYPE_CHECKING:
+    from services.crypto import SecretBox
+
     from .events import EventBus
 
 CH_UNKNOWN, CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED = 0, 1, 2, 3
@@ -25,6 +27,88 @@ API_FIELDS = (
     "other", "balance", "balance_updated_time", "models", "group", "used_quota", "model_mapping",
     "priority", "config", "system_prompt",
 )
+
+
+# -- secrets in ``config`` -----------------------------------------------------------------------
+# A secret config value is never sent back: responses carry MASK instead (as ``key`` is
+# always ""). On update, MASK or an absent secret keeps the stored value; "" or null clears it.
+MASK = "********"
+_SECRET_NAME = re.compile(r"secret|key|token|passw|credential|adc|private", re.I)
+_SECRET_NAMES = {"ak", "sk"}
+
+
+def _registry_secret_keys() -> frozenset[str]:
+    from adaptors.registry import PROVIDERS
+
+    return frozenset(f.key for spec in PROVIDERS.values() for f in spec.config if f.secret)
+
+
+_registry_secrets: frozenset[str] | None = None
+
+
+def is_secret_config_key(name: str) -> bool:
+    """A config member holding a credential: flagged ``secret`` in the provider registry (any
+    type), or named like one (``*secret*``, ``*key*``, ``*token*``, ``*password*``, ``*adc*``, ak, sk)."""
+    global _registry_secrets
+    if _registry_secrets is None:
+        _registry_secrets = _registry_secret_keys()
+    return name in _registry_secrets or name.lower() in _SECRET_NAMES or bool(_SECRET_NAME.search(name))
+
+
+def _config_object(text: Any) -> dict[str, Any] | None:
+    """The config as a dict; None when it is not a JSON object (cannot tell its secrets)."""
+    try:
+        return parse_json_object(text, "config")
+    except ValueError:
+        return None
+
+
+def mask_config(text: Any) -> str:
+    """The config as clients see it: every non-empty secret member replaced by MASK."""
+    if text in (None, ""):
+        return ""
+    data = _config_object(text)
+    if data is None:
+        return MASK  # unparsable: it may hold anything
+    if not any(is_secret_config_key(k) and v not in (None, "") for k, v in data.items()):
+        return text if isinstance(text, str) else json.dumps(data, ensure_ascii=False)
+    return json.dumps({k: (MASK if is_secret_config_key(k) and v not in (None, "") else v)
+                       for k, v in data.items()}, ensure_ascii=False)
+
+
+def merge_config(stored: Any, new: Any) -> str:
+    """An update's config over the stored one: a secret member that is absent or MASK keeps its
+    stored value, ``""``/``null`` removes it; other members are as sent. ``new`` == MASK keeps it all."""
+    if new == MASK:
+        return stored if isinstance(stored, str) else ""
+    old = _config_object(stored) or {}
+    data = _config_object(new)
+    if data is None:
+        raise ValueError("config must be a JSON object")
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if is_secret_config_key(k):
+            if v == MASK:
+                if old.get(k) not in (None, ""):
+                    out[k] = old[k]
+                continue
+            if v is None or v == "":
+                continue  # cleared on purpose
+        out[k] = v
+    if new not in (None, ""):  # config "" clears everything on purpose
+        for k, v in old.items():
+            if is_secret_config_key(k) and k not in data and v not in (None, ""):
+                out[k] = v
+    if not out:
+        return ""
+    if out == data and isinstance(new, str):
+        return new.strip()
+    return json.dumps(out, ensure_ascii=False)
+
+
+def has_mask(text: Any) -> bool:
+    data = _config_object(text)
+    return text == MASK or (data is not None and any(v == MASK for v in data.values()))
 
 
 def split_csv(text: Any) -> list[str]:
@@ -116,7 +200,7 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     for k in ("base_url", "other", "models", "group", "system_prompt", "name"):
         out[k] = out[k] or ""
     out["model_mapping"] = out["model_mapping"] or ""
-    out["config"] = out["config"] or ""
+    out["config"] = mask_config(out["config"])
     out["group"] = out["group"] or "default"
     return out
 
@@ -129,10 +213,58 @@ class ChannelStore:
     and publish nothing.
     """
 
-    def __init__(self, db: Database, events: "EventBus | None" = None) -> None:
+    def __init__(self, db: Database, events: "EventBus | None" = None,
+                 crypto: "SecretBox | None" = None) -> None:
+        from services.crypto import NO_CRYPTO
+
         self.db = db
         self.col = db.channels
         self.events = events
+        self.crypto = crypto or NO_CRYPTO
+
+    # -- secrets at rest (CRYPTO_SECRET): sealed on write, opened on read -----------------------
+    def seal(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The stored form of channel fields: ``key`` and secret config members encrypted when
+        CRYPTO_SECRET is set, with keyed digests of the key lines (search by key)."""
+        out = dict(fields)
+        key = out.get("key")
+        if isinstance(key, str):
+            out["key"] = self.crypto.encrypt(key)
+            out["key_digests"] = ([self.crypto.digest(k.strip()) for k in key.splitlines() if k.strip()]
+                                  if self.crypto.enabled else [])
+        if "config" in out:
+            out["config"] = self._seal_config(out["config"])
+        return out
+
+    def _seal_config(self, text: Any) -> Any:
+        if not self.crypto.enabled:
+            return text
+        data = _config_object(text)
+        if not data:
+            return text
+        changed = False
+        for k, v in data.items():
+            if is_secret_config_key(k) and v not in (None, ""):
+                data[k] = self.crypto.encrypt(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                changed = True
+        return json.dumps(data, ensure_ascii=False) if changed else text
+
+    def open(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stored document with its secrets decrypted (raises CryptoError on a wrong secret)."""
+        if doc is None:
+            return None
+        from services.crypto import is_encrypted
+
+        if is_encrypted(doc.get("key")):
+            doc["key"] = self.crypto.decrypt(doc["key"])
+        cfg = doc.get("config")
+        if isinstance(cfg, str) and "enc:v1:" in cfg:
+            data = _config_object(cfg)
+            if data:
+                doc["config"] = json.dumps({k: self.crypto.decrypt(v) if is_encrypted(v) else v
+                                            for k, v in data.items()}, ensure_ascii=False)
+        doc.pop("key_digests", None)
+        return doc
 
     async def _changed(self, cid: int | None, **data: Any) -> None:
         if self.events is not None:
@@ -166,7 +298,7 @@ class ChannelStore:
         }
         doc.update(fields)
         doc["_id"] = cid
-        await self.col.insert_one(doc)
+        await self.col.insert_one(self.seal(doc))
         await self.rebuild_abilities(doc)
         if publish:
             await self._changed(cid)
@@ -174,7 +306,7 @@ class ChannelStore:
 
     async def update(self, cid: int, fields: dict[str, Any]) -> dict[str, Any] | None:
         if fields:
-            await self.col.update_one({"_id": cid}, {"$set": fields})
+            await self.col.update_one({"_id": cid}, {"$set": self.seal(fields)})
         doc = await self.get(cid)
         if doc is not None:
             await self.rebuild_abilities(doc)
@@ -225,19 +357,20 @@ class ChannelStore:
                                                          "balance_updated_time": int(time.time())}})
 
     # -- reads ----------------------------------------------------------------------------------
+    # Every read returns plaintext (decrypted here, once per load: the routing table keeps it).
     async def get(self, cid: int) -> dict[str, Any] | None:
-        return await self.col.find_one({"_id": cid})
+        return self.open(await self.col.find_one({"_id": cid}))
 
     async def all(self) -> list[dict[str, Any]]:
-        return [d async for d in self.col.find({})]
+        return [self.open(d) async for d in self.col.find({})]  # type: ignore[misc]
 
     async def find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Channels matching a query, oldest first (bulk tests and balance rounds)."""
-        return [d async for d in self.col.find(query).sort("_id", 1)]
+        return [self.open(d) async for d in self.col.find(query).sort("_id", 1)]  # type: ignore[misc]
 
     async def page(self, page: int, size: int) -> list[dict[str, Any]]:
         cur = self.col.find({}, {"key": 0}).sort([("_id", DESCENDING)]).skip(page * size).limit(size)
-        return [d async for d in cur]
+        return [self.open(d) async for d in cur]  # type: ignore[misc]
 
     async def search(self, keyword: str, limit: int = 100) -> list[dict[str, Any]]:
         """Name, models or group contain the keyword; or the id, or one of the keys, equals it."""
@@ -247,8 +380,10 @@ class ChannelStore:
             ors: list[dict[str, Any]] = [
                 {"name": rx}, {"models": rx}, {"group": rx}, {"key": keyword},
                 {"key": {"$regex": f"^{re.escape(keyword)}$", "$options": "m"}}]
+            if self.crypto.enabled:  # encrypted keys are found by their keyed digests
+                ors.append({"key_digests": self.crypto.digest(keyword)})
             if keyword.isdigit() and len(keyword) < 18:
                 ors.append({"_id": int(keyword)})
             q = {"$or": ors}
         cur = self.col.find(q, {"key": 0}).sort([("_id", DESCENDING)]).limit(limit)
-        return [d async for d in cur]
+        return [self.open(d) async for d in cur]  # type: ignore[misc]

@@ -15,6 +15,8 @@ from relay import ratios
 from .db import Database
 
 if TYPE_CHECKING:
+    from services.crypto import SecretBox
+
     from .events import EventBus
 
 TRUE_DEFAULTS = (
@@ -157,14 +159,29 @@ class Options:
         return v
 
 
+SECRET_OPTION_SUFFIXES = ("Token", "Secret", "SecretKey")  # SMTPToken, GitHubClientSecret, TurnstileSecretKey…
+
+
+def is_secret_option(key: str) -> bool:
+    """Options holding credentials: never returned by GET /api/option/, encrypted at rest
+    with CRYPTO_SECRET (SMTPToken, GitHubClientSecret, LarkClientSecret, OidcClientSecret,
+    WeChatServerToken, MessagePusherToken, TurnstileSecretKey)."""
+    return key.endswith(SECRET_OPTION_SUFFIXES)
+
+
 class OptionStore:
     """Owns every write of ``options``; each write publishes ``option`` and every process
-    reloads that key from the database."""
+    reloads that key from the database. Secret options are stored encrypted when
+    CRYPTO_SECRET is set and held in memory as plaintext."""
 
-    def __init__(self, db: Database, options: Options, events: "EventBus | None" = None) -> None:
+    def __init__(self, db: Database, options: Options, events: "EventBus | None" = None,
+                 crypto: "SecretBox | None" = None) -> None:
+        from services.crypto import NO_CRYPTO
+
         self.db = db
         self.options = options
         self.events = events
+        self.crypto = crypto or NO_CRYPTO
         if events is not None:
             events.subscribe("option", self._on_change)
 
@@ -177,7 +194,7 @@ class OptionStore:
     async def reload_key(self, key: str) -> None:
         doc = await self.db.options.find_one({"_id": key})
         if doc is not None and isinstance(doc.get("value"), str):
-            self.options.set_local(key, doc["value"])
+            self.options.set_local(key, self.crypto.decrypt(doc["value"]))
 
     async def load(self) -> None:
         """Seed missing defaults, then read everything into memory."""
@@ -187,11 +204,17 @@ class OptionStore:
             await self.db.options.insert_many(missing, ordered=False)
         for k, v in existing.items():
             if isinstance(v, str):
-                self.options.set_local(k, v)
+                self.options.set_local(k, self.crypto.decrypt(v))
+
+    async def verify_secrets(self) -> None:
+        """Decrypt every stored secret option (raises CryptoError on a wrong or missing secret)."""
+        async for d in self.db.options.find({"value": {"$regex": "^enc:v1:"}}):
+            self.crypto.decrypt(str(d["value"]))
 
     async def update(self, key: str, value: str) -> None:
         value = validate_option(key, value)
-        await self.db.options.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
+        stored = self.crypto.encrypt(value) if is_secret_option(key) else value
+        await self.db.options.update_one({"_id": key}, {"$set": {"value": stored}}, upsert=True)
         self.options.set_local(key, value)
         if self.events is not None:
             await self.events.publish("option", key)

@@ -79,6 +79,7 @@ class Settings:
     gemini_version: str = "v1beta"  # GEMINI_VERSION: the Gemini API version (a channel's config may override)
     gemini_safety_setting: str = "BLOCK_NONE"  # GEMINI_SAFETY_SETTING: threshold for every harm category
     session_secret: str = ""
+    crypto_secret: str = ""  # CRYPTO_SECRET: encrypts stored channel keys and secrets (services/crypto.py)
     sync_frequency: float = 600.0
     batch_update_interval: float = 5.0
     relay_timeout: float = 0.0
@@ -128,6 +129,7 @@ class Settings:
             gemini_version=(e.get("GEMINI_VERSION") or "v1beta").strip(),
             gemini_safety_setting=(e.get("GEMINI_SAFETY_SETTING") or "BLOCK_NONE").strip(),
             session_secret=e.get("SESSION_SECRET", ""),
+            crypto_secret=e.get("CRYPTO_SECRET", ""),
             sync_frequency=_num(e, "SYNC_FREQUENCY", 600),
             batch_update_interval=_num(e, "BATCH_UPDATE_INTERVAL", 5),
             relay_timeout=_num(e, "RELAY_TIMEOUT", 0),
@@ -228,12 +230,17 @@ class AppContext:
             self.redis = RedisConn.from_settings(settings)
         # Stores own every write and publish a change event; caches on every process listen.
         self.events = EventBus(self.db, self.redis)
+        from models.audit import AuditStore
+        from services.crypto import SecretBox
+
+        self.crypto = SecretBox(settings.crypto_secret)  # secrets at rest; decrypted on load only
+        self.audit = AuditStore(self.db)
         self.options = Options()
-        self.option_store = OptionStore(self.db, self.options, self.events)
+        self.option_store = OptionStore(self.db, self.options, self.events, crypto=self.crypto)
         self.users = UserStore(self.db, self.events)
         self.tokens = TokenStore(self.db, self.events)
         self.redemptions = RedemptionStore(self.db, self.events)
-        self.channels = ChannelStore(self.db, self.events)
+        self.channels = ChannelStore(self.db, self.events, crypto=self.crypto)
         self.caches = Caches(self.db, ttl=settings.sync_frequency, events=self.events)
         self.router = ChannelRouter(self.channels, self.events)
         self.ledger = QuotaLedger(self.db, interval=settings.batch_update_interval, events=self.events,
@@ -276,9 +283,11 @@ class AppContext:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         await self.db.ping()
+        await self.check_crypto()  # a wrong or missing CRYPTO_SECRET stops here, before serving
         if self.settings.is_master:
             await self.db.ensure_indexes(self.settings.log_retention_days)
             await self.response_routes.ensure_indexes()
+            await self.audit.ensure_indexes()
         await self.share_session_secret()
         await self.events.start()
         await self.option_store.load()
@@ -291,6 +300,27 @@ class AppContext:
         self.ledger.start()
         self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
         self.scheduler.start()  # scheduler (master only)
+
+    async def check_crypto(self) -> None:
+        """Refuse to start (CryptoError) when stored secrets cannot be read with CRYPTO_SECRET:
+        the deployment's check value (stored by the first node with a secret) must decrypt,
+        and so must every encrypted channel secret and option."""
+        from services.crypto import CHECK_ID, CryptoError
+
+        if self.crypto.enabled:
+            from pymongo import ReturnDocument
+
+            doc = await self.db.system.find_one_and_update(
+                {"_id": CHECK_ID}, {"$setOnInsert": {"value": self.crypto.check_value()}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+            try:
+                self.crypto.verify_check(str((doc or {}).get("value") or ""))
+            except CryptoError:
+                raise CryptoError("CRYPTO_SECRET is not the secret this database's secrets are encrypted "
+                                  "with: start with that one, or change it with `python server.py "
+                                  "rotate-secret --old OLD --new NEW`") from None
+        await self.channels.all()  # decrypts every channel: raises on a wrong or missing secret
+        await self.option_store.verify_secrets()
 
     async def share_session_secret(self) -> None:
         """Without SESSION_SECRET every node must still sign cookies alike: the first one

@@ -1,5 +1,5 @@
 """``/api/*``: One API's management contract."""
 
-from . import auth, channel, group, misc, redemption, token, user
+from . import audit, auth, channel, group, misc, redemption, token, user
 
-routes = user.routes + token.routes + channel.routes + misc.routes + redemption.routes + group.routes + auth.routes
+routes = user.routes + token.routes + channel.routes + misc.routes + redemption.routes + group.routes + auth.routes + audit.routes

@@ -7,6 +7,11 @@ balance queries (``/update_balance/:id``, ``/update_balance``), implemented in
 ``PUT /api/channel/`` updates exactly the fields the body carries (One API
 updates the non-zero ones, so it cannot set a priority or weight back to 0);
 ``null`` and an empty ``key`` leave a field unchanged.
+
+Secret ``config`` members (models.channels.is_secret_config_key) come back as ``"********"``
+(MASK). In an update, a secret member sent as MASK or left out keeps its stored value, and
+``""`` or ``null`` clears it. A ``key`` built by the console from masked config fields (a
+type's ``key_from_config``) is rebuilt here from the stored secrets.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from typing import Any
 
 
 from adaptors import CHANNEL_TYPE_NAMES, PROVIDERS
+from adaptors.registry import spec as provider_spec
 from models.channels import (
-    CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, parse_json_object, split_csv, to_api,
+    CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, MASK, has_mask, merge_config, parse_json_object,
+    split_csv, to_api,
 )
 from relay.channel_test import CheckError
+from services.crypto import PREFIX as ENC_PREFIX
 
 from ..base import ApiError, ApiHandler, admin_auth, as_int
+from .audit import audit
 
 PAGE_SIZE = 10
 _STR_LIMITS = {"name": 100, "base_url": 500, "other": 500, "models": 20000, "group": 1000,
@@ -60,6 +69,8 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             raise ApiError("key is required and must be a string")
         if len(key) > _KEY_LIMIT:
             raise ApiError(f"key is too long (at most {_KEY_LIMIT} characters)")
+        if ENC_PREFIX in key:
+            raise ApiError(f"key must not contain {ENC_PREFIX!r} (the prefix of encrypted values)")
         if key.strip():
             out["key"] = key.strip()
     for k, limit in _STR_LIMITS.items():
@@ -97,6 +108,10 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
                 raise ApiError(str(e)) from None
             if k == "model_mapping" and not all(isinstance(x, str) for x in parsed.values()):
                 raise ApiError("model_mapping values must be model names (strings)")
+            if k == "config" and isinstance(v, str) and ENC_PREFIX in v:
+                raise ApiError(f"config must not contain {ENC_PREFIX!r} (the prefix of encrypted values)")
+            if k == "config" and creating and has_mask(v):
+                raise ApiError(f"config holds the masked placeholder {MASK}: enter the secret itself")
             out[k] = v.strip() if isinstance(v, str) else v
     if given("priority") and "priority" in body:
         out["priority"] = _int(body, "priority", 0)
@@ -110,6 +125,45 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if out.get("type") == 3 and creating and not out.get("base_url"):
         raise ApiError("Azure channels need base_url (https://RESOURCE.openai.azure.com)")
     return out
+
+
+def fill_key_template(template: str, config: dict[str, Any]) -> str:
+    """A type's ``key_from_config`` (e.g. ``{ak}|{sk}|{region}``) filled from the config; "" when a
+    part is missing (the console's fillKeyTemplate)."""
+    missing = False
+
+    def part(m: "re.Match[str]") -> str:
+        nonlocal missing
+        v = config.get(m.group(1))
+        text = v.strip() if isinstance(v, str) else str(v) if isinstance(v, (int, float)) else ""
+        missing = missing or not text
+        return text
+
+    out = re.sub(r"\{(\w+)\}", part, template)
+    return "" if missing else out
+
+
+def _keep_secrets(stored: dict[str, Any], fields: dict[str, Any]) -> None:
+    """An update keeps the secrets it does not replace: config members sent masked or left out,
+    and a key the console built from masked config fields (rebuilt from the stored ones)."""
+    if "config" in fields:
+        try:
+            fields["config"] = merge_config(stored.get("config"), fields["config"])
+        except ValueError as e:
+            raise ApiError(str(e)) from None
+    key = fields.get("key")
+    if isinstance(key, str) and MASK in key:
+        ps = provider_spec(int(fields.get("type", stored.get("type", 1))))
+        template = ps.key_from_config if ps else ""
+        try:
+            config = parse_json_object(fields.get("config", stored.get("config")), "config") if template else {}
+        except ValueError:
+            config = {}
+        rebuilt = fill_key_template(template, config) if template else ""
+        if not rebuilt or MASK in rebuilt:
+            raise ApiError(f"key holds the masked placeholder {MASK}: enter the key itself, or leave it "
+                           "empty to keep the stored one")
+        fields["key"] = rebuilt
 
 
 def _channel_id(value: Any) -> int:
@@ -141,18 +195,23 @@ class ChannelListHandler(ApiHandler):
             doc = await self.ctx.channels.create({**fields, "key": key}, publish=False)
             created.append(int(doc["_id"]))
         await self.ctx.channels.announce()
+        await audit(self, user, "create", "channel", created[0], fields, ids=created if len(created) > 1 else None)
         self.ok({"ids": created} if len(created) > 1 else {"id": created[0]})
 
     @admin_auth
     async def put(self, user: dict[str, Any]) -> None:
         body = self.json_body()
         cid = _channel_id(body.get("id"))
-        if await self.ctx.channels.get(cid) is None:
+        stored = await self.ctx.channels.get(cid)
+        if stored is None:
             raise ApiError(f"Channel {cid} not found")
         fields = validate_channel(body, creating=False)
+        _keep_secrets(stored, fields)
         doc = await self.ctx.channels.update(cid, fields)
         if doc is None:
             raise ApiError(f"Channel {cid} not found")
+        await audit(self, user, "status" if set(fields) == {"status"} else "update", "channel", cid, fields,
+                    status=fields.get("status"))
         self.ok(to_api(doc))
 
 
@@ -176,7 +235,10 @@ class ChannelDisabledHandler(ApiHandler):
 
     @admin_auth
     async def delete(self, user: dict[str, Any]) -> None:
-        self.ok(await self.ctx.channels.delete_disabled())
+        count = await self.ctx.channels.delete_disabled()
+        if count:
+            await audit(self, user, "delete", "channel", "disabled", count=count)
+        self.ok(count)
 
 
 class ChannelItemHandler(ApiHandler):
@@ -191,8 +253,10 @@ class ChannelItemHandler(ApiHandler):
 
     @admin_auth
     async def delete(self, user: dict[str, Any], cid: str) -> None:
-        if not await self.ctx.channels.delete(self.path_int(cid, "channel id")):
+        channel_id = self.path_int(cid, "channel id")
+        if not await self.ctx.channels.delete(channel_id):
             raise ApiError("Channel not found")
+        await audit(self, user, "delete", "channel", channel_id)
         self.ok()
 
 

@@ -9,12 +9,14 @@ from typing import Any
 
 from adaptors import PROVIDERS
 from models.logs import LOG_TYPES
-from models.options import OptionError
+from models.channels import MASK
+from models.options import OptionError, is_secret_option
+from services.crypto import PREFIX as ENC_PREFIX
 
 from ..base import ApiError, ApiHandler, admin_auth, root_auth, user_auth
+from .audit import audit
 
 PAGE_SIZE = 10
-_SECRET_SUFFIXES = ("Token", "Secret", "SecretKey")
 
 
 class StatusHandler(ApiHandler):
@@ -53,10 +55,14 @@ class StatusHandler(ApiHandler):
 
 
 class OptionHandler(ApiHandler):
+    """Secret options (models.options.is_secret_option) are left out of the list, as One API
+    does (the console shows them empty, "unchanged"); a PUT of ``"********"`` (the mask channel
+    config uses) keeps the stored value, ``""`` clears it."""
+
     @root_auth
     async def get(self, user: dict[str, Any]) -> None:
         self.ok([{"key": k, "value": v} for k, v in sorted(self.ctx.options.values.items())
-                 if not k.endswith(_SECRET_SUFFIXES)])
+                 if not is_secret_option(k)])
 
     @root_auth
     async def put(self, user: dict[str, Any]) -> None:
@@ -70,10 +76,16 @@ class OptionHandler(ApiHandler):
             value = str(value)
         if not isinstance(value, str):
             raise ApiError("value must be a string")
+        if is_secret_option(key) and value == MASK:
+            self.ok()  # the masked value sent back: the stored secret stays
+            return
+        if is_secret_option(key) and ENC_PREFIX in value:
+            raise ApiError(f"{key} must not contain {ENC_PREFIX!r} (the prefix of encrypted values)")
         try:
             await self.ctx.option_store.update(key, value)
         except OptionError as e:
             raise ApiError(str(e)) from None
+        await audit(self, user, "update", "option", key, [key])
         self.ok()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from models.redemptions import RED_DISABLED, RED_ENABLED, to_api
 
 from ..base import ApiError, ApiHandler, admin_auth
+from .audit import audit
 from .user import MAX_QUOTA, _int_field
 
 PAGE_SIZE = 10
@@ -48,6 +49,8 @@ class RedemptionListHandler(ApiHandler):
         count = _int_field(body, "count", minimum=1, maximum=MAX_PER_CALL)
         assert name is not None and quota is not None
         docs = await self.ctx.redemptions.create_many(int(user["_id"]), name, quota, count or 1)
+        await audit(self, user, "create", "redemption", int(docs[0]["_id"]), ["name", "quota"], quota=quota,
+                    count=len(docs), ids=[int(d["_id"]) for d in docs] if len(docs) > 1 else None)
         self.ok([d["key"] for d in docs])
 
     @admin_auth
@@ -83,6 +86,8 @@ class RedemptionListHandler(ApiHandler):
         fresh = await self.ctx.redemptions.get(rid)
         if fresh is None:
             raise ApiError(f"Redemption code {rid} not found")
+        await audit(self, user, "status" if status_only else "update", "redemption", rid, fields,
+                    status=fields.get("status"), quota=fields.get("quota"))
         self.ok(to_api(fresh))
 
 
@@ -105,8 +110,10 @@ class RedemptionItemHandler(ApiHandler):
 
     @admin_auth
     async def delete(self, user: dict[str, Any], rid: str) -> None:
-        if not await self.ctx.redemptions.delete(self.path_int(rid, "redemption id")):
+        red_id = self.path_int(rid, "redemption id")
+        if not await self.ctx.redemptions.delete(red_id):
             raise ApiError(f"Redemption code {rid} not found")
+        await audit(self, user, "delete", "redemption", red_id)
         self.ok()
 
 

@@ -13,6 +13,7 @@ from models.tokens import (
 )
 
 from ..base import ApiError, ApiHandler, as_int, user_auth
+from .audit import audit
 
 PAGE_SIZE = 10
 _ORDERS = {"remain_quota": "remain_quota", "used_quota": "used_quota"}
@@ -91,6 +92,7 @@ class TokenListHandler(ApiHandler):
     async def post(self, user: dict[str, Any]) -> None:
         fields = validate_token_fields(self.json_body(), creating=True)
         doc = await self.ctx.tokens.create(int(user["_id"]), **fields)
+        await audit(self, user, "create", "token", int(doc["_id"]), fields)
         self.ok(self.view(doc))
 
     @user_auth
@@ -123,6 +125,8 @@ class TokenListHandler(ApiHandler):
         fresh = await self.ctx.tokens.update(tid, fields) if fields else await self.ctx.tokens.get(tid)
         if fresh is None:
             raise ApiError("Token not found")
+        await audit(self, user, "status" if status_only else "update", "token", tid,
+                    [*fields, *(["remain_quota"] if remain is not None else [])], status=fields.get("status"))
         self.ok(self.view(fresh))
 
 
@@ -156,6 +160,7 @@ class TokenItemHandler(TokenListHandler):
         if doc is None:
             raise ApiError("Token not found")
         await self.ctx.tokens.delete(int(doc["_id"]))
+        await audit(self, user, "delete", "token", int(doc["_id"]))
         self.ok()
 
 

@@ -18,6 +18,7 @@ from models.users import (
 from .auth import create_account
 from ..ratelimit import wait_text
 from ..base import ApiError, ApiHandler, admin_auth, as_int, str_field, user_auth
+from .audit import audit
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -317,6 +318,7 @@ class UserListHandler(ApiHandler):
                                        display_name=display or username, role=role)
         except DuplicateKeyError:
             raise ApiError("That username is already taken") from None
+        await audit(self, user, "create", "user", int(doc["_id"]), ["username", "password", "display_name", "role"], role=role)
         self.ok(to_api(doc))
 
     @admin_auth
@@ -389,6 +391,8 @@ class UserListHandler(ApiHandler):
             )
         doc = await self.ctx.users.get(uid)
         assert doc is not None
+        await audit(self, user, "update", "user", uid, [*fields, *(["quota"] if new_quota is not None else [])],
+                    status=fields.get("status"), role=fields.get("role"), quota=new_quota)
         self.ok(to_api(doc))
 
 
@@ -421,6 +425,7 @@ class UserItemHandler(ApiHandler):
         if int(target.get("role", 0)) == ROLE_ROOT:
             raise ApiError("The root user cannot be deleted")
         await soft_delete(self.ctx, int(target["_id"]))
+        await audit(self, user, "delete", "user", int(target["_id"]))
         self.ok()
 
 
@@ -470,6 +475,8 @@ class ManageHandler(ApiHandler):
                 raise ApiError("This user is already a common user")
             role = ROLE_COMMON
             await self.ctx.users.update(uid, {"role": role})
+        await audit(self, user, "manage", "user", uid, ["role"] if action in ("promote", "demote") else ["status"],
+                    op=action, role=role, status=status)
         self.ok({"role": role, "status": status})
 
 
@@ -492,6 +499,7 @@ class TopUpHandler(ApiHandler):
         await self.ctx.ledger.credit("u", uid, quota)
         await record_log(self.ctx, uid, target.get("username", ""), LOG_TOPUP,
                          remark.strip() or f"Topped up {log_quota(self.ctx, quota)} through the API", quota)
+        await audit(self, user, "topup", "user", uid, ["quota"], quota=quota)
         self.ok()
 
 
