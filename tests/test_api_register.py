@@ -184,6 +184,7 @@ async def test_email_domain_whitelist(gw: Any, smtp: SMTPServer) -> None:
     assert data["success"], data
 
 
+@pytest.mark.settings(trusted_proxies="127.0.0.1")
 async def test_turnstile_on_register(gw: Any, fakes: Providers) -> None:
     await fakes.configure(gw)
     await set_options(gw, TurnstileCheckEnabled=True)
@@ -210,6 +211,7 @@ async def test_turnstile_on_register(gw: Any, fakes: Providers) -> None:
     assert await gw.ctx.db.users.find_one({"username": "ivan"}) is None
 
 
+@pytest.mark.settings(trusted_proxies="127.0.0.1")
 async def test_turnstile_pass_is_remembered_for_the_signup_page(gw: Any, fakes: Providers,
                                                                  smtp: SMTPServer) -> None:
     """The sign-up page sends one (single-use) token to /api/verification, then to /api/user/register."""

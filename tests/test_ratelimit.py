@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from handlers.ratelimit import RateLimiter
 
 
@@ -49,6 +51,7 @@ def test_limiter_zero_disables_and_sweeps() -> None:
     assert len(rl) == 1
 
 
+@pytest.mark.settings(trusted_proxies="127.0.0.1")
 async def test_api_limit_429_envelope_per_ip(gw: Any) -> None:
     gw.ctx.settings.global_api_rate_limit = 5
     for _ in range(5):
