@@ -15,6 +15,8 @@ import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
+import tornado.httpclient
+import tornado.iostream
 
 from tests.conftest import Upstream
 from tests.nodes import Node, converge
@@ -99,7 +101,10 @@ async def _token_doc(node: Node, key: str) -> dict[str, Any]:
 async def _burst(nodes: list[Node], key: str, n: int) -> list[tuple[int, int]]:
     """``n`` concurrent chat requests spread round-robin over the nodes: [(node index, status)]."""
     async def one(i: int) -> tuple[int, int]:
-        code, _ = await nodes[i % len(nodes)].chat(key, messages=MSG, max_tokens=40)
+        try:
+            code, _ = await nodes[i % len(nodes)].chat(key, messages=MSG, max_tokens=40)
+        except (OSError, tornado.httpclient.HTTPClientError, tornado.iostream.StreamClosedError):
+            code = 599  # the node went away mid-request (a killed node)
         return i % len(nodes), code
     return await asyncio.gather(*(one(i) for i in range(n)))
 
