@@ -9,8 +9,15 @@
 port through ``SO_REUSEPORT`` (the kernel spreads connections across them).
 The parent (:class:`Supervisor`) only supervises: it owns the one embedded
 database, restarts a worker that dies, and on SIGTERM/SIGINT stops the workers
-(each flushes its quota and logs) before the database. Worker 0 acts as the
-master (indexes, migrations, scheduler); the others only serve.
+(each drains its requests and flushes its quota and logs) before the database.
+Worker 0 acts as the master (indexes, migrations, scheduler); the others only serve.
+
+Stopping (README "Stopping and crashes"): SIGTERM or SIGINT closes the listening
+socket, lets requests and streams in flight finish for ``SHUTDOWN_TIMEOUT``
+seconds, ends the ones left (an error event in the client's format, the upstream
+call cancelled), settles every reservation, and only then flushes usage, logs and
+quota leases and exits 0. The embedded database is restarted (same port, same data)
+if it dies; the relay serves from its caches meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging.handlers
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from typing import Any, Callable, Coroutine
@@ -31,6 +39,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from models.db import EmbeddedMongo, secantus_command
 from services.context import (  # noqa: F401  (re-exported for scripts and tests)
     DEFAULT_DIST, DEFAULT_TEST_PROMPT, ROOT_DIR, AppContext, Settings, __version__, http_server, make_app,
 )
@@ -79,8 +88,96 @@ def worker_header(index: int) -> type[tornado.web.OutputTransform]:
     return WorkerHeader
 
 
-async def serve(settings: Settings, ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM/SIGINT, then flush quota and logs. ``ready`` is called once listening."""
+# The embedded database is started again through this launcher rather than a ``preexec_fn``
+# (unsafe once the process has threads): it sets PR_SET_PDEATHSIG, its own process group
+# (Popen's) and a lower priority, as models/db.py does for the first start, then execs it.
+_DB_LAUNCHER = """import ctypes, os, signal, sys
+try:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+except OSError:
+    pass
+if os.getppid() != int(sys.argv[1]):
+    os._exit(1)
+try:
+    os.nice(5)
+except OSError:
+    pass
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+class EmbeddedDB(EmbeddedMongo):
+    """The embedded database, restarted on the same port and data directory when it dies
+    (:meth:`keep_alive`, called about every second by the process that started it). The
+    clients reconnect by themselves; meanwhile the relay serves from its caches and the
+    ledger keeps its unwritten usage and logs for the next flush."""
+
+    QUICK_DEATH = 10.0  # a database that dies sooner after its start is restarted with a growing delay
+    MAX_BACKOFF = 30.0
+
+    def __init__(self, storage_path: str, log_path: str | None = None) -> None:
+        super().__init__(storage_path, log_path)
+        self.started_at = time.monotonic()
+        self.restart_at = 0.0
+        self.quick_deaths = 0
+
+    def keep_alive(self) -> None:
+        """Restart the database if it died (non-blocking: it does not wait for it to answer)."""
+        proc = self.proc
+        if proc is None or proc.poll() is None:
+            return
+        now = time.monotonic()
+        if not self.restart_at:
+            self.quick_deaths = self.quick_deaths + 1 if now - self.started_at < self.QUICK_DEATH else 0
+            delay = min(self.MAX_BACKOFF, 0.5 * 2 ** (self.quick_deaths - 1)) if self.quick_deaths else 0.0
+            log.error("the embedded database (pid %d) died (%s); restarting it on port %d%s", proc.pid,
+                      _describe_code(proc.returncode), self.port, f" in {delay:g} s" if delay else "")
+            self.restart_at = now + delay
+        if now < self.restart_at:
+            return
+        self.restart_at = 0.0
+        self.started_at = now
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _DB_LAUNCHER, str(os.getpid()), *secantus_command(),
+                 "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", self.storage_path,
+                 "--log-level", "WARNING"],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL, process_group=0)
+        except OSError as e:
+            log.error("restarting the embedded database failed: %s", e)
+            return
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+        log.info("embedded database restarted (pid %d) on port %d", self.proc.pid, self.port)
+
+
+def _describe_code(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+async def _keep_database(embedded: EmbeddedDB) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        embedded.keep_alive()
+
+
+async def serve(settings: Settings, ready: Callable[[], None] | None = None,
+                embedded: EmbeddedDB | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then drain, settle and flush. ``ready`` is called once
+    listening; ``embedded`` is this process's own database, restarted if it dies.
+
+    On the signal: the listening socket closes; requests and streams in flight get
+    ``SHUTDOWN_TIMEOUT`` seconds; the ones left are ended (:meth:`AppContext.drain`); open
+    connections close; then usage, logs and leases are written back (:meth:`AppContext.stop`).
+    A second SIGINT (Ctrl-C twice) ends the wait at once.
+    """
     from services.crypto import CryptoError
 
     ctx = AppContext(settings)
@@ -99,23 +196,41 @@ async def serve(settings: Settings, ready: Callable[[], None] | None = None) -> 
     else:
         server.listen(settings.port)
         log.info("OneRelay %s listening on :%d", settings.version, settings.port)
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+    interrupts = 0
+
+    def on_signal(sig: int) -> None:
+        nonlocal interrupts
+        if sig == signal.SIGINT:  # not SIGTERM: a supervisor forwards one after the terminal's SIGINT
+            interrupts += 1
+            if interrupts > 1:
+                hurry.set()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in _STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
+    watchdog = loop.create_task(_keep_database(embedded)) if embedded is not None else None
     # A worker starts with these blocked (see Supervisor._spawn): one sent during start-up waits
     # until now instead of killing the process halfway. A no-op in the single process.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if ready is not None:
         ready()
     await stop.wait()
-    log.info("shutting down: flushing quota and logs")
-    server.stop()
+    server.stop()  # no new connections
+    log.info("shutting down: %d request(s) in flight get up to %g s", len(ctx.jobs), settings.shutdown_timeout)
+    await ctx.drain(settings.shutdown_timeout, hurry)
     try:
-        await asyncio.wait_for(server.close_all_connections(), timeout=10)
+        await asyncio.wait_for(server.close_all_connections(), timeout=5)
     except asyncio.TimeoutError:
         pass
-    await ctx.stop()
+    await ctx.drain(0)  # one that came on a kept-alive connection meanwhile was refused; settle any left
+    log.info("shutting down: flushing quota and logs")
+    try:
+        await ctx.stop()
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -160,13 +275,15 @@ class Supervisor:
     first-start bootstrap finish before any other worker touches the database.
     """
 
-    STOP_TIMEOUT = 30.0  # a worker gets this long to close connections and flush (serve: <= 10 s + flush)
+    STOP_MARGIN = 30.0  # beyond SHUTDOWN_TIMEOUT, a worker gets this long to end requests and flush
     QUICK_DEATH = 10.0  # a worker that dies sooner after its start is restarted with a growing delay
     MAX_BACKOFF = 30.0
     ROTATE_EVERY = 5.0
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedded: EmbeddedDB | None = None) -> None:
         self.settings = settings
+        self.embedded = embedded
+        self.stop_timeout = settings.shutdown_timeout + self.STOP_MARGIN
         self.n = settings.workers
         self.parent = os.getpid()
         self.workers: dict[int, int] = {}  # pid -> worker index
@@ -335,6 +452,8 @@ class Supervisor:
             if self._wake_r in readable:
                 self._drain_wakeups()
             self._reap()
+            if self.embedded is not None:
+                self.embedded.keep_alive()
         self._stop_all()
         return 1 if self.failed else 0
 
@@ -347,9 +466,11 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + self.STOP_TIMEOUT
+        deadline = time.monotonic() + self.stop_timeout
         while self.workers and time.monotonic() < deadline:
             self._reap()
+            if self.embedded is not None:  # the workers' final flush needs it
+                self.embedded.keep_alive()
             if self.workers:
                 try:
                     select.select([self._wake_r], [], [], 0.1)
@@ -357,7 +478,7 @@ class Supervisor:
                     pass
                 self._drain_wakeups()
         for pid, index in list(self.workers.items()):
-            log.warning("worker %d (pid %d) did not stop in %g s: killing it", index, pid, self.STOP_TIMEOUT)
+            log.warning("worker %d (pid %d) did not stop in %g s: killing it", index, pid, self.stop_timeout)
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -475,17 +596,15 @@ def main(argv: list[str] | None = None) -> int:
 
     embedded = None
     if not settings.mongodb_uri:
-        from models.db import EmbeddedMongo
-
-        embedded = EmbeddedMongo(os.path.join(settings.data_dir, "db"),
-                                 os.path.join(settings.log_dir, "db.log") if settings.log_dir else None)
+        embedded = EmbeddedDB(os.path.join(settings.data_dir, "db"),
+                              os.path.join(settings.log_dir, "db.log") if settings.log_dir else None)
         settings.mongodb_uri = embedded.start()
         log.info("embedded database (SecantusDB) on %s, data in %s", settings.mongodb_uri,
                  embedded.storage_path)
     try:
         if multi:
-            return Supervisor(settings).run()
-        run(serve(settings))
+            return Supervisor(settings, embedded).run()
+        run(serve(settings, embedded=embedded))
     finally:
         if embedded is not None:
             embedded.stop()

@@ -43,7 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReturnDocument, UpdateOne, WriteConcern
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from .db import Database
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("onerelay.ledger")
 
 USER, TOKEN = "u", "t"
+JOURNALED = WriteConcern(j=True)
 LOG_FLUSH_THRESHOLD = 2000
 LEASE_REQUESTS = 200  # a lease covers at most this many requests of the size that asked for it
 NEAR_ZERO = 20  # free pool under this many requests: single-request reservations
@@ -82,6 +83,7 @@ class Lease:
     starved_until: float = 0.0
     used_at: float = 0.0
     busy: "asyncio.Future[None] | None" = None  # an acquisition or sync in flight
+    tried: "tuple[float, int, int] | None" = None  # a write whose answer was lost: (expiry, recorded, local delta)
 
 
 @dataclass(slots=True)
@@ -102,11 +104,19 @@ class QuotaLedger:
         self.owner = owner or uuid.uuid4().hex
         self.lease_ttl = lease_ttl
         self.leases: dict[tuple[str, int], Lease] = {}
+        # Money is written journaled (j: true): acknowledged means on disk, even if the database
+        # is killed the next moment (SecantusDB loses its last unjournaled writes on SIGKILL).
+        # A lease write is one per many requests and a flush one per collection and interval.
+        self._users = db.users.with_options(write_concern=JOURNALED)
+        self._tokens = db.tokens.with_options(write_concern=JOURNALED)
         # unflushed deltas per collection and id: {field: delta}
         self._deltas: dict[str, dict[int, dict[str, int]]] = {
             "users": defaultdict(dict), "tokens": defaultdict(dict), "channels": defaultdict(dict),
         }
         self._accessed: dict[int, int] = {}
+        # a collection's deltas being written: (batch number, {id: {field: delta}}, {token id: accessed})
+        self._batches: dict[str, tuple[int, dict[int, dict[str, int]], dict[int, int]]] = {}
+        self._batch_seq = 0
         self._logs: list[dict[str, Any]] = []
         self._flush_lock = asyncio.Lock()
         self._pending_flushes: set[asyncio.Task[Any]] = set()
@@ -120,7 +130,7 @@ class QuotaLedger:
             events.subscribe("lease", self._on_recall)
 
     def _col(self, kind: str) -> Any:
-        return self.db.users if kind == USER else self.db.tokens
+        return self._users if kind == USER else self._tokens
 
     # -- events -------------------------------------------------------------------------------
     def _on_change(self, kind: str, ev: dict[str, Any]) -> None:
@@ -188,7 +198,11 @@ class QuotaLedger:
     def pending(self, col: str, ident: int, field: str) -> int:
         """The not yet flushed delta of one counter (e.g. a user's ``used_quota``)."""
         row = self._deltas[col].get(ident)
-        return row.get(field, 0) if row else 0
+        n = row.get(field, 0) if row else 0
+        batch = self._batches.get(col)
+        if batch is not None:
+            n += batch[1].get(ident, {}).get(field, 0)
+        return n
 
     def _add(self, col: str, ident: int, field: str, delta: int) -> None:
         if delta:
@@ -338,11 +352,13 @@ class QuotaLedger:
             else:
                 q[f"leases.{o}.e"] = lease.exp
             target = lease.local + want
+            lease.tried = (exp, target, want)
             doc = await col.find_one_and_update(
                 q, {"$inc": {field: -want, "leased": target - lease.recorded,
                              f"leases.{o}.n": target - lease.recorded},
                     "$set": {f"leases.{o}.e": exp}},
                 projection={field: 1, "leased": 1}, return_document=ReturnDocument.AFTER)
+            lease.tried = None
             if doc is not None:
                 lease.local += want
                 lease.recorded = target
@@ -356,7 +372,8 @@ class QuotaLedger:
                 break
             mine = (cur.get("leases") or {}).get(o)
             if (mine is None) != (lease.exp is None) or (mine is not None and mine.get("e") != lease.exp):
-                self._lost(lease)  # reaped while we were away: start over from nothing
+                if not self._adopt(lease, mine):
+                    self._lost(lease)  # reaped while we were away: start over from nothing
                 continue
             lease.free, lease.leased = int(cur.get(field) or 0), int(cur.get("leased") or 0)
             if partial and lease.free > 0:
@@ -376,6 +393,19 @@ class QuotaLedger:
             return
         self._recalls[(kind, ident)] = now + STARVED_BACKOFF
         self._spawn(self.events.publish("lease", ident, acct=kind))
+
+    def _adopt(self, lease: Lease, mine: Any) -> bool:
+        """Whether our last lease write, whose answer was lost (the database died meanwhile),
+        did reach the database: then its result is taken as ours instead of losing the lease."""
+        tried, lease.tried = lease.tried, None
+        if tried is None or not isinstance(mine, dict) or mine.get("e") != tried[0]:
+            return False
+        exp, target, delta = tried
+        lease.local += delta
+        lease.recorded = target
+        lease.exp = exp
+        lease.valid_until = time.monotonic() + self.lease_ttl / 2
+        return True
 
     def _lost(self, lease: Lease) -> None:
         lease.local = 0
@@ -410,6 +440,7 @@ class QuotaLedger:
             q = {"_id": ident, f"leases.{o}.e": lease.exp}
         exp = time.time() + self.lease_ttl
         lease.local -= r
+        prev, lease.tried = lease.tried, (exp, target, -r) if target else None
         if target == 0:
             upd: dict[str, Any] = {"$inc": {field: r, "leased": -lease.recorded}, "$unset": {f"leases.{o}": ""}}
         else:
@@ -421,10 +452,19 @@ class QuotaLedger:
             lease.local += r  # not given back: still ours (the filter makes a retry safe)
             raise
         if res.matched_count:
+            lease.tried = None
             lease.recorded = target
             lease.exp = None if target == 0 else exp
             lease.valid_until = time.monotonic() + self.lease_ttl / 2 if target else 0.0
-        elif lease.exp is not None:
+            return
+        lease.local += r  # nothing happened: what was to be given back is still ours
+        lease.tried = prev  # this attempt matched nothing; the one before may have been applied
+        if prev is not None:
+            cur = await col.find_one({"_id": ident}, {f"leases.{o}": 1})
+            if self._adopt(lease, ((cur or {}).get("leases") or {}).get(o)):
+                await self._sync_locked(key, lease, give_back)
+                return
+        if lease.exp is not None:
             log.warning("the quota lease on %s %d expired and was reclaimed", kind, ident)
             self._lost(lease)
 
@@ -576,37 +616,50 @@ class QuotaLedger:
                 log.error("recording quota leases failed: %s", e)
 
     async def _flush_deltas(self) -> None:
+        """Write the counter deltas, once each: a batch is retried as it was (same number) until
+        it succeeds, and each row's update applies only if the document does not already carry
+        that batch's number (``flushed.<owner>``), so a write that reached the database but whose
+        answer was lost (the database killed meanwhile) is not counted twice."""
         accessed, self._accessed = self._accessed, {}
+        mark = f"flushed.{self.owner}"
         for col_name in ("users", "tokens", "channels"):
-            deltas = self._deltas[col_name]
-            snapshot = {i: {k: v for k, v in f.items() if v} for i, f in deltas.items()}
-            snapshot = {i: f for i, f in snapshot.items() if f}
-            touched = accessed if col_name == "tokens" else {}
+            if col_name not in self._batches:
+                deltas = self._deltas[col_name]
+                snapshot = {i: {k: v for k, v in f.items() if v} for i, f in deltas.items()}
+                snapshot = {i: f for i, f in snapshot.items() if f}
+                touched = accessed if col_name == "tokens" else {}
+                if not snapshot and not touched:
+                    continue
+                deltas.clear()  # moved into the batch
+                self._batch_seq += 1
+                self._batches[col_name] = (self._batch_seq, snapshot, touched)
+            elif col_name == "tokens":  # a batch waits: its retry goes first, these go next time
+                for ident, ts in accessed.items():
+                    self._accessed[ident] = max(ts, self._accessed.get(ident, 0))
+            seq, snapshot, touched = self._batches[col_name]
             ops = []
             for ident in snapshot.keys() | touched.keys():
-                upd: dict[str, Any] = {}
+                upd: dict[str, Any] = {"$set": {mark: seq}}
                 if ident in snapshot:
                     upd["$inc"] = snapshot[ident]
                 if ident in touched:
                     upd["$max"] = {"accessed_time": touched[ident]}
-                ops.append(UpdateOne({"_id": ident}, upd))
-            if not ops:
-                continue
+                ops.append(UpdateOne({"_id": ident, mark: {"$ne": seq}}, upd))
             try:
-                await self.db.db[col_name].bulk_write(ops, ordered=False)
+                await self.db.db.get_collection(col_name, write_concern=JOURNALED).bulk_write(ops, ordered=False)
             except PyMongoError as e:
-                log.error("flushing %s deltas failed (kept for the next flush): %s", col_name, e)
-                for ident, ts in touched.items():
-                    self._accessed[ident] = max(ts, self._accessed.get(ident, 0))
+                log.error("flushing %s deltas failed (retried at the next flush): %s", col_name, e)
                 continue
-            for ident, fields in snapshot.items():
-                row = deltas[ident]
-                for k, v in fields.items():
-                    row[k] = row.get(k, 0) - v
-                    if not row[k]:
-                        del row[k]
-                if not row:
-                    del deltas[ident]
+            del self._batches[col_name]
+
+    async def _clear_marks(self) -> None:
+        """A clean stop with nothing left to retry: the batch numbers are no longer needed."""
+        mark = f"flushed.{self.owner}"
+        for col_name in ("users", "tokens", "channels"):
+            try:
+                await self.db.db[col_name].update_many({mark: {"$exists": True}}, {"$unset": {mark: ""}})
+            except PyMongoError as e:
+                log.info("clearing flush marks on %s: %s", col_name, e)
 
     async def _flush_logs(self) -> None:
         if not self._logs:
@@ -615,12 +668,15 @@ class QuotaLedger:
         try:
             unnumbered = [e for e in batch if "_id" not in e]
             if unnumbered:
-                first = await self.db.next_id("logs", len(unnumbered))
+                doc = await self.db.counters.with_options(write_concern=JOURNALED).find_one_and_update(
+                    {"_id": "logs"}, {"$inc": {"seq": len(unnumbered)}}, upsert=True,
+                    return_document=ReturnDocument.AFTER)  # ids never handed out twice after a crash
+                first = int(doc["seq"]) - len(unnumbered) + 1
                 for i, entry in enumerate(unnumbered):
                     entry["_id"] = first + i
                     entry["created_dt"] = datetime.datetime.fromtimestamp(
                         entry["created_at"], datetime.timezone.utc).replace(tzinfo=None)
-            await self.db.logs.insert_many(batch, ordered=False)
+            await self.db.logs.with_options(write_concern=JOURNALED).insert_many(batch, ordered=False)
         except BulkWriteError as e:
             # Rows already written by an earlier, partly failed attempt are duplicates: fine.
             failed = {err["index"] for err in e.details.get("writeErrors", []) if err.get("code") != 11000}
@@ -646,7 +702,14 @@ class QuotaLedger:
             except Exception:  # never let the flusher die
                 log.exception("flush failed")
 
-    async def stop(self) -> None:
+    def unwritten(self) -> int:
+        """How many counter rows and logs wait for a flush."""
+        return (sum(len(rows) for rows in self._deltas.values()) + len(self._accessed) + len(self._logs)
+                + sum(len(b[1]) + len(b[2]) for b in self._batches.values()))
+
+    async def stop(self, retry_for: float = 20.0) -> None:
+        """The final flush, retried for up to ``retry_for`` seconds while the database is
+        unreachable (a restarting embedded database), then every lease given back."""
         self._stopping = True
         if self._task:
             self._task.cancel()
@@ -656,8 +719,24 @@ class QuotaLedger:
                 pass
         if self._pending_flushes:
             await asyncio.gather(*self._pending_flushes, return_exceptions=True)
+        deadline = time.monotonic() + retry_for
         await self.flush()
-        try:  # a clean stop gives every lease back at once
-            await self.sync_leases(give_back=True)
-        except PyMongoError as e:
-            log.error("returning quota leases failed (they return after LEASE_TTL): %s", e)
+        while self.unwritten() and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            await self.flush()
+        if self.unwritten():
+            log.error("stopping with %d usage row(s) and log(s) not written: the database is unreachable",
+                      self.unwritten())
+        else:
+            await self._clear_marks()
+        while True:  # a clean stop gives every lease back at once
+            try:
+                await self.sync_leases(give_back=True)
+            except PyMongoError as e:
+                log.error("returning quota leases failed: %s", e)
+            if not any(lease.exp is not None for lease in self.leases.values()):
+                break
+            if time.monotonic() >= deadline:
+                log.error("quota leases not returned: they return to their accounts after LEASE_TTL")
+                break
+            await asyncio.sleep(0.5)

@@ -11,16 +11,19 @@ settlement happens per request, in ``finally``.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adaptors import responses as openai_responses
 from adaptors.registry import PROVIDERS
+from adaptors.common import raw_message
 from adaptors.base import (
     CHAT, COMPLETIONS, DONE_FRAME, EDITS, EMBEDDINGS, MESSAGES, MODERATIONS, RERANK, RESPONSES, SPEECH, Adaptor, ChannelTarget, ParsedResponse,
     RelayRequest, StreamTranscoder, UpstreamRejected, UpstreamRequest, Usage, sse_frame,
@@ -38,13 +41,14 @@ from .formats import (
     CONVERTED_MODES, Chained, Conversion, MessagesConversion, ResponsesConversion, chat_body_for,
     messages_error_frames,
 )
+import pycurl
 from pymongo.errors import PyMongoError
 
 from .errors import (
     GatewayError, AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
     UpstreamTimeout,
 )
-from .upstream import open_call, transport_error
+from .upstream import UpstreamCall, open_call, transport_error
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -71,6 +75,38 @@ class Sink(Protocol):
     def on_close(self, fn: Any) -> None: ...
 
 
+class AbortableCall(UpstreamCall):
+    """An upstream exchange that ``cancel()`` aborts at once, streamed or not, even while the
+    upstream sends nothing (a shutdown ends requests that wait for a first byte too)."""
+
+    _running = False
+
+    def _http_request(self, on_chunk: Any) -> Any:
+        request = super()._http_request(on_chunk)
+        if on_chunk is None:  # libcurl's progress callback aborts it: a few calls per request
+            request.prepare_curl_callback = self._prepare_curl
+        return request
+
+    async def fetch(self, on_chunk: Any = None) -> Any:
+        self._running = True
+        try:
+            return await super().fetch(on_chunk)
+        finally:
+            self._running = False
+
+    def cancel(self) -> None:
+        super().cancel()
+        curl = self._curl
+        if self._running and curl is not None:
+            # libcurl runs the progress callback (which aborts) only when it is driven: an idle
+            # transfer is driven now by a pause and resume (it schedules the handle to run).
+            try:
+                curl.pause(pycurl.PAUSE_ALL)
+                curl.pause(pycurl.PAUSE_CONT)
+            except pycurl.error:
+                pass
+
+
 class RawStream(StreamTranscoder):
     """Bytes relayed as they come (speech audio); nothing to count."""
 
@@ -79,6 +115,111 @@ class RawStream(StreamTranscoder):
 
     def finish(self) -> list[bytes]:
         return []
+
+
+_SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":", b"data\n", b"data\r")
+
+
+def sse_start(data: bytes) -> bool | None:
+    """Whether a stream's first bytes are server-sent events (a field line or a comment);
+    None while they are only whitespace or a field name cut short."""
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head:
+        return None
+    for name in _SSE_FIELDS:
+        if head.startswith(name):
+            return True
+        if name.startswith(head):
+            return None
+    return False
+
+
+class SSEGuard(StreamTranscoder):
+    """A channel's transcoder whose first frames must be server-sent events: until they are
+    seen to be, they are held back; anything else (random bytes, an HTML page on a 2xx) is
+    dropped and kept in ``garbage``, and the attempt fails before the client sees a byte."""
+
+    def __init__(self, inner: StreamTranscoder) -> None:  # no super().__init__: all read through
+        self.inner = inner
+        self.held: list[bytes] = []
+        self.checked = False
+        self.garbage = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        frames = self.inner.feed(data)
+        return frames if self.checked else self._check(frames, False)
+
+    def finish(self) -> list[bytes]:
+        frames = self.inner.finish()
+        return frames if self.checked else self._check(frames, True)
+
+    def _check(self, frames: list[bytes], last: bool) -> list[bytes]:
+        if not frames and not last:
+            return []
+        frames = self.held + frames
+        seen = sse_start(b"".join(frames))
+        if seen is None and not last:
+            self.held = frames
+            return []
+        self.checked, self.held = True, []
+        if seen is False:
+            self.garbage = b"".join(frames)[:2000]
+            return []
+        return frames
+
+    def failure_for(self, status: int) -> UpstreamError:
+        what = readable(raw_message(self.garbage, status or 200), status or 200)
+        return UpstreamError(f"The upstream answered the stream with something other than server-sent events: "
+                             f"{what}", status=502, code="bad_upstream_response")
+
+    def __getattr__(self, name: str) -> Any:  # response_id, done, text_parts...
+        return getattr(self.inner, name)
+
+    @property  # type: ignore[override]
+    def usage(self) -> Usage | None:
+        return self.inner.usage
+
+    @property  # type: ignore[override]
+    def error(self) -> str | None:
+        return self.inner.error
+
+    @property  # type: ignore[override]
+    def failure(self) -> Any:
+        return self.inner.failure
+
+    @property
+    def completion_text(self) -> str:
+        return self.inner.completion_text
+
+
+_HTML_HINTS = ("<!doctype html", "<html", "<head", "<body", "<title")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+_HIDDEN = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>?")
+
+
+def readable(message: str, status: int) -> str:
+    """An upstream error message fit for a client (``message`` itself when it is): an HTML page
+    (a proxy's or load balancer's error page) becomes its title or text, and bytes that are
+    not text are described, never relayed."""
+    head = message[:512].lower()
+    if any(h in head for h in _HTML_HINTS):
+        m = _TITLE.search(message)
+        text = m.group(1) if m else _HIDDEN.sub(" ", message)
+        text = " ".join(html.unescape(_TAG.sub(" ", text)).split())[:200]
+        return f"upstream returned HTTP {status} with an HTML page" + (f": {text}" if text else "")
+    sample = message[:512]
+    if sample and sum(c == "\ufffd" or (c < " " and c not in "\t\r\n") for c in sample) * 10 > len(sample):
+        return f"upstream returned HTTP {status} with a body that is not text"
+    return message
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 def new_request_id() -> str:
@@ -112,7 +253,7 @@ class Outcome:
     note: str = ""  # how that price was reached, for the consume log
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: a member of ctx.jobs
 class Job:
     ctx: "AppContext"
     sink: Sink
@@ -139,6 +280,9 @@ class Job:
     subpath: str = ""  # /v1/responses/input_tokens, /compact: after the mode's path upstream
     response_id: str | None = None  # a natively created Responses id (its channel is remembered)
     unconvertible: BadRequest | None = None  # why chat channels cannot serve this request
+    current_call: Any = None  # the upstream exchange in progress (cancelled by abort())
+    task: "asyncio.Task[Any] | None" = None  # the request's task (cancelled if abort() is not enough)
+    aborted: str = ""  # abort()'s message: the server is stopping and ended this request
 
     # -- authorisation ------------------------------------------------------------------------
     async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
@@ -248,7 +392,38 @@ class Job:
 
     # -- main ---------------------------------------------------------------------------------
     async def run(self, raw: bytes, auth_header: str | None, client_ip: str) -> None:
+        """The whole request, registered in ``ctx.jobs`` until it has settled (a clean stop
+        waits for it, or ends it with :meth:`abort`)."""
+        jobs = self.ctx.jobs
+        self.task = asyncio.current_task()
+        jobs.add(self)
+        try:
+            await self._run(raw, auth_header, client_ip)
+        finally:
+            jobs.discard(self)
+
+    def abort(self, message: str) -> None:
+        """End this request now (the shutdown deadline passed): an open stream gets one error
+        event in the client's format (``[DONE]`` after it for OpenAI chat) and the upstream call
+        is cancelled. The request then settles in :meth:`_run`'s ``finally`` as for a client that
+        went away: billed for what was generated; one that answered nothing yet gets a 503."""
+        if self.aborted:
+            return
+        self.aborted = message
+        sink = self.sink
+        if self.stream and self.mode != SPEECH and sink.started and not sink.closed:
+            sink.send(self.stream_error_frames(f"{message} (request id: {self.request_id})"))
+        if self.current_call is not None:
+            self.current_call.cancel()
+
+    def shutting_down(self) -> GatewayError:
+        return GatewayError(f"{self.aborted or 'The server is shutting down'}; retry the request",
+                            status=503, type="server_error", code="server_shutting_down")
+
+    async def _run(self, raw: bytes, auth_header: str | None, client_ip: str) -> None:
         ctx = self.ctx
+        if ctx.refusing:  # past the shutdown deadline: nothing new starts
+            raise self.shutting_down()
         pinned = await self.authorize(auth_header, client_ip)
         self.parse(raw)
         self.check_model()
@@ -292,6 +467,8 @@ class Job:
         last: UpstreamError | None = None
         attempt = 0
         while attempt <= retries:
+            if self.aborted:
+                raise self.shutting_down()
             if self.tried:
                 channel = self.ctx.router.pick(group, self.model, exclude=self.tried)
             if channel is None:
@@ -417,7 +594,12 @@ class Job:
 
     def call(self, upstream: UpstreamRequest) -> Any:
         ctx = self.ctx
-        return open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        if upstream.transport == "websocket":
+            call = open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        else:
+            call = AbortableCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        self.current_call = call
+        return call
 
     async def send(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
                    upstream: UpstreamRequest) -> Outcome:
@@ -439,8 +621,14 @@ class Job:
                 raise UpstreamTimeout("the upstream did not finish the request in time")
             if parsed.follow_delay:
                 await asyncio.sleep(parsed.follow_delay)
+            if self.aborted:
+                raise self.shutting_down()
             if self.sink.closed:  # nobody is waiting for the answer any more
                 return Outcome(None, channel, partial=True)
+        if parsed.usage is None and not parsed.completion_text and "json" in parsed.content_type \
+                and not _is_json(parsed.body):  # garbage, a cut-off body or an HTML page on 2xx
+            raise UpstreamError(f"The upstream answered with a body that is not JSON: "
+                                f"{readable(raw_message(parsed.body, 200), 200)}", status=502, code="bad_upstream_response")
         outcome = self.answered(channel, parsed)
         if self.conversion is not None:
             self.sink.send_json(self.conversion.answer(parsed.body))
@@ -482,6 +670,8 @@ class Job:
 
     async def fetch_parsed(self, adaptor: Adaptor, rreq: RelayRequest, upstream: UpstreamRequest) -> ParsedResponse:
         resp = await self.call(upstream).fetch()
+        if self.aborted:
+            raise self.shutting_down()
         if resp.code == 599:
             msg, timed_out = transport_error(resp)
             raise UpstreamTimeout(msg) if timed_out else UpstreamError(msg, status=502, code="upstream_unreachable")
@@ -500,26 +690,32 @@ class Job:
     def rejected(r: UpstreamRejected, status: int | None = None) -> UpstreamError:
         """An adaptor's verdict as the relay's error (``status``: the HTTP status seen)."""
         f = r.failure
-        return UpstreamError(f.message, status=status or f.status, retryable=f.retryable,
-                             disables_channel=f.disables_channel, payload=f.payload, code=f.code,
+        message, payload = f.message, f.payload
+        clean = readable(message, status or f.status)
+        if clean is not message:  # an HTML page or bytes as the message: never relayed as they are
+            message = clean
+            payload = {**payload, "message": clean} if payload else None
+        return UpstreamError(message, status=status or f.status, retryable=f.retryable,
+                             disables_channel=f.disables_channel, payload=payload, code=f.code,
                              type=f.type)
 
     async def stream_attempt(self, channel: ChannelRecord, adaptor: Adaptor, rreq: RelayRequest,
                              call: Any, transcoder: StreamTranscoder | None = None) -> Outcome:
         sink = self.sink
         raw = isinstance(transcoder, RawStream)
-        if transcoder is None:
-            transcoder = adaptor.new_stream(rreq)
+        guard: SSEGuard | None = None
+        if transcoder is None:  # garbage or an HTML page instead of events: an error, not relayed
+            transcoder = guard = SSEGuard(adaptor.new_stream(rreq))
             if self.conversion is not None:
-                transcoder = Chained(transcoder, self.conversion.stream())
+                transcoder = Chained(guard, self.conversion.stream())
         sink.on_close(call.cancel)
 
         def on_chunk(chunk: bytes) -> None:
-            if sink.closed:
+            if sink.closed or call.cancelled:
                 call.cancel()
                 return
             frames = transcoder.feed(chunk)
-            if transcoder.error is not None and not sink.started:
+            if (transcoder.error is not None or guard is not None and guard.garbage) and not sink.started:
                 call.cancel()  # failed before the client saw anything: another channel may serve it
                 return
             if frames:
@@ -538,6 +734,10 @@ class Job:
                 on_chunk(chunk)
 
         resp = await call.fetch(json_error_guard)
+        if self.aborted and not sink.started:
+            raise self.shutting_down()
+        if guard is not None and guard.garbage and not sink.started:
+            raise guard.failure_for(call.status)
         if transcoder.error is not None and not sink.started:
             f = transcoder.failure
             raise UpstreamError(transcoder.error, status=f.status if f else 502, code=f.code if f else "upstream_error",
@@ -563,6 +763,8 @@ class Job:
         if not call.cancelled and not sink.closed:
             frames = transcoder.finish()
             if not sink.started:
+                if guard is not None and guard.garbage:
+                    raise guard.failure_for(call.status)
                 sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
             if frames:
                 sink.send(frames)

@@ -26,6 +26,7 @@ log = logging.getLogger("onerelay")
 
 ROOT_QUOTA = 500_000_000_000_000  # One API's initial root quota (5e14)
 DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."  # One API's TEST_PROMPT
+ABORT_GRACE = 5.0  # seconds requests ended at the shutdown deadline get to settle
 
 
 def _bool(v: str | None, default: bool = False) -> bool:
@@ -76,6 +77,7 @@ class Settings:
     metric_queue_size: int = 10
     metric_success_rate_threshold: float = 0.8
     lease_ttl: float = 30.0  # a crashed process's unspent quota lease returns after this
+    shutdown_timeout: float = 30.0  # SIGTERM: seconds in-flight requests and streams get to finish
     gemini_version: str = "v1beta"  # GEMINI_VERSION: the Gemini API version (a channel's config may override)
     gemini_safety_setting: str = "BLOCK_NONE"  # GEMINI_SAFETY_SETTING: threshold for every harm category
     session_secret: str = ""
@@ -126,6 +128,7 @@ class Settings:
             metric_queue_size=int(_num(e, "METRIC_QUEUE_SIZE", 10)),
             metric_success_rate_threshold=_num(e, "METRIC_SUCCESS_RATE_THRESHOLD", 0.8),
             lease_ttl=_num(e, "LEASE_TTL", 30),
+            shutdown_timeout=_num(e, "SHUTDOWN_TIMEOUT", 30),
             gemini_version=(e.get("GEMINI_VERSION") or "v1beta").strip(),
             gemini_safety_setting=(e.get("GEMINI_SAFETY_SETTING") or "BLOCK_NONE").strip(),
             session_secret=e.get("SESSION_SECRET", ""),
@@ -167,6 +170,8 @@ class Settings:
             raise SystemExit(f"NODE_TYPE must be master or slave, got {s.node_type!r}")
         if s.workers < 1:
             raise SystemExit(f"WORKERS must be at least 1, got {s.workers}")
+        if s.shutdown_timeout < 0:
+            raise SystemExit(f"SHUTDOWN_TIMEOUT must be 0 or more seconds, got {s.shutdown_timeout:g}")
         if e.get("FRONTEND_DIST"):
             s.frontend_dist = e["FRONTEND_DIST"]
         for k, v in overrides.items():
@@ -270,6 +275,10 @@ class AppContext:
         self.verifications = VerificationStore(self.db)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[None] | None = None
+        # Relay requests in flight (a Job adds itself when it starts and leaves when it has
+        # settled): a clean stop waits for them, then ends the ones left (drain()).
+        self.jobs: set[Any] = set()
+        self.refusing = False  # the drain's deadline passed: new relay requests are refused (503)
         self.options.on_change(self._option_changed)
         from services.metrics import ChannelMetrics  # scheduler
         from services.scheduler import Scheduler  # scheduler
@@ -361,6 +370,35 @@ class AppContext:
                 await self.option_store.load()
             except Exception:
                 log.exception("periodic sync failed")
+
+    async def drain(self, timeout: float, hurry: asyncio.Event | None = None) -> int:
+        """Let the relay requests in flight finish for up to ``timeout`` seconds (or until
+        ``hurry`` is set), then end the ones left: an open stream gets one error event in its
+        client's format (and ``[DONE]`` for OpenAI chat), every upstream call is cancelled, and
+        each request settles its reservation as for a client that went away (billed for what
+        was generated; one that answered nothing yet gets a 503 and is refunded). Returns how
+        many were ended. Call :meth:`stop` (the final flush) only after this."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.jobs and loop.time() < deadline and not (hurry is not None and hurry.is_set()):
+            await asyncio.sleep(0.05)
+        self.refusing = True
+        left = list(self.jobs)
+        if not left:
+            return 0
+        log.warning("shutting down: ending %d request(s) still in flight", len(left))
+        for job in left:
+            job.abort("The server is shutting down")
+        deadline = loop.time() + ABORT_GRACE
+        while self.jobs and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        stuck = [job.task for job in self.jobs if job.task is not None and not job.task.done()]
+        if stuck:  # e.g. waiting on the database: cancelled, their finally still settles
+            log.warning("shutting down: cancelling %d request(s) that did not end", len(stuck))
+            for task in stuck:
+                task.cancel()
+            await asyncio.wait(stuck, timeout=ABORT_GRACE)
+        return len(left)
 
     async def stop(self) -> None:
         await self.scheduler.stop()  # scheduler
