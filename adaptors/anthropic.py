@@ -35,6 +35,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
+    append_turn,
     ChatStream,
     channel_config,
     chat_completion,
@@ -218,10 +219,7 @@ def convert_messages(messages: Any) -> tuple[str | list[dict[str, Any]] | None, 
             continue
         if not blocks:
             continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
+        append_turn(turns, role, blocks)
     for turn in turns:
         content = turn["content"]
         if turn["role"] == "user" and any(b["type"] == "tool_result" for b in content):

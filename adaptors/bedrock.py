@@ -76,6 +76,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
+    append_turn,
     ChatStream,
     assistant_message,
     channel_base_url,
@@ -616,10 +617,7 @@ def converse_messages(messages: Any) -> tuple[list[dict[str, Any]], list[dict[st
             continue
         if not blocks:
             continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
+        append_turn(turns, role, blocks)
     for turn in turns:
         if turn["role"] == "user" and any("toolResult" in b for b in turn["content"]):
             turn["content"] = ([b for b in turn["content"] if "toolResult" in b]

@@ -34,7 +34,6 @@ from typing import Any
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     Adaptor,
     ChannelTarget,
     ParsedResponse,
@@ -46,8 +45,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
-    ChatStream,
-    LineBuffer,
+    LineStream,
     assistant_message,
     channel_base_url,
     chat_completion,
@@ -348,7 +346,7 @@ def parse_cohere_error(status: int, body: bytes) -> UpstreamFailure:
 # --------------------------------------------------------------------------- stream
 
 
-class CohereStream(ChatStream):
+class CohereStream(LineStream):
     """Cohere v1 NDJSON chat events in, OpenAI ``chat.completion.chunk`` frames out.
 
     Tool calls stream from ``tool-calls-chunk`` (name, then parameter fragments) when the
@@ -359,27 +357,11 @@ class CohereStream(ChatStream):
 
     def __init__(self, req: RelayRequest, created: int | None = None, id_: str | None = None) -> None:
         super().__init__(req, created, id_ or new_completion_id())
-        self._lines = LineBuffer()
         self._fixed_id = id_ is not None
         self._tool_index: dict[int, int] = {}  # Cohere tool_call_delta.index -> our ordinal
         self._tools = 0
         self._chunked_tools = False
         self._plan_streamed = False
-
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
-        return out
-
-    def finish(self) -> list[bytes]:
-        out: list[bytes] = []
-        rest = self._lines.rest()
-        if rest and not self._sent_done:
-            self._line(rest, out)
-        if not self._sent_done:  # the upstream was cut before stream-end
-            self._sent_done = True
-            out.append(DONE_FRAME)
-        return out
 
     # -- internals --------------------------------------------------------------------------
     @property

@@ -463,6 +463,46 @@ class LineBuffer:
         return rest
 
 
+class LineStream(ChatStream):
+    """A converting transcoder for a line-framed upstream (NDJSON, ``data:`` lines, websocket
+    messages): each complete line goes to :meth:`_line`; at the end, the unfinished rest too,
+    then :meth:`_end` closes a stream the upstream cut before its last line."""
+
+    def __init__(self, req: RelayRequest, created: int | None = None, id_: str = "") -> None:
+        super().__init__(req, created, id_)
+        self._lines = LineBuffer()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
+        return out
+
+    def finish(self) -> list[bytes]:
+        out: list[bytes] = []
+        rest = self._lines.rest()
+        if rest and not self._sent_done:
+            self._line(rest, out)
+        if not self._sent_done:
+            self._end(out)
+        return out
+
+    def _line(self, line: bytes, out: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def _end(self, out: list[bytes]) -> None:
+        """The body ended before the upstream's last line: ``[DONE]`` (override to say more)."""
+        self._sent_done = True
+        out.append(DONE_FRAME)
+
+
+def append_turn(turns: list[dict[str, Any]], role: str, blocks: list[Any]) -> None:
+    """Consecutive messages of one role become one turn (providers that want roles to alternate)."""
+    if turns and turns[-1]["role"] == role:
+        turns[-1]["content"].extend(blocks)
+    else:
+        turns.append({"role": role, "content": blocks})
+
+
 def tool_call_deltas(calls: Any, idx: int, started: dict[int, int], text_parts: list[str]) -> list[dict[str, Any]]:
     """OpenAI stream tool-call deltas re-made from an OpenAI-like upstream's (``index`` kept or
     counted on from ``started[idx]``, the calls choice ``idx`` has started; a delta with an id

@@ -27,7 +27,6 @@ from typing import Any
 
 from .base import (
     CHAT,
-    DONE_FRAME,
     EMBEDDINGS,
     Adaptor,
     ChannelTarget,
@@ -40,8 +39,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
-    ChatStream,
-    LineBuffer,
+    LineStream,
     assistant_message,
     base64_floats,
     channel_base_url,
@@ -343,7 +341,7 @@ def parse_ollama_error(status: int, body: bytes) -> UpstreamFailure:
 # --------------------------------------------------------------------------- stream
 
 
-class OllamaStream(ChatStream):
+class OllamaStream(LineStream):
     """Ollama NDJSON chat stream in, OpenAI ``chat.completion.chunk`` frames out.
 
     Lines may arrive split anywhere (``\\n`` or ``\\r\\n`` ends); the last line may lack its
@@ -352,24 +350,8 @@ class OllamaStream(ChatStream):
 
     def __init__(self, req: RelayRequest, created: int | None = None, id_: str | None = None) -> None:
         super().__init__(req, created, id_ or new_completion_id())
-        self._lines = LineBuffer()
         self._call_prefix = self._id.removeprefix("chatcmpl-")[:24]
         self._tools = 0
-
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
-        return out
-
-    def finish(self) -> list[bytes]:
-        out: list[bytes] = []
-        rest = self._lines.rest()
-        if rest and not self._sent_done:
-            self._line(rest, out)
-        if not self._sent_done:  # the upstream was cut before the done object
-            self._sent_done = True
-            out.append(DONE_FRAME)
-        return out
 
     # -- internals --------------------------------------------------------------------------
 

@@ -63,8 +63,7 @@ from .base import (
     now,
 )
 from .common import (
-    ChatStream,
-    LineBuffer,
+    LineStream,
     assistant_message,
     channel_base_url,
     channel_config,
@@ -552,7 +551,7 @@ class HunyuanAnswerError(UpstreamRejected):
 # --------------------------------------------------------------------------- stream
 
 
-class HunyuanStream(ChatStream):
+class HunyuanStream(LineStream):
     """Hunyuan SSE in, OpenAI ``chat.completion.chunk`` frames out.
 
     Hunyuan writes one whole JSON object per ``data:`` line, so lines are read one by one
@@ -565,28 +564,15 @@ class HunyuanStream(ChatStream):
                  new_id: Callable[[], str] = new_call_id) -> None:
         super().__init__(req, created)
         self._created: int | None = created  # else the upstream's Created, else the first frame's now()
-        self._lines = LineBuffer()
         self._new_id = new_id
         self._calls: dict[int, dict[Any, int]] = {}  # choice index -> call key -> ordinal
         self._last_call: dict[int, int] = {}  # choice index -> ordinal of its last call
         self._finished: set[int] = set()
 
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
-        return out
-
-    def finish(self) -> list[bytes]:
-        out: list[bytes] = []
-        rest = self._lines.rest()
-        if rest and not self._sent_done:
-            self._line(rest, out)
-        if self._sent_done:
-            return out
+    def _end(self, out: list[bytes]) -> None:
         if self._finished:
             self.done = True
         self._close(out)
-        return out
 
     # -- internals --------------------------------------------------------------------------
     def _frame(self, delta: dict[str, Any] | None, finish: str | None = None,

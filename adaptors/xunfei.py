@@ -72,8 +72,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
-    ChatStream,
-    LineBuffer,
+    LineStream,
     assistant_message,
     channel_base_url,
     chat_completion,
@@ -446,7 +445,7 @@ def parse_spark_error(status: int, body: bytes) -> UpstreamFailure:
 # --------------------------------------------------------------------------- stream
 
 
-class SparkStream(ChatStream):
+class SparkStream(LineStream):
     """Spark frames (one per line, split anywhere) in, OpenAI chunks out. The last frame
     (status 2) gives the finish chunk, the usage chunk when wanted, and ``[DONE]``; an error
     frame an OpenAI error frame and ``[DONE]``."""
@@ -454,23 +453,11 @@ class SparkStream(ChatStream):
     def __init__(self, req: RelayRequest, created: int | None = None,
                  new_id: Callable[[], str] = new_call_id) -> None:
         super().__init__(req, created)
-        self._lines = LineBuffer()
         self._new_id = new_id
         self._calls = 0
 
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        self._lines.feed(data, lambda line: self._line(line, out), lambda: self._sent_done)
-        return out
-
-    def finish(self) -> list[bytes]:
-        out: list[bytes] = []
-        rest = self._lines.rest()
-        if rest and not self._sent_done:
-            self._line(rest, out)
-        if not self._sent_done:  # the connection ended before the last frame
-            self._close(out)
-        return out
+    def _end(self, out: list[bytes]) -> None:  # the connection ended before the last frame
+        self._close(out)
 
     def _line(self, line: bytes, out: list[bytes]) -> None:
         line = line.strip()
