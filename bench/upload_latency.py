@@ -4,7 +4,8 @@
 Usage:  python bench/upload_latency.py [--duration 10] [--concurrency 8] [--upload-mb 20] [--uploaders 1]
 
 Starts, all on 127.0.0.1:
-  * the fake OpenAI upstream of the test suite (tests/fakeupstream.py) in a child process,
+  * the fake OpenAI upstream of the test suite (tests/fakeupstream.py) in a child process (and a
+    second one that takes the uploads, so the fake's own work on them delays no chat answer),
   * OneRelay (`python server.py --port N`, fresh DATA_DIR) the way bench/run.py starts it,
     with a chat channel and a whisper-1 channel on that upstream and an unlimited token,
 then runs `--concurrency` concurrent small non-stream chat requests for `--duration` seconds,
@@ -61,7 +62,7 @@ def serve_upstream(port: int) -> None:
 
 def start_upstream(tmp: str) -> int:
     port = benchrun.free_port()
-    log = open(os.path.join(tmp, "upstream.log"), "wb")
+    log = open(os.path.join(tmp, f"upstream-{port}.log"), "wb")
     proc = benchrun.spawn("upstream", [sys.executable, os.path.abspath(__file__), "--serve-upstream", str(port)],
                           cwd=REPO_DIR, stdin=benchrun.subprocess.DEVNULL, stdout=log, stderr=log)
     if not benchrun.wait_port(port, 20, proc):
@@ -189,10 +190,13 @@ def main() -> int:
     atexit.register(benchrun.cleanup)
     print(f"[bench] cores={os.cpu_count()} tmp={tmp}", flush=True)
     up_port = start_upstream(tmp)
+    # The uploads go to a second fake upstream: parsing and hashing 20 MB there must not delay
+    # the chat answers, or the figures would measure the fake instead of OneRelay.
+    upload_port = start_upstream(tmp)
     port, root = benchrun.start_onerelay(tmp, args.startup_timeout)
     auth = benchrun.setup_onerelay(port, root, up_port)
     benchrun.api("POST", f"http://127.0.0.1:{port}", "/api/channel/", root, {
-        "name": "whisper", "type": 1, "key": "sk-upstream", "base_url": f"http://127.0.0.1:{up_port}",
+        "name": "whisper", "type": 1, "key": "sk-upstream", "base_url": f"http://127.0.0.1:{upload_port}",
         "models": "whisper-1", "group": "default"})
     err = benchrun.check_response("onerelay", f"http://127.0.0.1:{port}/v1/chat/completions", auth, False)
     if err:
