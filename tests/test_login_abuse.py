@@ -250,3 +250,18 @@ async def test_two_nodes_share_login_locks() -> None:
         finally:
             for c in conns:
                 await c.close()
+
+
+async def test_cross_site_channel_test_and_balance_refused(gw: Any) -> None:
+    """A cross-site link followed by a logged-in admin must not test channels (a failed test can
+    disable one) or refresh balances."""
+    await gw.channel()
+    resp = await gw.http.fetch(gw.url + "/api/user/login", method="POST", raise_error=False,
+                               body=json.dumps({"username": "root", "password": "123456"}),
+                               headers={"Content-Type": "application/json"})
+    cookie = resp.headers["Set-Cookie"].split(";")[0]
+    for path in ("/api/channel/test/1", "/api/channel/test", "/api/channel/update_balance/1",
+                 "/api/channel/update_balance"):
+        resp = await gw.http.fetch(gw.url + path, headers={"Cookie": cookie, "Sec-Fetch-Site": "cross-site"},
+                                   raise_error=False)
+        assert resp.code == 403 and "Cross-site" in json.loads(resp.body)["message"], path

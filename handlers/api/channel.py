@@ -291,6 +291,7 @@ class ChannelTestHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any], cid: str) -> None:
+        self.refuse_cross_site()  # a test may disable the channel
         model = self.get_query_argument("model", "")
         if len(model) > 200:
             raise ApiError("model is too long")
@@ -309,6 +310,7 @@ class ChannelTestAllHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
+        self.refuse_cross_site()
         scope = self.get_query_argument("scope", "") or "all"
         try:
             self.ctx.channel_checks.start_bulk_test(scope)
@@ -324,6 +326,7 @@ class ChannelBalanceHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any], cid: str) -> None:
+        self.refuse_cross_site()
         doc = await self.ctx.channels.get(self.path_int(cid, "channel id"))
         if doc is None:
             raise ApiError("Channel not found")
@@ -342,6 +345,7 @@ class ChannelBalanceAllHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
+        self.refuse_cross_site()
         try:
             self.ctx.channel_checks.start_bulk_balance()
         except CheckError as e:
