@@ -41,14 +41,13 @@ from .formats import (
     CONVERTED_MODES, Chained, Conversion, MessagesConversion, ResponsesConversion, chat_body_for,
     messages_error_frames,
 )
-import pycurl
 from pymongo.errors import PyMongoError
 
 from .errors import (
     GatewayError, AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
     UpstreamTimeout,
 )
-from .upstream import UpstreamCall, open_call, transport_error
+from .upstream import open_call, transport_error
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -73,38 +72,6 @@ class Sink(Protocol):
     def send_json(self, body: bytes, content_type: str = "application/json") -> None: ...
     def send(self, frames: list[bytes]) -> None: ...
     def on_close(self, fn: Any) -> None: ...
-
-
-class AbortableCall(UpstreamCall):
-    """An upstream exchange that ``cancel()`` aborts at once, streamed or not, even while the
-    upstream sends nothing (a shutdown ends requests that wait for a first byte too)."""
-
-    _running = False
-
-    def _http_request(self, on_chunk: Any) -> Any:
-        request = super()._http_request(on_chunk)
-        if on_chunk is None:  # libcurl's progress callback aborts it: a few calls per request
-            request.prepare_curl_callback = self._prepare_curl
-        return request
-
-    async def fetch(self, on_chunk: Any = None) -> Any:
-        self._running = True
-        try:
-            return await super().fetch(on_chunk)
-        finally:
-            self._running = False
-
-    def cancel(self) -> None:
-        super().cancel()
-        curl = self._curl
-        if self._running and curl is not None:
-            # libcurl runs the progress callback (which aborts) only when it is driven: an idle
-            # transfer is driven now by a pause and resume (it schedules the handle to run).
-            try:
-                curl.pause(pycurl.PAUSE_ALL)
-                curl.pause(pycurl.PAUSE_CONT)
-            except pycurl.error:
-                pass
 
 
 class RawStream(StreamTranscoder):
@@ -594,10 +561,7 @@ class Job:
 
     def call(self, upstream: UpstreamRequest) -> Any:
         ctx = self.ctx
-        if upstream.transport == "websocket":
-            call = open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
-        else:
-            call = AbortableCall(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        call = open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
         self.current_call = call
         return call
 

@@ -75,9 +75,20 @@ class UpstreamCall:
         self.cancelled = False
         self.error_body = bytearray()
         self._curl: pycurl.Curl | None = None
+        self._running = False
 
     def cancel(self) -> None:
+        """Abort the transfer at once, streamed or not, even while the upstream sends nothing."""
         self.cancelled = True
+        curl = self._curl
+        if self._running and curl is not None:
+            # libcurl runs the progress callback (which aborts) only when it drives the handle:
+            # a pause and resume drives an idle transfer now.
+            try:
+                curl.pause(pycurl.PAUSE_ALL)
+                curl.pause(pycurl.PAUSE_CONT)
+            except pycurl.error:
+                pass
 
     def _http_request(self, on_chunk: Callable[[bytes], None] | None) -> HTTPRequest:
         kwargs: dict[str, Any] = {}
@@ -96,13 +107,12 @@ class UpstreamCall:
                 else:
                     self.error_body += chunk
 
-            kwargs.update(streaming_callback=stream_cb,
-                          prepare_curl_callback=self._prepare_curl)
+            kwargs.update(streaming_callback=stream_cb)
         return HTTPRequest(
             self.req.url, method=self.req.method, headers=self.req.headers, body=self.req.body,
             request_timeout=self.timeout, connect_timeout=self.connect_timeout,
             decompress_response=True, follow_redirects=False, allow_nonstandard_methods=True,
-            validate_cert=True, **kwargs,
+            validate_cert=True, prepare_curl_callback=self._prepare_curl, **kwargs,
         )
 
     def _prepare_curl(self, curl: pycurl.Curl) -> None:
@@ -112,10 +122,13 @@ class UpstreamCall:
 
     async def fetch(self, on_chunk: Callable[[bytes], None] | None = None) -> HTTPResponse:
         request = self._http_request(on_chunk)
+        self._running = True
         try:
             resp = await self.client.fetch(request, raise_error=False)
         except CurlError as e:  # no HTTP answer at all (connect failure, timeout, abort)
             return HTTPResponse(request, 599, error=e)
+        finally:
+            self._running = False
         if resp.code != 599:
             self.status = resp.code
         return resp
