@@ -64,7 +64,8 @@ async def test_concurrent_requests_never_overspend(gw: Gateway) -> None:
     ok = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(ok) == 10
-    assert all(isinstance(r, (openai.PermissionDeniedError, openai.AuthenticationError)) for r in refused)
+    assert all(isinstance(r, (openai.PermissionDeniedError, openai.AuthenticationError)) for r in refused), \
+        [repr(r) for r in refused if not isinstance(r, (openai.PermissionDeniedError, openai.AuthenticationError))]
     doc = await _token_doc(gw, key)
     assert doc["remain_quota"] == 0 and doc["used_quota"] == 10 * COST
     assert len(await gw.logs()) == 10
