@@ -15,6 +15,7 @@ import tornado.web
 from models.users import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED
 from relay.errors import GatewayError, NotFound
 from relay.pipeline import new_request_id
+from schemas.fields import PAGE, Invalid, Op, loads, query_value
 from services import clientip
 
 from .ratelimit import api_rate_limit
@@ -97,13 +98,49 @@ class ApiHandler(BaseHandler):
     current_user_id: int = 0
     auth_by_cookie = False
     critical = False  # True: the route also takes the critical rate limit (handlers/ratelimit.py)
+    # The declared inputs per HTTP method (schemas/fields.Op): checked before the method runs
+    # (after authentication), and described in /api/openapi.json.
+    ops: dict[str, Op] = {}
+    path_params: tuple[str, ...] = ()  # names of the route's groups, for the OpenAPI paths
+    _body: dict[str, Any] | None = None
+    _args: dict[str, Any] | None = None
 
     async def prepare(self) -> None:
-        """Per-IP rate limits: GLOBAL_API_RATE_LIMIT, plus the critical limit on ``critical`` routes."""
+        """Per-IP rate limits: GLOBAL_API_RATE_LIMIT, plus the critical limit on ``critical`` routes;
+        then, for a route without authentication, its declared inputs."""
         refused = await api_rate_limit(self.ctx, self.client_ip, critical=self.critical)
         if refused is not None:
             self.set_header("Retry-After", str(refused[1]))
             raise ApiError(refused[0], status=429)
+        method = getattr(self, self.request.method.lower(), None) if self.request.method else None
+        if getattr(method, "min_role", None) is None:
+            self.check_inputs()
+
+    def check_inputs(self) -> None:
+        """The declared query arguments (typed, in range) and JSON body of this method."""
+        op = self.ops.get(self.request.method or "")
+        if op is None:
+            return
+        args: dict[str, Any] = {}
+        if op.query is not None:
+            for f in op.query.fields:
+                try:
+                    args[f.name] = query_value(f, self.get_query_argument(f.name, ""))
+                except Invalid as e:
+                    raise ApiError(e.message) from None
+        self._args = args
+        if op.body is not None:
+            body = self._parse_body()
+            try:
+                op.body.check(body)
+            except Invalid as e:
+                raise ApiError(e.message) from None
+            self._body = body
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        """A declared query argument, typed (``default`` when absent)."""
+        v = (self._args or {}).get(name)
+        return default if v is None else v
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
@@ -122,25 +159,31 @@ class ApiHandler(BaseHandler):
         self.finish(json.dumps({"success": False, "message": message}, ensure_ascii=False))
 
     def json_body(self) -> dict[str, Any]:
+        """The request's JSON object, checked against the method's declared body if any."""
+        if self._body is not None:
+            return self._body
+        return self._parse_body()
+
+    def _parse_body(self) -> dict[str, Any]:
         raw = self.request.body
         if not raw:
             raise ApiError("The request body is empty: send a JSON object")
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ApiError(f"The request body is not valid JSON: {e}") from None
+            body = loads(raw)  # no NaN/Infinity, at most 64 levels deep
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            raise ApiError(e.message if isinstance(e, Invalid) else f"The request body is not valid JSON: {e}") \
+                from None
         if not isinstance(body, dict):
             raise ApiError("The request body must be a JSON object")
         return body
 
     def page(self) -> int:
+        """``?p=``: a page number from 0 (negative is 0, One API), at most 2^31-1."""
         try:
-            p = int(self.get_query_argument("p", "0") or 0)
-        except ValueError:
-            raise ApiError("p must be a non-negative integer") from None
-        if p < 0:
-            p = 0
-        return p
+            p = query_value(PAGE, self.get_query_argument("p", ""))
+        except Invalid:
+            raise ApiError(f"p must be an integer between 0 and {PAGE.max}") from None
+        return max(0, p or 0)
 
     def path_int(self, value: str, what: str = "id") -> int:
         try:
@@ -253,10 +296,12 @@ def api_auth(min_role: int) -> Any:
     def wrap(method: Any) -> Any:
         async def inner(self: ApiHandler, *args: Any, **kwargs: Any) -> Any:
             user = await self.authenticate(min_role)
+            self.check_inputs()
             return await method(self, user, *args, **kwargs)
 
         inner.__name__ = method.__name__
         inner.__doc__ = method.__doc__
+        inner.min_role = min_role  # type: ignore[attr-defined]
         return inner
 
     return wrap

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from relay import ratios
@@ -71,43 +72,81 @@ class OptionError(ValueError):
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# The type and range of every option (bool, int, float, JSON ratio table or string): a value is
+# checked against it before it is stored; floats must be finite, ints fit comfortably in int64.
+MAX_QUOTA = 10**18
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "SMTPPort": (0, 65535), "QuotaForNewUser": (0, MAX_QUOTA), "QuotaForInviter": (0, MAX_QUOTA),
+    "QuotaForInvitee": (0, MAX_QUOTA), "QuotaRemindThreshold": (0, MAX_QUOTA), "PreConsumedQuota": (0, MAX_QUOTA),
+    "RetryTimes": (0, 100),
+}
+FLOAT_RANGES: dict[str, tuple[float, float]] = {"ChannelDisableThreshold": (0.0, 1e9), "QuotaPerUnit": (1e-9, 1e15)}
+LONG_TEXT_OPTIONS = ("Notice", "About", "HomePageContent", "Footer", "Logo")
+TEXT_LIMIT, LONG_TEXT_LIMIT = 4096, 1_000_000
+
+
+def option_type(key: str) -> str:
+    """"json", "bool", "int", "float" or "string"; "" for an unknown key."""
+    if key in JSON_OPTIONS:
+        return "json"
+    if key in TRUE_DEFAULTS or key in FALSE_DEFAULTS or key.endswith("Enabled"):
+        return "bool"
+    if key in INT_DEFAULTS:
+        return "int"
+    if key in FLOAT_DEFAULTS:
+        return "float"
+    return "string" if key in STRING_DEFAULTS else ""
 
 
 def validate_option(key: str, value: str) -> str:
     """Check a value before it is stored; returns the normalised string."""
-    if key in JSON_OPTIONS:
+    from schemas.fields import loads  # no NaN/Infinity, bounded depth
+
+    kind = option_type(key)
+    if kind == "json":
+        if len(value) > LONG_TEXT_LIMIT:
+            raise OptionError(f"{key} is too long (at most {LONG_TEXT_LIMIT} characters)")
         try:
-            data = json.loads(value)
+            data = loads(value)
         except ValueError as e:
             raise OptionError(f"{key} is not valid JSON: {e}") from None
         if not isinstance(data, dict) or not all(
-            isinstance(k, str) and _is_number(v) and v >= 0 for k, v in data.items()
+            isinstance(k, str) and _is_number(v) and 0 <= v <= 1e15 for k, v in data.items()
         ):
-            raise OptionError(f"{key} must be a JSON object of name to non-negative number")
+            raise OptionError(f"{key} must be a JSON object of name to non-negative finite number")
         return value
-    if key in TRUE_DEFAULTS or key in FALSE_DEFAULTS or key.endswith("Enabled"):
+    if kind == "bool":
         if value not in ("true", "false"):
             raise OptionError(f"{key} must be \"true\" or \"false\"")
         return value
-    if key in INT_DEFAULTS:
-        try:
-            n = int(value)
-        except ValueError:
-            raise OptionError(f"{key} must be an integer") from None
-        if n < 0:
-            raise OptionError(f"{key} must not be negative")
+    if kind == "int":
+        lo, hi = INT_RANGES.get(key, (0, MAX_QUOTA))
+        v = value.strip()
+        if not v.lstrip("+-").isdigit() or len(v) > 40:
+            raise OptionError(f"{key} must be an integer")
+        n = int(v)
+        if not lo <= n <= hi:
+            raise OptionError(f"{key} must be between {lo} and {hi}")
         return str(n)
-    if key in FLOAT_DEFAULTS:
+    if kind == "float":
+        lo_f, hi_f = FLOAT_RANGES.get(key, (0.0, 1e15))
         try:
             f = float(value)
         except ValueError:
             raise OptionError(f"{key} must be a number") from None
-        if f < 0 or (key == "QuotaPerUnit" and f == 0):
-            raise OptionError(f"{key} must be positive")
-        return value
-    if key not in STRING_DEFAULTS:
+        if not math.isfinite(f):
+            raise OptionError(f"{key} must be a finite number (not NaN or Infinity)")
+        if not lo_f <= f <= hi_f:
+            raise OptionError(f"{key} must be positive" if f <= 0 else f"{key} must be between {lo_f:g} and {hi_f:g}")
+        return value.strip()
+    if not kind:
         raise OptionError(f"unknown option {key}")
+    limit = LONG_TEXT_LIMIT if key in LONG_TEXT_OPTIONS else TEXT_LIMIT
+    if len(value) > limit:
+        raise OptionError(f"{key} is too long (at most {limit} characters)")
     return value
 
 
@@ -135,16 +174,24 @@ class Options:
         return self.values.get(key) == "true"
 
     def int(self, key: str) -> int:
+        """The option as an int; its default when the stored value is not a finite number."""
         try:
-            return int(float(self.values.get(key, "0")))
+            f = float(self.values.get(key, "0"))
+            if math.isfinite(f):
+                return int(f) if abs(f) < 2**53 else int(self.values.get(key, "0"))
         except ValueError:
-            return int(INT_DEFAULTS.get(key, 0))
+            pass
+        return int(INT_DEFAULTS.get(key, 0))
 
     def float(self, key: str) -> float:
+        """The option as a finite float (its default for NaN, Infinity or garbage)."""
         try:
-            return float(self.values.get(key, "0"))
+            f = float(self.values.get(key, "0"))
+            if math.isfinite(f):
+                return f
         except ValueError:
-            return float(FLOAT_DEFAULTS.get(key, 0.0))
+            pass
+        return float(FLOAT_DEFAULTS.get(key, 0.0))
 
     def json(self, key: str) -> dict[str, Any]:
         v = self._parsed.get(key)

@@ -22,6 +22,9 @@ from adaptors.base import (
     RESPONSES, SPEECH, TRANSCRIPTIONS, TRANSLATIONS, Usage,
 )
 
+from schemas import v1 as v1_schemas
+from schemas.fields import Invalid, loads
+
 from .errors import BadRequest
 
 FORM_MODES = frozenset({IMAGE_EDITS, IMAGE_VARIATIONS, TRANSCRIPTIONS, TRANSLATIONS})
@@ -80,9 +83,10 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not raw:
         raise _bad("The request body is empty: send a JSON object", "invalid_json")
     try:
-        body = json.loads(raw)
+        body = loads(raw)  # no NaN/Infinity, at most 64 levels deep
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise _bad(f"The request body is not valid JSON: {e}", "invalid_json") from None
+        raise _bad(e.message if isinstance(e, Invalid) else f"The request body is not valid JSON: {e}",
+                   "invalid_json") from None
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object", "invalid_json")
     return body
@@ -209,7 +213,7 @@ def with_path_model(raw: bytes, model: str) -> bytes:
     the model, and the upstream (``/v1/embeddings``) reads it from the body. A body that is not
     a JSON object is returned as it is, for :func:`parse_request` to refuse."""
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return raw
     if not isinstance(body, dict) or body.get("model") == model:
@@ -225,6 +229,10 @@ def _model(body: dict[str, Any], mode: str, path_model: str | None) -> str:
     return model
 
 
+_CODES = {"max_completion_tokens": "invalid_max_tokens", "model": "model_required", "n": "invalid_request",
+          "top_n": "invalid_request"}
+
+
 def parse_request(mode: str, raw: bytes, content_type: str = "application/json",
                   path_model: str | None = None) -> Parsed:
     """Validate a client's request for ``mode``; BadRequest says what is wrong."""
@@ -233,6 +241,15 @@ def parse_request(mode: str, raw: bytes, content_type: str = "application/json",
         body, files = parse_form(content_type, raw)
     else:
         body = _json_object(raw)
+    shape = v1_schemas.BODIES.get(mode) or v1_schemas.FORMS.get(mode)
+    if shape is not None:  # the declared fields' types and ranges (schemas/v1.py); the rest passes
+        try:
+            shape.check(body)
+        except Invalid as e:
+            top = e.param.split(".", 1)[0].split("[", 1)[0]
+            code = _CODES.get(top) or (f"invalid_{top}" if top else "invalid_request")
+            if path_model is None or top != "model":  # a /v1/engines/{model} path names the model
+                raise BadRequest(e.message, code=code, param=e.param) from None
     model = _model(body, mode, path_model)
     stream = False
     if mode == CHAT:

@@ -12,6 +12,10 @@ from typing import Any, Iterable
 
 from models.audit import ACTIONS, ENTITIES, to_api
 
+from schemas.common import MAX_ID, PAGE, TS_MAX
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from ..base import ApiError, ApiHandler, root_auth
 
 PAGE_SIZE = 10
@@ -41,6 +45,10 @@ def _int_arg(handler: ApiHandler, name: str, maximum: int = 2**62) -> int | None
 
 class AuditHandler(ApiHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("The audit log, newest first", query=Shape(
+        PAGE, F("size", "integer", min=0, max=100), F("entity", enum=("", *ENTITIES)),
+        F("action", enum=("", *ACTIONS)), F("entity_id", max_len=100), F("user_id", "integer", min=0, max=MAX_ID),
+        F("start_timestamp", "integer", min=0, max=TS_MAX), F("end_timestamp", "integer", min=0, max=TS_MAX)))}
 
     @root_auth
     async def get(self, user: dict[str, Any]) -> None:

@@ -34,6 +34,9 @@ from models.users import ROLE_COMMON, STATUS_DELETED, STATUS_ENABLED, hash_passw
 from models.verifications import CODE_TTL, PURPOSE_EMAIL, PURPOSE_RESET, new_code
 from services.mailer import MailError, format_quota
 
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from ..base import SESSION_COOKIE, ApiError, ApiHandler, str_field, user_auth
 
 if TYPE_CHECKING:
@@ -230,6 +233,11 @@ class AuthHandler(ApiHandler):
 
 # -- registration -------------------------------------------------------------------------------
 class RegisterHandler(AuthHandler):
+    ops = {"POST": Op("Create an account with a password", body=Shape(
+        F("username", required=True, max_len=12), F("password", required=True, min_len=8, max_len=20),
+        F("display_name", max_len=20), F("email", max_len=50), F("verification_code", max_len=64),
+        F("aff_code", max_len=32)), query=Shape(F("turnstile", max_len=4096)))}
+
     async def post(self) -> None:
         """Create an account: {username, password, display_name?, email?, verification_code?, aff_code?}."""
         o = self.ctx.options
@@ -271,7 +279,12 @@ class RegisterHandler(AuthHandler):
 
 
 # -- email --------------------------------------------------------------------------------------
+_EMAIL_QUERY = Shape(F("email", required=True, max_len=200), F("turnstile", max_len=4096))
+
+
 class VerificationHandler(AuthHandler):
+    ops = {"GET": Op("Email a verification code", query=_EMAIL_QUERY)}
+
     async def get(self) -> None:
         """Email a 6-character code (10 minutes) to ``?email=`` for registration or binding."""
         email = normalize_email(self.query("email", 200))
@@ -292,6 +305,8 @@ class VerificationHandler(AuthHandler):
 
 
 class PasswordResetEmailHandler(AuthHandler):
+    ops = {"GET": Op("Email a password reset link", query=_EMAIL_QUERY)}
+
     async def get(self) -> None:
         """Email a reset link ``{ServerAddress}/user/reset?email=..&token=..`` (10 minutes)."""
         email = normalize_email(self.query("email", 200))
@@ -317,6 +332,9 @@ class PasswordResetEmailHandler(AuthHandler):
 
 
 class PasswordResetHandler(AuthHandler):
+    ops = {"POST": Op("Reset a password with the emailed token; data = the new password", body=Shape(
+        F("email", required=True, max_len=200), F("token", required=True, max_len=128)))}
+
     async def post(self) -> None:
         """{email, token} from the reset link → ``data`` = a new 12-character password."""
         body = self.json_body()
@@ -337,6 +355,9 @@ class PasswordResetHandler(AuthHandler):
 
 
 class EmailBindHandler(AuthHandler):
+    ops = {"GET": Op("Bind an email address with its code", query=Shape(
+        F("email", required=True, max_len=200), F("code", required=True, max_len=64)))}
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         """Bind ``?email=`` to the current user with the code sent to it."""
@@ -365,6 +386,8 @@ class Identity:
 
 
 class OAuthStateHandler(AuthHandler):
+    ops = {"GET": Op("A new OAuth state (also set as a cookie)")}
+
     async def get(self) -> None:
         """A random 12-character state, also kept in a signed HttpOnly cookie for 10 minutes."""
         state = secrets.token_urlsafe(12)[:12]
@@ -378,6 +401,9 @@ class OAuthStateHandler(AuthHandler):
 
 class OAuthHandler(AuthHandler):
     """Login (creating the user on first sight when RegisterEnabled), or bind with a live session."""
+
+    ops = {"GET": Op("OAuth login or bind with the provider's code", query=Shape(
+        F("code", max_len=1024), F("state", max_len=256)))}
 
     provider = ""
     id_field = ""
@@ -629,6 +655,8 @@ class WeChatOAuthHandler(OAuthHandler):
 
 
 class WeChatBindHandler(WeChatOAuthHandler):
+    ops = {"GET": Op("Bind a WeChat account", query=Shape(F("code", max_len=256)))}
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:  # type: ignore[override]
         self.refuse_cross_site()

@@ -30,6 +30,10 @@ from models.channels import (
 from relay.channel_test import CheckError
 from services.crypto import PREFIX as ENC_PREFIX
 
+from schemas.common import MAX_ID, MAX_QUOTA, PAGED, STATUS_ONLY, TS_MAX, ident, keyword
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from ..base import ApiError, ApiHandler, admin_auth, as_int
 from .audit import audit
 
@@ -38,6 +42,18 @@ _STR_LIMITS = {"name": 100, "base_url": 500, "other": 500, "models": 20000, "gro
                "system_prompt": 20000}
 _INT_LIMIT = 2**31 - 1
 _KEY_LIMIT = 100_000
+
+
+CHANNEL_FIELDS = (
+    F("name", max_len=100), F("type", "integer", min=0, max=_INT_LIMIT, doc="Channel type id (GET /api/channel/types)"),
+    F("key", max_len=_KEY_LIMIT, doc="The upstream key; one per line creates one channel per line"),
+    F("base_url", max_len=500), F("other", max_len=500), F("models", max_len=20000, doc="Comma-separated"),
+    F("group", max_len=1000, doc="Comma-separated groups"), F("system_prompt", max_len=20000),
+    F("model_mapping", ("string", "object"), max_len=20000, doc="JSON object: requested model to upstream model"),
+    F("config", ("string", "object"), max_len=20000, doc="JSON object of provider settings"),
+    F("priority", "integer", min=-_INT_LIMIT, max=_INT_LIMIT), F("weight", "integer", min=0, max=_INT_LIMIT),
+    F("status", "integer", enum=(CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED)),
+)
 
 
 def _int(body: dict[str, Any], key: str, default: int, *, minimum: int = -_INT_LIMIT) -> int:
@@ -173,6 +189,15 @@ def _channel_id(value: Any) -> int:
 
 
 class ChannelListHandler(ApiHandler):
+    ops = {
+        "GET": Op("List channels", query=PAGED),
+        "POST": Op("Create channels; data = {id} or {ids}", body=Shape(
+            *(F(f.name, f.type, min=f.min, max=f.max, max_len=f.max_len, enum=f.enum, doc=f.doc,
+                required=f.name in ("key", "models")) for f in CHANNEL_FIELDS),
+            F("key_mode", enum=("", "split", "rotate"), doc="split: one channel per key line; rotate: one channel")),
+            data={"type": "object", "properties": {"id": {"type": "integer"}, "ids": {"type": "array"}}}),
+        "PUT": Op("Update a channel (the fields the body carries)", body=Shape(ident(), *CHANNEL_FIELDS)),
+    }
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         p = self.page()
@@ -219,6 +244,7 @@ class ChannelSearchHandler(ApiHandler):
     """Name, models or group contain the keyword; or the id, or one of the keys, equals it."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Search channels", query=keyword(200))}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -232,6 +258,7 @@ class ChannelDisabledHandler(ApiHandler):
     """``DELETE /api/channel/disabled``: delete every disabled channel (manual or auto)."""
 
     SUPPORTED_METHODS = ("DELETE",)  # type: ignore[assignment]
+    ops = {"DELETE": Op("Delete every disabled channel; data = how many")}
 
     @admin_auth
     async def delete(self, user: dict[str, Any]) -> None:
@@ -243,6 +270,8 @@ class ChannelDisabledHandler(ApiHandler):
 
 class ChannelItemHandler(ApiHandler):
     SUPPORTED_METHODS = ("GET", "DELETE")  # type: ignore[assignment]
+    path_params = ("id",)
+    ops = {"GET": Op("One channel (secrets masked)"), "DELETE": Op("Delete a channel")}
 
     @admin_auth
     async def get(self, user: dict[str, Any], cid: str) -> None:
@@ -288,6 +317,8 @@ class ChannelTestHandler(ApiHandler):
     """``GET /api/channel/test/:id?model=``: one test request, answered when it is done."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    path_params = ("id",)
+    ops = {"GET": Op("Test a channel with one request", query=Shape(F("model", max_len=200)))}
 
     @admin_auth
     async def get(self, user: dict[str, Any], cid: str) -> None:
@@ -307,6 +338,7 @@ class ChannelTestAllHandler(ApiHandler):
     """``GET /api/channel/test?scope=all|disabled``: starts the bulk test and answers at once."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Test all (or the disabled) channels in the background", query=Shape(F("scope", max_len=20)))}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -323,6 +355,8 @@ class ChannelBalanceHandler(ApiHandler):
     """``GET /api/channel/update_balance/:id``: query the provider, store and answer the balance."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    path_params = ("id",)
+    ops = {"GET": Op("Query a channel's balance")}
 
     @admin_auth
     async def get(self, user: dict[str, Any], cid: str) -> None:

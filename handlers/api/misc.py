@@ -13,6 +13,10 @@ from models.channels import MASK
 from models.options import OptionError, is_secret_option
 from services.crypto import PREFIX as ENC_PREFIX
 
+from schemas.common import MAX_ID, PAGE, TS_MAX, keyword
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from ..base import ApiError, ApiHandler, admin_auth, root_auth, user_auth
 from .audit import audit
 
@@ -20,6 +24,8 @@ PAGE_SIZE = 10
 
 
 class StatusHandler(ApiHandler):
+    ops = {"GET": Op("Public settings of this server (no authentication)")}
+
     async def get(self) -> None:
         o = self.ctx.options
         self.ok({
@@ -59,6 +65,11 @@ class OptionHandler(ApiHandler):
     does (the console shows them empty, "unchanged"); a PUT of ``"********"`` (the mask channel
     config uses) keeps the stored value, ``""`` clears it."""
 
+    ops = {"GET": Op("All options (secret ones left out)"),
+           "PUT": Op("Set one option", body=Shape(
+               F("key", required=True, max_len=64), F("value", ("string", "number", "boolean"), required=True,
+                                                      max_len=100_000)))}
+
     @root_auth
     async def get(self, user: dict[str, Any]) -> None:
         self.ok([{"key": k, "value": v} for k, v in sorted(self.ctx.options.values.items())
@@ -90,6 +101,14 @@ class OptionHandler(ApiHandler):
 
 
 SEARCH_LIMIT = 100  # One API's MaxRecentItems
+LOG_FILTERS = Shape(
+    F("type", "integer", min=0, max=max(LOG_TYPES), doc="0 all, 1 topup, 2 consume, 3 manage, 4 system, 5 test"),
+    F("start_timestamp", "integer", min=0, max=TS_MAX), F("end_timestamp", "integer", min=0, max=TS_MAX),
+    F("username", max_len=100), F("token_name", max_len=100), F("model_name", max_len=200),
+    F("channel", "integer", min=0, max=MAX_ID),
+)
+LOG_LIST = Shape(PAGE, *LOG_FILTERS.fields)
+SELF_LOG_FILTERS = Shape(*(f for f in LOG_FILTERS.fields if f.name not in ("username", "channel")))
 _TS_MAX = 2**40  # unix seconds far beyond any real date; keeps queries in int64
 _FILTER_LIMITS = {"username": 100, "token_name": 100, "model_name": 200}
 
@@ -173,6 +192,9 @@ class LogHandler(ApiHandler):
     delete the logs older than that time."""
 
     SUPPORTED_METHODS = ("GET", "DELETE")  # type: ignore[assignment]
+    ops = {"GET": Op("All logs, newest first", query=LOG_LIST),
+           "DELETE": Op("Delete the logs older than target_timestamp; data = how many", query=Shape(
+               F("target_timestamp", "integer", min=1, max=TS_MAX, required=True)))}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -196,6 +218,7 @@ class LogStatHandler(ApiHandler):
     """``GET /api/log/stat``: ``{quota}`` consumed, with the same filters as the list."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Quota consumed, with the list's filters", query=LOG_FILTERS)}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -208,6 +231,7 @@ class LogSearchHandler(ApiHandler):
     with it; the newest 100."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Search logs", query=keyword(200))}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -223,6 +247,7 @@ class LogSearchHandler(ApiHandler):
 
 class SelfLogHandler(ApiHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("One's logs, newest first", query=Shape(PAGE, *SELF_LOG_FILTERS.fields))}
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -233,6 +258,7 @@ class SelfLogHandler(ApiHandler):
 
 class SelfLogStatHandler(ApiHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Quota one consumed", query=SELF_LOG_FILTERS)}
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -245,6 +271,7 @@ class SelfLogSearchHandler(ApiHandler):
     (One API); an empty keyword lists the newest 100."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("One's logs of a type", query=keyword(200))}
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -262,6 +289,7 @@ class OptionStringHandler(ApiHandler):
     """``/api/notice``, ``/api/about``, ``/api/home_page_content``: one option string (public)."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("An option string (public)", data={"type": "string"})}
 
     def initialize(self, option: str = "") -> None:  # type: ignore[override]
         self.option = option
@@ -274,6 +302,7 @@ class ModelsByTypeHandler(ApiHandler):
     """``GET /api/models``: channel type id → its built-in model list (One API's dashboard map)."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Channel type id to its built-in models")}
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:

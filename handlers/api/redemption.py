@@ -6,6 +6,10 @@ from typing import Any
 
 from models.redemptions import RED_DISABLED, RED_ENABLED, to_api
 
+from schemas.common import MAX_ID, MAX_QUOTA, PAGED, STATUS_ONLY, TS_MAX, ident, keyword
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from ..base import ApiError, ApiHandler, admin_auth
 from .audit import audit
 from .user import MAX_QUOTA, _int_field
@@ -35,6 +39,16 @@ def _status(body: dict[str, Any]) -> int:
 
 class RedemptionListHandler(ApiHandler):
     """``/api/redemption/``: list (GET), create (POST), update (PUT)."""
+
+    ops = {
+        "GET": Op("List redemption codes", query=PAGED),
+        "POST": Op("Create codes; data = their keys", body=Shape(
+            F("name", required=True, min_len=1, max_len=20, msg="name is required and must be a string"), F("quota", "integer", min=1, max=MAX_QUOTA, required=True),
+            F("count", "integer", min=1, max=MAX_PER_CALL))),
+        "PUT": Op("Update a code (status_only=true: the status alone)", query=Shape(STATUS_ONLY), body=Shape(
+            ident(), F("name", min_len=1, max_len=20), F("quota", "integer", min=1, max=MAX_QUOTA),
+            F("status", "integer", enum=(RED_ENABLED, RED_DISABLED)))),
+    }
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -92,6 +106,8 @@ class RedemptionListHandler(ApiHandler):
 
 
 class RedemptionSearchHandler(ApiHandler):
+    ops = {"GET": Op("Search codes", query=keyword(100))}
+
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         keyword = self.get_query_argument("keyword", "").strip()
@@ -101,6 +117,9 @@ class RedemptionSearchHandler(ApiHandler):
 
 
 class RedemptionItemHandler(ApiHandler):
+    path_params = ("id",)
+    ops = {"GET": Op("One code"), "DELETE": Op("Delete a code")}
+
     @admin_auth
     async def get(self, user: dict[str, Any], rid: str) -> None:
         doc = await self.ctx.redemptions.get(self.path_int(rid, "redemption id"))

@@ -12,6 +12,10 @@ from models.tokens import (
     TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, parse_subnets, to_api,
 )
 
+from schemas.common import MAX_QUOTA, PAGE, STATUS_ONLY, TS_MAX, ident, keyword
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from ..base import ApiError, ApiHandler, as_int, user_auth
 from .audit import audit
 
@@ -19,8 +23,22 @@ PAGE_SIZE = 10
 _ORDERS = {"remain_quota": "remain_quota", "used_quota": "used_quota"}
 
 
+TOKEN_FIELDS = (
+    F("name", max_len=30, doc="At most 30 characters"),
+    F("remain_quota", "integer", min=0, max=MAX_QUOTA, doc="Quota left (null: 0 when creating, unchanged when updating)"),
+    F("unlimited_quota", "boolean"),
+    F("expired_time", "integer", min=-1, max=TS_MAX, doc="Unix seconds, or -1 (never)"),
+    F("models", max_len=20000, doc="Comma-separated models this key may use (empty: all)"),
+    F("subnet", max_len=2000, doc="Comma-separated CIDRs the key may be used from (empty: any)"),
+)
+TOKEN_BODY = Shape(*TOKEN_FIELDS)
+TOKEN_UPDATE = Shape(ident(), F("status", "integer", enum=(TOKEN_ENABLED, TOKEN_DISABLED)), *TOKEN_FIELDS)
+
+
 def _int(body: dict[str, Any], key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
-    v = body.get(key, default)
+    v = body.get(key)
+    if v is None:
+        v = default
     if v is None:
         return None
     v = as_int(v, key)
@@ -65,15 +83,19 @@ def validate_token_fields(body: dict[str, Any], *, creating: bool) -> dict[str, 
 
 
 class TokenListHandler(ApiHandler):
+    ops = {
+        "GET": Op("List one's tokens", query=Shape(PAGE, F("order", enum=("", "remain_quota", "used_quota")),
+                                                      F("size", "integer", min=-2**63, max=2**63 - 1,
+                                                        doc="Page size (clamped to 1-100)"))),
+        "POST": Op("Create a token", body=TOKEN_BODY),
+        "PUT": Op("Update a token (status_only=true: the status alone)", query=Shape(STATUS_ONLY), body=TOKEN_UPDATE),
+    }
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         p = self.page()
         order = self.get_query_argument("order", "")
-        size = PAGE_SIZE
-        try:
-            size = max(1, min(100, int(self.get_query_argument("size", str(PAGE_SIZE)))))
-        except ValueError:
-            raise ApiError("size must be an integer") from None
+        size = max(1, min(100, int(self.arg("size", PAGE_SIZE))))
         sort = [(_ORDERS[order], DESCENDING)] if order in _ORDERS else [("_id", DESCENDING)]
         docs = await self.ctx.tokens.page(int(user["_id"]), p, size, sort)
         self.ok([self.view(d) for d in docs])
@@ -132,6 +154,7 @@ class TokenListHandler(ApiHandler):
 
 class TokenSearchHandler(TokenListHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Search one's tokens by name prefix", query=keyword(100))}
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -146,6 +169,8 @@ class TokenSearchHandler(TokenListHandler):
 
 class TokenItemHandler(TokenListHandler):
     SUPPORTED_METHODS = ("GET", "DELETE")  # type: ignore[assignment]
+    path_params = ("id",)
+    ops = {"GET": Op("One token"), "DELETE": Op("Delete a token")}
 
     @user_auth
     async def get(self, user: dict[str, Any], tid: str) -> None:  # type: ignore[override]

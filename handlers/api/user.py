@@ -15,6 +15,10 @@ from models.users import (
     STATUS_ENABLED, check_password, hash_password, to_api,
 )
 
+from schemas.common import PAGED, TS_MAX, ident, keyword
+from schemas.fields import Field as F
+from schemas.fields import Op, Shape
+
 from .auth import create_account
 from ..ratelimit import wait_text
 from ..base import ApiError, ApiHandler, admin_auth, as_int, str_field, user_auth
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
 
 class LoginHandler(ApiHandler):
     critical = True
+    ops = {"POST": Op("Log in with a password (sets the session cookie); data = the user", body=Shape(
+        F("username", required=True, max_len=50, doc="Username or email"), F("password", required=True, max_len=64)))}
 
     async def post(self) -> None:
         if not self.ctx.options.bool("PasswordLoginEnabled"):
@@ -59,6 +65,8 @@ class LoginHandler(ApiHandler):
 
 
 class LogoutHandler(ApiHandler):
+    ops = {"GET": Op("Log out (clears the session cookie)")}
+
     async def get(self) -> None:
         self.clear_session()
         self.ok()
@@ -161,7 +169,16 @@ async def soft_delete(ctx: "AppContext", uid: int) -> None:
 
 
 # -- self -------------------------------------------------------------------------------------
+_USERNAME = F("username", max_len=12, doc="At most 12 characters, no spaces")
+_PASSWORD = F("password", max_len=20, min_len=8, doc="8-20 characters")
+_DISPLAY = F("display_name", max_len=20)
+_ROLE = F("role", "integer", enum=(ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT), doc="1 common user, 10 admin")
+
+
 class SelfHandler(ApiHandler):
+    ops = {"GET": Op("The current user"),
+           "PUT": Op("Change one's username, display name or password", body=Shape(_USERNAME, _DISPLAY, _PASSWORD)),
+           "DELETE": Op("Delete one's own account")}
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         data = to_api(user)
@@ -211,6 +228,8 @@ class SelfHandler(ApiHandler):
 
 
 class AccessTokenHandler(ApiHandler):
+    ops = {"GET": Op("Regenerate the system access token; data = the new token")}
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         """Regenerate the system access token and return it (the old one stops working).
@@ -220,12 +239,16 @@ class AccessTokenHandler(ApiHandler):
 
 
 class AffCodeHandler(ApiHandler):
+    ops = {"GET": Op("One's invitation code")}
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         self.ok(await self.ctx.users.ensure_aff_code(int(user["_id"])))
 
 
 class RedeemHandler(ApiHandler):
+    ops = {"POST": Op("Redeem a code; data = the quota added", body=Shape(F("key", required=True, max_len=1024, msg="key is required: the redemption code to redeem")))}
+
     @user_auth
     async def post(self, user: dict[str, Any]) -> None:
         """Redeem a code: single-use even under concurrent calls; data = the quota added."""
@@ -249,6 +272,8 @@ class RedeemHandler(ApiHandler):
 
 
 class AvailableModelsHandler(ApiHandler):
+    ops = {"GET": Op("The models of one's group")}
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         """The enabled models of the user's group."""
@@ -256,6 +281,8 @@ class AvailableModelsHandler(ApiHandler):
 
 
 class DashboardHandler(ApiHandler):
+    ops = {"GET": Op("One's last 7 days of usage by day and model")}
+
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
         """The last 7 days (UTC, today included) of one's consume logs by day and model."""
@@ -289,6 +316,16 @@ class DashboardHandler(ApiHandler):
 # -- admin ------------------------------------------------------------------------------------
 class UserListHandler(ApiHandler):
     """``/api/user/``: list (GET), create (POST), full update (PUT)."""
+
+    ops = {
+        "GET": Op("List users", query=Shape(*PAGED.fields, F("order", enum=("", *LIST_ORDERS)))),
+        "POST": Op("Create a user", body=Shape(F("username", required=True, max_len=12), F("password", required=True,
+                                                  min_len=8, max_len=20), _DISPLAY, _ROLE)),
+        "PUT": Op("Update a user", body=Shape(
+            ident(), _USERNAME, _DISPLAY, _PASSWORD, F("email", max_len=50), F("group", max_len=32),
+            F("quota", "integer", min=0, max=MAX_QUOTA), _ROLE,
+            F("status", "integer", enum=(STATUS_ENABLED, STATUS_DISABLED)))),
+    }
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -397,6 +434,8 @@ class UserListHandler(ApiHandler):
 
 
 class UserSearchHandler(ApiHandler):
+    ops = {"GET": Op("Search users", query=keyword(100))}
+
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         keyword = self.get_query_argument("keyword", "").strip()
@@ -407,6 +446,9 @@ class UserSearchHandler(ApiHandler):
 
 
 class UserItemHandler(ApiHandler):
+    path_params = ("id",)
+    ops = {"GET": Op("One user"), "DELETE": Op("Delete a user")}
+
     @admin_auth
     async def get(self, user: dict[str, Any], uid: str) -> None:
         await self.ctx.ledger.flush()
@@ -431,6 +473,8 @@ class UserItemHandler(ApiHandler):
 
 class ManageHandler(ApiHandler):
     ACTIONS = ("disable", "enable", "delete", "promote", "demote")
+    ops = {"POST": Op("Disable, enable, delete, promote or demote a user by username", body=Shape(
+        F("username", required=True, max_len=50, msg="username is required"), F("action", required=True, enum=ACTIONS)))}
 
     @admin_auth
     async def post(self, user: dict[str, Any]) -> None:
@@ -481,6 +525,9 @@ class ManageHandler(ApiHandler):
 
 
 class TopUpHandler(ApiHandler):
+    ops = {"POST": Op("Add quota to a user", body=Shape(
+        ident("user_id"), F("quota", "integer", min=1, max=MAX_QUOTA, required=True), F("remark", max_len=255)))}
+
     @admin_auth
     async def post(self, user: dict[str, Any]) -> None:
         """``/api/topup`` {user_id, quota, remark}: add quota to a user; writes a topup log."""
