@@ -559,10 +559,21 @@ def rotate_secret(argv: list[str]) -> int:
     return 0
 
 
+def import_oneapi(argv: list[str]) -> int:
+    """``python server.py import --from DSN [--dry-run] [--merge] [--with-logs]``: copy a One API
+    database (SQLite, MySQL or PostgreSQL) into OneRelay's, ids kept, and exit (importer/cli.py).
+    Stop OneRelay first when it runs on the embedded database."""
+    from importer.cli import main as import_main
+
+    return import_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["rotate-secret"]:
         return rotate_secret(argv[1:])
+    if argv[:1] == ["import"]:
+        return import_oneapi(argv[1:])
     parser = argparse.ArgumentParser(prog="onerelay", description="OneRelay: an OpenAI-compatible LLM API gateway.")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default 3000; env PORT overrides)")
     parser.add_argument("--log-dir", default="./logs", help="directory for log files (default ./logs)")
