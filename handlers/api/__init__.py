@@ -1,5 +1,6 @@
 """``/api/*``: One API's management contract."""
 
-from . import audit, auth, channel, group, misc, redemption, token, user
+from . import audit, auth, channel, group, misc, openapi, redemption, token, user
 
-routes = user.routes + token.routes + channel.routes + misc.routes + redemption.routes + group.routes + auth.routes + audit.routes
+routes = (user.routes + token.routes + channel.routes + misc.routes + redemption.routes + group.routes + auth.routes + audit.routes
+          + openapi.routes)

@@ -30,7 +30,7 @@ from models.channels import (
 from relay.channel_test import CheckError
 from services.crypto import PREFIX as ENC_PREFIX
 
-from schemas.common import MAX_ID, MAX_QUOTA, PAGED, STATUS_ONLY, TS_MAX, ident, keyword
+from schemas.common import PAGED, ident, keyword
 from schemas.fields import Field as F
 from schemas.fields import Op, Shape
 
@@ -293,6 +293,7 @@ class ChannelModelsHandler(ApiHandler):
     """All built-in models, OpenAI list format (``/api/channel/models``)."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("All built-in models (OpenAI list format)")}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -307,6 +308,7 @@ class ChannelTypesHandler(ApiHandler):
     (what the console renders its type list, form fields and model suggestions from)."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("The provider registry, one entry per channel type id")}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
@@ -376,6 +378,7 @@ class ChannelBalanceAllHandler(ApiHandler):
     background (One API's route does nothing)."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Update every enabled channel's balance in the background")}
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:

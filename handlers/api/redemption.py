@@ -6,7 +6,7 @@ from typing import Any
 
 from models.redemptions import RED_DISABLED, RED_ENABLED, to_api
 
-from schemas.common import MAX_ID, MAX_QUOTA, PAGED, STATUS_ONLY, TS_MAX, ident, keyword
+from schemas.common import PAGED, STATUS_ONLY, ident, keyword
 from schemas.fields import Field as F
 from schemas.fields import Op, Shape
 

@@ -15,7 +15,7 @@ from models.users import (
     STATUS_ENABLED, check_password, hash_password, to_api,
 )
 
-from schemas.common import PAGED, TS_MAX, ident, keyword
+from schemas.common import PAGED, ident, keyword
 from schemas.fields import Field as F
 from schemas.fields import Op, Shape
 
