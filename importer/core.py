@@ -255,10 +255,6 @@ class Importer:
         assert self.db is not None
         from services.migrations import migrate
 
-        await self.db.ensure_indexes()
-        # The data migrations convert data OneRelay wrote in older releases; imported rows are
-        # One API's and already in today's meaning: record them as done on a new database first.
-        await migrate(self.db.system, ChannelStore(self.db, crypto=self.crypto))
         if self.crypto.enabled:
             from services.crypto import CHECK_ID, CryptoError
             from pymongo import ReturnDocument
@@ -271,6 +267,10 @@ class Importer:
             except CryptoError:
                 raise CryptoError("CRYPTO_SECRET is not the secret this OneRelay database is encrypted "
                                   "with: nothing was imported") from None
+        await self.db.ensure_indexes()
+        # The data migrations convert data OneRelay wrote in older releases; imported rows are
+        # One API's and already in today's meaning: record them as done on a new database first.
+        await migrate(self.db.system, ChannelStore(self.db, crypto=self.crypto))
         if self.replace_root:
             await self.db.tokens.delete_many({"user_id": self.replace_root})
             await self.db.users.delete_one({"_id": self.replace_root})

@@ -219,9 +219,10 @@ def target(mongo: EmbeddedMongo) -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def run_import(uri: str, *args: str, data_dir: str = "") -> subprocess.CompletedProcess[str]:
+def run_import(uri: str, *args: str, data_dir: str = "", **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("CRYPTO_SECRET", "REDIS_CONN_STRING", "LOG_MONGODB_URI", "SQL_DSN")}
+    env.update(extra_env)
     env["MONGODB_URI"] = uri
     env["DATA_DIR"] = data_dir or tempfile.mkdtemp(prefix="onerelay-imp-data-")
     return subprocess.run([sys.executable, "server.py", "import", *args], cwd=ROOT, env=env,
@@ -235,12 +236,13 @@ def collections(uri: str) -> dict[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def onerelay(uri: str, upstream: Upstream, tmp_root: str) -> AsyncIterator[Gateway]:
+async def onerelay(uri: str, upstream: Upstream, tmp_root: str, **settings: Any) -> AsyncIterator[Gateway]:
     """OneRelay serving the given database (in-process, as conftest's gateway)."""
     n = next(_seq)
     s = Settings.from_env(env={}, mongodb_uri=uri, data_dir=os.path.join(tmp_root, f"imp-d{n}"),
                           frontend_dist=os.path.join(tmp_root, "nodist"), batch_update_interval=0.2,
-                          initial_root_access_token=ACCESS_TOKEN)  # only for a first start (no users)
+                          initial_root_access_token=ACCESS_TOKEN,  # only for a first start (no users)
+                          **settings)
     ctx = AppContext(s)
     await ctx.start()
     server, port = listen(make_app(ctx), http_server)
@@ -404,7 +406,7 @@ async def test_import_then_serve(source: str, target: str, upstream: Upstream, t
 
 async def test_replaces_untouched_default_root_refuses_used_database(
         target: str, upstream: Upstream, tmp_root: str, servers: dict[str, Any], mongo: EmbeddedMongo) -> None:
-    sqlite_src = servers.setdefault("sqlite", SQLite()).new_database(upstream.url)
+    sqlite_src = (servers.get("sqlite") or servers.setdefault("sqlite", SQLite())).new_database(upstream.url)
     # OneRelay started once on this database: it created root / 123456. That root is replaced.
     async with onerelay(target, upstream, tmp_root) as gw:
         assert (await login(gw, "root", "123456"))["success"]
@@ -432,7 +434,7 @@ async def test_replaces_untouched_default_root_refuses_used_database(
 async def test_old_release_schema(target: str, upstream: Upstream, servers: dict[str, Any]) -> None:
     """A database from before tokens.models/subnet, channels.config/system_prompt, users.lark_id/
     oidc_id and the newer log columns: those take One API's defaults."""
-    src = servers.setdefault("sqlite", SQLite()).new_database(upstream.url, old=True)
+    src = (servers.get("sqlite") or servers.setdefault("sqlite", SQLite())).new_database(upstream.url, old=True)
     done = run_import(target, "--from", src, "--with-logs")
     assert done.returncode == 0, done.stderr
     with MongoClient(target) as c:
@@ -442,6 +444,25 @@ async def test_old_release_schema(target: str, upstream: Upstream, servers: dict
         assert ch2["system_prompt"] == "" and json.loads(ch2["config"]) == {"api_version": "2024-02-01"}
         assert db.users.find_one({"_id": 5})["oidc_id"] == ""
         assert db.logs.find_one({"_id": 3})["is_stream"] is False
+
+
+async def test_crypto_secret(target: str, upstream: Upstream, tmp_root: str, servers: dict[str, Any]) -> None:
+    """With CRYPTO_SECRET, channel keys and secret options are stored encrypted, and a OneRelay
+    started with that secret relays through them."""
+    src = (servers.get("sqlite") or servers.setdefault("sqlite", SQLite())).new_database(upstream.url)
+    done = run_import(target, "--from", src, CRYPTO_SECRET="import-test-secret")
+    assert done.returncode == 0, done.stderr
+    with MongoClient(target) as c:
+        db = c.get_default_database()
+        assert db.channels.find_one({"_id": 1})["key"].startswith("enc:v1:")
+        assert db.options.find_one({"_id": "SMTPToken"})["value"].startswith("enc:v1:")
+    wrong = run_import(target, "--from", src, "--merge", CRYPTO_SECRET="another-secret")
+    assert wrong.returncode == 1 and "CRYPTO_SECRET" in wrong.stderr
+    async with onerelay(target, upstream, tmp_root, crypto_secret="import-test-secret") as gw:
+        code, body = await chat(gw, "sk-" + fx.ZHANG_KEY)
+        assert code == 200, body
+        assert gw.upstream.state.requests[-1].key in ("sk-upstream-a", "sk-upstream-b")
+        assert gw.ctx.options.get("SMTPToken") == "smtp-secret"
 
 
 def test_dsn_forms() -> None:
