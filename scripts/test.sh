@@ -23,6 +23,18 @@ if ! command -v redis-server >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 fi
+# Real MariaDB and PostgreSQL servers for the One API importer's tests (tests/test_importer.py
+# starts its own on loopback ports under a temp dir; the packages' own services stay unused).
+if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then
+  echo "== installing mariadb-server (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mariadb-server >/dev/null
+fi
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  echo "== installing postgresql (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
 if ! command -v npm >/dev/null; then
   echo "== installing nodejs and npm (apt-get)"
   $SUDO apt-get update -qq
