@@ -309,6 +309,8 @@ class OpenAIAdaptor(Adaptor):
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
         if req.mode == RESPONSES:
             return ResponsesPassthroughStream()
+        if req.mode not in (CHAT, COMPLETIONS):  # streamed images and transcripts
+            return EventPassthrough()
         return OpenAIStream(req)
 
     def parse_error(self, status: int, body: bytes) -> UpstreamFailure:
@@ -355,8 +357,41 @@ class AzureAdaptor(OpenAIAdaptor):
         return {"Content-Type": content_type, "api-key": target.key}
 
     def new_stream(self, req: RelayRequest) -> StreamTranscoder:
-        return super().new_stream(req) if req.mode == RESPONSES else AzureStream(req)
+        return super().new_stream(req) if req.mode not in (CHAT, COMPLETIONS) else AzureStream(req)
 
+
+
+class EventPassthrough(StreamTranscoder):
+    """Streamed images and transcripts (``image_generation.partial_image``,
+    ``transcript.text.delta``…): relayed as they come; the ``usage`` of the final event and the
+    transcript's deltas are read on the way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoder = SSEDecoder()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        for ev in self._decoder.feed(data):
+            self._read(ev.data)
+        return [data] if data else []
+
+    def finish(self) -> list[bytes]:
+        for ev in self._decoder.flush():
+            self._read(ev.data)
+        return []
+
+    def _read(self, data: str) -> None:
+        if '"usage"' not in data and '"delta"' not in data:
+            return  # partial images: large, nothing to read
+        obj = loads_or_none(data)
+        if not isinstance(obj, dict):
+            return
+        usage = obj.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
+            out = usage.get("output_tokens")
+            self.usage = Usage(usage["input_tokens"], out if isinstance(out, int) else 0)
+        if isinstance(obj.get("delta"), str):
+            self.text_parts.append(obj["delta"])
 
 
 class AzureStream(OpenAIStream):

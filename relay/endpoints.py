@@ -30,7 +30,8 @@ from .errors import BadRequest
 FORM_MODES = frozenset({IMAGE_EDITS, IMAGE_VARIATIONS, TRANSCRIPTIONS, TRANSLATIONS})
 IMAGE_MODES = frozenset({IMAGES, IMAGE_EDITS, IMAGE_VARIATIONS})
 AUDIO_IN_MODES = frozenset({TRANSCRIPTIONS, TRANSLATIONS})
-STREAMING_MODES = frozenset({CHAT, COMPLETIONS, MESSAGES, RESPONSES})
+# Images and transcripts stream too (gpt-image-1 partial images, gpt-4o-transcribe deltas).
+STREAMING_MODES = frozenset({CHAT, COMPLETIONS, MESSAGES, RESPONSES, IMAGES, IMAGE_EDITS, TRANSCRIPTIONS})
 
 # One API's defaults when the body names no model (middleware/auth.go).
 DEFAULT_MODELS = {
@@ -301,6 +302,8 @@ def parse_request(mode: str, raw: bytes, content_type: str = "application/json",
                        "invalid_response_format")
     if mode in STREAMING_MODES:
         s = body.get("stream")
+        if mode in FORM_MODES and isinstance(s, str):  # a form field: "true" / "false"
+            s = {"true": True, "false": False, "": None}.get(s.strip().lower(), s)
         if s is not None and not isinstance(s, bool):
             raise _bad("`stream` must be a boolean", "invalid_stream")
         stream = s is True

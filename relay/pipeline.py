@@ -735,7 +735,7 @@ class Job:
         if self.mode == RESPONSES and self.conversion is None:
             self.response_id = getattr(transcoder, "response_id", None)
         return Outcome(self.stream_usage(transcoder), channel, partial=call.cancelled or sink.closed,
-                       quota=self.reserved if self.mode == SPEECH else None,
+                       quota=self.reserved if self.mode == SPEECH or self.mode in IMAGE_MODES else None,
                        note=f"{len(self.body.get('input') or '')} characters" if self.mode == SPEECH else "")
 
     def stream_error_frames(self, message: str) -> list[bytes]:
