@@ -28,13 +28,24 @@ _ARTICLE = {"string": "a string", "integer": "an integer", "number": "a number",
             "object": "an object", "array": "an array", "null": "null"}
 
 
-class Invalid(ValueError):
-    """A request does not match its declaration; ``param`` is the field's path (``messages[0].role``)."""
+P = "\x00"  # where a message names the field: filled with its full path when it is read
 
-    def __init__(self, message: str, param: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+
+class Invalid(ValueError):
+    """A request does not match its declaration; ``param`` is the field's path (``messages[0].role``).
+    The path is built only when a check fails: enclosing arrays and objects prefix it on the way out."""
+
+    def __init__(self, template: str, param: str = "") -> None:
+        super().__init__(template)
+        self.template = template
         self.param = param
+
+    @property
+    def message(self) -> str:
+        return self.template.replace(P, self.param)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # -- parsing --------------------------------------------------------------------------------------
@@ -73,21 +84,17 @@ def loads(raw: bytes | str) -> Any:
 
 
 def depth_exceeds(obj: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` deep (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        v, d = pop()
-        if d > limit:
+    """Whether containers nest more than ``limit`` deep (level by level: no recursion)."""
+    level = [obj] if type(obj) in (dict, list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
             return True
-        if isinstance(v, dict):
-            for x in v.values():
-                if isinstance(x, (dict, list)):
-                    push((x, d + 1))
-        elif isinstance(v, list):
-            for x in v:
-                if isinstance(x, (dict, list)):
-                    push((x, d + 1))
+        nxt: list[Any] = []
+        for v in level:
+            nxt += [x for x in (v.values() if type(v) is dict else v) if type(x) is dict or type(x) is list]
+        level = nxt
     return False
 
 
@@ -115,11 +122,13 @@ class Field:
     # the Python types, the kinds and the bounds, precomputed by __post_init__
     _types: tuple[type, ...] = field(default=(), repr=False)
     _kinds: tuple[str, ...] = field(default=(), repr=False)
+    _str_fast: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         kinds = (self.type,) if isinstance(self.type, str) else tuple(self.type)
         self._kinds = kinds
         self._types = tuple({t for k in kinds for t in _PY[k]})
+        self._str_fast = "string" in kinds and self.min_len is None and self.enum is None
         if ("integer" in kinds or "number" in kinds):
             if self.min is None:
                 self.min = INT64_MIN
@@ -133,55 +142,66 @@ class Field:
         return " or ".join(_ARTICLE[k] for k in self._kinds)
 
     def missing(self, path: str) -> Invalid:
-        return Invalid(self.msg or (f"{path} is required: {path} must be {self.describe()}" if self.enum
-                                    else f"{path} is required"), path)
+        return Invalid(self.msg or (f"{P} is required: {P} must be {self.describe()}" if self.enum
+                                    else f"{P} is required"), path)
 
     def check(self, v: Any, path: str) -> Any:
         """The value, checked (a whole float given for an integer becomes an int)."""
+        if type(v) is str and self._str_fast and (self.max_len is None or len(v) <= self.max_len):
+            return v  # the common case: a string within its length, no minimum, no enum
         if v is None:
             if self.nullable and not self.required:
                 return None
-            raise self.missing(path) if self.required else Invalid(f"{path} must not be null", path)
+            raise self.missing(path) if self.required else Invalid(f"{P} must not be null", path)
         kinds = self._kinds
         if not isinstance(v, self._types) or (v is True or v is False) and "boolean" not in kinds:
             if isinstance(v, float) and "integer" in kinds and v.is_integer():
                 v = int(v)
             else:
-                raise Invalid(self.msg or f"{path} must be {self.describe()}", path)  # (an enum: its values)
+                raise Invalid(self.msg or f"{P} must be {self.describe()}", path)  # (an enum: its values)
         if isinstance(v, str):
             too_long = self.max_len is not None and len(v) > self.max_len
             if too_long or (self.min_len is not None and len(v) < self.min_len and (v or self.required)):
                 if self.min_len is not None:
-                    raise Invalid(f"{path} must be {self.min_len}-{self.max_len} characters" if self.max_len
-                                  else f"{path} must be at least {self.min_len} characters", path)
-                raise Invalid(f"{path} must be at most {self.max_len} characters (too long)", path)
+                    raise Invalid(f"{P} must be {self.min_len}-{self.max_len} characters" if self.max_len
+                                  else f"{P} must be at least {self.min_len} characters", path)
+                raise Invalid(f"{P} must be at most {self.max_len} characters (too long)", path)
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             if isinstance(v, float) and not math.isfinite(v):
-                raise Invalid(f"{path} must be a finite number", path)
+                raise Invalid(f"{P} must be a finite number", path)
             if isinstance(v, int) and "integer" not in kinds and not -2**1023 < v < 2**1023:
-                raise Invalid(f"{path} is out of range", path)
+                raise Invalid(f"{P} is out of range", path)
             if "integer" in kinds and isinstance(v, float) and "number" not in kinds:
                 if not v.is_integer():
-                    raise Invalid(f"{path} must be an integer", path)
+                    raise Invalid(f"{P} must be an integer", path)
                 v = int(v)
             lo, hi = self.min, self.max
             if (lo is not None and v < lo) or (hi is not None and v > hi):
-                raise Invalid(f"{path} must be between {lo} and {hi}", path)
+                raise Invalid(f"{P} must be between {lo} and {hi}", path)
         elif isinstance(v, list):
             if self.max_len is not None and len(v) > self.max_len:
-                raise Invalid(f"{path} must have at most {self.max_len} items", path)
+                raise Invalid(f"{P} must have at most {self.max_len} items", path)
             if self.min_len is not None and len(v) < self.min_len:
-                raise Invalid(f"{path} must not be empty" if self.min_len == 1
-                              else f"{path} must have at least {self.min_len} items", path)
+                raise Invalid(f"{P} must not be empty" if self.min_len == 1
+                              else f"{P} must have at least {self.min_len} items", path)
             item = self.items
             if item is not None:
-                for i, x in enumerate(v):
-                    item.check(x, f"{path}[{i}]")
+                i = 0
+                try:
+                    for i, x in enumerate(v):
+                        item.check(x, "")
+                except Invalid as e:
+                    e.param = f"{path}[{i}]" + (e.param if not e.param or e.param[0] == "[" else "." + e.param)
+                    raise
         elif isinstance(v, dict):
             if self.fields is not None:
-                self.fields.check(v, path + ".")
+                try:
+                    self.fields.check(v)
+                except Invalid as e:
+                    e.param = f"{path}.{e.param}" if path else e.param
+                    raise
         if self.enum is not None and (v not in self.enum or v is True or v is False):
-            raise Invalid(f"{path} must be {self.describe()}", path)
+            raise Invalid(f"{P} must be {self.describe()}", path)
         return v
 
     # -- JSON Schema ------------------------------------------------------------------------------
@@ -230,18 +250,22 @@ class Shape:
         self.extra = extra  # cross-field checks, after the fields
         self.min_props = min_props
 
-    def check(self, body: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    def check(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check the declared fields the body carries (in place: whole floats become ints)."""
         by_name = self.by_name
+        changed = None
         for k, v in body.items():
             f = by_name.get(k)
             if f is not None:
-                nv = f.check(v, prefix + k)
+                nv = f.check(v, k)
                 if nv is not v:
-                    body[k] = nv
+                    changed = changed or {}
+                    changed[k] = nv
+        if changed:
+            body.update(changed)
         for k in self.required:
             if body.get(k) is None:
-                raise by_name[k].missing(prefix + k)
+                raise by_name[k].missing(k)
         if self.extra is not None:
             self.extra(body)
         return body
@@ -261,17 +285,17 @@ def query_value(f: Field, raw: str) -> Any:
     raw = raw.strip()
     if raw == "":
         if f.required:
-            raise Invalid(f"{f.name} is required", f.name)
+            raise f.missing(f.name)
         return None
     kinds = f._kinds
     v: Any = raw
     if "integer" in kinds:
         if not (raw.isascii() and (raw.isdigit() or (raw[0] in "+-" and raw[1:].isdigit()))) or len(raw) > 40:
-            raise Invalid(f"{f.name} must be an integer, got {raw[:40]!r}", f.name)
+            raise Invalid(f"{P} must be an integer, got {raw[:40]!r}", f.name)
         v = int(raw)
     elif "boolean" in kinds:
         if raw.lower() not in ("1", "0", "true", "false"):
-            raise Invalid(f"{f.name} must be true or false", f.name)
+            raise Invalid(f"{P} must be true or false", f.name)
         v = raw.lower() in ("1", "true")
     return f.check(v, f.name)
 
