@@ -62,6 +62,19 @@ def as_int(v: Any, key: str) -> int:
     return int(v)
 
 
+# Query arguments One API reads with strconv, ignoring the error (``p, _ := strconv.Atoi(...)``):
+# its console sends ``start_timestamp=NaN`` when a date field is blank. Text that is not an
+# integer is absent (p: page 0); an integer out of range is still refused. Others stay strict.
+LENIENT_QUERY = frozenset({"p", "start_timestamp", "end_timestamp"})
+
+
+def not_an_integer(raw: str) -> bool:
+    """Whether a query value is text that is not an integer at all (``NaN``, ``1.5``, ``abc``)."""
+    raw = raw.strip()
+    digits = raw[1:] if raw[:1] in "+-" else raw
+    return not (digits.isascii() and digits.isdigit())
+
+
 class BaseHandler(tornado.web.RequestHandler):
     request_id: str = ""
 
@@ -124,10 +137,13 @@ class ApiHandler(BaseHandler):
         args: dict[str, Any] = {}
         if op.query is not None:
             for f in op.query.fields:
+                raw = self.get_query_argument(f.name, "")
                 try:
-                    args[f.name] = query_value(f, self.get_query_argument(f.name, ""))
+                    args[f.name] = query_value(f, raw)
                 except Invalid as e:
-                    raise ApiError(e.message) from None
+                    if f.name not in LENIENT_QUERY or not not_an_integer(raw):
+                        raise ApiError(e.message) from None
+                    args[f.name] = None
         self._args = args
         if op.body is not None:
             body = self._parse_body()
@@ -178,10 +194,14 @@ class ApiHandler(BaseHandler):
         return body
 
     def page(self) -> int:
-        """``?p=``: a page number from 0 (negative is 0, One API), at most 2^31-1."""
+        """``?p=``: a page number from 0, as One API reads it: negative or not a number is 0;
+        an integer beyond 2^31-1 is refused."""
+        raw = self.get_query_argument("p", "")
         try:
-            p = query_value(PAGE, self.get_query_argument("p", ""))
+            p = query_value(PAGE, raw)
         except Invalid:
+            if not_an_integer(raw):
+                return 0
             raise ApiError(f"p must be an integer between 0 and {PAGE.max}") from None
         return max(0, p or 0)
 
@@ -371,13 +391,16 @@ CORS_HEADERS = "Authorization, Content-Type, x-api-key, anthropic-version, anthr
 
 
 class NotFoundHandler(BaseHandler):
-    """Unknown ``/v1`` and ``/api`` paths: 404 ``Invalid URL (METHOD PATH)`` in the family's format."""
+    """Unknown ``/v1`` and ``/api`` paths: 404 ``Invalid URL (METHOD PATH)``. One API answers
+    both with ``{"error": {message, type, param, code}}`` (its NoRoute handler); an ``/api`` path
+    gets that and the ``/api`` envelope's ``success``/``message`` too, for scripts reading either."""
 
     def prepare(self) -> None:
         msg = f"Invalid URL ({self.request.method} {self.request.path})"
         self.set_status(404)
         self.set_header("Content-Type", "application/json")
         if self.request.path.startswith("/api"):
-            self.finish(json.dumps({"success": False, "message": msg}))
+            self.finish(json.dumps({"success": False, "message": msg, "error": {
+                "message": msg, "type": "invalid_request_error", "param": "", "code": ""}}))
         else:
             self.finish(json.dumps(NotFound(msg).to_openai(self.request_id)))

@@ -117,7 +117,7 @@ async def test_list_pages_get_and_search(gw: Gateway) -> None:
     second = await gw.ok("GET", "/api/redemption/?p=1")
     assert [r["id"] for r in first] == list(range(12, 2, -1)) and [r["id"] for r in second] == [2, 1]
     assert await gw.ok("GET", "/api/redemption/?p=5") == []
-    await fail(gw, "GET", "/api/redemption/?p=x", contains="p must be")
+    assert await gw.ok("GET", "/api/redemption/?p=x") == await gw.ok("GET", "/api/redemption/?p=0")  # One API
     item = await gw.ok("GET", "/api/redemption/3")
     assert set(item) == {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time",
                          "used_user_id"}
@@ -153,7 +153,7 @@ async def test_update_and_status_only(gw: Gateway) -> None:
     ("", {"id": 1, "name": "n" * 21}, "name must be 1-20"),
     ("", {"id": 1, "quota": 0}, "quota must be between 1"),
     ("", {"id": 1, "quota": "5"}, "quota must be an integer"),
-    ("", {"id": 1, "status": 3}, "status must be 1"),
+    ("", {"id": 1, "status": 3}, "status 3 (used) is set by redeeming"),
     ("?status_only=1", {"id": 1, "status": "2"}, "status must be 1"),
 ])
 async def test_update_bad_inputs(gw: Gateway, query: str, body: dict[str, Any], message: str) -> None:

@@ -10,14 +10,14 @@ from typing import Any
 from adaptors import PROVIDERS
 from models.logs import LOG_TYPES
 from models.channels import MASK
-from models.options import OptionError, is_secret_option
+from models.options import OptionError, default_options, is_secret_option, option_type
 from services.crypto import PREFIX as ENC_PREFIX
 
 from schemas.common import MAX_ID, PAGE, TS_MAX, keyword
 from schemas.fields import Field as F
 from schemas.fields import Op, Shape
 
-from ..base import ApiError, ApiHandler, admin_auth, root_auth, user_auth
+from ..base import LENIENT_QUERY, ApiError, ApiHandler, admin_auth, not_an_integer, root_auth, user_auth
 from .audit import audit
 
 PAGE_SIZE = 10
@@ -50,6 +50,8 @@ class StatusHandler(ApiHandler):
             "oidc_client_id": o.get("OidcClientId"),
             "oidc_well_known": o.get("OidcWellKnown"),
             "oidc_authorization_endpoint": o.get("OidcAuthorizationEndpoint"),
+            "oidc_token_endpoint": o.get("OidcTokenEndpoint"),
+            "oidc_userinfo_endpoint": o.get("OidcUserinfoEndpoint"),
             "wechat_login": o.bool("WeChatAuthEnabled"),
             "wechat_qrcode": o.get("WeChatAccountQRCodeImageURL"),
             "turnstile_check": o.bool("TurnstileCheckEnabled"),
@@ -63,7 +65,7 @@ class StatusHandler(ApiHandler):
 class OptionHandler(ApiHandler):
     """Secret options (models.options.is_secret_option) are left out of the list, as One API
     does (the console shows them empty, "unchanged"); a PUT of ``"********"`` (the mask channel
-    config uses) keeps the stored value, ``""`` clears it."""
+    config uses) keeps the stored value, ``""`` clears it. A blank number option is its default."""
 
     ops = {"GET": Op("All options (secret ones left out)"),
            "PUT": Op("Set one option", body=Shape(
@@ -87,6 +89,10 @@ class OptionHandler(ApiHandler):
             value = str(value)
         if not isinstance(value, str):
             raise ApiError("value must be a string")
+        if not value.strip() and option_type(key) in ("int", "float"):
+            # One API stores a blank number and reads it as 0 (strconv's error ignored); here it
+            # means the default, stored as such, so the value read back is the one in effect.
+            value = default_options()[key]
         if is_secret_option(key) and value == MASK:
             self.ok()  # the masked value sent back: the stored secret stays
             return
@@ -116,6 +122,8 @@ _FILTER_LIMITS = {"username": 100, "token_name": 100, "model_name": 200}
 def _query_int(handler: ApiHandler, name: str, *, maximum: int = _TS_MAX) -> int:
     raw = handler.get_query_argument(name, "").strip()
     if not raw:
+        return 0
+    if name in LENIENT_QUERY and not_an_integer(raw):  # One API: not a number (the console's NaN): no filter
         return 0
     try:
         n = int(raw)
@@ -268,7 +276,7 @@ class SelfLogStatHandler(ApiHandler):
 
 class SelfLogSearchHandler(ApiHandler):
     """``GET /api/log/self/search?keyword=``: own logs whose type equals the keyword
-    (One API); an empty keyword lists the newest 100."""
+    (One API); an empty keyword lists the newest 100; any other text matches nothing (``[]``)."""
 
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
     ops = {"GET": Op("One's logs of a type", query=keyword(200))}
@@ -279,8 +287,8 @@ class SelfLogSearchHandler(ApiHandler):
         q: dict[str, Any] = {"user_id": int(user["_id"])}
         if kw:
             if not kw.isdigit() or int(kw) not in LOG_TYPES:
-                raise ApiError("keyword must be a log type: 0 unknown, 1 topup, 2 consume, 3 manage, "
-                               "4 system, 5 test")
+                self.ok([])  # One API compares the type with the keyword: text matches nothing
+                return
             q["type"] = int(kw)
         self.ok([log_view(d, admin=False) for d in await self.ctx.logs.newest(q, SEARCH_LIMIT)])
 

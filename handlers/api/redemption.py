@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.redemptions import RED_DISABLED, RED_ENABLED, to_api
+from models.redemptions import RED_DISABLED, RED_ENABLED, RED_USED, to_api
 
 from schemas.common import PAGED, STATUS_ONLY, ident, keyword
 from schemas.fields import Field as F
@@ -47,7 +47,9 @@ class RedemptionListHandler(ApiHandler):
             F("count", "integer", min=1, max=MAX_PER_CALL))),
         "PUT": Op("Update a code (status_only=true: the status alone)", query=Shape(STATUS_ONLY), body=Shape(
             ident(), F("name", min_len=1, max_len=20), F("quota", "integer", min=1, max=MAX_QUOTA),
-            F("status", "integer", enum=(RED_ENABLED, RED_DISABLED)))),
+            F("status", "integer", enum=(RED_ENABLED, RED_DISABLED, RED_USED),
+              msg="status must be 1 (enabled) or 2 (disabled)",
+              doc="1 enabled, 2 disabled; 3 (used) only as the code's current status, sent back unchanged"))),
     }
 
     @admin_auth
@@ -71,7 +73,9 @@ class RedemptionListHandler(ApiHandler):
     async def put(self, user: dict[str, Any]) -> None:
         """Update name/quota/status; ``?status_only=1`` changes the status alone.
 
-        A redeemed code stays redeemed: its status and quota cannot change.
+        A redeemed code stays redeemed: its status and quota cannot change. One API's console
+        saves the whole code back, so a status or quota equal to the current one is no change
+        (a used code saved back with status 3 keeps its new name); status 3 is set by redeeming.
         """
         body = self.json_body()
         rid = body.get("id")
@@ -83,13 +87,17 @@ class RedemptionListHandler(ApiHandler):
         status_only = self.get_query_argument("status_only", "") not in ("", "0", "false")
         fields: dict[str, Any] = {}
         if status_only or "status" in body:
-            fields["status"] = _status(body)
+            current = int(doc.get("status") or RED_ENABLED)
+            if body.get("status") == RED_USED and current != RED_USED:
+                raise ApiError("status 3 (used) is set by redeeming the code: send 1 (enabled) or 2 (disabled)")
+            if body.get("status") != current or isinstance(body.get("status"), bool):
+                fields["status"] = _status(body)
         if not status_only:
             name = _name(body, required=False)
             if name is not None:
                 fields["name"] = name
             quota = _int_field(body, "quota", minimum=1, maximum=MAX_QUOTA)
-            if quota is not None:
+            if quota is not None and quota != int(doc.get("quota") or 0):
                 fields["quota"] = quota
         if set(fields) - {"name"}:  # status or quota: only while unused, atomically
             if not await self.ctx.redemptions.update_unused(rid, fields):

@@ -32,7 +32,14 @@ TOKEN_FIELDS = (
     F("subnet", max_len=2000, doc="Comma-separated CIDRs the key may be used from (empty: any)"),
 )
 TOKEN_BODY = Shape(*TOKEN_FIELDS)
-TOKEN_UPDATE = Shape(ident(), F("status", "integer", enum=(TOKEN_ENABLED, TOKEN_DISABLED)), *TOKEN_FIELDS)
+# One API's console saves the whole token back, with the status it was shown (3 expired,
+# 4 exhausted) and its remain_quota (below 0 once overdrawn): both pass when unchanged.
+TOKEN_UPDATE = Shape(
+    ident(), F("status", "integer", enum=(TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED),
+               doc="1 enabled, 2 disabled; 3 expired and 4 exhausted only as the token's current status"),
+    *(F("remain_quota", "integer", min=-MAX_QUOTA, max=MAX_QUOTA,
+        doc="Quota left (unchanged when null or equal to the current value; at least 0 when changed)")
+      if f.name == "remain_quota" else f for f in TOKEN_FIELDS))
 
 
 def _int(body: dict[str, Any], key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
@@ -128,6 +135,18 @@ class TokenListHandler(ApiHandler):
             raise ApiError("Token not found")
         status_only = self.get_query_argument("status_only", "") not in ("", "0", "false")
         fields: dict[str, Any] = {}
+        shown = self.view(doc)
+        if not status_only and body.get("remain_quota") == shown["remain_quota"]:
+            body = {k: v for k, v in body.items() if k != "remain_quota"}  # unchanged: no reset
+        if body.get("status") in (TOKEN_EXPIRED, TOKEN_EXHAUSTED):
+            # derived statuses: accepted as the current one (saved back unchanged), never set
+            if body["status"] not in (shown["status"], int(doc.get("status") or TOKEN_ENABLED)):
+                raise ApiError("status 3 (expired) and 4 (exhausted) are set by OneRelay from the expiry "
+                               "and the quota: send 1 (enabled) or 2 (disabled)")
+            body = {k: v for k, v in body.items() if k != "status"}
+            if status_only:
+                self.ok(shown)
+                return
         if "status" in body or status_only:
             status = body.get("status")
             if status not in (TOKEN_ENABLED, TOKEN_DISABLED):
