@@ -43,6 +43,11 @@ LINKS = {
 }
 
 
+# One server-sent event, as fuzzers read a text/event-stream answer (each event's fields).
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"},
+                                              "id": {"type": "string"}, "retry": {"type": "integer"}}}
+
+
 def _path(pattern: str, params: tuple[str, ...]) -> str:
     names = iter(params or ("id", "rest"))
     out = re.sub(r"\((?:\?:)?[^)]*\)\??", lambda m: "{" + next(names) + "}", pattern)
@@ -106,7 +111,7 @@ def _v1_operation(path: str, summary: str, body: Shape | None, *, anthropic: boo
         "responses": {
             "200": {"description": "The provider's answer (a JSON object, or server-sent events when streaming)",
                     "content": {"application/json": {"schema": {"type": "object"}},
-                                "text/event-stream": {"schema": {"type": "string"}}}},
+                                "text/event-stream": {"schema": SSE_EVENT}}},
             "default": {"description": "An error in " + ("Anthropic's" if anthropic else "OpenAI's") + " format",
                         "content": {"application/json": {"schema": err}}},
         },
