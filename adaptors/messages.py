@@ -35,7 +35,7 @@ from .common import (
     stop_list,
     tool_arguments,
 )
-from .sse import SSEDecoder, SSEEvent
+from .sse import PassthroughReader, SSEDecoder, SSEEvent
 
 # OpenAI finish_reason -> Anthropic stop_reason: FINISH_REASONS inverted, the first Anthropic
 # reason of each OpenAI one winning (stop -> end_turn, length -> max_tokens).
@@ -580,46 +580,36 @@ class MessagesFromChatStream(StreamTranscoder):
         out.append(event_frame(anthropic_error_body(status, str(message))))
 
 
-class MessagesPassthroughStream(StreamTranscoder):
+class MessagesPassthroughStream(PassthroughReader):
     """A Claude channel's Messages stream, sent on as received (same chunks), read on the way:
     usage from ``message_start`` and ``message_delta`` (output tokens are cumulative), the
     generated text, thinking and tool input for local counting, ``error`` events."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._decoder = SSEDecoder()
         self._start_usage: dict[str, Any] = {}
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._read(self._decoder.feed(data))
-        return [data] if data else []
-
-    def finish(self) -> list[bytes]:
-        self._read(self._decoder.flush())
-        return []
-
-    def _read(self, events: list[SSEEvent]) -> None:
-        for ev in events:
-            obj = loads_or_none(ev.data) if ev.data else None
-            if not isinstance(obj, dict):
-                continue
-            etype = obj.get("type") or ev.event
-            if etype == "message_start" and isinstance(obj.get("message"), dict):
-                start = obj["message"].get("usage")
-                self._start_usage = start if isinstance(start, dict) else {}
-            elif etype == "content_block_delta" and isinstance(obj.get("delta"), dict):
-                delta = obj["delta"]
-                piece = delta.get("text") or delta.get("thinking") or delta.get("partial_json")
-                if isinstance(piece, str):
-                    self.text_parts.append(piece)
-            elif etype == "message_delta":
-                final = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
-                self.usage = anthropic_usage({**self._start_usage, **{k: v for k, v in final.items() if v is not None}})
-            elif etype == "message_stop":
-                self.done = True
-            elif etype == "error":
-                err = obj.get("error")
-                self.error = str((err.get("message") if isinstance(err, dict) else err) or "upstream stream error")
+    def _event(self, ev: SSEEvent) -> None:
+        obj = loads_or_none(ev.data) if ev.data else None
+        if not isinstance(obj, dict):
+            return
+        etype = obj.get("type") or ev.event
+        if etype == "message_start" and isinstance(obj.get("message"), dict):
+            start = obj["message"].get("usage")
+            self._start_usage = start if isinstance(start, dict) else {}
+        elif etype == "content_block_delta" and isinstance(obj.get("delta"), dict):
+            delta = obj["delta"]
+            piece = delta.get("text") or delta.get("thinking") or delta.get("partial_json")
+            if isinstance(piece, str):
+                self.text_parts.append(piece)
+        elif etype == "message_delta":
+            final = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+            self.usage = anthropic_usage({**self._start_usage, **{k: v for k, v in final.items() if v is not None}})
+        elif etype == "message_stop":
+            self.done = True
+        elif etype == "error":
+            err = obj.get("error")
+            self.error = str((err.get("message") if isinstance(err, dict) else err) or "upstream stream error")
 
 
 # --------------------------------------------------------------------------- count_tokens

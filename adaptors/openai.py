@@ -38,7 +38,7 @@ from .base import (
 from .common import dumps, error_payload, loads_or_none, raw_message
 from .registry import PROVIDERS
 from .responses import ResponsesPassthroughStream, usage_of_response
-from .sse import SSEDecoder
+from .sse import PassthroughReader, SSEDecoder, SSEEvent
 
 
 def _error_payload(status: int, body: bytes) -> tuple[dict[str, Any], str, Any, Any]:
@@ -361,26 +361,13 @@ class AzureAdaptor(OpenAIAdaptor):
 
 
 
-class EventPassthrough(StreamTranscoder):
+class EventPassthrough(PassthroughReader):
     """Streamed images and transcripts (``image_generation.partial_image``,
     ``transcript.text.delta``…): relayed as they come; the ``usage`` of the final event and the
     transcript's deltas are read on the way."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._decoder = SSEDecoder()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        for ev in self._decoder.feed(data):
-            self._read(ev.data)
-        return [data] if data else []
-
-    def finish(self) -> list[bytes]:
-        for ev in self._decoder.flush():
-            self._read(ev.data)
-        return []
-
-    def _read(self, data: str) -> None:
+    def _event(self, ev: SSEEvent) -> None:
+        data = ev.data
         if '"usage"' not in data and '"delta"' not in data:
             return  # partial images: large, nothing to read
         obj = loads_or_none(data)

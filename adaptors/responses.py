@@ -31,7 +31,7 @@ from .common import (
     positive_int,
     tool_call_deltas,
 )
-from .sse import SSEDecoder
+from .sse import PassthroughReader, SSEDecoder, SSEEvent
 
 
 class ResponsesRequestError(ValueError):
@@ -661,7 +661,7 @@ _GENERATED = frozenset({"response.output_text.delta", "response.refusal.delta",
                         "response.reasoning_text.delta"})
 
 
-class ResponsesPassthroughStream(StreamTranscoder):
+class ResponsesPassthroughStream(PassthroughReader):
     """A Responses stream relayed unchanged, read on the way: ``response_id`` and ``usage`` from
     the lifecycle events, generated text (output text, refusals, function arguments, reasoning)
     into ``text_parts``, ``error`` from ``response.failed`` or an ``error`` event. ``done`` once
@@ -669,21 +669,10 @@ class ResponsesPassthroughStream(StreamTranscoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._decoder = SSEDecoder()
         self.response_id: str | None = None
 
-    def feed(self, data: bytes) -> list[bytes]:
-        for ev in self._decoder.feed(data):
-            self._read(ev.data)
-        return [data] if data else []
-
-    def finish(self) -> list[bytes]:
-        for ev in self._decoder.flush():
-            self._read(ev.data)
-        return []
-
-    def _read(self, data: str) -> None:
-        event = loads_or_none(data)
+    def _event(self, ev: SSEEvent) -> None:
+        event = loads_or_none(ev.data)
         if not isinstance(event, dict):
             return
         kind = event.get("type")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import StreamTranscoder
+
 
 @dataclass
 class SSEEvent:
@@ -70,3 +72,25 @@ class SSEDecoder:
         if not data and not event:
             return None
         return SSEEvent(event, "\n".join(data), frame + b"\n\n")
+
+
+class PassthroughReader(StreamTranscoder):
+    """A stream relayed exactly as it arrives (same chunks) and read on the way: each complete
+    event goes to :meth:`_event` (usage, generated text, ids, errors)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoder = SSEDecoder()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        for ev in self._decoder.feed(data):
+            self._event(ev)
+        return [data] if data else []
+
+    def finish(self) -> list[bytes]:
+        for ev in self._decoder.flush():
+            self._event(ev)
+        return []
+
+    def _event(self, ev: SSEEvent) -> None:
+        raise NotImplementedError

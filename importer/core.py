@@ -253,20 +253,11 @@ class Importer:
     async def _prepare(self) -> None:
         """Indexes (the unique ones catch clashes), migrations marked done, the default root gone."""
         assert self.db is not None
+        from services.crypto import check_deployment_secret
         from services.migrations import migrate
 
-        if self.crypto.enabled:
-            from services.crypto import CHECK_ID, CryptoError
-            from pymongo import ReturnDocument
-
-            doc = await self.db.system.find_one_and_update(
-                {"_id": CHECK_ID}, {"$setOnInsert": {"value": self.crypto.check_value()}},
-                upsert=True, return_document=ReturnDocument.AFTER)
-            try:
-                self.crypto.verify_check(str((doc or {}).get("value") or ""))
-            except CryptoError:
-                raise CryptoError("CRYPTO_SECRET is not the secret this OneRelay database is encrypted "
-                                  "with: nothing was imported") from None
+        await check_deployment_secret(self.db, self.crypto, "CRYPTO_SECRET is not the secret this OneRelay "
+                                      "database is encrypted with: nothing was imported")
         await self.db.ensure_indexes()
         # The data migrations convert data OneRelay wrote in older releases; imported rows are
         # One API's and already in today's meaning: record them as done on a new database first.

@@ -314,20 +314,11 @@ class AppContext:
         """Refuse to start (CryptoError) when stored secrets cannot be read with CRYPTO_SECRET:
         the deployment's check value (stored by the first node with a secret) must decrypt,
         and so must every encrypted channel secret and option."""
-        from services.crypto import CHECK_ID, CryptoError
+        from services.crypto import check_deployment_secret
 
-        if self.crypto.enabled:
-            from pymongo import ReturnDocument
-
-            doc = await self.db.system.find_one_and_update(
-                {"_id": CHECK_ID}, {"$setOnInsert": {"value": self.crypto.check_value()}},
-                upsert=True, return_document=ReturnDocument.AFTER)
-            try:
-                self.crypto.verify_check(str((doc or {}).get("value") or ""))
-            except CryptoError:
-                raise CryptoError("CRYPTO_SECRET is not the secret this database's secrets are encrypted "
-                                  "with: start with that one, or change it with `python server.py "
-                                  "rotate-secret --old OLD --new NEW`") from None
+        await check_deployment_secret(self.db, self.crypto, "CRYPTO_SECRET is not the secret this database's secrets "
+                                      "are encrypted with: start with that one, or change it with `python server.py "
+                                      "rotate-secret --old OLD --new NEW`")
         await self.channels.all()  # decrypts every channel: raises on a wrong or missing secret
         await self.option_store.verify_secrets()
 

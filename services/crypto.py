@@ -110,6 +110,22 @@ class SecretBox:
 NO_CRYPTO = SecretBox()
 
 
+async def check_deployment_secret(db: "Database", box: SecretBox, refused: str) -> None:
+    """With a secret: the deployment's check value (stored by the first process that had one)
+    must decrypt with ``box``; CryptoError(``refused``) otherwise. Without one: nothing to check."""
+    if not box.enabled:
+        return
+    from pymongo import ReturnDocument
+
+    doc = await db.system.find_one_and_update(
+        {"_id": CHECK_ID}, {"$setOnInsert": {"value": box.check_value()}},
+        upsert=True, return_document=ReturnDocument.AFTER)
+    try:
+        box.verify_check(str((doc or {}).get("value") or ""))
+    except CryptoError:
+        raise CryptoError(refused) from None
+
+
 async def rotate_secrets(db: "Database", old: SecretBox, new: SecretBox) -> dict[str, int]:
     """Re-encrypt every stored secret from ``old`` to ``new`` (plaintext ones are encrypted; a
     ``new`` box without a secret writes plaintext). Everything is decrypted first, so a wrong
