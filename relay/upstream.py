@@ -9,6 +9,7 @@ client that went away stops the upstream generation.
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -76,12 +77,18 @@ class UpstreamCall:
         self.error_body = bytearray()
         self._curl: pycurl.Curl | None = None
         self._running = False
+        self._pending: Any = None  # a non-streamed fetch's future
+        self._dropped = False
 
     def cancel(self) -> None:
-        """Abort the transfer at once, streamed or not, even while the upstream sends nothing."""
+        """Stop waiting at once, streamed or not, even while the upstream sends nothing. A stream's
+        transfer is aborted by libcurl's progress callback; a non-streamed one (which has no
+        progress callback: ~40 µs of Python calls per request) is dropped, its answer ignored."""
         self.cancelled = True
+        if not self._running:
+            return
         curl = self._curl
-        if self._running and curl is not None:
+        if curl is not None:
             # libcurl runs the progress callback (which aborts) only when it drives the handle:
             # a pause and resume drives an idle transfer now.
             try:
@@ -89,6 +96,9 @@ class UpstreamCall:
                 curl.pause(pycurl.PAUSE_CONT)
             except pycurl.error:
                 pass
+        elif self._pending is not None and not self._pending.done():
+            self._dropped = True
+            self._pending.cancel()
 
     def _http_request(self, on_chunk: Callable[[bytes], None] | None) -> HTTPRequest:
         kwargs: dict[str, Any] = {}
@@ -107,12 +117,12 @@ class UpstreamCall:
                 else:
                     self.error_body += chunk
 
-            kwargs.update(streaming_callback=stream_cb)
+            kwargs.update(streaming_callback=stream_cb, prepare_curl_callback=self._prepare_curl)
         return HTTPRequest(
             self.req.url, method=self.req.method, headers=self.req.headers, body=self.req.body,
             request_timeout=self.timeout, connect_timeout=self.connect_timeout,
             decompress_response=True, follow_redirects=False, allow_nonstandard_methods=True,
-            validate_cert=True, prepare_curl_callback=self._prepare_curl, **kwargs,
+            validate_cert=True, **kwargs,
         )
 
     def _prepare_curl(self, curl: pycurl.Curl) -> None:
@@ -124,11 +134,17 @@ class UpstreamCall:
         request = self._http_request(on_chunk)
         self._running = True
         try:
-            resp = await self.client.fetch(request, raise_error=False)
+            self._pending = self.client.fetch(request, raise_error=False)
+            resp = await self._pending
         except CurlError as e:  # no HTTP answer at all (connect failure, timeout, abort)
             return HTTPResponse(request, 599, error=e)
+        except asyncio.CancelledError:
+            if not self._dropped:
+                raise
+            return HTTPResponse(request, 599, error=CurlError(CURLE_ABORTED_BY_CALLBACK, "transfer cancelled"))
         finally:
             self._running = False
+            self._pending = None
         if resp.code != 599:
             self.status = resp.code
         return resp
