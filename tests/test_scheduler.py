@@ -18,6 +18,7 @@ from services.notify import notify_root
 from services.scheduler import Scheduler
 from tests.conftest import Gateway, listen
 from tests.fake_balance import BALANCES, BalanceState, make_balance_app
+from tests.fakeupstream import UpstreamState, make_upstream_app
 from tests.fake_oauth import SMTPServer
 from tests.fake_oauth import smtp, smtp_server  # noqa: F401  (fixtures)
 
@@ -145,12 +146,28 @@ async def test_scheduler_disables_failing_reenables_auto_disabled_only(gw: Gatew
 
 @pytest.mark.settings(channel_test_frequency=0.05, polling_interval=30)
 async def test_scheduler_round_blocks_api_bulk_test_and_stops_cleanly(gw: Gateway) -> None:
-    await gw.channel(key="sk-one")
-    await gw.channel(key="sk-two")
+    # An upstream of its own: the session's shared one may still be busy with earlier tests' work.
+    state = UpstreamState()
+    server, port = listen(make_upstream_app(state))
+    try:
+        await _round_blocks_bulk_test_and_stops_cleanly(gw, state, f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+async def _round_blocks_bulk_test_and_stops_cleanly(gw: Gateway, state: UpstreamState, url: str) -> None:
+    await gw.channel(key="sk-one", base_url=url)
+    await gw.channel(key="sk-two", base_url=url)
     checks = gw.ctx.channel_checks
+    # A round that began before both channels existed (a slow start) would test one channel and
+    # end without pausing: restart the scheduler so that every round sees the two channels.
+    await asyncio.wait_for(gw.ctx.scheduler.stop(), 5)
+    await asyncio.wait_for(checks.wait_idle(), 5)
+    state.reset()
+    gw.ctx.scheduler.start()
 
     async def first_tested() -> bool:
-        return checks.bulk_test_running and len(gw.upstream.state.requests) == 1
+        return checks.bulk_test_running and len(state.requests) == 1
     # rounds come every 3 s; a loaded CI machine may need a few of them
     await eventually(first_tested, "a scheduled round paused between two channels", timeout=60)
     code, data = await gw.api("GET", "/api/channel/test?scope=all")
@@ -158,7 +175,7 @@ async def test_scheduler_round_blocks_api_bulk_test_and_stops_cleanly(gw: Gatewa
     await asyncio.wait_for(gw.ctx.scheduler.stop(), 5)  # cancels the 30 s pause
     assert not gw.ctx.scheduler.running and not checks.bulk_test_running
     await asyncio.wait_for(checks.wait_idle(), 1)
-    assert gw.upstream.state.keys() == ["sk-one"]
+    assert state.keys() == ["sk-one"]
     # the API can test again
     await gw.ok("GET", "/api/channel/test?scope=all")
     await asyncio.wait_for(checks.wait_idle(), 10)
