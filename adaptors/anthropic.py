@@ -35,6 +35,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
+    tool_choice_name,
     append_turn,
     ChatStream,
     channel_config,
@@ -260,11 +261,8 @@ def convert_tool_choice(tool_choice: Any, parallel_tool_calls: Any) -> dict[str,
         choice = {"type": "any"}
     elif tool_choice == "none":
         choice = {"type": "none"}
-    elif isinstance(tool_choice, dict):
-        fn = tool_choice.get("function")
-        name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
-        if isinstance(name, str) and name:
-            choice = {"type": "tool", "name": name}
+    elif (name := tool_choice_name(tool_choice)) is not None:
+        choice = {"type": "tool", "name": name}
     if parallel_tool_calls is False:
         if choice is None:
             choice = {"type": "auto"}

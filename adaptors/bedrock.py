@@ -76,6 +76,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
+    tool_choice_name,
     append_turn,
     ChatStream,
     assistant_message,
@@ -651,11 +652,8 @@ def converse_tool_choice(tool_choice: Any, model: str) -> dict[str, Any] | None:
         kind = "auto"
     elif tool_choice == "required":
         kind = "any"
-    elif isinstance(tool_choice, dict):
-        fn = tool_choice.get("function")
-        name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
-        if isinstance(name, str) and name:
-            kind, value = "tool", {"name": name}
+    elif (name := tool_choice_name(tool_choice)) is not None:
+        kind, value = "tool", {"name": name}
     return {kind: value} if kind and kind in _tool_choices(model) else None
 
 

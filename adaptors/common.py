@@ -246,6 +246,16 @@ def chat_completion(id_: str, model: str, choices: list[dict[str, Any]], usage: 
     return out
 
 
+def tool_choice_name(tool_choice: Any) -> str | None:
+    """The function an OpenAI ``tool_choice`` object forces (``{"type": "function", "function":
+    {"name"}}``, or a bare ``{"name"}``); None when it names none."""
+    if not isinstance(tool_choice, dict):
+        return None
+    fn = tool_choice.get("function")
+    name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
+    return name if isinstance(name, str) and name else None
+
+
 def function_tool(tool: Any) -> dict[str, Any] | None:
     """An OpenAI function tool re-made with only what OpenAI-shaped upstreams take (name,
     description when a string, the whole parameters schema, an empty object schema when there

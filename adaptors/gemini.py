@@ -45,6 +45,7 @@ from .base import (
     failure_verdicts,
 )
 from .common import (
+    tool_choice_name,
     ChatStream,
     assistant_message,
     channel_base_url,
@@ -465,11 +466,8 @@ def convert_tool_choice(tool_choice: Any) -> dict[str, Any] | None:
         config = {"mode": "ANY"}
     elif tool_choice == "none":
         config = {"mode": "NONE"}
-    elif isinstance(tool_choice, dict):
-        fn = tool_choice.get("function")
-        name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
-        if isinstance(name, str) and name:
-            config = {"mode": "ANY", "allowedFunctionNames": [name]}
+    elif (name := tool_choice_name(tool_choice)) is not None:
+        config = {"mode": "ANY", "allowedFunctionNames": [name]}
     return {"functionCallingConfig": config} if config is not None else None
 
 

@@ -63,6 +63,7 @@ from .base import (
     now,
 )
 from .common import (
+    tool_choice_name,
     LineStream,
     assistant_message,
     channel_base_url,
@@ -303,14 +304,11 @@ def convert_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> tuple[str |
         return str(choice), None
     if choice == "required":
         return ("custom", tools[0]) if len(tools) == 1 else ("auto", None)
-    if isinstance(choice, dict):
-        fn = choice.get("function")
-        name = fn.get("name") if isinstance(fn, dict) else choice.get("name")
-        if isinstance(name, str) and name:
-            for t in tools:
-                if t["Function"]["Name"] == name:
-                    return "custom", t
-            return "custom", {"Type": "function", "Function": {"Name": name, "Parameters": '{"type":"object"}'}}
+    if (name := tool_choice_name(choice)) is not None:
+        for t in tools:
+            if t["Function"]["Name"] == name:
+                return "custom", t
+        return "custom", {"Type": "function", "Function": {"Name": name, "Parameters": '{"type":"object"}'}}
     return None, None
 
 
