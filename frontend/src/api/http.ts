@@ -1,3 +1,5 @@
+import { currentLocale } from '@/i18n'
+
 /**
  * The one fetch wrapper of the console. Every `/api/*` call goes through `request`:
  * it sends JSON, unwraps One API's `{success, message, data}` envelope, and turns every
@@ -65,7 +67,7 @@ export async function requestEnvelope<T = unknown>(
   const init: RequestInit = {
     method,
     credentials: 'same-origin',
-    headers: { Accept: 'application/json' },
+    headers: { Accept: 'application/json', 'Accept-Language': currentLocale() },
     signal: opts.signal,
   }
   if (opts.body !== undefined) {

@@ -6,6 +6,8 @@ export const ROLE_ADMIN = 10
 export const ROLE_ROOT = 100
 
 export interface Status {
+  /** The server's default language (option Language): `zh-CN` or `en`. */
+  language?: string
   version: string
   start_time: number
   system_name: string

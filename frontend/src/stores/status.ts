@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { getStatus } from '@/api/session'
 import type { Status } from '@/api/types'
+import { applyServerDefault } from '@/i18n'
 
 const CACHE_KEY = 'onerelay.status'
 
@@ -30,6 +31,7 @@ export const useStatusStore = defineStore('status', () => {
       const s = await getStatus()
       status.value = s
       error.value = ''
+      applyServerDefault(s.language)
       try {
         localStorage.setItem(CACHE_KEY, JSON.stringify(s))
       } catch {

@@ -1,0 +1,3 @@
+/** English messages: about. Keys are mirrored in ../zh-CN/about.ts (typed against this file). */
+export default {
+} as const

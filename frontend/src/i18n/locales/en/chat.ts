@@ -1,0 +1,3 @@
+/** English messages: chat. Keys are mirrored in ../zh-CN/chat.ts (typed against this file). */
+export default {
+} as const

@@ -1,0 +1,16 @@
+import common from './common'
+import shell from './shell'
+import auth from './auth'
+import home from './home'
+import dashboard from './dashboard'
+import channel from './channel'
+import token from './token'
+import log from './log'
+import user from './user'
+import redemption from './redemption'
+import topup from './topup'
+import setting from './setting'
+import about from './about'
+import chat from './chat'
+
+export default { common, shell, auth, home, dashboard, channel, token, log, user, redemption, topup, setting, about, chat }

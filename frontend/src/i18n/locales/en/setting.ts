@@ -1,0 +1,3 @@
+/** English messages: setting. Keys are mirrored in ../zh-CN/setting.ts (typed against this file). */
+export default {
+} as const

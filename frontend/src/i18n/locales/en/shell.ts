@@ -1,0 +1,3 @@
+/** English messages: shell. Keys are mirrored in ../zh-CN/shell.ts (typed against this file). */
+export default {
+} as const

@@ -1,0 +1,3 @@
+/** English messages: topup. Keys are mirrored in ../zh-CN/topup.ts (typed against this file). */
+export default {
+} as const

@@ -1,0 +1,6 @@
+import type { Messages } from '../../schema'
+
+/** 简体中文：token */
+const messages: Messages['token'] = {
+}
+export default messages
