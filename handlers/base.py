@@ -16,7 +16,7 @@ from models.users import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED
 from relay.errors import GatewayError, NotFound
 from relay.pipeline import new_request_id
 from schemas.fields import PAGE, Invalid, Op, loads, query_value
-from services import clientip
+from services import clientip, i18n
 
 from .ratelimit import api_rate_limit
 
@@ -97,6 +97,21 @@ class BaseHandler(tornado.web.RequestHandler):
         TRUSTED_PROXIES (services/clientip.py); rate limits, token subnets and logs all use it."""
         return clientip.for_request(self.request, self.ctx.settings)
 
+    _lang: str | None = None
+
+    @property
+    def lang(self) -> str:
+        """The language of this request's messages: ``Accept-Language`` (zh-CN or en), else the
+        operator's default (option ``Language``); see services/i18n.py."""
+        if self._lang is None:
+            self._lang = i18n.negotiate(self.request.headers.get("Accept-Language"),
+                                        i18n.normalize(self.ctx.options.get("Language")) or i18n.DEFAULT)
+        return self._lang
+
+    def tr(self, message: str) -> str:
+        """One of our messages in this request's language."""
+        return i18n.translate(message, self.lang) if message else message
+
     def check_xsrf_cookie(self) -> None:  # CSRF is handled per family (see ApiHandler)
         return None
 
@@ -164,7 +179,7 @@ class ApiHandler(BaseHandler):
         self.set_header("Cache-Control", "no-store")
 
     def ok(self, data: Any = None, message: str = "", **extra: Any) -> None:
-        out: dict[str, Any] = {"success": True, "message": message}
+        out: dict[str, Any] = {"success": True, "message": self.tr(message)}
         if data is not None:
             out["data"] = data
         out.update(extra)
@@ -172,7 +187,7 @@ class ApiHandler(BaseHandler):
 
     def fail(self, message: str, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps({"success": False, "message": message}, ensure_ascii=False))
+        self.finish(json.dumps({"success": False, "message": self.tr(message)}, ensure_ascii=False))
 
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object, checked against the method's declared body if any."""
@@ -295,7 +310,7 @@ class ApiHandler(BaseHandler):
         else:
             message = self._reason
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"success": False, "message": message}))
+        self.finish(json.dumps({"success": False, "message": self.tr(message)}, ensure_ascii=False))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ApiError):
@@ -353,7 +368,7 @@ class OpenAIHandler(BaseHandler):
     def write_gateway_error(self, e: GatewayError) -> None:
         self.set_status(e.status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(e.to_openai(self.request_id), ensure_ascii=False))
+        self.finish(json.dumps(e.to_openai(self.request_id, self.lang), ensure_ascii=False))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -396,11 +411,11 @@ class NotFoundHandler(BaseHandler):
     gets that and the ``/api`` envelope's ``success``/``message`` too, for scripts reading either."""
 
     def prepare(self) -> None:
-        msg = f"Invalid URL ({self.request.method} {self.request.path})"
+        msg = self.tr(f"Invalid URL ({self.request.method} {self.request.path})")
         self.set_status(404)
         self.set_header("Content-Type", "application/json")
         if self.request.path.startswith("/api"):
             self.finish(json.dumps({"success": False, "message": msg, "error": {
-                "message": msg, "type": "invalid_request_error", "param": "", "code": ""}}))
+                "message": msg, "type": "invalid_request_error", "param": "", "code": ""}}, ensure_ascii=False))
         else:
-            self.finish(json.dumps(NotFound(msg).to_openai(self.request_id)))
+            self.finish(json.dumps(NotFound(msg).to_openai(self.request_id), ensure_ascii=False))

@@ -44,7 +44,7 @@ class MessagesHandler(RelayHandler):
     def write_gateway_error(self, e: GatewayError) -> None:
         self.set_status(e.status)
         self.set_header("Content-Type", "application/json")
-        message = f"{e.message} (request id: {self.request_id})"
+        message = f"{e.text(self.lang)} (request id: {self.request_id})"
         self.finish(json.dumps(anthropic_error_body(e.status, message), ensure_ascii=False))
 
     async def post(self, *_: Any) -> None:

@@ -169,7 +169,7 @@ class ModelsHandler(OpenAIHandler):
             return
         self.set_status(e.status)  # an Anthropic client: its error shape
         self.set_header("Content-Type", "application/json")
-        body = anthropic_error_body(e.status, f"{e.message} (request id: {self.request_id})")
+        body = anthropic_error_body(e.status, f"{e.text(self.lang)} (request id: {self.request_id})")
         self.finish(json.dumps(body, ensure_ascii=False))
 
     def anthropic_models(self, names: list[str], model: str | None) -> None:

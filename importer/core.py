@@ -408,6 +408,16 @@ class Importer:
                     assert self.db is not None
                     v = self.crypto.encrypt(value) if is_secret_option(key) else value
                     await self.db.options.update_one({"_id": key}, {"$set": {"value": v}}, upsert=True)
+        # One API answers in Chinese and its operators' scripts match those messages: a server
+        # made from a One API database speaks zh-CN by default (a merge keeps the operator's choice).
+        if empty and stored.get("Language") != "zh-CN":
+            changed.append("Language")
+            self.report.notes.append("Language set to zh-CN (One API's language): API messages and log content "
+                                     "are in Chinese unless a client asks for English (Accept-Language); "
+                                     "change it in Settings > Operation")
+            if not self.dry_run:
+                assert self.db is not None
+                await self.db.options.update_one({"_id": "Language"}, {"$set": {"value": "zh-CN"}}, upsert=True)
         self._changed_options = changed
 
     async def _finish(self) -> None:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo import DESCENDING
 
+from services.i18n import EN, translate
+
 from .db import Database
 
 if TYPE_CHECKING:
@@ -52,10 +54,13 @@ class LogStore:
         self.db = db
         self.col = db.logs
         self.ledger = ledger
+        self.language = EN  # the operator's language (option Language): content is written in it
 
     # -- writing --------------------------------------------------------------------------------
     def add(self, log_type: int, **fields: Any) -> None:
-        """Queue one record (written with the next batch)."""
+        """Queue one record (written with the next batch), its content in the operator's language."""
+        if self.language != EN and fields.get("content"):
+            fields["content"] = translate(fields["content"], self.language)
         self.ledger.add_log(build(log_type, **fields))
 
     def consume(self, **fields: Any) -> None:

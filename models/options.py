@@ -41,6 +41,8 @@ STRING_DEFAULTS = {
     "LarkClientId": "", "LarkClientSecret": "", "OidcClientId": "", "OidcClientSecret": "",
     "OidcWellKnown": "", "OidcAuthorizationEndpoint": "", "OidcTokenEndpoint": "",
     "OidcUserinfoEndpoint": "", "Theme": "default",
+    # the operator's language: messages when a request names none we speak, and log content
+    "Language": "en",
 }
 INT_DEFAULTS = {
     "SMTPPort": 587, "QuotaForNewUser": 0, "QuotaForInviter": 0, "QuotaForInvitee": 0,
@@ -144,6 +146,13 @@ def validate_option(key: str, value: str) -> str:
         return value.strip()
     if not kind:
         raise OptionError(f"unknown option {key}")
+    if key == "Language":
+        from services.i18n import LANGUAGES, normalize
+
+        lang = normalize(value)
+        if lang is None:
+            raise OptionError(f"Language must be one of {', '.join(LANGUAGES)}")
+        return lang
     limit = LONG_TEXT_LIMIT if key in LONG_TEXT_OPTIONS else TEXT_LIMIT
     if len(value) > limit:
         raise OptionError(f"{key} is too long (at most {limit} characters)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.i18n import translate
+
 
 class GatewayError(Exception):
     """An error answered to the client: HTTP status, OpenAI ``type`` and ``code``."""
@@ -25,9 +27,14 @@ class GatewayError(Exception):
             self.code = code
         self.payload = payload  # an upstream OpenAI error object passed through
 
-    def to_openai(self, request_id: str) -> dict[str, Any]:
+    def text(self, lang: str) -> str:
+        """The message in ``lang``: ours translated, an upstream's (``payload``) as it came."""
+        return self.message if self.payload else translate(self.message, lang)
+
+    def to_openai(self, request_id: str, lang: str = "en") -> dict[str, Any]:
+        """OpenAI's error object; our own message in ``lang`` (an upstream's relayed as it came)."""
         base = dict(self.payload) if self.payload else {
-            "message": self.message, "type": self.type, "param": self.param, "code": self.code,
+            "message": self.text(lang), "type": self.type, "param": self.param, "code": self.code,
         }
         msg = str(base.get("message") or self.message)
         base["message"] = f"{msg} (request id: {request_id})" if request_id else msg

@@ -33,6 +33,7 @@ from models.ledger import TOKEN, USER, QuotaUnavailable, Reservation
 from models.tokens import TOKEN_DISABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, TokenRecord
 from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
 
+from services.i18n import translate
 from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
 from . import endpoints, ratios
@@ -379,7 +380,7 @@ class Job:
         self.aborted = message
         sink = self.sink
         if self.stream and self.mode != SPEECH and sink.started and not sink.closed:
-            sink.send(self.stream_error_frames(f"{message} (request id: {self.request_id})"))
+            sink.send(self.stream_error_frames(message))
         if self.current_call is not None:
             self.current_call.cancel()
 
@@ -720,7 +721,7 @@ class Job:
                 return Outcome(self.stream_usage(transcoder), channel, partial=True,
                                quota=self.reserved if self.mode == SPEECH else None)
             # Mid-stream failure: one error event (in the client's format), bill what was generated.
-            sink.send(self.stream_error_frames(f"{msg} (request id: {self.request_id})"))
+            sink.send(self.stream_error_frames(msg))
             return Outcome(self.stream_usage(transcoder), channel, partial=True)
         if resp.code != 599 and not 200 <= resp.code < 300:
             raise self.failure(adaptor, resp.code, bytes(call.error_body))
@@ -739,6 +740,8 @@ class Job:
                        note=f"{len(self.body.get('input') or '')} characters" if self.mode == SPEECH else "")
 
     def stream_error_frames(self, message: str) -> list[bytes]:
+        """One error event in the client's format: our message in the client's language."""
+        message = f"{translate(message, getattr(self.sink, 'lang', 'en'))} (request id: {self.request_id})"
         if self.conversion is not None:
             return self.conversion.error_frames(message, "stream_interrupted")
         if self.mode == MESSAGES:

@@ -288,6 +288,10 @@ class AppContext:
     def _option_changed(self, key: str) -> None:
         if key == "ApproximateTokenEnabled":
             self.counter.approximate = self.options.bool(key)
+        elif key == "Language":
+            from services.i18n import DEFAULT, normalize
+
+            self.logs.language = normalize(self.options.get(key)) or DEFAULT
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:

@@ -32,6 +32,7 @@ class StatusHandler(ApiHandler):
             "version": self.ctx.settings.version,
             "start_time": self.ctx.start_time,
             "system_name": o.get("SystemName"),
+            "language": o.get("Language"),
             "logo": o.get("Logo"),
             "footer_html": o.get("Footer"),
             "server_address": o.get("ServerAddress"),
