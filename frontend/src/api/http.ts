@@ -1,4 +1,4 @@
-import { currentLocale } from '@/i18n'
+import { currentLocale, t } from '@/i18n'
 
 /**
  * The one fetch wrapper of the console. Every `/api/*` call goes through `request`:
@@ -79,7 +79,7 @@ export async function requestEnvelope<T = unknown>(
     res = await fetch(buildUrl(path, opts.query), init)
   } catch (e) {
     if ((e as Error)?.name === 'AbortError') throw e
-    throw new ApiError('Cannot reach the server. Check your connection and try again.', 0)
+    throw new ApiError(t('common.errors.network'), 0)
   }
   let env: Envelope<T> | null = null
   const text = await res.text()
@@ -91,13 +91,13 @@ export async function requestEnvelope<T = unknown>(
   }
   if (res.status === 401) {
     onUnauthorized?.()
-    throw new ApiError(env?.message || 'Your session has ended. Please log in again.', 401)
+    throw new ApiError(env?.message || t('common.errors.session'), 401)
   }
   if (!env) {
-    throw new ApiError(`The server answered HTTP ${res.status} ${res.statusText || ''}`.trim(), res.status)
+    throw new ApiError(t('common.errors.http', { status: res.status, statusText: res.statusText || '' }).trim(), res.status)
   }
   if (!env.success) {
-    throw new ApiError(env.message || `The request failed (HTTP ${res.status})`, res.status, env as Envelope)
+    throw new ApiError(env.message || t('common.errors.failed', { status: res.status }), res.status, env as Envelope)
   }
   return env
 }
@@ -117,7 +117,7 @@ export const http = {
 
 /** A readable message for anything thrown (ApiError, Error, string). */
 export function errorMessage(e: unknown): string {
-  if (e instanceof Error) return e.message || 'Something went wrong'
+  if (e instanceof Error) return e.message || t('common.errors.generic')
   if (typeof e === 'string') return e
-  return 'Something went wrong'
+  return t('common.errors.generic')
 }

@@ -1,4 +1,5 @@
 import { useMessage } from 'naive-ui'
+import { t } from '@/i18n'
 
 /** Writes text to the clipboard (with a fallback for plain-http pages) and says so. */
 export async function copyText(text: string): Promise<boolean> {
@@ -29,10 +30,10 @@ export async function copyText(text: string): Promise<boolean> {
 
 export function useClipboard() {
   const message = useMessage()
-  async function copy(text: string, what = 'Copied to the clipboard'): Promise<boolean> {
+  async function copy(text: string, what: string = t('common.clipboard.copied')): Promise<boolean> {
     const ok = await copyText(text)
     if (ok) message.success(what)
-    else message.warning('Could not copy automatically; select the text and copy it by hand: ' + text, { duration: 10000, closable: true })
+    else message.warning(t('common.clipboard.failed', { text }), { duration: 10000, closable: true })
     return ok
   }
   return { copy }

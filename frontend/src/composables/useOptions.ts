@@ -1,6 +1,7 @@
 import { inject, provide, ref, type InjectionKey, type Ref } from 'vue'
 import { errorMessage } from '@/api/http'
 import { getOptionMap, updateOption } from '@/api/option'
+import { t } from '@/i18n'
 
 /**
  * The root's settings tabs: option field descriptions, the draft ↔ stored-string
@@ -124,14 +125,14 @@ export function validateRatioJson(text: string): string {
   try {
     data = JSON.parse(text)
   } catch (e) {
-    return 'Not valid JSON: ' + ((e as Error).message || 'syntax error')
+    return t('common.options.notJson', { reason: (e as Error).message || t('common.options.syntaxError') })
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return 'Must be a JSON object such as {"gpt-4o": 2.5}'
+    return t('common.options.notObject', { example: '{"gpt-4o": 2.5}' })
   }
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return `"${k}" must be a number`
-    if (v < 0) return `"${k}" must not be negative`
+    if (typeof v !== 'number' || !Number.isFinite(v)) return t('common.options.entryNumber', { key: k })
+    if (v < 0) return t('common.options.entryNegative', { key: k })
   }
   return ''
 }
@@ -145,12 +146,13 @@ export function formatJson(text: string): string {
 export function fieldError(f: OptionField, v: DraftValue | undefined): string {
   if (f.kind === 'json') return validateRatioJson(typeof v === 'string' ? v : '')
   if (f.kind === 'number' || f.kind === 'int') {
-    if (v === null || v === undefined || v === '') return `${f.label} is required`
+    const label = f.label
+    if (v === null || v === undefined || v === '') return t('common.options.required', { label })
     const n = Number(v)
-    if (!Number.isFinite(n)) return `${f.label} must be a number`
-    if (f.kind === 'int' && !Number.isInteger(n)) return `${f.label} must be a whole number`
-    if (f.min !== undefined && n < f.min) return `${f.label} must be at least ${f.min}`
-    if (f.max !== undefined && n > f.max) return `${f.label} must be at most ${f.max}`
+    if (!Number.isFinite(n)) return t('common.options.number', { label })
+    if (f.kind === 'int' && !Number.isInteger(n)) return t('common.options.whole', { label })
+    if (f.min !== undefined && n < f.min) return t('common.options.min', { label, min: f.min })
+    if (f.max !== undefined && n > f.max) return t('common.options.max', { label, max: f.max })
   }
   return ''
 }

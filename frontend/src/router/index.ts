@@ -2,6 +2,8 @@ import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vu
 import { routes } from './routes'
 import { useUserStore } from '@/stores/user'
 import { useStatusStore } from '@/stores/status'
+import { i18n, t } from '@/i18n'
+import { watch } from 'vue'
 
 const NEED: Record<string, number> = { user: 1, admin: 10, root: 100 }
 
@@ -25,9 +27,20 @@ export const router = createRouter({
 
 router.beforeEach((to) => guard(to, useUserStore().user))
 
-router.afterEach((to) => {
+/** The browser tab's title: the page's title (in the current language) · the system name. */
+export function pageTitle(): string {
+  const to = router.currentRoute.value
   const name = useStatusStore().systemName
-  document.title = to.meta.title ? `${to.meta.title} · ${name}` : name
+  return to.meta.title ? `${t(to.meta.title)} · ${name}` : name
+}
+
+router.afterEach(() => {
+  document.title = pageTitle()
+})
+
+// switching the language renames the tab at once
+watch(i18n.global.locale, () => {
+  if (typeof document !== 'undefined' && router.currentRoute.value.matched.length) document.title = pageTitle()
 })
 
 /** Sends the browser to /login after the API said the session is gone (401). */

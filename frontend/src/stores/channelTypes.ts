@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { listChannelTypes, type ChannelTypeSpec } from '@/api/channel'
 import { errorMessage } from '@/api/http'
+import { t } from '@/i18n'
 import { channelTypeOptions, normalizeChannelTypes, unknownChannelType } from '@/utils/channelTypes'
 
 /**
@@ -27,7 +28,7 @@ export const useChannelTypes = defineStore('channelTypes', () => {
     pending = listChannelTypes()
       .then((list) => {
         const norm = normalizeChannelTypes(list)
-        if (!norm.length) throw new Error('The server listed no channel types')
+        if (!norm.length) throw new Error(t('common.channelTypes.noneListed'))
         types.value = norm
         loaded.value = true
       })

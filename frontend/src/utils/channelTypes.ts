@@ -4,6 +4,7 @@
  * list is loaded once by the `useChannelTypes` store and handed to these functions.
  */
 import type { ChannelConfigField, ChannelTypeSpec } from '@/api/channel'
+import { t, t as translate } from '@/i18n'
 
 export type { ChannelConfigField, ChannelTypeSpec }
 
@@ -12,7 +13,7 @@ export const NEUTRAL_TYPE_COLOR = '#64748b'
 
 /** The placeholder entry of a type id the registry does not list: "Type N", not routed. */
 export function unknownChannelType(id: number): ChannelTypeSpec {
-  return normalizeChannelType({ id: Number(id), name: `Type ${id}` })
+  return normalizeChannelType({ id: Number(id), name: t('common.channelTypes.type', { id }) })
 }
 
 function str(v: unknown): string {
@@ -40,7 +41,7 @@ export function normalizeChannelType(raw: Partial<ChannelTypeSpec> & { id: numbe
   const balance = raw.balance === 'USD' || raw.balance === 'CNY' ? raw.balance : null
   return {
     id: Number(raw.id),
-    name: str(raw.name) || `Type ${raw.id}`,
+    name: str(raw.name) || t('common.channelTypes.type', { id: raw.id }),
     base_url: str(raw.base_url),
     adaptor: typeof raw.adaptor === 'string' ? raw.adaptor : null,
     modes: strList(raw.modes),
@@ -113,8 +114,8 @@ export function channelTypeOptions(types: ChannelTypeSpec[]): TypeOptionGroup[] 
   const opt = (t: ChannelTypeSpec): TypeOption => ({ label: t.name, value: t.id })
   const sorted = [...types].sort((a, b) => a.id - b.id)
   return [
-    { type: 'group', label: 'Routed by OneRelay', key: 'supported', children: sorted.filter((t) => t.supported).map(opt) },
-    { type: 'group', label: 'Not routed yet (stored only)', key: 'unsupported', children: sorted.filter((t) => !t.supported).map(opt) },
+    { type: 'group', label: t('common.channelTypes.routed'), key: 'supported', children: sorted.filter((t) => t.supported).map(opt) },
+    { type: 'group', label: t('common.channelTypes.notRouted'), key: 'unsupported', children: sorted.filter((t) => !t.supported).map(opt) },
   ]
 }
 
@@ -127,5 +128,5 @@ export function baseUrlPlaceholder(t: ChannelTypeSpec): string {
 
 /** The help under the base URL input. */
 export function baseUrlHelp(t: ChannelTypeSpec): string {
-  return t.base_url_note || (t.base_url ? `Leave empty for the default, ${t.base_url}.` : '')
+  return t.base_url_note || (t.base_url ? translate('common.channelTypes.baseUrlDefault', { url: t.base_url }) : '')
 }

@@ -1,4 +1,6 @@
-/** Unix seconds → `YYYY-MM-DD HH:mm:ss` in the browser's time zone; 0 or less → `-`. */
+import { currentLocale, t, type Locale } from '@/i18n'
+
+/** Unix seconds → `YYYY-MM-DD HH:mm:ss` in the browser's time zone; 0 or less → `-`. (The same in every language.) */
 export function formatTime(unix: number | null | undefined): string {
   if (!unix || unix <= 0) return '-'
   const d = new Date(unix * 1000)
@@ -6,19 +8,30 @@ export function formatTime(unix: number | null | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
 }
 
+/**
+ * Unix seconds → a date (and time) written the locale's way: `May 14, 2024, 13:45` /
+ * `2024年5月14日 13:45`. `time: false` leaves the time out. 0 or less → `-`.
+ */
+export function formatDate(unix: number | null | undefined, opts: { time?: boolean; locale?: Locale } = {}): string {
+  if (!unix || unix <= 0) return '-'
+  const o: Intl.DateTimeFormatOptions = { year: 'numeric', month: opts.locale === 'en' || (!opts.locale && currentLocale() === 'en') ? 'short' : 'long', day: 'numeric' }
+  if (opts.time !== false) Object.assign(o, { hour: '2-digit', minute: '2-digit', hour12: false })
+  return new Date(unix * 1000).toLocaleString(opts.locale ?? currentLocale(), o)
+}
+
 /** Unix seconds now. */
 export function nowUnix(): number {
   return Math.floor(Date.now() / 1000)
 }
 
-/** "3 min ago"-style text for recent times, the date for older ones. */
+/** "3 min ago" / "3 分钟前" for recent times (current language), the date (`YYYY-MM-DD`) for older ones. */
 export function relativeTime(unix: number, now = nowUnix()): string {
   if (!unix || unix <= 0) return '-'
   const s = now - unix
   if (s < 0) return formatTime(unix)
-  if (s < 60) return 'just now'
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`
-  if (s < 86400 * 30) return `${Math.floor(s / 86400)} d ago`
+  if (s < 60) return t('common.time.justNow')
+  if (s < 3600) return t('common.time.minutesAgo', { n: Math.floor(s / 60) })
+  if (s < 86400) return t('common.time.hoursAgo', { n: Math.floor(s / 3600) })
+  if (s < 86400 * 30) return t('common.time.daysAgo', { n: Math.floor(s / 86400) })
   return formatTime(unix).slice(0, 10)
 }

@@ -1,4 +1,83 @@
 /** English messages: common. Keys are mirrored in ../zh-CN/common.ts (typed against this file). */
 export default {
   language: 'Language',
+  actions: {
+    cancel: 'Cancel',
+    save: 'Save',
+    search: 'Search',
+    refresh: 'Refresh',
+    retry: 'Retry',
+    tryAgain: 'Try again',
+    copy: 'Copy',
+    delete: 'Delete',
+    discard: 'Discard',
+    clearSearch: 'Clear search',
+    previous: 'Previous',
+    next: 'Next',
+  },
+  list: {
+    matching: '{count} {noun} matching “{keyword}”',
+    first100: ' (first 100)',
+    page: 'Page {page}',
+  },
+  status: {
+    token: { enabled: 'Enabled', disabled: 'Disabled', expired: 'Expired', exhausted: 'Exhausted' },
+    user: { enabled: 'Enabled', disabled: 'Disabled', deleted: 'Deleted' },
+    redemption: { unused: 'Unused', disabled: 'Disabled', used: 'Used' },
+    role: { guest: 'Guest', user: 'User', admin: 'Admin', root: 'Root' },
+    unknown: 'Unknown ({value})',
+  },
+  clipboard: {
+    copied: 'Copied to the clipboard',
+    failed: 'Could not copy automatically; select the text and copy it by hand: {text}',
+  },
+  errors: {
+    network: 'Cannot reach the server. Check your connection and try again.',
+    session: 'Your session has ended. Please log in again.',
+    http: 'The server answered HTTP {status} {statusText}',
+    failed: 'The request failed (HTTP {status})',
+    generic: 'Something went wrong',
+  },
+  time: {
+    justNow: 'just now',
+    minutesAgo: '{n} min ago',
+    hoursAgo: '{n} h ago',
+    daysAgo: '{n} d ago',
+  },
+  quota: {
+    tokens: 'tokens',
+  },
+  units: {
+    request: '{n} request | {n} requests',
+    model: '{n} model | {n} models',
+    log: '{n} log | {n} logs',
+  },
+  channelTypes: {
+    type: 'Type {id}',
+    routed: 'Routed by OneRelay',
+    notRouted: 'Not routed yet (stored only)',
+    baseUrlDefault: 'Leave empty for the default, {url}.',
+    noneListed: 'The server listed no channel types',
+  },
+  theme: {
+    toLight: 'Switch to light theme',
+    toDark: 'Switch to dark theme',
+    light: 'Light theme',
+    dark: 'Dark theme',
+  },
+  footer: {
+    tagline: 'an OpenAI-compatible LLM gateway',
+  },
+  options: {
+    notJson: 'Not valid JSON: {reason}',
+    syntaxError: 'syntax error',
+    notObject: 'Must be a JSON object such as {example}',
+    entryNumber: '"{key}" must be a number',
+    entryNegative: '"{key}" must not be negative',
+    required: '{label} is required',
+    number: '{label} must be a number',
+    whole: '{label} must be a whole number',
+    min: '{label} must be at least {min}',
+    max: '{label} must be at most {max}',
+  },
 } as const
