@@ -3,6 +3,7 @@ import { defineComponent, h, nextTick } from 'vue'
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { NMessageProvider } from 'naive-ui'
+import { i18n } from '@/i18n'
 import { envelope, TYPES } from './channelTypesFixture'
 
 const route = { params: {} as Record<string, string> }
@@ -25,7 +26,7 @@ function fakeApi(types: () => Response, others: Record<string, unknown> = {}) {
 
 function mountPage() {
   const Host = defineComponent({ render: () => h(NMessageProvider, null, { default: () => h(ChannelEdit) }) })
-  return mount(Host, { attachTo: document.body })
+  return mount(Host, { attachTo: document.body, global: { plugins: [i18n] } })
 }
 
 beforeEach(() => {

@@ -1,4 +1,6 @@
 /** Pure helpers of the channel pages (unit-tested in tests/unit/channel.spec.ts). */
+import { t } from '@/i18n'
+import { formatNumber } from '@/utils/format'
 
 export type MappingCheck = { ok: true; value: Record<string, string> } | { ok: false; error: string }
 
@@ -7,23 +9,23 @@ export type MappingCheck = { ok: true; value: Record<string, string> } | { ok: f
  * model, both non-empty strings (what the server accepts and routing uses).
  */
 export function validateModelMapping(text: string): MappingCheck {
-  const t = (text ?? '').trim()
-  if (!t) return { ok: true, value: {} }
+  const src = (text ?? '').trim()
+  if (!src) return { ok: true, value: {} }
   let data: unknown
   try {
-    data = JSON.parse(t)
+    data = JSON.parse(src)
   } catch (e) {
     const detail = e instanceof Error ? e.message.replace(/^JSON\.parse: /, '') : ''
-    return { ok: false, error: `Not valid JSON${detail ? ': ' + detail : ''}` }
+    return { ok: false, error: detail ? t('channel.errors.invalidJsonDetail', { detail }) : t('channel.errors.invalidJson') }
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return { ok: false, error: 'Must be a JSON object like {"requested-model": "upstream-model"}' }
+    return { ok: false, error: t('channel.errors.notObject', { example: '{"requested-model": "upstream-model"}' }) }
   }
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
-    if (!k.trim()) return { ok: false, error: 'Model names must not be empty' }
-    if (typeof v !== 'string') return { ok: false, error: `The value of "${k}" must be a model name in quotes` }
-    if (!v.trim()) return { ok: false, error: `The value of "${k}" must not be empty` }
+    if (!k.trim()) return { ok: false, error: t('channel.errors.emptyModelName') }
+    if (typeof v !== 'string') return { ok: false, error: t('channel.errors.valueNotString', { model: k }) }
+    if (!v.trim()) return { ok: false, error: t('channel.errors.valueEmpty', { model: k }) }
     out[k] = v
   }
   return { ok: true, value: out }
@@ -104,16 +106,17 @@ export function speedLevel(ms: number): SpeedLevel {
   return 'very-slow'
 }
 
-/** `850 ms`, `1.23 s`. */
+/** `850 ms`, `1.23 s` (digits in the console's language). */
 export function formatDuration(ms: number): string {
   if (!ms || ms <= 0) return '-'
-  if (ms < 1000) return `${Math.round(ms)} ms`
-  return `${(ms / 1000).toFixed(2)} s`
+  const fmt = (v: number, digits: number) => formatNumber(v, { minimumFractionDigits: digits, maximumFractionDigits: digits })
+  if (ms < 1000) return `${fmt(Math.round(ms), 0)} ms`
+  return `${fmt(ms / 1000, 2)} s`
 }
 
 /** A provider balance: `$12.35` or `¥12.35`. */
 export function formatBalance(amount: number, currency: 'USD' | 'CNY'): string {
   const v = Number(amount) || 0
   const sym = currency === 'CNY' ? '¥' : '$'
-  return sym + v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+  return sym + formatNumber(v, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
 }
