@@ -2,6 +2,8 @@
 import type { EChartsCoreOption } from 'echarts/core'
 import { CHART_FONT, type ChartTheme } from '@/composables/useChartTheme'
 import { compactNumber } from '@/utils/quota'
+import { formatNumber } from '@/utils/format'
+import { t as tr } from '@/i18n'
 import { dayLabel, type Usage } from './usage'
 
 export interface QuotaFormat {
@@ -42,7 +44,7 @@ function tooltip(t: ChartTheme, extra: Record<string, unknown> = {}) {
 function categoryAxis(t: ChartTheme, days: string[]) {
   return {
     type: 'category',
-    data: days.map(dayLabel),
+    data: days.map((d) => dayLabel(d)),
     axisLine: { lineStyle: { color: t.axisLine } },
     axisTick: { show: false },
     axisLabel: { color: t.subtext, hideOverlap: true },
@@ -83,7 +85,7 @@ export function axisMoney(currency: boolean): (v: number) => string {
     if (v === 0) return '$0'
     const abs = Math.abs(v)
     const digits = abs >= 100 ? 0 : abs >= 1 ? 2 : Math.min(6, Math.ceil(-Math.log10(abs)) + 1)
-    return '$' + Number(v.toFixed(digits)).toLocaleString('en-US', { maximumFractionDigits: digits })
+    return '$' + formatNumber(Number(v.toFixed(digits)), { maximumFractionDigits: digits })
   }
 }
 
@@ -122,8 +124,8 @@ export function consumptionOption(u: Usage, t: ChartTheme, q: QuotaFormat): ECha
           .map(({ m, k }) => row(dot(t.palette[k % t.palette.length]) + escapeHtml(m.name), q.format(m.quota[i])))
         return (
           `<div style="font-weight:600;margin-bottom:4px">${escapeHtml(dayLabel(u.days[i]))}</div>` +
-          (lines.length ? lines.join('') : `<div style="opacity:.6">No usage</div>`) +
-          (lines.length > 1 ? `<div style="border-top:1px solid ${t.tooltipBorder};margin-top:4px;padding-top:2px">` + row('Total', q.format(u.perDay.quota[i]), true) + '</div>' : '')
+          (lines.length ? lines.join('') : `<div style="opacity:.6">${escapeHtml(tr('dashboard.charts.noUsage'))}</div>`) +
+          (lines.length > 1 ? `<div style="border-top:1px solid ${t.tooltipBorder};margin-top:4px;padding-top:2px">` + row(escapeHtml(tr('dashboard.charts.total')), q.format(u.perDay.quota[i]), true) + '</div>' : '')
         )
       },
     }),
@@ -154,7 +156,7 @@ export function requestsOption(u: Usage, t: ChartTheme): EChartsCoreOption {
         const i = params[0]?.dataIndex ?? 0
         return (
           `<div style="font-weight:600;margin-bottom:4px">${escapeHtml(dayLabel(u.days[i]))}</div>` +
-          row(dot(c) + 'Requests', u.perDay.requests[i].toLocaleString('en-US'))
+          row(dot(c) + escapeHtml(tr('dashboard.charts.requestsSeries')), formatNumber(u.perDay.requests[i]))
         )
       },
     }),
@@ -162,7 +164,7 @@ export function requestsOption(u: Usage, t: ChartTheme): EChartsCoreOption {
     yAxis: { ...valueAxis(t, (v) => compactNumber(v)), minInterval: 1 },
     series: [
       {
-        name: 'Requests',
+        name: tr('dashboard.charts.requestsSeries'),
         type: 'line',
         smooth: 0.3,
         smoothMonotone: 'x',
@@ -193,12 +195,12 @@ export function shareOption(u: Usage, t: ChartTheme, q: QuotaFormat): EChartsCor
       itemStyle: { color: t.palette[k % t.palette.length] },
     }))
     .filter((d) => d.value > 0)
-  const total = byQuota ? q.format(u.totals.quota) : u.totals.requests.toLocaleString('en-US')
+  const total = byQuota ? q.format(u.totals.quota) : formatNumber(u.totals.requests)
   return {
     ...base(t),
     title: {
       text: total,
-      subtext: byQuota ? '7-day spend' : 'requests',
+      subtext: byQuota ? tr('dashboard.charts.spend7') : tr('dashboard.charts.requestsUnit'),
       left: 'center',
       top: 'middle',
       itemGap: 4,
@@ -209,12 +211,12 @@ export function shareOption(u: Usage, t: ChartTheme, q: QuotaFormat): EChartsCor
       trigger: 'item',
       formatter: (p: { name: string; value: number; percent: number; color: string }) =>
         `<div style="font-weight:600;margin-bottom:4px">${dot(p.color)}${escapeHtml(p.name)}</div>` +
-        row(byQuota ? 'Spend' : 'Requests', byQuota ? q.format(p.value) : p.value.toLocaleString('en-US')) +
-        row('Share', `${p.percent.toFixed(1)}%`),
+        row(escapeHtml(byQuota ? tr('dashboard.charts.spend') : tr('dashboard.charts.requestsSeries')), byQuota ? q.format(p.value) : formatNumber(p.value)) +
+        row(escapeHtml(tr('dashboard.charts.shareLabel')), `${p.percent.toFixed(1)}%`),
     }),
     series: [
       {
-        name: byQuota ? 'Spend' : 'Requests',
+        name: byQuota ? tr('dashboard.charts.spend') : tr('dashboard.charts.requestsSeries'),
         type: 'pie',
         radius: ['66%', '92%'],
         center: ['50%', '50%'],
@@ -232,10 +234,12 @@ export function shareOption(u: Usage, t: ChartTheme, q: QuotaFormat): EChartsCor
 /** (4) Tokens per day: prompt vs completion, stacked. */
 export function tokensOption(u: Usage, t: ChartTheme): EChartsCoreOption {
   const colors = [t.palette[5], t.palette[3]]
+  const prompt = tr('dashboard.charts.prompt')
+  const completion = tr('dashboard.charts.completion')
   return {
     ...base(t),
     color: colors,
-    legend: legend(t, ['Prompt', 'Completion']),
+    legend: legend(t, [prompt, completion]),
     grid: { left: 4, right: 8, top: 40, bottom: 4 },
     tooltip: tooltip(t, {
       trigger: 'axis',
@@ -246,18 +250,18 @@ export function tokensOption(u: Usage, t: ChartTheme): EChartsCoreOption {
         const c = u.perDay.completion[i]
         return (
           `<div style="font-weight:600;margin-bottom:4px">${escapeHtml(dayLabel(u.days[i]))}</div>` +
-          row(dot(colors[0]) + 'Prompt', p.toLocaleString('en-US')) +
-          row(dot(colors[1]) + 'Completion', c.toLocaleString('en-US')) +
-          row('Total', (p + c).toLocaleString('en-US'), true)
+          row(dot(colors[0]) + escapeHtml(prompt), formatNumber(p)) +
+          row(dot(colors[1]) + escapeHtml(completion), formatNumber(c)) +
+          row(escapeHtml(tr('dashboard.charts.total')), formatNumber(p + c), true)
         )
       },
     }),
     xAxis: categoryAxis(t, u.days),
     yAxis: valueAxis(t, (v) => compactNumber(v)),
     series: [
-      { name: 'Prompt', type: 'bar', stack: 'tokens', barMaxWidth: 36, data: u.perDay.prompt },
+      { name: prompt, type: 'bar', stack: 'tokens', barMaxWidth: 36, data: u.perDay.prompt },
       {
-        name: 'Completion', type: 'bar', stack: 'tokens', barMaxWidth: 36,
+        name: completion, type: 'bar', stack: 'tokens', barMaxWidth: 36,
         itemStyle: { borderRadius: [4, 4, 0, 0] }, data: u.perDay.completion,
       },
     ],

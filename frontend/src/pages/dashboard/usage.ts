@@ -4,11 +4,19 @@
  * biggest first, the tail folded into "Other"), per-day totals and per-model shares.
  */
 import type { DashboardRow } from '@/api/types'
+import { currentLocale, t, type Locale } from '@/i18n'
+import { formatNumber } from '@/utils/format'
 
 export const DAYS = 7
 /** Models beyond this many are summed into "Other" so stacks and legends stay readable. */
 export const MAX_MODELS = 8
+/** The English name of the folded series (`otherName()` is the current language's). */
 export const OTHER = 'Other'
+
+/** "Other" in the current language. */
+export function otherName(): string {
+  return t('dashboard.usage.other')
+}
 
 /** `YYYY-MM-DD` of the UTC days ending with today (the server groups logs by UTC day). */
 export function lastDays(nowMs: number = Date.now(), n: number = DAYS): string[] {
@@ -18,11 +26,11 @@ export function lastDays(nowMs: number = Date.now(), n: number = DAYS): string[]
   return out
 }
 
-/** `2024-05-14` → `May 14`. */
-export function dayLabel(day: string): string {
+/** `2024-05-14` → `May 14` (en) / `5月14日` (zh-CN). */
+export function dayLabel(day: string, locale: Locale = currentLocale()): string {
   const d = new Date(day + 'T00:00:00Z')
   if (Number.isNaN(d.getTime())) return day
-  return d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' })
+  return d.toLocaleDateString(locale === 'zh-CN' ? 'zh-CN' : 'en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' })
 }
 
 export interface ModelSeries {
@@ -47,7 +55,7 @@ export interface Usage {
 const zeros = (n: number) => new Array<number>(n).fill(0)
 
 export function modelName(name: string): string {
-  return name.trim() || '(unknown)'
+  return name.trim() || t('dashboard.usage.unknown')
 }
 
 export function buildUsage(rows: DashboardRow[], days: string[] = lastDays(), maxModels = MAX_MODELS): Usage {
@@ -81,7 +89,7 @@ export function buildUsage(rows: DashboardRow[], days: string[] = lastDays(), ma
   let models = sorted
   if (sorted.length > maxModels) {
     const keep = sorted.slice(0, maxModels - 1)
-    const other: ModelSeries = { name: OTHER, quota: zeros(n), requests: zeros(n), totalQuota: 0, totalRequests: 0 }
+    const other: ModelSeries = { name: otherName(), quota: zeros(n), requests: zeros(n), totalQuota: 0, totalRequests: 0 }
     for (const m of sorted.slice(maxModels - 1)) {
       for (let i = 0; i < n; i++) {
         other.quota[i] += m.quota[i]
@@ -104,9 +112,9 @@ export function buildUsage(rows: DashboardRow[], days: string[] = lastDays(), ma
   }
 }
 
-/** `1 request`, `3 requests`. */
+/** `1 request`, `3 requests` (English; the page uses `countText` for the current language). */
 export function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`
+  return `${formatNumber(n, {}, 'en')} ${word}${n === 1 ? '' : 's'}`
 }
 
 /** `1.2M`, `34B`, `1T` for big balances: never `1000M` (rounding moves up a unit). */
