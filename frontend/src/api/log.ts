@@ -5,6 +5,7 @@
  */
 import { http, type Query } from './http'
 import type { Log } from './types'
+import type { MessageKey } from '@/i18n'
 
 export const LOG_TOPUP = 1
 export const LOG_CONSUME = 2
@@ -12,14 +13,14 @@ export const LOG_MANAGE = 3
 export const LOG_SYSTEM = 4
 export const LOG_TEST = 5
 
-/** Log types as the filter select and the type tags show them (0 = all types). */
-export const LOG_TYPE_OPTIONS: { value: number; label: string }[] = [
-  { value: 0, label: 'All' },
-  { value: LOG_TOPUP, label: 'Top-up' },
-  { value: LOG_CONSUME, label: 'Consume' },
-  { value: LOG_MANAGE, label: 'Manage' },
-  { value: LOG_SYSTEM, label: 'System' },
-  { value: LOG_TEST, label: 'Test' },
+/** Log types as the filter select and the type tags show them (0 = all types); `label` is a message key. */
+export const LOG_TYPE_OPTIONS: { value: number; label: MessageKey }[] = [
+  { value: 0, label: 'log.types.all' },
+  { value: LOG_TOPUP, label: 'log.types.topup' },
+  { value: LOG_CONSUME, label: 'log.types.consume' },
+  { value: LOG_MANAGE, label: 'log.types.manage' },
+  { value: LOG_SYSTEM, label: 'log.types.system' },
+  { value: LOG_TEST, label: 'log.types.test' },
 ]
 
 export interface LogFilters {

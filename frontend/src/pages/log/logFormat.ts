@@ -1,5 +1,7 @@
 /** Pure helpers of the logs page: type tags, elapsed time, the date range → filter timestamps. */
 import { LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST, LOG_TOPUP, type LogFilters } from '@/api/log'
+import { t, type MessageKey } from '@/i18n'
+import { formatNumber } from '@/utils/format'
 
 export type TagType = 'default' | 'success' | 'info' | 'warning' | 'error' | 'primary'
 
@@ -8,22 +10,24 @@ export interface TypeMeta {
   tag: TagType
 }
 
-const TYPES: Record<number, TypeMeta> = {
-  [LOG_TOPUP]: { label: 'Top-up', tag: 'success' },
-  [LOG_CONSUME]: { label: 'Consume', tag: 'info' },
-  [LOG_MANAGE]: { label: 'Manage', tag: 'warning' },
-  [LOG_SYSTEM]: { label: 'System', tag: 'primary' },
-  [LOG_TEST]: { label: 'Test', tag: 'default' },
+const TYPES: Record<number, { label: MessageKey; tag: TagType }> = {
+  [LOG_TOPUP]: { label: 'log.types.topup', tag: 'success' },
+  [LOG_CONSUME]: { label: 'log.types.consume', tag: 'info' },
+  [LOG_MANAGE]: { label: 'log.types.manage', tag: 'warning' },
+  [LOG_SYSTEM]: { label: 'log.types.system', tag: 'primary' },
+  [LOG_TEST]: { label: 'log.types.test', tag: 'default' },
 }
 
+/** The type's tag: its label in the current language, and its colour. */
 export function typeMeta(type: number): TypeMeta {
-  return TYPES[type] ?? { label: 'Unknown', tag: 'default' }
+  const m = TYPES[type]
+  return m ? { label: t(m.label), tag: m.tag } : { label: t('log.types.unknown'), tag: 'default' }
 }
 
-/** `850 ms`, `12,345 ms`. */
+/** `850 ms`, `12,345 ms` (digits grouped the current language's way). */
 export function formatElapsed(ms: number): string {
   const v = Math.max(0, Math.round(Number(ms) || 0))
-  return `${v.toLocaleString('en-US')} ms`
+  return `${formatNumber(v)} ms`
 }
 
 /** Green under 3 s, amber under 10 s, red beyond. */

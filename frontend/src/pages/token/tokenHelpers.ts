@@ -1,4 +1,5 @@
 /** Pure helpers of the token pages: key display, copy texts, expiry shortcuts, subnet checks. */
+import type { MessageKey } from '@/i18n'
 
 /** The key as clients use it: `sk-` + the stored key. */
 export function fullKey(key: string): string {
@@ -29,11 +30,12 @@ export function baseUrlAndKeyText(key: string, origin: string): string {
 
 export type ExpiryShortcut = 'hour' | 'day' | 'month' | 'never'
 
-export const EXPIRY_SHORTCUTS: { key: ExpiryShortcut; label: string }[] = [
-  { key: 'hour', label: '+1 hour' },
-  { key: 'day', label: '+1 day' },
-  { key: 'month', label: '+1 month' },
-  { key: 'never', label: 'Never' },
+/** The expiry buttons of the token form; `label` is a message key (`t(s.label)`). */
+export const EXPIRY_SHORTCUTS: { key: ExpiryShortcut; label: MessageKey }[] = [
+  { key: 'hour', label: 'token.shortcuts.hour' },
+  { key: 'day', label: 'token.shortcuts.day' },
+  { key: 'month', label: 'token.shortcuts.month' },
+  { key: 'never', label: 'token.shortcuts.never' },
 ]
 
 /** Same day-of-month `n` months later, clamped to the month's last day (Jan 31 + 1 → Feb 28/29). */
