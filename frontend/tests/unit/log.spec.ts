@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '@/api/http'
 import { deleteLogsBefore, listLogs, logQuery, logStat, searchLogs, LOG_TYPE_OPTIONS } from '@/api/log'
 import { emptyForm, formFromQuery, formToFilters, hasFilters, typeMeta, elapsedLevel, formatElapsed } from '@/pages/log/logFormat'
+import { setLocale, t } from '@/i18n'
 
 function reply(body: unknown, status = 200) {
   return vi.fn().mockImplementation(async () => new Response(JSON.stringify(body), { status }))
@@ -100,10 +101,20 @@ describe('searchLogs and deleteLogsBefore', () => {
 
 describe('logFormat helpers', () => {
   it('type options and tags', () => {
-    expect(LOG_TYPE_OPTIONS.map((o) => o.label)).toEqual(['All', 'Top-up', 'Consume', 'Manage', 'System', 'Test'])
+    expect(LOG_TYPE_OPTIONS.map((o) => t(o.label))).toEqual(['All', 'Top-up', 'Consume', 'Manage', 'System', 'Test'])
     expect(typeMeta(2)).toEqual({ label: 'Consume', tag: 'info' })
     expect(typeMeta(1).tag).toBe('success')
     expect(typeMeta(99).label).toBe('Unknown')
+  })
+  it('type labels follow the console language', () => {
+    setLocale('zh-CN', false)
+    try {
+      expect(LOG_TYPE_OPTIONS.map((o) => t(o.label))).toEqual(['全部', '充值', '消费', '管理', '系统', '测试'])
+      expect(typeMeta(2)).toEqual({ label: '消费', tag: 'info' })
+      expect(formatElapsed(12345)).toBe('12,345 ms')
+    } finally {
+      setLocale('en', false)
+    }
   })
   it('elapsed', () => {
     expect(formatElapsed(12345)).toBe('12,345 ms')

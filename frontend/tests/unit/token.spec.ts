@@ -31,6 +31,7 @@ import { statusInfo } from '@/components/StatusTag.vue'
 import { useQuota } from '@/composables/useQuota'
 import { useStatusStore } from '@/stores/status'
 import type { Status } from '@/api/types'
+import { setLocale, t } from '@/i18n'
 
 function reply(body: unknown, status = 200) {
   return vi.fn().mockImplementation(() => Promise.resolve(new Response(JSON.stringify(body), { status })))
@@ -126,7 +127,13 @@ describe('key display and copy texts', () => {
 describe('expiry', () => {
   const now = new Date(2024, 0, 31, 10, 30, 0).getTime()
   it('offers +1 hour, +1 day, +1 month and Never', () => {
-    expect(EXPIRY_SHORTCUTS.map((s) => s.label)).toEqual(['+1 hour', '+1 day', '+1 month', 'Never'])
+    expect(EXPIRY_SHORTCUTS.map((s) => t(s.label))).toEqual(['+1 hour', '+1 day', '+1 month', 'Never'])
+    setLocale('zh-CN', false)
+    try {
+      expect(EXPIRY_SHORTCUTS.map((s) => t(s.label))).toEqual(['1 小时后', '1 天后', '1 个月后', '永不过期'])
+    } finally {
+      setLocale('en', false)
+    }
     expect(expiryFromShortcut('hour', now)).toBe(now + 3600_000)
     expect(expiryFromShortcut('day', now)).toBe(now + 86400_000)
     expect(expiryFromShortcut('never', now)).toBeNull()

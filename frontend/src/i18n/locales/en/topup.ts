@@ -1,3 +1,23 @@
 /** English messages: topup. Keys are mirrored in ../zh-CN/topup.ts (typed against this file). */
 export default {
+  title: 'Top up',
+  description: 'Add quota to your account with a redemption code.',
+  loadError: 'The balance could not be loaded: {error}',
+  balance: 'Current balance',
+  refreshBalance: 'Refresh the balance',
+  refresh: 'Refresh',
+  used: 'Used',
+  requests: 'Requests',
+  unit: 'Unit',
+  redeemTitle: 'Redeem a code',
+  redeemHint: 'The code’s quota is added to your balance at once.',
+  redeemed: 'Redeemed {amount}',
+  redeemedDetail: 'Redeemed {amount}. Your balance is now {balance}.',
+  code: 'Redemption code',
+  codePlaceholder: 'Paste your redemption code',
+  redeem: 'Redeem',
+  needCode: 'Need a code?',
+  buyHint: 'Buy quota in the shop, then redeem the code here.',
+  buy: 'Buy quota',
+  askAdmin: 'No code yet? Ask your administrator for one.',
 } as const
