@@ -5,6 +5,13 @@ import { formatTime, relativeTime } from '@/utils/time'
 import { isUrl, renderMarkdown, sanitizeHtml } from '@/utils/markdown'
 import { guard } from '@/router'
 import { usePagedList } from '@/composables/usePagedList'
+import { setLocale } from '@/i18n'
+import { countText, formatNumber } from '@/utils/format'
+import { statusInfo } from '@/components/StatusTag.vue'
+import { routes } from '@/router/routes'
+import { t } from '@/i18n'
+import { useQuota } from '@/composables/useQuota'
+import { createPinia, setActivePinia } from 'pinia'
 
 const usd = { currency: true, perUnit: 500000 }
 const tokens = { currency: false, perUnit: 500000 }
@@ -138,5 +145,61 @@ describe('usePagedList', () => {
     await first
     expect(list.rows.value).toEqual([42])
     expect(list.page.value).toBe(1)
+  })
+})
+
+describe('zh-CN formats', () => {
+  afterEach(() => setLocale('en', false))
+
+  it('quota, counts and compact numbers follow the language; exact values stay available', () => {
+    setLocale('zh-CN', false)
+    expect(formatQuota(1234567890, usd)).toBe('$2,469.14')
+    expect(formatQuota(1234567, tokens)).toBe('1,234,567')
+    expect(compactNumber(999)).toBe('999')
+    expect(compactNumber(12_345)).toBe('1.2万')
+    expect(compactNumber(2_000_000)).toBe('200万')
+    expect(compactNumber(999_999_999)).toBe('10亿')
+    expect(compactNumber(12_300_000_000)).toBe('123亿')
+    expect(formatNumber(1234567)).toBe('1,234,567')
+    // an explicit locale wins over the current one
+    expect(compactNumber(1500, 'en')).toBe('1.5K')
+    expect(compactNumber(12_345, 'zh-CN')).toBe('1.2万')
+  })
+
+  it('relative times in Chinese', () => {
+    setLocale('zh-CN', false)
+    expect(relativeTime(1000, 1030)).toBe('刚刚')
+    expect(relativeTime(1000, 1000 + 180)).toBe('3 分钟前')
+    expect(relativeTime(1000, 1000 + 7200)).toBe('2 小时前')
+    expect(relativeTime(1000, 1000 + 86400 * 3)).toBe('3 天前')
+    expect(formatTime(1700000000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+  })
+
+  it('counted messages: English plural, Chinese counter, grouped numbers', () => {
+    expect(countText('common.units.request', 1)).toBe('1 request')
+    expect(countText('common.units.request', 1200)).toBe('1,200 requests')
+    expect(countText('common.units.request', 0)).toBe('0 requests')
+    setLocale('zh-CN', false)
+    expect(countText('common.units.request', 1200)).toBe('1,200 次请求')
+    expect(countText('common.units.model', 1)).toBe('1 个模型')
+  })
+
+  it('status tags, route titles and the quota unit are translated', () => {
+    expect(statusInfo('token', 1)).toEqual(['Enabled', 'success'])
+    expect(statusInfo('role', 100)).toEqual(['Root', 'error'])
+    expect(statusInfo('user', 9)).toEqual(['Unknown (9)', 'default'])
+    setActivePinia(createPinia())
+    const q = useQuota()
+    setLocale('zh-CN', false)
+    expect(statusInfo('token', 1)).toEqual(['已启用', 'success'])
+    expect(statusInfo('redemption', 3)).toEqual(['已使用', 'info'])
+    expect(statusInfo('role', 100)[0]).toBe('超级管理员')
+    expect(statusInfo('user', 9)[0]).toBe('未知（9）')
+    const titles = routes.filter((r) => r.meta?.title).map((r) => t(r.meta!.title!))
+    expect(titles).toContain('仪表盘')
+    expect(titles).toContain('渠道')
+    expect(titles.every((x) => !x.startsWith('shell.'))).toBe(true)
+    expect(q.compact(25_000)).toBe('2.5万')
+    expect(q.number(1234)).toBe('1,234')
   })
 })

@@ -5,6 +5,7 @@ import type { DashboardRow } from '@/api/types'
 import { bigNumber, buildUsage, dayLabel, lastDays, OTHER, plural } from '@/pages/dashboard/usage'
 import { axisMoney, consumptionOption, escapeHtml, requestsOption, shareOption, tokensOption } from '@/pages/dashboard/charts'
 import { chartTheme } from '@/composables/useChartTheme'
+import { setLocale } from '@/i18n'
 
 const row = (Day: string, ModelName: string, RequestCount: number, Quota: number, PromptTokens = 0, CompletionTokens = 0): DashboardRow => ({
   Day, ModelName, RequestCount, Quota, PromptTokens, CompletionTokens,
@@ -120,5 +121,29 @@ describe('chart options', () => {
     expect(s.title.text).toBe('$2.00')
     const k = tokensOption(u, t) as any
     expect(k.series.map((x: any) => x.data[6])).toEqual([30, 40])
+  })
+})
+
+describe('dashboard in Chinese', () => {
+  afterEach(() => setLocale('en', false))
+  const days = lastDays(Date.UTC(2024, 4, 14))
+  const rows = [row('2024-05-14', 'gpt-4o', 2, 1_000_000, 30, 40)]
+
+  it('day labels, folded and unnamed series, chart labels', () => {
+    setLocale('zh-CN', false)
+    expect(dayLabel('2024-05-14')).toBe('5月14日')
+    expect(dayLabel('2024-05-14', 'en')).toBe('May 14')
+    const u = buildUsage([...Array.from({ length: 4 }, (_, i) => row('2024-05-14', 'm' + i, 1, 10 - i)), row('2024-05-13', '', 1, 1)], days, 3)
+    expect(u.models.map((m) => m.name)).toEqual(['m0', 'm1', '其他'])
+    expect(buildUsage([row('2024-05-14', ' ', 1, 1)], days).models[0].name).toBe('（未知）')
+    const usage = buildUsage(rows, days)
+    const c = consumptionOption(usage, chartTheme(false), { toDisplay: (v) => v, format: (v) => String(v), currency: false }) as any
+    expect(c.xAxis.data[6]).toBe('5月14日')
+    const k = tokensOption(usage, chartTheme(false)) as any
+    expect(k.legend.data).toEqual(['输入', '输出'])
+    expect(k.tooltip.formatter([{ dataIndex: 6 }])).toContain('合计')
+    const r = requestsOption(usage, chartTheme(false)) as any
+    expect(r.series[0].name).toBe('请求数')
+    expect(axisMoney(false)(25000)).toBe('2.5万')
   })
 })

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError, buildUrl, errorMessage, http, requestEnvelope, setUnauthorizedHandler } from '@/api/http'
+import { setLocale } from '@/i18n'
 
 function reply(body: unknown, status = 200, statusText = 'OK') {
   const text = typeof body === 'string' ? body : JSON.stringify(body)
@@ -97,5 +98,25 @@ describe('errorMessage', () => {
     expect(errorMessage(new ApiError('x'))).toBe('x')
     expect(errorMessage('plain')).toBe('plain')
     expect(errorMessage(42)).toBe('Something went wrong')
+  })
+})
+
+describe('messages in Chinese', () => {
+  afterEach(() => {
+    setLocale('en', false)
+    vi.unstubAllGlobals()
+  })
+  it('the console\'s own error texts follow the language; the server\'s message is kept as is', async () => {
+    setLocale('zh-CN', false)
+    vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('Failed to fetch')))
+    const err = await http.get('/api/status').catch((e) => e)
+    expect(err.message).toBe('无法连接服务器，请检查网络后重试。')
+    const f = vi.fn().mockResolvedValue(new Response('<html>', { status: 502, statusText: 'Bad Gateway' }))
+    vi.stubGlobal('fetch', f)
+    await expect(http.get('/api/status')).rejects.toThrow('服务器返回 HTTP 502 Bad Gateway')
+    expect((f.mock.calls[0][1].headers as Record<string, string>)['Accept-Language']).toBe('zh-CN')
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response(JSON.stringify({ success: false, message: '令牌不存在' }))))
+    await expect(http.get('/api/token/1')).rejects.toThrow('令牌不存在')
+    expect(errorMessage(42)).toBe('出错了')
   })
 })
