@@ -37,7 +37,12 @@ export const useStatusStore = defineStore('status', () => {
       } catch {
         /* storage full or disabled: the cache is only a speed-up */
       }
-      if (typeof document !== 'undefined') document.title = s.system_name || 'OneRelay'
+      if (typeof document !== 'undefined') {
+        // keep the page's part of the tab title ("仪表盘 · Name"), rename the system
+        const name = s.system_name || 'OneRelay'
+        const i = document.title.lastIndexOf(' · ')
+        document.title = i >= 0 ? document.title.slice(0, i + 3) + name : name
+      }
     } catch (e) {
       error.value = (e as Error).message
     } finally {

@@ -109,7 +109,7 @@ describe('messages in Chinese', () => {
   it('the console\'s own error texts follow the language; the server\'s message is kept as is', async () => {
     setLocale('zh-CN', false)
     vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('Failed to fetch')))
-    const err = await http.get('/api/status').catch((e) => e)
+    const err = (await http.get('/api/status').catch((e: unknown) => e)) as Error
     expect(err.message).toBe('无法连接服务器，请检查网络后重试。')
     const f = vi.fn().mockResolvedValue(new Response('<html>', { status: 502, statusText: 'Bad Gateway' }))
     vi.stubGlobal('fetch', f)
