@@ -41,9 +41,9 @@ const messages: Messages['log'] = {
   },
   stat: {
     label: '{label}：',
-    topup: '该时段充值额度',
-    quota: '该时段额度',
-    used: '该时段消耗额度',
+    topup: '所选时段充值额度',
+    quota: '所选时段额度',
+    used: '所选时段消耗额度',
     unavailable: '暂不可用',
     rows: '第 {first}–{last} 条',
   },

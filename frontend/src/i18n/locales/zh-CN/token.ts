@@ -9,7 +9,7 @@ const messages: Messages['token'] = {
     baseUrlCopied: 'Base URL 已复制',
     copyBaseUrl: '复制 Base URL',
     add: '添加令牌',
-    orderNewest: '最新创建',
+    orderNewest: '最新优先',
     orderRemain: '按剩余额度排序',
     orderUsed: '按已用额度排序',
     noun: '令牌',

@@ -6,7 +6,7 @@ const messages: Messages['user'] = {
     title: '用户',
     description: '所有可以登录的用户：角色、分组、额度和使用情况。',
     add: '添加用户',
-    orderNewest: '最新创建',
+    orderNewest: '最新优先',
     orderQuota: '按剩余额度排序',
     orderUsed: '按已用额度排序',
     orderRequests: '按请求次数排序',
