@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("handlers", "relay", "models", "services", "schemas", "adaptors")
 SKIP = {"services/locales", "services/i18n.py", "services/console_build.py", "services/migrations.py"}
 
-# not answered to anyone: errors that are caught and replaced, or that only reach the console
-INTERNAL = re.compile(r"^(?:\{\w+\}|[\w.]+)$")
+# not messages: a bare value or identifier, or the request-id suffix put on any message
+INTERNAL = re.compile(r"^(?:\{\w+\}|[\w.]+|\{\w+\} \(request id: \{\w+\}\))$")
 
 
 def _name(node: ast.AST) -> str:
@@ -63,7 +63,9 @@ def _callee(node: ast.Call) -> str:
 
 
 MESSAGE_CALLS = {"fail", "Invalid", "ApiError", "OptionError"}
-CONTENT_CALLS = {"consume", "system", "write_now", "add", "test", "ok"}
+CONTENT_CALLS = {"consume", "system", "write_now", "add", "test", "ok", "error"}
+LOG_CALLS = {"system_log", "record_log"}  # (ctx, user_id, username, [type,] content, ...)
+MESSAGE_NAMES = {"note", "content", "message", "msg"}  # variables that hold a message
 
 
 def extract(root: Path = ROOT) -> dict[str, list[str]]:
@@ -72,7 +74,7 @@ def extract(root: Path = ROOT) -> dict[str, list[str]]:
 
     def add(t: str, where: str) -> None:
         t = t.strip()
-        if t and not INTERNAL.match(t) and re.search(r"[A-Za-z]{2}", t):
+        if t and not INTERNAL.match(t) and re.search(r"[A-Za-z]{2}", re.sub(r"\{\w+\}", "", t)):
             found.setdefault(t, []).append(where)
 
     for pkg in PACKAGES:
@@ -91,16 +93,28 @@ def extract(root: Path = ROOT) -> dict[str, list[str]]:
                         if node.args:
                             for t in _templates(node.args[0]):
                                 add(t, where)
+                    if name == "LoginVerdict" and len(node.args) > 1:  # (retry-after, message)
+                        for t in _templates(node.args[1]):
+                            add(t, where)
+                    if name in LOG_CALLS:
+                        for arg in node.args[3:]:
+                            for t in _templates(arg):
+                                add(t, where)
                     for kw in node.keywords:
-                        if kw.arg == "message" or (kw.arg == "content" and name in CONTENT_CALLS):
+                        if kw.arg == "message" or (kw.arg == "note" and rel != "adaptors/registry.py") \
+                                or (kw.arg == "content" and name in CONTENT_CALLS):
                             for t in _templates(kw.value):
                                 add(t, where)
                 elif isinstance(node, (ast.Assign, ast.AugAssign)):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    if any(isinstance(t, ast.Name) and t.id in ("note", "content") for t in targets):
+                    if any(isinstance(t, ast.Name) and t.id in MESSAGE_NAMES for t in targets):
                         for t in _templates(node.value):
                             for part in t.split("; "):
                                 add(part, f"{rel}:{node.lineno}")
+                elif isinstance(node, ast.Return) and rel == "handlers/ratelimit.py" \
+                        and isinstance(node.value, ast.Tuple) and node.value.elts:
+                    for t in _templates(node.value.elts[0]):  # (message, retry-after) refusals
+                        add(t, f"{rel}:{node.lineno}")
     return found
 
 

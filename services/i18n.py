@@ -98,7 +98,19 @@ class Catalog:
         cached = self._cache.get(message)
         if cached is not None:
             return cached
-        out = message
+        out = None
+        if depth == 0 and "; " in message:  # log notes: "a; b; c", each part a message
+            parts = message.split("; ")
+            done = [self.translate(p, 1) for p in parts]
+            if all(d != p for d, p in zip(done, parts)):
+                out = "；".join(done)
+        if out is None:
+            out = self._match(message, depth)
+        if len(self._cache) < 4096:
+            self._cache[message] = out
+        return out
+
+    def _match(self, message: str, depth: int) -> str:
         for prefix, rx, dst in self.patterns:
             if not message.startswith(prefix):
                 continue
@@ -106,17 +118,15 @@ class Catalog:
             if m is None:
                 continue
             values = m.groupdict()
-            if depth < 2:  # a filled-in value may be a message itself ("... : {reason}")
-                values = {k: self.translate(v, depth + 1) for k, v in values.items()}
-            out = _PLACEHOLDER.sub(lambda g: values.get(g.group(1), g.group(0)), dst)
-            break
-        else:
-            if "; " in message and depth == 0:  # log notes: "a; b; c", each part translated
-                out = "；".join(self.translate(p, depth + 1) for p in message.split("; "))
-        if len(self._cache) < 4096:
-            self._cache[message] = out
-        return out
+            if depth < 2:  # a filled-in value may be our message too ("... : {reason}")
+                values = {k: v if _FOREIGN.search(k) else self.translate(v, depth + 1) for k, v in values.items()}
+            return _PLACEHOLDER.sub(lambda g: values.get(g.group(1), g.group(0)), dst)
+        return message
 
+
+# Placeholders that carry someone else's text (an upstream's error message or body): never translated,
+# so an upstream "Invalid API key" is not shown as our own message about the client's key.
+_FOREIGN = re.compile(r"message|body|detail|error|desc|answer")
 
 
 _catalogs: dict[str, Catalog] = {}

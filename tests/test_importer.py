@@ -298,6 +298,7 @@ async def test_import_then_serve(source: str, target: str, upstream: Upstream, t
     assert "SomeFutureOption: not an option OneRelay has" in dry.stdout
     assert "ChannelDisableThreshold: ChannelDisableThreshold must be a number" in dry.stdout
     assert "type 999 is unknown to OneRelay" in dry.stdout
+    assert "Language set to zh-CN" in dry.stdout
     assert all(n == 0 for n in collections(target).values())
 
     done = run_import(target, "--from", source, "--with-logs")
@@ -337,6 +338,7 @@ async def test_import_then_serve(source: str, target: str, upstream: Upstream, t
         opts = {d["_id"]: d["value"] for d in db.options.find()}
         assert opts["SystemName"] == "我的 One API" and opts["RegisterEnabled"] == "false"
         assert json.loads(opts["GroupRatio"])["vip"] == 2 and "SomeFutureOption" not in opts
+        assert opts["Language"] == "zh-CN"  # One API's language: its operators' scripts match its messages
         log9 = db.logs.find_one({"_id": 9})
         assert log9["content"] == "模型倍率 0.75，第 9 条" and log9["is_stream"] is True and log9["quota"] == 9
         assert log9["created_dt"] is not None
@@ -352,6 +354,8 @@ async def test_import_then_serve(source: str, target: str, upstream: Upstream, t
         me = await gw.ok("GET", "/api/user/self")
         assert me["id"] == 1 and me["username"] == "root"
         assert (await gw.ok("GET", "/api/status"))["system_name"] == "我的 One API"
+        # One API's Chinese messages, word for word, for clients that name no language
+        assert (await login(gw, "root", "123456"))["message"] == "用户名或密码错误，或用户已被封禁"
 
         # A client keeps its key: a chat through the imported channel, billed to the imported quota.
         before_u = await gw.user(2)
@@ -383,6 +387,8 @@ async def test_import_then_serve(source: str, target: str, upstream: Upstream, t
         for refused in (fx.EXPIRED_KEY, fx.EXHAUSTED_KEY, fx.ORPHAN_KEY):
             code, body = await chat(gw, "sk-" + refused)
             assert code == 401, (refused, code, body)
+        code, body = await chat(gw, "sk-" + fx.EXPIRED_KEY)
+        assert body["error"]["message"].startswith("该令牌已过期"), body
 
         # New rows get ids after the imported ones.
         cid = await gw.channel(name="new")

@@ -54,11 +54,11 @@ class LoginHandler(ApiHandler):
         ok = await asyncio.to_thread(check_password, password, hashed)
         if doc is None or not ok or int(doc.get("status", 0)) != STATUS_ENABLED:
             wait = await throttle.failed(account, self.client_ip)
-            message = "Wrong username or password, or the user has been banned"
             if wait:
                 self.set_header("Retry-After", str(wait))
-                message += f". Too many failed attempts: try again in {wait_text(wait)}"
-            raise ApiError(message)
+                raise ApiError("Wrong username or password, or the user has been banned. Too many failed "
+                               f"attempts: try again in {wait_text(wait)}")
+            raise ApiError("Wrong username or password, or the user has been banned")
         await throttle.succeeded(account)
         self.issue_session(doc)
         self.ok(to_api(doc))

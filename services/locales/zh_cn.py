@@ -159,9 +159,13 @@ MESSAGES: dict[str, str] = {
     "scope must be all or disabled": "scope 必须为 all 或 disabled",
     "A channel test is already running": "测试已在运行中",
     "A balance update is already running": "余额更新已在运行中",
-    "channel #{channel_id} ({channel_name}) test with model {r_model_or} {verdict} in {r_seconds} s":
-        "渠道 #{channel_id}（{channel_name}）使用模型 {r_model_or} 测试结果：{verdict}，耗时 {r_seconds} 秒",
-    ": {r_message}": "：{r_message}",
+    # One API: "渠道 %s 测试成功，响应：%s" / "渠道 %s 测试失败，错误：%s"
+    "channel #{channel_id} ({channel_name}) test with model {model} passed in {r_seconds} s: {r_message}":
+        "渠道 #{channel_id}（{channel_name}）使用模型 {model} 测试成功，耗时 {r_seconds} 秒，响应：{r_message}",
+    "channel #{channel_id} ({channel_name}) test with model {model} passed in {r_seconds} s":
+        "渠道 #{channel_id}（{channel_name}）使用模型 {model} 测试成功，耗时 {r_seconds} 秒",
+    "channel #{channel_id} ({channel_name}) test with model {model} failed in {r_seconds} s: {r_message_or}":
+        "渠道 #{channel_id}（{channel_name}）使用模型 {model} 测试失败，耗时 {r_seconds} 秒，错误：{r_message_or}",
     "channel #{channel_id} lists no models to test with": "渠道 #{channel_id} 未配置可用于测试的模型",
     "model {requested} is not served by channel #{channel_id} (its models: {join_channel_models_or_n})":
         "渠道 #{channel_id} 不提供模型 {requested}（该渠道的模型：{join_channel_models_or_n}）",
@@ -396,7 +400,73 @@ MESSAGES: dict[str, str] = {
     "a tool must be an object": "工具必须为对象",
     "a function tool needs its 'name'": "function 工具需要 'name'",
 
+    # -- Sign-in, bonuses and quota logs (One API's wording)
+    "Wrong username or password, or the user has been banned": "用户名或密码错误，或用户已被封禁",
+    "Wrong username or password, or the user has been banned. Too many failed attempts: try again in {wait_text_wait}":
+        "用户名或密码错误，或用户已被封禁。失败次数过多，请在 {wait_text_wait} 后重试",
+    "Too many failed logins from your address: try again in {wait_text_wait}": "当前 IP 登录失败次数过多，请在 {wait_text_wait} 后重试",
+    "Too many failed logins for this account: try again in {wait_text_wait}": "该账户登录失败次数过多，请在 {wait_text_wait} 后重试",
+    "sort must be one of {join_log_sorts}": "sort 必须是以下之一：{join_log_sorts}",
+    "Too many attempts: try again in a few minutes": "尝试次数过多，请几分钟后再试",
+    "Too many requests: try again later": "请求过于频繁，请稍后再试",
+    "Internal server error (request id: {self_request_id})": "服务器内部错误（request id: {self_request_id}）",
+    "An admin changed the user's quota from {log_quota_self_ctx_old_q} to {log_quota_self_ctx_new_q}":
+        "管理员将用户额度从 {log_quota_self_ctx_old_q}修改为 {log_quota_self_ctx_new_q}",
+    "Bonus for inviting user {username}: {format_quota_o_inviter_b}": "邀请用户 {username} 赠送 {format_quota_o_inviter_b}",
+    "Invitation code bonus: {format_quota_o_invitee_b}": "使用邀请码赠送 {format_quota_o_invitee_b}",
+    "New user bonus: {format_quota_o_bonus}": "新用户注册赠送 {format_quota_o_bonus}",
+    "Redeemed a code for {log_quota_self_ctx_quota}": "通过兑换码充值 {log_quota_self_ctx_quota}",
+    # -- values filled into other messages
+    "passed": "通过",
+    "failed": "失败",
+    "The server is shutting down": "服务器正在关闭",
+    "needs a channel that speaks the Responses API": "需要支持 Responses API 的渠道",
+    "the Turnstile verifier": "Turnstile 校验服务",
+    "the OIDC provider": "OIDC 服务器",
+    "the WeChat server": "微信服务器",
+    "a string": "字符串",
+    "an integer": "整数",
+    "a number": "数字",
+    "a boolean": "布尔值",
+    "an object": "对象",
+    "an array": "数组",
+    # -- consume log notes for priced requests
+    "input token count": "输入 token 计数",
+    "transcript tokens": "转写 token",
+    # -- upstream answers that are not what was expected
+    "AIProxy library error {code}": "AIProxy 知识库错误 {code}",
+    "AIProxy library request failed": "AIProxy 知识库请求失败",
+    "Baidu refused the key: {data_error} ({desc})": "百度拒绝了该密钥：{data_error}（{desc}）",
+    "Baidu refused the key: {data_error}": "百度拒绝了该密钥：{data_error}",
+    "DashScope answered something other than an image task: {body_decode_utf_8_replac}":
+        "DashScope 返回的不是图像任务：{body_decode_utf_8_replac}",
+    "Google refused the service account: {code} ({desc})": "Google 拒绝了该服务账号：{code}（{desc}）",
+    "Google refused the service account: {code}": "Google 拒绝了该服务账号：{code}",
+    "Google refused the service account: {str_data_error_get_messa}": "Google 拒绝了该服务账号：{str_data_error_get_messa}",
+    "PaLM answered no candidates": "PaLM 未返回任何候选结果",
+    "Replicate answered something other than a prediction: {body_decode_utf_8_replac}":
+        "Replicate 返回的不是预测结果：{body_decode_utf_8_replac}",
+    "Replicate model {req_model} does not stream its output: ask without stream":
+        "Replicate 模型 {req_model} 不支持流式输出：请不要使用 stream",
+    "Replicate prediction {data_get_id} succeeded without an image URL": "Replicate 预测 {data_get_id} 已成功，但没有返回图像 URL",
+    "The channel key is not a Zhipu API key (<id>.<secret>): the v3 API of {req_model} needs one to sign its token":
+        "渠道密钥不是智谱 API key（<id>.<secret>）：{req_model} 的 v3 API 需要用它签发 token",
+    "token exchange failed: {body_decode_utf_8_replac}": "token 交换失败：{body_decode_utf_8_replac}",
+    "token exchange failed: {transport_error_resp_0}": "token 交换失败：{transport_error_resp_0}",
+    "upstream error": "上游错误",
+
     # -- templates that begin with a placeholder, most specific first
+    # handlers.ratelimit.wait_text: filled into the login messages above
+    "{seconds} seconds": "{seconds} 秒",
+    "{seconds} second": "{seconds} 秒",
+    "{minutes} minutes": "{minutes} 分钟",
+    "{message} (DashScope request id: {request_id})": "{message}（DashScope request id: {request_id}）",
+    "{message} (DeepL character quota exceeded)": "{message}（DeepL 字符额度已用尽）",
+    "{n} image(s), size {self_body_get_size_or_de}, quality {self_body_quality}":
+        "{n} 张图像，尺寸 {self_body_get_size_or_de}，质量 {self_body_quality}",
+    "{n} image(s), size {self_body_get_size_or_de}": "{n} 张图像，尺寸 {self_body_get_size_or_de}",
+    "{len_self_body_get_input} characters": "{len_self_body_get_input} 个字符",
+    "{seconds} s of audio": "{seconds} 秒音频",
     "{where}.source: only base64 PDF, text and content document sources are supported":
         "{where}.source：仅支持 base64 PDF、text 和 content 类型的文档来源",
     "{key} must be a JSON object of name to non-negative finite number": "{key} 必须为名称到非负有限数值的 JSON 对象",
