@@ -492,14 +492,41 @@ async def web_rate_limit(ctx: "AppContext", ip: str) -> int | None:
     return None
 
 
+_LIMITED_PAGE = {
+    "en": ("Too many requests", "This address has opened console pages too often: at most {limit} page loads "
+           "per 3 minutes are allowed (the operator's GLOBAL_WEB_RATE_LIMIT). Nothing is wrong with your "
+           "account. This page reloads by itself in {wait} seconds.", "Reload now"),
+    "zh-CN": ("请求过于频繁", "当前 IP 打开控制台页面过于频繁：每 3 分钟最多 {limit} 次页面加载（管理员设置的 "
+              "GLOBAL_WEB_RATE_LIMIT）。您的账户没有问题。本页将在 {wait} 秒后自动刷新。", "立即刷新"),
+}
+
+
+def limited_page(lang: str, limit: int, wait: int) -> str:
+    """The page a tripped web limit shows: what happened, that the account is fine, when it
+    reloads (by itself)."""
+    title, text, again = _LIMITED_PAGE.get(lang, _LIMITED_PAGE["en"])
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+            f'<meta http-equiv="refresh" content="{wait}"><meta name="viewport" content="width=device-width, '
+            'initial-scale=1"><style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:5rem auto;'
+            'padding:0 1rem;color:#1f2328;line-height:1.6}a{color:#1d4ed8}@media(prefers-color-scheme:dark)'
+            '{body{background:#101014;color:#e6e6e6}a{color:#6aaefb}}</style></head><body>'
+            f'<h1>{title}</h1><p>{text.format(limit=limit, wait=wait)}</p><p><a href="">{again}</a></p></body></html>')
+
+
 class WebRateLimited:
-    """Mixin for web page handlers: GLOBAL_WEB_RATE_LIMIT per IP, plain 429 when exceeded."""
+    """Mixin for web pages (not hashed assets): GLOBAL_WEB_RATE_LIMIT per IP; past it, a
+    429 page that explains itself, in the visitor's language, and reloads when allowed."""
 
     async def prepare(self: Any) -> None:
         ctx = self.application.settings["ctx"]
         wait = await web_rate_limit(ctx, clientip.for_request(self.request, ctx.settings))
         if wait is not None:
+            from services.i18n import DEFAULT, negotiate, normalize
+
+            lang = negotiate(self.request.headers.get("Accept-Language"),
+                             normalize(ctx.options.get("Language")) or DEFAULT)
             self.set_status(429)
             self.set_header("Retry-After", str(wait))
-            self.set_header("Content-Type", "text/plain; charset=utf-8")
-            self.finish("Too many requests: try again later\n")
+            self.set_header("Cache-Control", "no-store")
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(limited_page(lang, int(getattr(ctx.settings, "global_web_rate_limit", 240)), max(1, int(wait))))

@@ -134,8 +134,9 @@ class SPAHandler(SecurityHeaders, FrontendRedirect, WebRateLimited, BaseHandler)
         self.finish(placeholder(f"{self.request.protocol}://{self.request.host}", state, error))
 
 
-class AssetHandler(SecurityHeaders, FrontendRedirect, WebRateLimited, tornado.web.StaticFileHandler):
-    """Hashed build assets: cached for a year."""
+class AssetHandler(SecurityHeaders, FrontendRedirect, tornado.web.StaticFileHandler):
+    """Hashed build assets: cached for a year, and not counted by the web rate limit (a cold
+    load fetches ~20 of them; only pages count, so fresh tabs do not trip it)."""
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=31536000, immutable")

@@ -200,6 +200,9 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     for k in ("base_url", "other", "models", "group", "system_prompt", "name"):
         out[k] = out[k] or ""
     out["model_mapping"] = out["model_mapping"] or ""
+    # the last test: passed (or never run), else why it failed
+    out["test_ok"] = bool(doc.get("test_ok", True))
+    out["test_error"] = str(doc.get("test_error") or "")
     out["config"] = mask_config(out["config"])
     out["group"] = out["group"] or "default"
     return out
@@ -348,9 +351,11 @@ class ChannelStore:
         """Publish one ``channel`` event for a batch of writes made with ``publish=False``."""
         await self._changed(None)
 
-    async def record_test(self, cid: int, response_time_ms: int) -> None:
-        await self.col.update_one({"_id": cid}, {"$set": {"test_time": int(time.time()),
-                                                         "response_time": int(response_time_ms)}})
+    async def record_test(self, cid: int, response_time_ms: int, ok: bool = True, error: str = "") -> None:
+        """A test's outcome: when, how long, and whether it passed (with why not)."""
+        await self.col.update_one({"_id": cid}, {"$set": {
+            "test_time": int(time.time()), "response_time": int(response_time_ms),
+            "test_ok": bool(ok), "test_error": "" if ok else error[:300]}})
 
     async def record_balance(self, cid: int, balance: float) -> None:
         await self.col.update_one({"_id": cid}, {"$set": {"balance": balance,

@@ -20,10 +20,11 @@ from .db import Database
 if TYPE_CHECKING:
     from .ledger import QuotaLedger
 
-# One API's log types (plus 5, channel tests).
-LOG_UNKNOWN, LOG_TOPUP, LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST = 0, 1, 2, 3, 4, 5
+# One API's log types (plus 5, channel tests, and 6, relay requests that failed after
+# authentication: never billed, with status, error code, channel and retry chain).
+LOG_UNKNOWN, LOG_TOPUP, LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST, LOG_ERROR = 0, 1, 2, 3, 4, 5, 6
 LOG_TYPES = {LOG_UNKNOWN: "unknown", LOG_TOPUP: "topup", LOG_CONSUME: "consume",
-             LOG_MANAGE: "manage", LOG_SYSTEM: "system", LOG_TEST: "test"}
+             LOG_MANAGE: "manage", LOG_SYSTEM: "system", LOG_TEST: "test", LOG_ERROR: "error"}
 
 NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
@@ -69,6 +70,9 @@ class LogStore:
     def test(self, **fields: Any) -> None:
         self.add(LOG_TEST, **fields)
 
+    def error(self, **fields: Any) -> None:
+        self.add(LOG_ERROR, **fields)
+
     async def write_now(self, log_type: int, **fields: Any) -> None:
         """Queue one record and flush: top-up, manage and system logs show at once."""
         self.add(log_type, **fields)
@@ -78,10 +82,15 @@ class LogStore:
         self.add(LOG_SYSTEM, user_id=user_id, username=username, content=content, quota=quota)
 
     # -- reading --------------------------------------------------------------------------------
-    async def page(self, query: dict[str, Any], page: int, size: int) -> list[dict[str, Any]]:
+    async def page(self, query: dict[str, Any], page: int, size: int,
+                   sort: list[tuple[str, int]] | None = None) -> list[dict[str, Any]]:
         await self.ledger.flush()
-        cur = self.col.find(query).sort(NEWEST).skip(page * size).limit(size)
+        cur = self.col.find(query).sort(sort or NEWEST).skip(page * size).limit(size)
         return [d async for d in cur]
+
+    async def count(self, query: dict[str, Any]) -> int:
+        """How many logs match (the console's page count); capped to keep a huge table cheap."""
+        return int(await self.col.count_documents(query, limit=100_000))
 
     async def newest(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         await self.ledger.flush()

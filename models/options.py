@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .events import EventBus
 
 TRUE_DEFAULTS = (
-    "PasswordLoginEnabled", "PasswordRegisterEnabled", "RegisterEnabled", "LogConsumeEnabled",
+    "PasswordLoginEnabled", "PasswordRegisterEnabled", "RegisterEnabled", "LogConsumeEnabled", "LogErrorEnabled",
     "DisplayInCurrencyEnabled", "DisplayTokenStatEnabled",
 )
 FALSE_DEFAULTS = (

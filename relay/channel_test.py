@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from adaptors import CHANNEL_TYPE_NAMES, PROVIDERS
 from adaptors.base import CHAT, ChannelTarget, RelayRequest, UpstreamRejected, UpstreamRequest
 from models.channels import CH_AUTO_DISABLED, CH_ENABLED, CH_MANUALLY_DISABLED, ChannelRecord
+from services.redact import redact
 
 from .upstream import UpstreamCall, open_call, transport_error
 
@@ -195,10 +196,10 @@ class ChannelChecks:
             reply = await self._send_test(channel, chosen)
             result = ChannelTestResult(channel.id, chosen, True, _clip(reply), 0)
         except CheckError as e:
-            result = ChannelTestResult(channel.id, chosen, False, _clip(e.message), 0,
+            result = ChannelTestResult(channel.id, chosen, False, _clip(redact(e.message, tuple(channel.keys))), 0,
                                 disables_channel=e.disables_channel)
         result.seconds = time.monotonic() - started
-        await self.svc.channels.record_test(channel.id, result.elapsed_ms)
+        await self.svc.channels.record_test(channel.id, result.elapsed_ms, result.success, result.message)
         self._test_log(channel, result, user)
         return result
 
@@ -250,11 +251,15 @@ class ChannelChecks:
         return text
 
     def _test_log(self, channel: ChannelRecord, r: ChannelTestResult, user: dict[str, Any] | None) -> None:
-        verdict = "passed" if r.success else "failed"
-        content = (f"channel #{channel.id} ({channel.name}) test with model {r.model or '-'} "
-                   f"{verdict} in {r.seconds:.2f} s")
-        if r.message:
-            content += f": {r.message}"
+        model = r.model or "-"
+        if r.success and r.message:
+            content = (f"channel #{channel.id} ({channel.name}) test with model {model} passed in "
+                       f"{r.seconds:.2f} s: {r.message}")
+        elif r.success:
+            content = f"channel #{channel.id} ({channel.name}) test with model {model} passed in {r.seconds:.2f} s"
+        else:
+            content = (f"channel #{channel.id} ({channel.name}) test with model {model} failed in "
+                       f"{r.seconds:.2f} s: {r.message or '-'}")
         self.svc.logs.test(
             user_id=int(user["_id"]) if user else 0, username=user.get("username", "") if user else "",
             content=content, model_name=r.model, channel_id=channel.id, elapsed_time=r.elapsed_ms)

@@ -34,6 +34,7 @@ from models.tokens import TOKEN_DISABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, TokenR
 from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
 
 from services.i18n import translate
+from services.redact import redact
 from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
 from . import endpoints, ratios
@@ -251,6 +252,8 @@ class Job:
     current_call: Any = None  # the upstream exchange in progress (cancelled by abort())
     task: "asyncio.Task[Any] | None" = None  # the request's task (cancelled if abort() is not enough)
     aborted: str = ""  # abort()'s message: the server is stopping and ended this request
+    failures: list[dict[str, Any]] = field(default_factory=list)  # each failed attempt, for the error log
+    secrets: tuple[str, ...] = ()  # the failed channels' keys: redacted from what is logged
 
     # -- authorisation ------------------------------------------------------------------------
     async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
@@ -367,8 +370,30 @@ class Job:
         jobs.add(self)
         try:
             await self._run(raw, auth_header, client_ip)
+        except GatewayError as e:
+            if self.user is not None and self.token is not None:  # failed after authentication
+                self.log_failure(e)
+            raise
         finally:
             jobs.discard(self)
+
+    def log_failure(self, e: GatewayError) -> None:
+        """An error log for a request that failed after authentication (never billed: the
+        reservation was refunded): status, error code and message, the channel, the retry
+        chain and the request id; keys and secrets redacted."""
+        ctx = self.ctx
+        if not ctx.options.bool("LogErrorEnabled"):
+            return
+        assert self.user is not None and self.token is not None
+        last = self.failures[-1] if self.failures else None
+        ctx.logs.error(
+            user_id=self.user.id, username=self.user.username, token_name=self.token.name,
+            token_id=self.token.id, model_name=self.model, channel_id=last["channel"] if last else 0,
+            content=redact(e.message, self.secrets)[:1000], request_id=self.request_id,
+            elapsed_time=int((time.monotonic() - self.started_at) * 1000), is_stream=self.stream,
+            status=e.status, error_code=str(e.code or ""), error_type=e.type,
+            retries=self.failures,
+        )
 
     def abort(self, message: str) -> None:
         """End this request now (the shutdown deadline passed): an open stream gets one error
@@ -450,6 +475,9 @@ class Job:
                 return outcome
             except UpstreamError as e:
                 last = e
+                self.secrets += tuple(channel.keys)
+                self.failures.append({"channel": channel.id, "status": e.status, "code": str(e.code or ""),
+                                      "message": redact(e.message, self.secrets)[:300]})
                 if e.code in _UNSERVABLE and not pinned:  # this channel cannot take it: another, free
                     if len(self.tried) < MAX_CHANNELS_TRIED:
                         continue

@@ -95,8 +95,11 @@ class Gateway(ApiClient):
         return openai.AsyncOpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0, **kw)
 
     async def logs(self, **query: Any) -> list[dict[str, Any]]:
+        """The newest logs; without a ``type`` filter, error logs (type 6, every failed request
+        writes one: tests/test_error_logs.py) are left out, so a test reads what was billed."""
         qs = "&".join(f"{k}={v}" for k, v in query.items())
-        return await self.ok("GET", "/api/log/?" + qs)  # type: ignore[no-any-return]
+        rows = await self.ok("GET", "/api/log/?" + qs)
+        return rows if "type" in query else [r for r in rows if r["type"] != 6]
 
     async def user(self, uid: int = 1) -> dict[str, Any]:
         """The user's document as of now, ``quota`` being the spendable balance (leases included)."""

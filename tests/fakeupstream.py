@@ -142,6 +142,8 @@ class _Base(tornado.web.RequestHandler):
                 self.error(429, "Rate limit reached", "requests", "rate_limit_exceeded")
             elif status == 400:
                 self.error(400, "Invalid parameter: messages", "invalid_request_error", None)
+            elif "echo" in key:  # quotes the key it was given, as some upstreams do
+                self.error(status, f"Upstream failure for key {key}; see your dashboard", "server_error")
             else:
                 self.error(status, "The server had an error while processing your request", "server_error")
             return True

@@ -108,11 +108,21 @@ async def test_debug_disables_limits(gw: Any) -> None:
 async def test_web_limit_and_relay_unlimited(gw: Any) -> None:
     gw.ctx.settings.global_web_rate_limit = 2
     gw.ctx.settings.global_api_rate_limit = 1
+    for _ in range(5):  # hashed assets do not count
+        resp = await gw.http.fetch(gw.url + "/assets/index-abc123.js", raise_error=False)
+        assert resp.code != 429
     for _ in range(2):
         resp = await gw.http.fetch(gw.url + "/some/page", raise_error=False)
         assert resp.code == 200 and b"OneRelay" in resp.body
     resp = await gw.http.fetch(gw.url + "/some/page", raise_error=False)
     assert resp.code == 429 and resp.headers["Retry-After"]
+    # a page that explains itself and reloads when allowed, in the visitor's language
+    assert resp.headers["Content-Type"].startswith("text/html")
+    page = resp.body.decode()
+    assert "at most 2 page loads per 3 minutes" in page and "Nothing is wrong with your account" in page
+    assert f'http-equiv="refresh" content="{resp.headers["Retry-After"]}"' in page
+    resp = await gw.http.fetch(gw.url + "/some/page", raise_error=False, headers={"Accept-Language": "zh-CN"})
+    assert resp.code == 429 and "请求过于频繁" in resp.body.decode()
     # /v1 relay routes have no rate limit (One API)
     for _ in range(3):
         resp = await gw.http.fetch(gw.url + "/v1/models", raise_error=False,

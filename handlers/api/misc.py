@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 
 from adaptors import PROVIDERS
-from models.logs import LOG_TYPES
+from models.logs import LOG_CONSUME, LOG_ERROR, LOG_TYPES
 from models.channels import MASK
 from models.options import OptionError, default_options, is_secret_option, option_type
 from services.crypto import PREFIX as ENC_PREFIX
@@ -109,12 +110,15 @@ class OptionHandler(ApiHandler):
 
 SEARCH_LIMIT = 100  # One API's MaxRecentItems
 LOG_FILTERS = Shape(
-    F("type", "integer", min=0, max=max(LOG_TYPES), doc="0 all, 1 topup, 2 consume, 3 manage, 4 system, 5 test"),
+    F("type", "integer", min=0, max=max(LOG_TYPES), doc="0 all, 1 topup, 2 consume, 3 manage, 4 system, 5 test, 6 error"),
     F("start_timestamp", "integer", min=0, max=TS_MAX), F("end_timestamp", "integer", min=0, max=TS_MAX),
     F("username", max_len=100), F("token_name", max_len=100), F("model_name", max_len=200),
     F("channel", "integer", min=0, max=MAX_ID),
 )
-LOG_LIST = Shape(PAGE, *LOG_FILTERS.fields)
+LOG_SORTS = ("created_at", "quota", "elapsed_time", "prompt_tokens", "completion_tokens")
+LOG_ORDER = (F("sort", enum=LOG_SORTS, doc="sort column (default created_at)"),
+             F("order", enum=("desc", "asc"), doc="sort direction (default desc)"))
+LOG_LIST = Shape(PAGE, *LOG_FILTERS.fields, *LOG_ORDER)
 SELF_LOG_FILTERS = Shape(*(f for f in LOG_FILTERS.fields if f.name not in ("username", "channel")))
 _TS_MAX = 2**40  # unix seconds far beyond any real date; keeps queries in int64
 _FILTER_LIMITS = {"username": 100, "token_name": 100, "model_name": 200}
@@ -163,14 +167,32 @@ def log_query(handler: ApiHandler, *, own_user: int | None) -> dict[str, Any]:
         q["user_id"] = own_user
     else:
         if strings["username"]:
-            q["username"] = strings["username"]
+            q["username"] = contains(strings["username"])
         if channel:
             q["channel_id"] = channel
     if strings["token_name"]:
-        q["token_name"] = strings["token_name"]
+        q["token_name"] = contains(strings["token_name"])
     if strings["model_name"]:
-        q["model_name"] = strings["model_name"]
+        q["model_name"] = contains(strings["model_name"])
     return q
+
+
+def contains(text: str) -> dict[str, str]:
+    """A text filter: the value contains the text, ignoring case ("claude" finds
+    claude-3-5-sonnet; One API's exact match is a special case of it)."""
+    return {"$regex": re.escape(text), "$options": "i"}
+
+
+async def log_page(handler: ApiHandler, q: dict[str, Any], *, admin: bool) -> None:
+    """One page of logs, sorted as asked (newest first by default), with ``total`` (the
+    number of matching logs, for a page count) beside ``data``."""
+    sort = handler.get_query_argument("sort", "") or "created_at"
+    order = -1 if handler.get_query_argument("order", "") != "asc" else 1
+    if sort not in LOG_SORTS:
+        raise ApiError(f"sort must be one of {', '.join(LOG_SORTS)}")
+    logs = handler.ctx.logs
+    rows = await logs.page(q, handler.page(), PAGE_SIZE, sort=[(sort, order), ("_id", order)])
+    handler.ok([log_view(d, admin=admin) for d in rows], total=await logs.count(q))
 
 
 def log_view(doc: dict[str, Any], *, admin: bool) -> dict[str, Any]:
@@ -207,9 +229,7 @@ class LogHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
-        q = log_query(self, own_user=None)
-        p = self.page()
-        self.ok([log_view(d, admin=True) for d in await self.ctx.logs.page(q, p, PAGE_SIZE)])
+        await log_page(self, log_query(self, own_user=None), admin=True)
 
     @admin_auth
     async def delete(self, user: dict[str, Any]) -> None:
@@ -235,6 +255,37 @@ class LogStatHandler(ApiHandler):
         self.ok({"quota": await self.ctx.logs.sum_quota(q)})
 
 
+class ErrorStatHandler(ApiHandler):
+    """``GET /api/log/error_stat?days=7``: requests and failed requests per channel and per
+    model over the last days (consume logs and error logs; a request that failed before a
+    channel was chosen counts under channel 0). With LogConsumeEnabled off only errors count."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Error rate per channel and per model", query=Shape(
+        F("days", "integer", min=1, max=90, doc="how far back (default 7)")))}
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        days = int(self.arg("days", 7))
+        since = int(time.time()) - days * 86_400
+        match = {"$match": {"created_at": {"$gte": since}, "type": {"$in": [LOG_CONSUME, LOG_ERROR]}}}
+        counts = {"requests": {"$sum": 1},
+                  "errors": {"$sum": {"$cond": [{"$eq": ["$type", LOG_ERROR]}, 1, 0]}}}
+        out: dict[str, Any] = {"days": days}
+        for key, field in (("channels", "channel_id"), ("models", "model_name")):
+            rows = await self.ctx.logs.aggregate([match, {"$group": {"_id": f"${field}", **counts}},
+                                                  {"$sort": {"errors": -1, "requests": -1}}, {"$limit": 200}])
+            out[key] = [{field: r["_id"] if r["_id"] is not None else (0 if field == "channel_id" else ""),
+                         "requests": int(r["requests"]), "errors": int(r["errors"]),
+                         "error_rate": round(r["errors"] / r["requests"], 4) if r["requests"] else 0.0}
+                        for r in rows]
+        ids = [r["channel_id"] for r in out["channels"] if r["channel_id"]]
+        names = {int(c["_id"]): str(c.get("name") or "") for c in await self.ctx.channels.find({"_id": {"$in": ids}})}
+        for row in out["channels"]:
+            row["channel_name"] = names.get(row["channel_id"], "")
+        self.ok(out)
+
+
 class LogSearchHandler(ApiHandler):
     """``GET /api/log/search?keyword=``: the type equals the keyword or the content starts
     with it; the newest 100."""
@@ -256,13 +307,11 @@ class LogSearchHandler(ApiHandler):
 
 class SelfLogHandler(ApiHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
-    ops = {"GET": Op("One's logs, newest first", query=Shape(PAGE, *SELF_LOG_FILTERS.fields))}
+    ops = {"GET": Op("One's logs, newest first", query=Shape(PAGE, *SELF_LOG_FILTERS.fields, *LOG_ORDER))}
 
     @user_auth
     async def get(self, user: dict[str, Any]) -> None:
-        q = log_query(self, own_user=int(user["_id"]))
-        p = self.page()
-        self.ok([log_view(d, admin=False) for d in await self.ctx.logs.page(q, p, PAGE_SIZE)])
+        await log_page(self, log_query(self, own_user=int(user["_id"])), admin=False)
 
 
 class SelfLogStatHandler(ApiHandler):
@@ -327,6 +376,7 @@ routes = [
     (r"/api/option/?", OptionHandler),
     (r"/api/log/?", LogHandler),
     (r"/api/log/stat", LogStatHandler),
+    (r"/api/log/error_stat", ErrorStatHandler),
     (r"/api/log/search", LogSearchHandler),
     (r"/api/log/self/?", SelfLogHandler),
     (r"/api/log/self/stat", SelfLogStatHandler),
