@@ -150,6 +150,7 @@ async def test_switcher_turns_the_console_chinese(browser, console):
     await page.goto("/setting?tab=system")
     await expect(page.get_by_test_id("card-login")).to_contain_text("登录与注册")
     await expect(page.get_by_test_id("card-login")).to_contain_text("密码登录")
+    await expect(page.get_by_test_id("card-server")).to_contain_text("默认语言")
     await shot(page, "zh-CN-settings-system")
 
     # and back to English, remembered as well

@@ -25,7 +25,7 @@ async def test_other_tab_system_name_updates_the_shell(page, console):
     assert (await options(console))["SystemName"] == "Acme Relay"
     # the shell reloads /api/status at once: brand in the side menu and the browser title
     await page.locator(".brand .name").filter(has_text="Acme Relay").first.wait_for()
-    assert await page.title() == "Acme Relay"
+    assert await page.title() == "Settings · Acme Relay"  # the page keeps its part of the title
     # Notice has a live Markdown preview
     notice = page.get_by_test_id("card-notice")
     await notice.get_by_label("Notice", exact=True).fill("**Maintenance** tonight")

@@ -159,7 +159,7 @@ export function fieldError(f: OptionField, v: DraftValue | undefined): string {
 
 /** Options that `/api/status` reflects: after saving one, the shell reloads the status. */
 export const STATUS_KEYS = new Set([
-  'SystemName', 'Logo', 'Footer', 'ServerAddress', 'TopUpLink', 'ChatLink', 'QuotaPerUnit',
+  'SystemName', 'Logo', 'Footer', 'Language', 'ServerAddress', 'TopUpLink', 'ChatLink', 'QuotaPerUnit',
   'DisplayInCurrencyEnabled', 'EmailVerificationEnabled', 'GitHubOAuthEnabled', 'GitHubClientId',
   'LarkClientId', 'OidcEnabled', 'OidcClientId', 'OidcWellKnown', 'OidcAuthorizationEndpoint',
   'WeChatAuthEnabled', 'WeChatAccountQRCodeImageURL', 'TurnstileCheckEnabled', 'TurnstileSiteKey',

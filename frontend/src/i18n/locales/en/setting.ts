@@ -7,6 +7,7 @@ export default {
   loadFailed: 'The settings could not be loaded',
   fields: {
     ServerAddress: { label: 'Server address', help: 'The public address of this console. Used in OAuth callbacks, password reset links and emails.' },
+    Language: { label: 'Default language', help: 'The console\'s language for visitors whose browser prefers neither Chinese nor English, and of the server’s messages when a request names no language. Everyone can still pick a language in the header.' },
     PasswordLoginEnabled: { label: 'Password login', help: 'Log in with a username or email and a password.' },
     PasswordRegisterEnabled: { label: 'Password sign-up', help: 'Create accounts with a password (off: third-party sign-up only).' },
     RegisterEnabled: { label: 'Registration', help: 'Allow new accounts at all.' },

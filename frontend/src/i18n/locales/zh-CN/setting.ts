@@ -9,6 +9,7 @@ const messages: Messages['setting'] = {
   loadFailed: '设置加载失败',
   fields: {
     ServerAddress: { label: '服务器地址', help: '本控制台的公网地址，用于 OAuth 回调、密码重置链接和邮件。' },
+    Language: { label: '默认语言', help: '浏览器既不偏好中文也不偏好英文的访客所看到的控制台语言；请求未指定语言时，服务器返回的消息也使用此语言。每个人仍可在页头切换语言。' },
     PasswordLoginEnabled: { label: '密码登录', help: '允许使用用户名或邮箱加密码登录。' },
     PasswordRegisterEnabled: { label: '密码注册', help: '允许通过密码注册新账户（关闭后只能通过第三方账户注册）。' },
     RegisterEnabled: { label: '允许注册', help: '是否允许注册新账户。' },
