@@ -25,6 +25,15 @@ PAGES = {
     "topup": ("/topup", "充值"),
     "settings": ("/setting", "设置"),
 }
+# text each page shows in Chinese (headers, buttons, column titles, tags of the data made below)
+PAGE_TEXT = {
+    "channels": ("添加渠道",),
+    "tokens": ("添加令牌", "已启用", "剩余额度", "永不过期"),
+    "logs": ("消费",),
+    "users": ("添加用户", "超级管理员"),
+    "redemptions": ("生成兑换码",),
+    "topup": ("当前余额", "兑换码充值", "兑换"),
+}
 MENU = ("首页", "仪表盘", "渠道", "令牌", "日志", "用户", "兑换码", "充值", "设置", "关于")
 
 
@@ -70,6 +79,13 @@ async def test_switcher_turns_the_console_chinese(browser, console):
     await expect(page.locator("form").get_by_role("button", name="注册", exact=True)).to_be_visible()
     await expect(page.get_by_text("已有账户？")).to_be_visible()
     await shot(page, "zh-CN-register")
+
+    await page.goto("/")
+    await expect(page.get_by_text("一个 OpenAI 兼容接口，接入所有模型服务商")).to_be_visible()
+    await expect(page.get_by_role("heading", name="快速开始")).to_be_visible()
+    await expect(page.get_by_role("heading", name="额度与计费")).to_be_visible()
+    await shot(page, "zh-CN-home")
+    await no_sideways_overflow(page, "the home page")
 
     # some usage, balances shown as token counts (big numbers are written with 万/亿)
     await console.ok("PUT", "/api/option/", {"key": "DisplayInCurrencyEnabled", "value": "false"})
@@ -125,11 +141,9 @@ async def test_switcher_turns_the_console_chinese(browser, console):
             # the list card (search, refresh, pager) is shared: Chinese on every list page
             await expect(page.get_by_role("button", name="搜索", exact=True)).to_be_visible()
             await expect(page.get_by_role("button", name="刷新", exact=True).first).to_be_visible()
-        if name == "tokens":
-            # a status tag of the token created above
-            await expect(page.get_by_text("已启用").first).to_be_visible()
-        if name == "users":
-            await expect(page.get_by_text("超级管理员").first).to_be_visible()
+        if name in PAGE_TEXT:
+            for text in PAGE_TEXT[name]:
+                await expect(page.get_by_text(text, exact=True).first).to_be_visible()
         if name == "settings":
             for tab in ("个人设置", "运营设置", "系统设置", "其他设置"):
                 await expect(page.get_by_role("tab", name=tab)).to_be_visible()
