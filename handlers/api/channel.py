@@ -310,9 +310,35 @@ class ChannelTypesHandler(ApiHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
     ops = {"GET": Op("The provider registry, one entry per channel type id")}
 
+    # the prose a channel form shows, translated by exact text (services/locales/zh_cn_registry.py)
+    SPEC_TEXTS = ("note", "base_url_note", "key_format")
+    FIELD_TEXTS = ("label", "placeholder", "help")  # example-value placeholders have no entry: kept
+    _by_lang: dict[str, list[dict[str, Any]]] = {}  # the registry is static: built once per language
+
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
-        self.ok([spec.to_api() for _, spec in sorted(PROVIDERS.items())])
+        lang = self.lang
+        types = self._by_lang.get(lang)
+        if types is None:
+            types = self._by_lang[lang] = self.build(lang)
+        self.ok(types)
+
+    @classmethod
+    def build(cls, lang: str) -> list[dict[str, Any]]:
+        """The registry as the API serves it, its prose in ``lang`` (untranslated texts as they are)."""
+        from services.i18n import ZH
+        from services.locales.zh_cn_registry import REGISTRY
+
+        types = [spec.to_api() for _, spec in sorted(PROVIDERS.items())]
+        if lang != ZH:  # English, the source language (zh-CN is the only catalog)
+            return types
+        for t in types:
+            for k in cls.SPEC_TEXTS:
+                t[k] = REGISTRY.get(t[k], t[k])
+            for field in t["config"]:
+                for k in cls.FIELD_TEXTS:
+                    field[k] = REGISTRY.get(field[k], field[k])
+        return types
 
 
 class ChannelTestHandler(ApiHandler):
