@@ -83,7 +83,12 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
         out[k] = int(out[k] or 0)
     out["quota"] += int(doc.get("leased") or 0)  # quota leased to processes is still the user's
     out["group"] = out["group"] or "default"
+    # the password is One API's well-known default (123456): the console asks to change it
+    out["default_password"] = bool(doc.get("default_password"))
     return out
+
+
+DEFAULT_PASSWORD = "123456"  # One API's first root password; flagged until changed
 
 
 class UserStore:
@@ -151,7 +156,7 @@ class UserStore:
             "display_name": display_name or username, "role": role, "status": STATUS_ENABLED,
             "email": email, "quota": int(quota), "used_quota": 0, "request_count": 0,
             "group": group, "inviter_id": inviter_id, "session_version": 0,
-            "created_time": int(time.time()),
+            "created_time": int(time.time()), "default_password": password == DEFAULT_PASSWORD,
         }
         if access_token:
             doc["access_token"] = access_token

@@ -623,3 +623,15 @@ async def test_concurrent_admin_changes_keep_a_consistent_quota(gw: Gateway, com
     await asyncio.gather(*calls, *tops)
     doc = await gw.user(common)
     assert doc["quota"] == 100000 + 10 * 1000 - 10 * 12 and doc["used_quota"] == 120
+
+
+async def test_default_password_is_flagged_until_changed(gw: Any) -> None:
+    """Root starts as root/123456 (One API); the console pushes to change it (issue 14, item 8):
+    login and /api/user/self say ``default_password`` until the password changes."""
+    code, body = await gw.api("POST", "/api/user/login", {"username": "root", "password": "123456"}, token=None)
+    assert body["success"] and body["data"]["default_password"] is True
+    assert (await gw.ok("GET", "/api/user/self"))["default_password"] is True
+    await gw.ok("PUT", "/api/user/self", {"password": "a-better-secret-1"})
+    assert (await gw.ok("GET", "/api/user/self"))["default_password"] is False
+    _, body = await gw.api("POST", "/api/user/login", {"username": "root", "password": "a-better-secret-1"}, token=None)
+    assert body["data"]["default_password"] is False

@@ -348,7 +348,7 @@ class PasswordResetHandler(AuthHandler):
         password = new_password(12)
         hashed = await asyncio.to_thread(hash_password, password)
         uid = int(user["_id"])
-        await self.ctx.users.update(uid, {"password": hashed})
+        await self.ctx.users.update(uid, {"password": hashed, "default_password": False})
         await self.ctx.users.bump_session(uid)  # every old session ends
         log.info("password of user #%d reset by email", uid)
         self.ok(password)

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from models.redemptions import RedeemError
 from models.users import (
     LIST_ORDERS, ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_DELETED, STATUS_DISABLED,
-    STATUS_ENABLED, check_password, hash_password, to_api,
+    DEFAULT_PASSWORD, STATUS_ENABLED, check_password, hash_password, to_api,
 )
 
 from schemas.common import PAGED, ident, keyword
@@ -60,6 +60,10 @@ class LoginHandler(ApiHandler):
                                f"attempts: try again in {wait_text(wait)}")
             raise ApiError("Wrong username or password, or the user has been banned")
         await throttle.succeeded(account)
+        weak = password == DEFAULT_PASSWORD  # e.g. an imported One API root still on 123456
+        if weak != bool(doc.get("default_password")):
+            await self.ctx.users.update(int(doc["_id"]), {"default_password": weak})
+            doc["default_password"] = weak
         self.issue_session(doc)
         self.ok(to_api(doc))
 
@@ -205,6 +209,7 @@ class SelfHandler(ApiHandler):
         password = _password(body)
         if password:
             fields["password"] = await asyncio.to_thread(hash_password, password)
+            fields["default_password"] = password == DEFAULT_PASSWORD
         if fields:
             try:
                 await self.ctx.users.update(uid, fields)
@@ -403,6 +408,7 @@ class UserListHandler(ApiHandler):
             fields["group"] = group
         if password:
             fields["password"] = await asyncio.to_thread(hash_password, password)
+            fields["default_password"] = password == DEFAULT_PASSWORD
         old_quota: int | None = None
         new_quota: int | None = None
         if quota is not None:
