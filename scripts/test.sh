@@ -17,6 +17,12 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# Chinese glyphs for the zh-CN screenshots of the console (tests/e2e/test_locale_zh.py).
+if [ ! -d /usr/share/fonts/opentype/noto ] || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then
+  echo "== installing fonts-noto-cjk (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null
+fi
 # A real redis-server for the shared-state and rate-limit tests (never a fake).
 if ! command -v redis-server >/dev/null; then
   echo "== installing redis-server (apt-get)"
