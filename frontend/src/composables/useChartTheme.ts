@@ -7,7 +7,7 @@ export const PALETTE_DARK = ['#4f9cf9', '#34d399', '#fbbf24', '#a78bfa', '#f8717
 
 /** The console's font stack (a canvas font cannot `inherit`). */
 export const CHART_FONT =
-  'Inter, ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif'
+  'Inter, ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif'
 
 export interface ChartTheme {
   dark: boolean

@@ -1,4 +1,4 @@
-import { currentLocale, t, type Locale } from '@/i18n'
+import { t } from '@/i18n'
 
 /** Unix seconds → `YYYY-MM-DD HH:mm:ss` in the browser's time zone; 0 or less → `-`. (The same in every language.) */
 export function formatTime(unix: number | null | undefined): string {
@@ -6,17 +6,6 @@ export function formatTime(unix: number | null | undefined): string {
   const d = new Date(unix * 1000)
   const p = (n: number) => String(n).padStart(2, '0')
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
-}
-
-/**
- * Unix seconds → a date (and time) written the locale's way: `May 14, 2024, 13:45` /
- * `2024年5月14日 13:45`. `time: false` leaves the time out. 0 or less → `-`.
- */
-export function formatDate(unix: number | null | undefined, opts: { time?: boolean; locale?: Locale } = {}): string {
-  if (!unix || unix <= 0) return '-'
-  const o: Intl.DateTimeFormatOptions = { year: 'numeric', month: opts.locale === 'en' || (!opts.locale && currentLocale() === 'en') ? 'short' : 'long', day: 'numeric' }
-  if (opts.time !== false) Object.assign(o, { hour: '2-digit', minute: '2-digit', hour12: false })
-  return new Date(unix * 1000).toLocaleString(opts.locale ?? currentLocale(), o)
 }
 
 /** Unix seconds now. */
