@@ -25,7 +25,7 @@ CH_UNKNOWN, CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED = 0, 1, 2, 3
 API_FIELDS = (
     "type", "status", "name", "weight", "created_time", "test_time", "response_time", "base_url",
     "other", "balance", "balance_updated_time", "models", "group", "used_quota", "model_mapping",
-    "priority", "config", "system_prompt",
+    "priority", "config", "system_prompt", "tag", "auto_enable_at", "test_expect",
 )
 
 
@@ -194,10 +194,10 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     for k in API_FIELDS:
         out[k] = doc.get(k)
     for k in ("weight", "priority", "used_quota", "test_time", "response_time", "created_time",
-              "balance_updated_time"):
+              "balance_updated_time", "auto_enable_at"):
         out[k] = int(out[k] or 0)
     out["balance"] = float(out["balance"] or 0)
-    for k in ("base_url", "other", "models", "group", "system_prompt", "name"):
+    for k in ("base_url", "other", "models", "group", "system_prompt", "name", "tag", "test_expect"):
         out[k] = out[k] or ""
     out["model_mapping"] = out["model_mapping"] or ""
     # the last test: passed (or never run), else why it failed
@@ -297,7 +297,7 @@ class ChannelStore:
             "created_time": int(time.time()), "test_time": 0, "response_time": 0, "base_url": "",
             "other": "", "balance": 0.0, "balance_updated_time": 0, "models": "",
             "group": "default", "used_quota": 0, "model_mapping": "", "priority": 0, "config": "",
-            "system_prompt": "",
+            "system_prompt": "", "tag": "", "auto_enable_at": 0, "test_expect": "",
         }
         doc.update(fields)
         doc["_id"] = cid
@@ -307,13 +307,14 @@ class ChannelStore:
             await self._changed(cid)
         return doc
 
-    async def update(self, cid: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+    async def update(self, cid: int, fields: dict[str, Any], *, publish: bool = True) -> dict[str, Any] | None:
         if fields:
             await self.col.update_one({"_id": cid}, {"$set": self.seal(fields)})
         doc = await self.get(cid)
         if doc is not None:
             await self.rebuild_abilities(doc)
-        await self._changed(cid)
+        if publish:
+            await self._changed(cid)
         return doc
 
     async def set_status(self, cid: int, status: int, *, only_from: int | None = None) -> bool:
@@ -373,9 +374,17 @@ class ChannelStore:
         """Channels matching a query, oldest first (bulk tests and balance rounds)."""
         return [self.open(d) async for d in self.col.find(query).sort("_id", 1)]  # type: ignore[misc]
 
-    async def page(self, page: int, size: int) -> list[dict[str, Any]]:
-        cur = self.col.find({}, {"key": 0}).sort([("_id", DESCENDING)]).skip(page * size).limit(size)
+    async def page(self, page: int, size: int, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.col.find(query or {}, {"key": 0}).sort([("_id", DESCENDING)]).skip(page * size).limit(size)
         return [self.open(d) async for d in cur]  # type: ignore[misc]
+
+    async def ids(self, query: dict[str, Any]) -> list[int]:
+        """The ids of the channels matching a query (tags, batch edits, auto-enable)."""
+        return [int(d["_id"]) async for d in self.col.find(query, {"_id": 1}).sort("_id", 1)]
+
+    async def tags(self) -> list[str]:
+        """Every tag in use, sorted."""
+        return sorted({str(t) for t in await self.col.distinct("tag") if t})
 
     async def search(self, keyword: str, limit: int = 100) -> list[dict[str, Any]]:
         """Name, models or group contain the keyword; or the id, or one of the keys, equals it."""

@@ -37,6 +37,7 @@ import asyncio
 import datetime
 import json
 import logging
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -76,6 +77,14 @@ class CheckError(Exception):
         super().__init__(message)
         self.message = message
         self.disables_channel = disables_channel
+
+
+def _matches(pattern: str, text: str) -> bool:
+    """A channel's ``test_expect`` (a regular expression, checked when saved) found in the reply."""
+    try:
+        return re.search(pattern, text, re.S) is not None
+    except re.error:
+        return False
 
 
 @dataclass
@@ -182,6 +191,20 @@ class ChannelChecks:
         if not (self.bulk_test_running or self.bulk_balance_running):
             self._idle.set()
 
+    # -- auto-enable times -------------------------------------------------------------------
+    async def enable_due(self, now: float | None = None) -> int:
+        """Enable the disabled channels whose ``auto_enable_at`` has come; returns how many."""
+        now = time.time() if now is None else now
+        due = await self.svc.channels.find({"status": {"$in": [CH_MANUALLY_DISABLED, CH_AUTO_DISABLED]},
+                                            "auto_enable_at": {"$gt": 0, "$lte": int(now)}})
+        n = 0
+        for doc in due:
+            cid = int(doc["_id"])
+            await self.svc.channels.update(cid, {"auto_enable_at": 0, "status": CH_ENABLED})
+            n += 1
+            self.svc.on_enabled(cid, str(doc.get("name") or ""), "its auto-enable time came")
+        return n
+
     # -- channel tests ----------------------------------------------------------------------
     async def test(self, doc: dict[str, Any], model: str = "", *, user: dict[str, Any] | None = None
                    ) -> ChannelTestResult:
@@ -194,6 +217,9 @@ class ChannelChecks:
         started = time.monotonic()
         try:
             reply = await self._send_test(channel, chosen)
+            expect = str(doc.get("test_expect") or "")
+            if expect and not _matches(expect, reply):
+                raise CheckError(f"the reply does not match the expected pattern {expect}: {_clip(reply)}")
             result = ChannelTestResult(channel.id, chosen, True, _clip(reply), 0)
         except CheckError as e:
             result = ChannelTestResult(channel.id, chosen, False, _clip(redact(e.message, tuple(channel.keys))), 0,

@@ -72,6 +72,7 @@ class Settings:
     frontend_base_url: str = ""  # slave nodes redirect console pages there (One API)
     channel_test_frequency: float = 0.0  # seconds between automatic test rounds (env: minutes; 0 = off)
     polling_interval: float = 0.0  # seconds between two channels within a test/balance round
+    auto_enable_check: float = 10.0  # seconds between two looks for channels whose auto_enable_at came
     channel_update_frequency: float = 0.0  # seconds between balance rounds (env: minutes; 0 = off)
     enable_metric: bool = False
     metric_queue_size: int = 10

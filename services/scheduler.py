@@ -8,6 +8,8 @@
   auto-disabled when ``AutomaticDisableChannelEnabled``; an auto-disabled one
   (status 3, never a manually disabled one) that passes is re-enabled when
   ``AutomaticEnableChannelEnabled``. Root is notified of both.
+* Every ``auto_enable_check`` seconds (10), a disabled channel whose ``auto_enable_at`` has
+  come is enabled (and the time cleared); root is notified as for a re-enabled channel.
 * Every ``CHANNEL_UPDATE_FREQUENCY`` minutes, the balance of every enabled
   channel of a supported type is refreshed, with the same pause between two;
   a balance <= 0 auto-disables (with ``AutomaticDisableChannelEnabled``).
@@ -40,7 +42,7 @@ class Scheduler:
         self.checks = checks
         self.settings = settings
         self._tasks: list[asyncio.Task[None]] = []
-        self.rounds = {"test": 0, "balance": 0}  # completed rounds (status, tests)
+        self.rounds = {"test": 0, "balance": 0, "auto_enable": 0}  # completed rounds (status, tests)
 
     @property
     def running(self) -> bool:
@@ -60,6 +62,10 @@ class Scheduler:
             log.info("updating channel balances every %g s", s.channel_update_frequency)
             self._tasks.append(loop.create_task(
                 self._every(s.channel_update_frequency, "balance", self._balance_round)))
+
+        if s.auto_enable_check > 0:  # disabled channels with an auto_enable_at come back on time
+            self._tasks.append(loop.create_task(
+                self._every(s.auto_enable_check, "auto_enable", self._auto_enable_round)))
 
     async def stop(self) -> None:
         """Cancel the loops (a round in progress stops at its next await) and wait for them."""
@@ -88,6 +94,11 @@ class Scheduler:
     async def _test_round(self) -> None:
         n = await self.checks.run_bulk_test("all", interval=self._interval)
         log.info("scheduled channel test finished: %d channels", n)
+
+    async def _auto_enable_round(self) -> None:
+        n = await self.checks.enable_due()
+        if n:
+            log.info("%d channel(s) enabled at their auto-enable time", n)
 
     async def _balance_round(self) -> None:
         n = await self.checks.run_bulk_balance(interval=self._interval)

@@ -181,8 +181,9 @@ async def _round_blocks_bulk_test_and_stops_cleanly(gw: Gateway, state: Upstream
     await asyncio.wait_for(checks.wait_idle(), 10)
 
 
+@pytest.mark.settings(auto_enable_check=0)
 async def test_scheduler_only_on_master_and_when_configured(gw: Gateway) -> None:
-    assert not gw.ctx.scheduler.running  # both frequencies default to 0
+    assert not gw.ctx.scheduler.running  # both frequencies default to 0 (and auto-enable is off here)
     checks = gw.ctx.channel_checks
     slave = Scheduler(checks, Settings(node_type="slave", channel_test_frequency=1, channel_update_frequency=1))
     slave.start()

@@ -30,7 +30,7 @@ from models.channels import (
 from relay.channel_test import CheckError
 from services.crypto import PREFIX as ENC_PREFIX
 
-from schemas.common import PAGED, ident, keyword
+from schemas.common import PAGE, PAGED, ident, keyword
 from schemas.fields import Field as F
 from schemas.fields import Op, Shape
 
@@ -39,7 +39,8 @@ from .audit import audit
 
 PAGE_SIZE = 10
 _STR_LIMITS = {"name": 100, "base_url": 500, "other": 500, "models": 20000, "group": 1000,
-               "system_prompt": 20000}
+               "system_prompt": 20000, "tag": 64, "test_expect": 500}
+_TS_LIMIT = 2**40  # unix seconds far beyond any real date
 _INT_LIMIT = 2**31 - 1
 _KEY_LIMIT = 100_000
 
@@ -53,6 +54,10 @@ CHANNEL_FIELDS = (
     F("config", ("string", "object"), max_len=20000, doc="JSON object of provider settings"),
     F("priority", "integer", min=-_INT_LIMIT, max=_INT_LIMIT), F("weight", "integer", min=0, max=_INT_LIMIT),
     F("status", "integer", enum=(CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED)),
+    F("tag", max_len=64, doc="A label to filter, enable, disable and edit channels together"),
+    F("auto_enable_at", "integer", min=0, max=_TS_LIMIT,
+      doc="Unix time at which a disabled channel is enabled again (0: never)"),
+    F("test_expect", max_len=500, doc="A regular expression a channel test's reply must match"),
 )
 
 
@@ -138,6 +143,15 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         if isinstance(st, bool) or st not in (CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED):
             raise ApiError("status must be 1 (enabled), 2 (disabled) or 3 (auto-disabled)")
         out["status"] = st
+    if out.get("test_expect"):
+        try:
+            re.compile(out["test_expect"])
+        except re.error as e:
+            raise ApiError(f"test_expect is not a valid regular expression: {e}") from None
+    if given("auto_enable_at") and "auto_enable_at" in body:
+        out["auto_enable_at"] = _int(body, "auto_enable_at", 0, minimum=0)
+        if out["auto_enable_at"] > _TS_LIMIT:
+            raise ApiError(f"auto_enable_at must be between 0 and {_TS_LIMIT}")
     if out.get("type") == 3 and creating and not out.get("base_url"):
         raise ApiError("Azure channels need base_url (https://RESOURCE.openai.azure.com)")
     return out
@@ -190,7 +204,7 @@ def _channel_id(value: Any) -> int:
 
 class ChannelListHandler(ApiHandler):
     ops = {
-        "GET": Op("List channels", query=PAGED),
+        "GET": Op("List channels", query=Shape(PAGE, F("tag", max_len=64, doc="only channels with this tag"))),
         "POST": Op("Create channels; data = {id} or {ids}", body=Shape(
             *(F(f.name, f.type, min=f.min, max=f.max, max_len=f.max_len, enum=f.enum, doc=f.doc,
                 required=f.name in ("key", "models")) for f in CHANNEL_FIELDS),
@@ -201,7 +215,9 @@ class ChannelListHandler(ApiHandler):
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
         p = self.page()
-        self.ok([to_api(d) for d in await self.ctx.channels.page(p, PAGE_SIZE)])
+        tag = self.get_query_argument("tag", "").strip()
+        query = {"tag": tag} if tag else None
+        self.ok([to_api(d) for d in await self.ctx.channels.page(p, PAGE_SIZE, query)])
 
     @admin_auth
     async def post(self, user: dict[str, Any]) -> None:
@@ -416,11 +432,155 @@ class ChannelBalanceAllHandler(ApiHandler):
         self.ok(message="Updating the balances of all enabled channels in the background")
 
 
+
+# -- several channels at once: batch edit, tags, copy --------------------------------------------
+BATCH_FIELDS = ("group", "models", "priority", "weight", "status", "tag", "test_expect", "auto_enable_at")
+MAX_BATCH = 1000
+
+
+def _batch_fields(body: dict[str, Any], allowed: tuple[str, ...] = BATCH_FIELDS) -> dict[str, Any]:
+    """The fields a batch or tag edit sets (validated as a channel update)."""
+    given = {k: body[k] for k in allowed if body.get(k) is not None}
+    fields = validate_channel(given, creating=False)
+    if not fields:
+        raise ApiError("Nothing to change: give at least one of " + ", ".join(allowed))
+    return fields
+
+
+async def _apply(handler: ApiHandler, user: dict[str, Any], ids: list[int], fields: dict[str, Any],
+                 action: str, **detail: Any) -> None:
+    """Set ``fields`` on every channel of ``ids`` (abilities rebuilt), one change event, one audit entry."""
+    ctx = handler.ctx
+    for cid in ids:
+        await ctx.channels.update(cid, fields, publish=False)
+    await ctx.channels.announce()
+    await audit(handler, user, action, "channel", ids[0] if ids else 0, fields, ids=ids, **detail)
+
+
+class ChannelBatchHandler(ApiHandler):
+    """``PUT /api/channel/batch``: the same fields on the selected channels."""
+
+    SUPPORTED_METHODS = ("PUT",)  # type: ignore[assignment]
+    ops = {"PUT": Op("Edit the selected channels; data = how many", body=Shape(
+        F("ids", "array", required=True, max_len=MAX_BATCH, items=F("id", "integer", min=1, max=2**62)),
+        *(f for f in CHANNEL_FIELDS if f.name in BATCH_FIELDS)))}
+
+    @admin_auth
+    async def put(self, user: dict[str, Any]) -> None:
+        body = self.json_body()
+        ids = sorted({_channel_id(i) for i in body.get("ids") or []})
+        if not ids:
+            raise ApiError("ids is required: the channels to edit")
+        fields = _batch_fields(body)
+        found = await self.ctx.channels.ids({"_id": {"$in": ids}})
+        missing = sorted(set(ids) - set(found))
+        if missing:
+            raise ApiError(f"Channels not found: {', '.join(map(str, missing[:20]))}")
+        await _apply(self, user, found, fields, "batch_update")
+        self.ok(len(found))
+
+
+class ChannelTagListHandler(ApiHandler):
+    """``GET /api/channel/tags``: every tag in use."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Every channel tag in use")}
+
+    @admin_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        self.ok(await self.ctx.channels.tags())
+
+
+def _tag(body: dict[str, Any]) -> str:
+    tag = body.get("tag")
+    if not isinstance(tag, str) or not tag.strip():
+        raise ApiError("tag is required")
+    return tag.strip()
+
+
+class ChannelTagHandler(ApiHandler):
+    """``PUT /api/channel/tag``: edit every channel with a tag (``new_tag`` renames it)."""
+
+    SUPPORTED_METHODS = ("PUT",)  # type: ignore[assignment]
+    ops = {"PUT": Op("Edit every channel with a tag; data = how many", body=Shape(
+        F("tag", required=True, max_len=64), F("new_tag", max_len=64),
+        *(f for f in CHANNEL_FIELDS if f.name in BATCH_FIELDS and f.name not in ("tag", "status"))))}
+
+    @admin_auth
+    async def put(self, user: dict[str, Any]) -> None:
+        body = self.json_body()
+        tag = _tag(body)
+        edit = {k: v for k, v in body.items() if k not in ("tag", "new_tag")}
+        if body.get("new_tag") is not None:
+            edit["tag"] = body["new_tag"]
+        fields = _batch_fields(edit, tuple(k for k in BATCH_FIELDS if k != "status"))
+        ids = await self.ctx.channels.ids({"tag": tag})
+        if not ids:
+            raise ApiError(f"No channel has the tag {tag}")
+        await _apply(self, user, ids, fields, "tag_update", tag=tag)
+        self.ok(len(ids))
+
+
+class ChannelTagStatusHandler(ApiHandler):
+    """``POST /api/channel/tag/enabled`` / ``disabled``: enable or disable every channel with a tag."""
+
+    SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
+    path_params = ("status",)
+    ops = {"POST": Op("Enable or disable every channel with a tag; data = how many",
+                      body=Shape(F("tag", required=True, max_len=64)))}
+
+    @admin_auth
+    async def post(self, user: dict[str, Any], action: str) -> None:
+        tag = _tag(self.json_body())
+        ids = await self.ctx.channels.ids({"tag": tag})
+        if not ids:
+            raise ApiError(f"No channel has the tag {tag}")
+        status = CH_ENABLED if action == "enabled" else CH_MANUALLY_DISABLED
+        for cid in ids:
+            await self.ctx.channels.set_status(cid, status)
+        await audit(self, user, "status", "channel", ids[0], ["status"], ids=ids, status=status, tag=tag)
+        self.ok(len(ids))
+
+
+class ChannelCopyHandler(ApiHandler):
+    """``POST /api/channel/copy/:id``: a new channel with the same settings and keys, named with a
+    suffix; its usage, balance and test results start from zero. data = {id}."""
+
+    SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
+    path_params = ("id",)
+    ops = {"POST": Op("Copy a channel; data = {id}", body=Shape(
+        F("suffix", max_len=50, doc='Appended to the name (default " (copy)")'),
+        F("status", "integer", enum=(CH_ENABLED, CH_MANUALLY_DISABLED), doc="The copy's status (default: as the original)")))}
+
+    @admin_auth
+    async def post(self, user: dict[str, Any], cid: str) -> None:
+        source = await self.ctx.channels.get(self.path_int(cid, "channel id"))
+        if source is None:
+            raise ApiError("Channel not found")
+        body = self.json_body() if self.request.body else {}
+        suffix = body.get("suffix")
+        suffix = " (copy)" if suffix is None else str(suffix)
+        fields = {k: source.get(k) for k in (
+            "type", "key", "base_url", "other", "models", "group", "model_mapping", "priority", "weight",
+            "config", "system_prompt", "tag", "test_expect") if source.get(k) is not None}
+        fields["name"] = (str(source.get("name") or "") + suffix)[:100]
+        status = body.get("status")
+        fields["status"] = int(status) if status is not None else \
+            (CH_MANUALLY_DISABLED if int(source.get("status", 1)) != CH_ENABLED else CH_ENABLED)
+        doc = await self.ctx.channels.create(fields)
+        await audit(self, user, "copy", "channel", int(doc["_id"]), sorted(fields), source=int(source["_id"]))
+        self.ok({"id": int(doc["_id"])})
+
 routes = [
     (r"/api/channel/?", ChannelListHandler),
     (r"/api/channel/search", ChannelSearchHandler),
     (r"/api/channel/models", ChannelModelsHandler),
     (r"/api/channel/types", ChannelTypesHandler),
+    (r"/api/channel/batch/?", ChannelBatchHandler),
+    (r"/api/channel/tags/?", ChannelTagListHandler),
+    (r"/api/channel/tag/?", ChannelTagHandler),
+    (r"/api/channel/tag/(enabled|disabled)/?", ChannelTagStatusHandler),
+    (r"/api/channel/copy/([^/]+)/?", ChannelCopyHandler),
     (r"/api/channel/disabled", ChannelDisabledHandler),
     (r"/api/channel/test/?", ChannelTestAllHandler),
     (r"/api/channel/test/([^/]+)", ChannelTestHandler),
