@@ -88,6 +88,12 @@ class LogStore:
         cur = self.col.find(query).sort(sort or NEWEST).skip(page * size).limit(size)
         return [d async for d in cur]
 
+    async def iterate(self, query: dict[str, Any], batch: int = 1000) -> Any:
+        """Every matching log, newest first, read in batches (CSV export of any size)."""
+        await self.ledger.flush()
+        async for d in self.col.find(query).sort(NEWEST).batch_size(batch):
+            yield d
+
     async def count(self, query: dict[str, Any]) -> int:
         """How many logs match (the console's page count); capped to keep a huge table cheap."""
         return int(await self.col.count_documents(query, limit=100_000))

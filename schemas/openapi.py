@@ -92,6 +92,9 @@ def _api_operation(cls: type, method: str, path: str, params: list[str]) -> dict
             "default": API_FAILURE,
         },
     }
+    if data.get("format") == "csv":  # a file download (log export), not an envelope
+        o["responses"]["200"] = {"description": "CSV (UTF-8 with a BOM), streamed",
+                                 "content": {"text/csv": {"schema": {"type": "string"}}}}
     if min_role is not None:
         o["security"] = [{"session": []}, {"accessToken": []}]
         o["description"] = {1: "Any logged-in user.", 10: "Admins.", 100: "The root user."}.get(min_role, "")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from adaptors import PROVIDERS
 from models.logs import LOG_CONSUME, LOG_ERROR, LOG_TYPES
 from models.channels import MASK
+from models.users import ROLE_ADMIN
 from models.options import OptionError, default_options, is_secret_option, option_type
 from services.crypto import PREFIX as ENC_PREFIX
 
@@ -255,6 +258,72 @@ class LogStatHandler(ApiHandler):
         self.ok({"quota": await self.ctx.logs.sum_quota(q)})
 
 
+CSV_COLUMNS = ("id", "time", "type", "username", "token_name", "model_name", "channel", "prompt_tokens",
+               "completion_tokens", "quota", "elapsed_ms", "is_stream", "status", "error_code", "request_id",
+               "content")
+
+
+def _csv_row(d: dict[str, Any], admin: bool) -> list[Any]:
+    created = int(d.get("created_at") or 0)
+    return [
+        d.get("_id"), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(created)) if created else "",
+        LOG_TYPES.get(int(d.get("type") or 0), "unknown"), d.get("username") or "", d.get("token_name") or "",
+        d.get("model_name") or "", int(d.get("channel_id") or 0) if admin else "", int(d.get("prompt_tokens") or 0),
+        int(d.get("completion_tokens") or 0), int(d.get("quota") or 0), int(d.get("elapsed_time") or 0),
+        "true" if d.get("is_stream") else "false", d.get("status") or "", d.get("error_code") or "",
+        d.get("request_id") or "", _csv_safe(str(d.get("content") or "")),
+    ]
+
+
+def _csv_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (=, +, -, @ first are quoted with ')."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def export_csv(handler: ApiHandler, q: dict[str, Any], *, admin: bool) -> None:
+    """The logs matching the list's filters as CSV (UTF-8 with a BOM, times in UTC), streamed in
+    batches: any range, in constant memory."""
+    handler.set_header("Content-Type", "text/csv; charset=utf-8")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    handler.set_header("Content-Disposition", f'attachment; filename="onerelay-logs-{stamp}.csv"')
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    buf.write("\ufeff")  # Excel reads UTF-8 (Chinese names) only with the BOM
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    async for d in handler.ctx.logs.iterate(q):
+        writer.writerow(_csv_row(d, admin))
+        n += 1
+        if n % 1000 == 0:
+            handler.write(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+            await handler.flush()
+    handler.write(buf.getvalue())
+    handler.finish()
+
+
+class LogExportHandler(ApiHandler):
+    """``GET /api/log/export`` (admin) and ``/api/log/self/export`` (one's own): CSV of the logs
+    matching the list's filters, streamed."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("The logs matching the filters as CSV (streamed)", query=LOG_FILTERS,
+                     data={"type": "string", "format": "csv"})}
+
+    def initialize(self, own: bool = False) -> None:  # type: ignore[override]
+        super().initialize()
+        self.own = own
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        admin = int(user.get("role", 0)) >= ROLE_ADMIN
+        if not self.own and not admin:
+            raise ApiError("You do not have permission for this operation")
+        q = log_query(self, own_user=int(user["_id"]) if self.own else None)
+        await export_csv(self, q, admin=admin and not self.own)
+
+
 class ErrorStatHandler(ApiHandler):
     """``GET /api/log/error_stat?days=7``: requests and failed requests per channel and per
     model over the last days (consume logs and error logs; a request that failed before a
@@ -377,6 +446,8 @@ routes = [
     (r"/api/log/?", LogHandler),
     (r"/api/log/stat", LogStatHandler),
     (r"/api/log/error_stat", ErrorStatHandler),
+    (r"/api/log/export/?", LogExportHandler),
+    (r"/api/log/self/export/?", LogExportHandler, {"own": True}),
     (r"/api/log/search", LogSearchHandler),
     (r"/api/log/self/?", SelfLogHandler),
     (r"/api/log/self/stat", SelfLogStatHandler),
