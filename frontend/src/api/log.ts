@@ -3,7 +3,7 @@
  * users their own (`/api/log/self...`); both take the same filters, except that username
  * and channel only exist for admins.
  */
-import { http, type Query } from './http'
+import { http, requestEnvelope, type Query } from './http'
 import type { Log } from './types'
 import type { MessageKey } from '@/i18n'
 
@@ -12,6 +12,8 @@ export const LOG_CONSUME = 2
 export const LOG_MANAGE = 3
 export const LOG_SYSTEM = 4
 export const LOG_TEST = 5
+/** a relay request that failed after authentication (never billed) */
+export const LOG_ERROR = 6
 
 /** Log types as the filter select and the type tags show them (0 = all types); `label` is a message key. */
 export const LOG_TYPE_OPTIONS: { value: number; label: MessageKey }[] = [
@@ -21,7 +23,21 @@ export const LOG_TYPE_OPTIONS: { value: number; label: MessageKey }[] = [
   { value: LOG_MANAGE, label: 'log.types.manage' },
   { value: LOG_SYSTEM, label: 'log.types.system' },
   { value: LOG_TEST, label: 'log.types.test' },
+  { value: LOG_ERROR, label: 'log.types.error' },
 ]
+
+/** Columns the log list sorts by (`sort`), and the direction (`order`). */
+export type LogSort = 'created_at' | 'quota' | 'elapsed_time' | 'prompt_tokens' | 'completion_tokens'
+export interface LogSorting {
+  sort: LogSort
+  order: 'desc' | 'asc'
+}
+
+export interface LogPage {
+  rows: Log[]
+  /** how many logs match the filters (all pages) */
+  total: number
+}
 
 export interface LogFilters {
   /** 0 or missing = every type */
@@ -65,6 +81,24 @@ export function listLogs(p: number, filters: LogFilters = {}, admin = false): Pr
   return http.get<Log[]>(base(admin) + '/', { p, ...logQuery(filters, admin) }).then((r) => r ?? [])
 }
 
+/** One page of the matching logs, sorted as asked, with the number of matching logs. */
+export async function listLogPage(
+  p: number,
+  filters: LogFilters = {},
+  admin = false,
+  sorting?: LogSorting,
+): Promise<LogPage> {
+  const q: Query = { p, ...logQuery(filters, admin) }
+  if (sorting && (sorting.sort !== 'created_at' || sorting.order !== 'desc')) {
+    q.sort = sorting.sort
+    q.order = sorting.order
+  }
+  const env = await requestEnvelope<Log[]>('GET', base(admin) + '/', { query: q })
+  const rows = env.data ?? []
+  const total = Number(env.total)
+  return { rows, total: Number.isFinite(total) && total >= 0 ? total : rows.length }
+}
+
 /** The quota summed over the matching logs (consume logs only unless a type is given). */
 export function logStat(filters: LogFilters = {}, admin = false): Promise<{ quota: number }> {
   return http
@@ -80,4 +114,21 @@ export function searchLogs(keyword: string, admin = false): Promise<Log[]> {
 /** Admin: deletes the logs older than `targetTimestamp` (unix seconds); returns how many. */
 export function deleteLogsBefore(targetTimestamp: number): Promise<number> {
   return http.del<number>('/api/log/', { target_timestamp: Math.floor(targetTimestamp) }).then((n) => Number(n) || 0)
+}
+
+export interface ErrorStatRow {
+  requests: number
+  errors: number
+  /** errors / requests, 0..1 */
+  error_rate: number
+}
+export interface ErrorStat {
+  days: number
+  channels: (ErrorStatRow & { channel_id: number; channel_name: string })[]
+  models: (ErrorStatRow & { model_name: string })[]
+}
+
+/** Admin: requests and failed requests per channel and per model over the last `days` days. */
+export function errorStat(days = 7): Promise<ErrorStat> {
+  return http.get<ErrorStat>('/api/log/error_stat', { days })
 }

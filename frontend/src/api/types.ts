@@ -100,6 +100,9 @@ export interface Channel {
   priority: number
   config: string
   system_prompt: string
+  /** the last test passed (or none ran); else `test_error` says why not */
+  test_ok?: boolean
+  test_error?: string
 }
 
 export interface Redemption {
@@ -119,7 +122,7 @@ export interface Log {
   id: number
   user_id: number
   created_at: number
-  /** 1 topup, 2 consume, 3 manage, 4 system, 5 test */
+  /** 1 topup, 2 consume, 3 manage, 4 system, 5 test, 6 error */
   type: number
   content: string
   username: string
@@ -133,6 +136,19 @@ export interface Log {
   elapsed_time: number
   is_stream: boolean
   system_prompt_reset: boolean
+  /** error logs (type 6): the HTTP status answered, the error code and type */
+  status?: number
+  error_code?: string
+  error_type?: string
+  /** error logs: each failed attempt, in order (channel 0 = none chosen) */
+  retries?: LogRetry[]
+}
+
+export interface LogRetry {
+  channel: number
+  status: number
+  code: string
+  message: string
 }
 
 export interface DashboardRow {

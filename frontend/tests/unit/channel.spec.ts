@@ -17,6 +17,7 @@ import {
 } from '@/api/channel'
 import {
   formatBalance,
+  cleanErrorText,
   formatDuration,
   isHttpUrl,
   keyLines,
@@ -226,7 +227,19 @@ describe('channel form helpers', () => {
     expect(formatDuration(850)).toBe('850 ms')
     expect(formatDuration(1234)).toBe('1.23 s')
     expect(formatDuration(0)).toBe('-')
+    expect(formatDuration(0, true)).toBe('< 1 ms')
     expect(formatBalance(1234.5, 'USD')).toBe('$1,234.50')
     expect(formatBalance(3, 'CNY')).toBe('¥3.00')
+  })
+})
+
+describe('cleanErrorText', () => {
+  it('shows an HTML page as its status and title, never its tags', () => {
+    expect(cleanErrorText('the balance endpoint answered HTTP 404: <html><title>404: Not Found</title><body>404: Not Found</body></html>'))
+      .toBe('the balance endpoint answered HTTP 404 (404: Not Found)')
+    expect(cleanErrorText('HTTP 502: <!DOCTYPE html><html><head></head><body><h1>Bad gateway</h1></body></html>')).toBe('HTTP 502 (Bad gateway)')
+    expect(cleanErrorText('<html><body>oops</body></html>')).toBe('HTTP ?')
+    expect(cleanErrorText('HTTP 401: invalid api key')).toBe('HTTP 401: invalid api key')
+    expect(cleanErrorText('a < b and c > d')).toBe('a < b and c > d')
   })
 })

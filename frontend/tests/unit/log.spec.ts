@@ -101,7 +101,7 @@ describe('searchLogs and deleteLogsBefore', () => {
 
 describe('logFormat helpers', () => {
   it('type options and tags', () => {
-    expect(LOG_TYPE_OPTIONS.map((o) => t(o.label))).toEqual(['All', 'Top-up', 'Consume', 'Manage', 'System', 'Test'])
+    expect(LOG_TYPE_OPTIONS.map((o) => t(o.label))).toEqual(['All', 'Top-up', 'Consume', 'Manage', 'System', 'Test', 'Error'])
     expect(typeMeta(2)).toEqual({ label: 'Consume', tag: 'info' })
     expect(typeMeta(1).tag).toBe('success')
     expect(typeMeta(99).label).toBe('Unknown')
@@ -109,7 +109,7 @@ describe('logFormat helpers', () => {
   it('type labels follow the console language', () => {
     setLocale('zh-CN', false)
     try {
-      expect(LOG_TYPE_OPTIONS.map((o) => t(o.label))).toEqual(['全部', '充值', '消费', '管理', '系统', '测试'])
+      expect(LOG_TYPE_OPTIONS.map((o) => t(o.label))).toEqual(['全部', '充值', '消费', '管理', '系统', '测试', '错误'])
       expect(typeMeta(2)).toEqual({ label: '消费', tag: 'info' })
       expect(formatElapsed(12345)).toBe('12,345 ms')
     } finally {

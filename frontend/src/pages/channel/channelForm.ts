@@ -106,9 +106,9 @@ export function speedLevel(ms: number): SpeedLevel {
   return 'very-slow'
 }
 
-/** `850 ms`, `1.23 s` (digits in the console's language). */
-export function formatDuration(ms: number): string {
-  if (!ms || ms <= 0) return '-'
+/** `850 ms`, `1.23 s` (digits in the console's language); a measured 0 (`tested`) is `< 1 ms`. */
+export function formatDuration(ms: number, tested = false): string {
+  if (!ms || ms <= 0) return tested ? '< 1 ms' : '-'
   const fmt = (v: number, digits: number) => formatNumber(v, { minimumFractionDigits: digits, maximumFractionDigits: digits })
   if (ms < 1000) return `${fmt(Math.round(ms), 0)} ms`
   return `${fmt(ms / 1000, 2)} s`
@@ -119,4 +119,25 @@ export function formatBalance(amount: number, currency: 'USD' | 'CNY'): string {
   const v = Number(amount) || 0
   const sym = currency === 'CNY' ? '¥' : '$'
   return sym + formatNumber(v, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+}
+
+/**
+ * An upstream error fit to show: an HTML page in it (a provider's 404 page, a proxy's error
+ * page) becomes its title, tags never show. `HTTP 404: <html><title>404 Not Found</title>…`
+ * → `HTTP 404 (404 Not Found)`.
+ */
+export function cleanErrorText(message: string, htmlOnly: (status: string) => string = (s) => `HTTP ${s}`): string {
+  const msg = String(message ?? '')
+  const at = msg.search(/<\s*(!doctype|html|head|body|title|h1|center|p|div|pre)\b/i)
+  if (at < 0) return msg
+  const prefix = msg.slice(0, at).trim().replace(/[:：]\s*$/, '').trim()
+  const html = msg.slice(at)
+  const title = (/<title[^>]*>([\s\S]*?)<\/title>/i.exec(html)?.[1] ?? /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(html)?.[1] ?? '')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  const status = /\b([1-5]\d\d)\b/.exec(prefix)?.[1] ?? /\b([1-5]\d\d)\b/.exec(title)?.[1] ?? ''
+  const head = prefix || (status ? htmlOnly(status) : '')
+  if (!head) return title || htmlOnly('?')
+  return title && !head.includes(title) ? `${head} (${title.slice(0, 120)})` : head
 }

@@ -1,5 +1,5 @@
 /** Pure helpers of the logs page: type tags, elapsed time, the date range → filter timestamps. */
-import { LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST, LOG_TOPUP, type LogFilters } from '@/api/log'
+import { LOG_CONSUME, LOG_ERROR, LOG_MANAGE, LOG_SYSTEM, LOG_TEST, LOG_TOPUP, type LogFilters } from '@/api/log'
 import { t, type MessageKey } from '@/i18n'
 import { formatNumber } from '@/utils/format'
 
@@ -16,6 +16,7 @@ const TYPES: Record<number, { label: MessageKey; tag: TagType }> = {
   [LOG_MANAGE]: { label: 'log.types.manage', tag: 'warning' },
   [LOG_SYSTEM]: { label: 'log.types.system', tag: 'primary' },
   [LOG_TEST]: { label: 'log.types.test', tag: 'default' },
+  [LOG_ERROR]: { label: 'log.types.error', tag: 'error' },
 }
 
 /** The type's tag: its label in the current language, and its colour. */
@@ -77,10 +78,18 @@ export function formFromQuery(q: Record<string, unknown>): LogForm {
   const s = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : '')
   const f = emptyForm()
   const t = Number(s(q.type))
-  if (Number.isInteger(t) && t >= 0 && t <= 5) f.type = t
+  if (Number.isInteger(t) && t >= 0 && t <= LOG_ERROR) f.type = t
   f.token_name = s(q.token_name)
   f.model_name = s(q.model_name)
   f.username = s(q.username)
   f.channel = /^\d+$/.test(s(q.channel)) ? s(q.channel) : ''
   return f
+}
+
+
+/** A channel's name for a log row: its name, else `#id`; 0 = none. */
+export function channelLabel(id: number, names: ReadonlyMap<number, string>): string {
+  if (!id) return ''
+  const name = names.get(id)
+  return name ? name : '#' + id
 }

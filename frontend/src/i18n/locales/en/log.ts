@@ -12,6 +12,7 @@ export default {
     manage: 'Manage',
     system: 'System',
     test: 'Test',
+    error: 'Error',
     unknown: 'Unknown',
   },
   filters: {
@@ -26,6 +27,7 @@ export default {
     username: 'Username',
     anyUser: 'Any user',
     channelId: 'Channel ID',
+    channel: 'Channel',
     anyChannel: 'Any channel',
     more: 'More filters',
     fewer: 'Fewer filters',
@@ -58,6 +60,9 @@ export default {
     quota: 'Quota',
     elapsed: 'Elapsed',
     detail: 'Detail',
+    tokens: 'Tokens',
+    tokensTip: 'Prompt / completion tokens',
+    userToken: 'User / token',
   },
   stream: 'stream',
   requestIdLine: 'Request ID: {id}',
@@ -68,6 +73,19 @@ export default {
   empty: 'No logs yet — requests relayed with your tokens will show up here',
   createToken: 'Create a token',
   page: 'Page {page}',
+  pageOf: 'Page {page} of {pages}',
+  total: '{count} log | {count} logs',
+  /** Quota on hover (components/QuotaAmount.vue). */
+  quota: {
+    points: '{points} quota points',
+    exact: '{value} ({points} quota points)',
+  },
+  /** Error logs (type 6): a relay request that failed after authentication. */
+  error: {
+    status: 'HTTP {status}',
+    noChannel: 'no channel chosen',
+    deletedChannel: '#{id} (deleted)',
+  },
   previous: 'Previous',
   next: 'Next',
   /** The expanded row (LogDetail.vue). */
@@ -80,6 +98,12 @@ export default {
     promptReplaced: 'system prompt replaced',
     user: 'User',
     userId: '(ID {id})',
+    system: 'System (automatic)',
+    channelName: 'Channel',
+    error: 'Error',
+    attempts: 'Attempts',
+    attempt: '{n}.',
+    unbilled: 'not billed',
     channel: 'channel #{id}',
     usage: 'Usage',
     tokens: '{prompt} prompt + {completion} completion tokens',
