@@ -28,6 +28,7 @@ FALSE_DEFAULTS = (
     "EmailVerificationEnabled", "GitHubOAuthEnabled", "OidcEnabled", "WeChatAuthEnabled",
     "TurnstileCheckEnabled", "EmailDomainRestrictionEnabled", "AutomaticDisableChannelEnabled",
     "AutomaticEnableChannelEnabled", "ApproximateTokenEnabled", "LarkAuthEnabled",
+    "NotifyTopupEnabled", "NotifyLowQuotaEnabled",
 )
 STRING_DEFAULTS = {
     "EmailDomainWhitelist": "gmail.com,163.com,126.com,qq.com,outlook.com,hotmail.com,icloud.com,"
@@ -43,6 +44,8 @@ STRING_DEFAULTS = {
     "OidcUserinfoEndpoint": "", "Theme": "default",
     # the operator's language: messages when a request names none we speak, and log content
     "Language": "en",
+    # how root is notified (services/notify.py): auto | email | webhook | both; WxPusher's webhook
+    "NotifyMethod": "auto", "WxPusherAppToken": "", "WxPusherUids": "", "WxPusherAddress": "",
 }
 INT_DEFAULTS = {
     "SMTPPort": 587, "QuotaForNewUser": 0, "QuotaForInviter": 0, "QuotaForInvitee": 0,
@@ -146,6 +149,10 @@ def validate_option(key: str, value: str) -> str:
         return value.strip()
     if not kind:
         raise OptionError(f"unknown option {key}")
+    if key == "NotifyMethod" and value.strip() not in ("auto", "email", "webhook", "both"):
+        raise OptionError("NotifyMethod must be one of auto, email, webhook, both")
+    if key in ("WxPusherAddress",) and value.strip() and not value.strip().startswith(("http://", "https://")):
+        raise OptionError(f"{key} must be an http:// or https:// URL")
     if key == "Language":
         from services.i18n import LANGUAGES, normalize
 

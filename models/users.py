@@ -128,16 +128,17 @@ class UserStore:
         doc = await self.db.counters.find_one({"_id": "users"})
         return int((doc or {}).get("seq", 0))
 
-    async def mark_quota_reminded(self, uid: int, reminded: bool) -> str:
-        """Flip the low-quota reminder flag atomically. Setting it returns the user's email when
-        this call set it (so one reminder goes out per crossing across nodes), else ""."""
+    async def mark_quota_reminded(self, uid: int, reminded: bool) -> dict[str, Any] | None:
+        """Flip the low-quota reminder flag atomically. Setting it returns the user (email and
+        username) when this call set it (so one reminder goes out per crossing across nodes),
+        else None."""
         if not reminded:
             await self.col.update_one({"_id": uid, "quota_reminded": True}, {"$set": {"quota_reminded": False}})
-            return ""
+            return None
         doc = await self.col.find_one_and_update(
             {"_id": uid, "quota_reminded": {"$ne": True}}, {"$set": {"quota_reminded": True}},
-            projection={"email": 1})
-        return str((doc or {}).get("email") or "")
+            projection={"email": 1, "username": 1})
+        return doc
 
     async def root_email(self) -> str:
         doc = await self.col.find_one({"role": ROLE_ROOT, "status": {"$ne": STATUS_DELETED}},

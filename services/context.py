@@ -273,6 +273,7 @@ class AppContext:
 
         self.limiter = Limiter(self.redis)  # Redis windows when configured, else this process's
         self.mailer = Mailer(self.options)
+        self.mailer.on_low_quota = self._low_quota
         self.verifications = VerificationStore(self.db)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[None] | None = None
@@ -438,6 +439,24 @@ class AppContext:
 
         self.metrics.forget(channel_id)  # a fresh start, not the failures that disabled it
         self.spawn(notify_root(self, *channel_enabled_message(channel_id, name, reason)))
+
+    def _low_quota(self, user_id: int, username: str, quota: int) -> None:
+        """A user's quota fell below QuotaRemindThreshold: root hears of it (NotifyLowQuotaEnabled)."""
+        if not self.options.bool("NotifyLowQuotaEnabled"):
+            return
+        from handlers.api.user import log_quota
+        from services.notify import low_quota_message, notify_root
+
+        self.spawn(notify_root(self, *low_quota_message(username, user_id, log_quota(self, quota))))
+
+    def notify_topup(self, user_id: int, username: str, quota: int, how: str) -> None:
+        """A top-up: root hears of it (NotifyTopupEnabled)."""
+        if not self.options.bool("NotifyTopupEnabled"):
+            return
+        from handlers.api.user import log_quota
+        from services.notify import notify_root, topup_message
+
+        self.spawn(notify_root(self, *topup_message(username, user_id, log_quota(self, quota), how)))
 
     def model_owners(self) -> dict[str, str]:
         """Built-in model -> owner (``/v1/models``): the lowest type id that lists it wins."""

@@ -105,6 +105,8 @@ class Mailer:
         self.options = options
         self.timeout = timeout
         self.tls_context: ssl.SSLContext | None = None  # None: the system's trusted CAs
+        # (user id, username, quota) when a user's quota crosses below the threshold: root's notice
+        self.on_low_quota: Callable[[int, str, int], None] | None = None
         # user id -> whether the last quota seen was low (see maybe_remind_low_quota)
         self.low_quota_state: dict[int, bool] = {}
 
@@ -216,7 +218,12 @@ async def maybe_remind_low_quota(mailer: "Mailer | None", users: "UserStore", sp
     if not low:
         await users.mark_quota_reminded(user_id, False)
         return False
-    email = await users.mark_quota_reminded(user_id, True)
+    doc = await users.mark_quota_reminded(user_id, True)
+    if doc is None:  # another node (or an earlier crossing) already reminded
+        return False
+    if mailer.on_low_quota is not None:  # root hears of it too (NotifyLowQuotaEnabled)
+        mailer.on_low_quota(user_id, str(doc.get("username") or ""), quota_after)
+    email = str(doc.get("email") or "")
     if not email or not mailer.configured:
         return False
     server = options.get("ServerAddress").rstrip("/")

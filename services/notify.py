@@ -1,17 +1,21 @@
-"""Notifications to the root user: channel disabled, channel re-enabled.
+"""Notifications to the root user: a channel disabled or re-enabled automatically, a top-up
+(``NotifyTopupEnabled``), a user's quota running low (``NotifyLowQuotaEnabled``).
 
-As One API's ``monitor.notifyRootUser``: when ``MessagePusherAddress`` is set,
-the notification is POSTed there as JSON (Message Pusher's API, One API's
-``common/message/message-pusher.go``)::
+Webhooks: when ``MessagePusherAddress`` is set, the notification is POSTed there as JSON
+(Message Pusher's API, One API's ``common/message/message-pusher.go``)::
 
     {"title": ..., "description": ..., "content": ..., "url": "", "channel": "",
      "token": MessagePusherToken}
 
-and that is all when the push is accepted. When no address is set, or the
-push fails (no answer, a non-2xx status, or ``{"success": false}``), the
-notification is emailed to the root user, provided SMTP is configured and
-root has an email address. Nothing here raises: a notification that cannot go
-out is logged.
+and when ``WxPusherAppToken`` and ``WxPusherUids`` (comma-separated UIDs) are set, to WxPusher
+(``WxPusherAddress``, by default its ``/api/send/message``)::
+
+    {"appToken": ..., "content": ..., "summary": title, "contentType": 1, "uids": [...]}
+
+``NotifyMethod`` picks the way: ``auto`` (One API's: the webhooks when one is configured, email
+when none is or every push failed), ``email``, ``webhook`` (never email) or ``both``. Email goes to
+the root user, provided SMTP is configured and root has an email address. Nothing here raises:
+a notification that cannot go out is logged.
 
 A push answered 2xx counts as delivered unless its body is a JSON object with
 ``"success": false`` (One API also insists on a JSON body; any webhook that
@@ -68,6 +72,19 @@ def channel_enabled_message(channel_id: int, name: str, reason: str) -> tuple[st
             "It receives requests again.")
 
 
+def topup_message(username: str, user_id: int, amount: str, how: str) -> tuple[str, str]:
+    """(title, content) announcing a top-up (``how``: a redemption code, the admin API...)."""
+    who = f"{username} (#{user_id})" if username else f"#{user_id}"
+    return (f"User {who} topped up {amount}", f"User {who} topped up {amount} ({how}).")
+
+
+def low_quota_message(username: str, user_id: int, remaining: str) -> tuple[str, str]:
+    """(title, content) announcing that a user's quota fell below QuotaRemindThreshold."""
+    who = f"{username} (#{user_id})" if username else f"#{user_id}"
+    return (f"User {who} is running out of quota",
+            f"User {who} has {remaining} of quota left, below the reminder threshold.")
+
+
 async def root_email(ctx: "AppContext") -> str:
     """The root user's email address ("" when it has none)."""
     return (await ctx.users.root_email()).strip()
@@ -98,27 +115,83 @@ async def push_message(ctx: "AppContext", address: str, token: str, title: str, 
         raise NotifyError(f"Message Pusher refused the message: {answer.get('message') or 'no reason given'}")
 
 
+WXPUSHER_ADDRESS = "https://wxpusher.zjiecode.com/api/send/message"
+
+
+async def push_wxpusher(ctx: "AppContext", app_token: str, uids: list[str], title: str, content: str,
+                        *, timeout: float = PUSH_TIMEOUT) -> None:
+    """Send one message through WxPusher; raises :class:`NotifyError`."""
+    address = ctx.options.get("WxPusherAddress").strip() or WXPUSHER_ADDRESS
+    u = urllib.parse.urlsplit(address)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise NotifyError(f"WxPusherAddress is not an http(s) URL: {address!r}")
+    body = json.dumps({"appToken": app_token, "content": content, "summary": title[:99], "contentType": 1,
+                       "uids": uids}, ensure_ascii=False).encode()
+    req = UpstreamRequest("POST", address, {"Content-Type": "application/json"}, body)
+    resp = await UpstreamCall(ctx.http, req, timeout=timeout, proxy=None,
+                              connect_timeout=min(timeout, 10.0)).fetch()
+    if resp.code == 599:
+        raise NotifyError(transport_error(resp)[0].replace("upstream", "WxPusher"))
+    data = resp.body or b""
+    if not 200 <= resp.code < 300:
+        raise NotifyError(f"WxPusher answered HTTP {resp.code}: {data[:200].decode('utf-8', 'replace').strip()}")
+    try:
+        answer = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise NotifyError("WxPusher answered something other than JSON") from None
+    if not isinstance(answer, dict) or answer.get("code") != 1000:
+        msg = answer.get("msg") if isinstance(answer, dict) else None
+        raise NotifyError(f"WxPusher refused the message: {msg or 'no reason given'}")
+
+
+async def _push_webhooks(ctx: "AppContext", title: str, content: str) -> tuple[int, int]:
+    """Every configured webhook: (configured, delivered)."""
+    configured = delivered = 0
+    address = ctx.options.get("MessagePusherAddress").strip()
+    if address:
+        configured += 1
+        try:
+            await push_message(ctx, address, ctx.options.get("MessagePusherToken"), title, content, content)
+            delivered += 1
+            log.info("notified root through Message Pusher: %s", title)
+        except NotifyError as e:
+            log.warning("Message Pusher notification %r not sent: %s", title, e)
+    app_token = ctx.options.get("WxPusherAppToken").strip()
+    uids = [u.strip() for u in ctx.options.get("WxPusherUids").split(",") if u.strip()]
+    if app_token and uids:
+        configured += 1
+        try:
+            await push_wxpusher(ctx, app_token, uids, title, content)
+            delivered += 1
+            log.info("notified root through WxPusher: %s", title)
+        except NotifyError as e:
+            log.warning("WxPusher notification %r not sent: %s", title, e)
+    return configured, delivered
+
+
 def _html(title: str, content: str) -> str:
     paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
                          for p in content.split("\n\n") if p.strip())
     return f"<h2>{html.escape(title)}</h2>{paragraphs}"
 
 
+NOTIFY_METHODS = ("auto", "email", "webhook", "both")
+
+
 async def notify_root(ctx: "AppContext", title: str, content: str) -> None:
-    """Tell root: Message Pusher when configured, else (or when the push fails) email.
-    Never raises."""
+    """Tell root by ``NotifyMethod`` (see the module's doc). Never raises."""
     try:
-        address = ctx.options.get("MessagePusherAddress").strip()
-        if address:
-            try:
-                await push_message(ctx, address, ctx.options.get("MessagePusherToken"), title, content, content)
-                log.info("notified root through Message Pusher: %s", title)
-                return
-            except NotifyError as e:
-                log.warning("Message Pusher notification %r not sent: %s", title, e)
+        method = ctx.options.get("NotifyMethod").strip() or "auto"
+        configured = delivered = 0
+        if method in ("auto", "webhook", "both"):
+            configured, delivered = await _push_webhooks(ctx, title, content)
+        if method == "webhook" or (method == "auto" and delivered):
+            if not configured:
+                log.info("root not notified (NotifyMethod=webhook but no webhook is set): %s", title)
+            return
         if not ctx.mailer.configured:
-            if not address:
-                log.info("root not notified (no Message Pusher address, no SMTP): %s", title)
+            if not configured:
+                log.info("root not notified (no webhook, no SMTP): %s", title)
             return
         to = await root_email(ctx)
         if not to:

@@ -273,6 +273,7 @@ class RedeemHandler(ApiHandler):
         await self.ctx.ledger.credit("u", uid, quota)
         await record_log(self.ctx, uid, user.get("username", ""), LOG_TOPUP,
                          f"Redeemed a code for {log_quota(self.ctx, quota)}", quota)
+        self.ctx.notify_topup(uid, str(user.get("username") or ""), quota, "a redemption code")
         self.ok(quota)
 
 
@@ -553,6 +554,7 @@ class TopUpHandler(ApiHandler):
         await record_log(self.ctx, uid, target.get("username", ""), LOG_TOPUP,
                          remark.strip() or f"Topped up {log_quota(self.ctx, quota)} through the API", quota)
         await audit(self, user, "topup", "user", uid, ["quota"], quota=quota)
+        self.ctx.notify_topup(uid, str(target.get("username") or ""), quota, "added by an administrator")
         self.ok()
 
 

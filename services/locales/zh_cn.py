@@ -455,7 +455,24 @@ MESSAGES: dict[str, str] = {
     "token exchange failed: {transport_error_resp_0}": "token 交换失败：{transport_error_resp_0}",
     "upstream error": "上游错误",
 
+    # -- Channel tags, batch edits, copies, auto-enable, expected test replies
+    "Channels not found: {join_map_str_missing_20}": "渠道不存在：{join_map_str_missing_20}",
+    "No channel has the tag {tag}": "没有标签为 {tag} 的渠道",
+    "Nothing to change: give at least one of {join_allowed}": "没有要修改的内容：请至少提供 {join_allowed} 中的一项",
+    "ids is required: the channels to edit": "ids 不能为空：请选择要编辑的渠道",
+    "tag is required": "tag 不能为空",
+    "test_expect is not a valid regular expression: {e}": "test_expect 不是有效的正则表达式：{e}",
+    "auto_enable_at must be between 0 and {ts_limit}": "auto_enable_at 必须在 0 到 {ts_limit} 之间",
+    "the reply does not match the expected pattern {expect}: {clip_reply}": "回复与预期的模式 {expect} 不匹配：{clip_reply}",
+    # -- Notifications
+    "NotifyMethod must be one of auto, email, webhook, both": "NotifyMethod 必须是 auto、email、webhook、both 之一",
+    "WxPusher answered HTTP {resp_code}: {data_200_decode_utf_8_re}": "WxPusher 返回 HTTP {resp_code}：{data_200_decode_utf_8_re}",
+    "WxPusher answered something other than JSON": "WxPusher 返回的不是 JSON",
+    "WxPusher refused the message: {msg_or_no_reason_given}": "WxPusher 拒绝了该消息：{msg_or_no_reason_given}",
+    "WxPusherAddress is not an http(s) URL: {address}": "WxPusherAddress 不是 http(s) URL：{address}",
+
     # -- templates that begin with a placeholder, most specific first
+    "{key} must be an http:// or https:// URL": "{key} 必须是 http:// 或 https:// URL",
     # handlers.ratelimit.wait_text: filled into the login messages above
     "{seconds} seconds": "{seconds} 秒",
     "{seconds} second": "{seconds} 秒",
