@@ -160,6 +160,7 @@ class Database:
         await self.users.create_index("aff_code", unique=True, sparse=True)
         await self.users.create_index("email")
         await self.tokens.create_index("key", unique=True)
+        await self.tokens.create_index("key_suffix", unique=True, sparse=True)
         await self.tokens.create_index("user_id")
         await self.redemptions.create_index("key", unique=True)
         await self.abilities.create_index(

@@ -142,17 +142,27 @@ class TokenStore:
     async def create(
         self, user_id: int, name: str, *, remain_quota: int = 0, unlimited_quota: bool = False,
         expired_time: int = -1, models: str = "", subnet: str = "", key: str | None = None,
+        key_suffix: str | None = None,
     ) -> dict[str, Any]:
+        """A new token; with ``key_suffix``, the key is 16 random characters and that suffix (unique
+        across tokens: a DuplicateKeyError when taken)."""
         tid = await self.db.next_id("tokens")
         now = int(time.time())
+        if key_suffix:
+            key = generate_key()[:16] + key_suffix
         doc = {
             "_id": tid, "user_id": user_id, "key": key or generate_key(), "status": TOKEN_ENABLED,
             "name": name, "created_time": now, "accessed_time": now, "expired_time": expired_time,
             "remain_quota": int(remain_quota), "unlimited_quota": bool(unlimited_quota),
             "used_quota": 0, "models": models, "subnet": subnet,
         }
+        if key_suffix:
+            doc["key_suffix"] = key_suffix
         await self.col.insert_one(doc)
         return doc
+
+    async def suffix_taken(self, suffix: str) -> bool:
+        return await self.col.find_one({"key_suffix": suffix}, {"_id": 1}) is not None
 
     async def by_key(self, key: str) -> dict[str, Any] | None:
         return await self.col.find_one({"key": key})

@@ -132,3 +132,14 @@ async def test_channel_test_checks_the_expected_reply(gw: Gateway) -> None:
     assert (await channel(gw, bad))["test_ok"] is False
     _, r = await gw.api("PUT", "/api/channel/", {"id": bad, "test_expect": "(unclosed"})
     assert r["success"] is False and "regular expression" in r["message"]
+
+
+async def test_custom_key_suffix_is_unique_and_works(gw: Gateway) -> None:
+    """Issue 15, item 2: a key suffix chosen by the user, checked unique."""
+    await gw.channel()
+    key = await gw.token(name="mine", key_suffix="team_alpha")
+    assert key.startswith("sk-") and key.endswith("team_alpha") and len(key) == 3 + 16 + len("team_alpha")
+    assert (await chat(gw, key)).choices[0].message.content
+    for suffix, words in (("team_alpha", "is taken"), ("ab", "4-32"), ("has-dash", "4-32"), ("空格", "4-32")):
+        _, r = await gw.api("POST", "/api/token/", {"name": "x", "unlimited_quota": True, "key_suffix": suffix})
+        assert r["success"] is False and words in r["message"], (suffix, r)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from pymongo import DESCENDING
+from pymongo.errors import DuplicateKeyError
 
 from models.tokens import (
     TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, parse_subnets, to_api,
@@ -31,7 +32,10 @@ TOKEN_FIELDS = (
     F("models", max_len=20000, doc="Comma-separated models this key may use (empty: all)"),
     F("subnet", max_len=2000, doc="Comma-separated CIDRs the key may be used from (empty: any)"),
 )
-TOKEN_BODY = Shape(*TOKEN_FIELDS)
+KEY_SUFFIX = re.compile(r"^[A-Za-z0-9_]{4,32}$")
+TOKEN_BODY = Shape(*TOKEN_FIELDS, F("key_suffix", max_len=32, doc=(
+    "A suffix of your choice for the new key (4-32 letters, digits or _; unique): the key is 16 random "
+    "characters followed by it")))
 # One API's console saves the whole token back, with the status it was shown (3 expired,
 # 4 exhausted) and its remain_quota (below 0 once overdrawn): both pass when unchanged.
 TOKEN_UPDATE = Shape(
@@ -119,8 +123,19 @@ class TokenListHandler(ApiHandler):
 
     @user_auth
     async def post(self, user: dict[str, Any]) -> None:
-        fields = validate_token_fields(self.json_body(), creating=True)
-        doc = await self.ctx.tokens.create(int(user["_id"]), **fields)
+        body = self.json_body()
+        fields = validate_token_fields(body, creating=True)
+        suffix = body.get("key_suffix")
+        if suffix:
+            if not isinstance(suffix, str) or not KEY_SUFFIX.match(suffix):
+                raise ApiError("key_suffix must be 4-32 letters, digits or underscores")
+            if await self.ctx.tokens.suffix_taken(suffix):
+                raise ApiError(f"The key suffix {suffix} is taken: choose another")
+            fields["key_suffix"] = suffix
+        try:
+            doc = await self.ctx.tokens.create(int(user["_id"]), **fields)
+        except DuplicateKeyError:
+            raise ApiError(f"The key suffix {suffix} is taken: choose another") from None
         await audit(self, user, "create", "token", int(doc["_id"]), fields)
         self.ok(self.view(doc))
 

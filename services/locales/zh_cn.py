@@ -464,6 +464,8 @@ MESSAGES: dict[str, str] = {
     "test_expect is not a valid regular expression: {e}": "test_expect 不是有效的正则表达式：{e}",
     "auto_enable_at must be between 0 and {ts_limit}": "auto_enable_at 必须在 0 到 {ts_limit} 之间",
     "the reply does not match the expected pattern {expect}: {clip_reply}": "回复与预期的模式 {expect} 不匹配：{clip_reply}",
+    "The key suffix {suffix} is taken: choose another": "令牌后缀 {suffix} 已被占用，请换一个",
+    "key_suffix must be 4-32 letters, digits or underscores": "key_suffix 必须是 4-32 个字母、数字或下划线",
     # -- Notifications
     "NotifyMethod must be one of auto, email, webhook, both": "NotifyMethod 必须是 auto、email、webhook、both 之一",
     "WxPusher answered HTTP {resp_code}: {data_200_decode_utf_8_re}": "WxPusher 返回 HTTP {resp_code}：{data_200_decode_utf_8_re}",
