@@ -46,12 +46,14 @@ STRING_DEFAULTS = {
     "Language": "en",
     # how root is notified (services/notify.py): auto | email | webhook | both; WxPusher's webhook
     "NotifyMethod": "auto", "WxPusherAppToken": "", "WxPusherUids": "", "WxPusherAddress": "",
+    # billing extras (services/billing.py): new users' group, upgrades by top-ups, bonus periods, plans
+    "DefaultGroup": "default", "GroupUpgradeRules": "{}", "TopupBonusPeriods": "[]", "TopupPlans": "[]",
 }
 INT_DEFAULTS = {
     "SMTPPort": 587, "QuotaForNewUser": 0, "QuotaForInviter": 0, "QuotaForInvitee": 0,
     "QuotaRemindThreshold": 1000, "PreConsumedQuota": 500, "RetryTimes": 0,
 }
-FLOAT_DEFAULTS = {"ChannelDisableThreshold": 5.0, "QuotaPerUnit": 500000.0}
+FLOAT_DEFAULTS = {"ChannelDisableThreshold": 5.0, "QuotaPerUnit": 500000.0, "InviteRebateRatio": 0.0}
 JSON_OPTIONS = ("ModelRatio", "CompletionRatio", "GroupRatio")
 
 
@@ -88,7 +90,9 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "QuotaForInvitee": (0, MAX_QUOTA), "QuotaRemindThreshold": (0, MAX_QUOTA), "PreConsumedQuota": (0, MAX_QUOTA),
     "RetryTimes": (0, 100),
 }
-FLOAT_RANGES: dict[str, tuple[float, float]] = {"ChannelDisableThreshold": (0.0, 1e9), "QuotaPerUnit": (1e-9, 1e15)}
+FLOAT_RANGES: dict[str, tuple[float, float]] = {"ChannelDisableThreshold": (0.0, 1e9), "QuotaPerUnit": (1e-9, 1e15),
+                                                "InviteRebateRatio": (0.0, 1.0)}
+BILLING_JSON = ("GroupUpgradeRules", "TopupBonusPeriods", "TopupPlans")
 LONG_TEXT_OPTIONS = ("Notice", "About", "HomePageContent", "Footer", "Logo")
 TEXT_LIMIT, LONG_TEXT_LIMIT = 4096, 1_000_000
 
@@ -149,6 +153,21 @@ def validate_option(key: str, value: str) -> str:
         return value.strip()
     if not kind:
         raise OptionError(f"unknown option {key}")
+    if key in BILLING_JSON:
+        from services.billing import check_option
+
+        if len(value) > TEXT_LIMIT * 4:
+            raise OptionError(f"{key} is too long (at most {TEXT_LIMIT * 4} characters)")
+        try:
+            data = loads(value or ("[]" if key != "GroupUpgradeRules" else "{}"))
+        except ValueError as e:
+            raise OptionError(f"{key} is not valid JSON: {e}") from None
+        why = check_option(key, data)
+        if why:
+            raise OptionError(why)
+        return value.strip()
+    if key == "DefaultGroup" and not value.strip():
+        raise OptionError("DefaultGroup must not be empty")
     if key == "NotifyMethod" and value.strip() not in ("auto", "email", "webhook", "both"):
         raise OptionError("NotifyMethod must be one of auto, email, webhook, both")
     if key in ("WxPusherAddress",) and value.strip() and not value.strip().startswith(("http://", "https://")):
@@ -169,9 +188,14 @@ def validate_option(key: str, value: str) -> str:
 class Options:
     """In-memory view of the options; ``store`` persists and ``reload`` refreshes."""
 
+    RATIO_MEMO_LIMIT = 10_000  # (model, channel type, group) entries kept before the memo starts over
+
     def __init__(self) -> None:
         self.values: dict[str, str] = default_options()
-        self._parsed: dict[str, Any] = {}
+        self._parsed: dict[str, Any] = {}  # JSON tables, parsed once per change
+        self._ints: dict[str, int] = {}  # int options, parsed once per change
+        self._floats: dict[str, float] = {}
+        self._ratios: dict[tuple[str, int, str], tuple[float, float, float]] = {}
         self._listeners: list[Callable[[str], None]] = []
 
     def on_change(self, fn: Callable[[str], None]) -> None:
@@ -180,6 +204,10 @@ class Options:
     def set_local(self, key: str, value: str) -> None:
         self.values[key] = value
         self._parsed.pop(key, None)
+        self._ints.pop(key, None)
+        self._floats.pop(key, None)
+        if key in JSON_OPTIONS:
+            self._ratios = {}
         for fn in self._listeners:
             fn(key)
 
@@ -190,7 +218,14 @@ class Options:
         return self.values.get(key) == "true"
 
     def int(self, key: str) -> int:
-        """The option as an int; its default when the stored value is not a finite number."""
+        """The option as an int; its default when the stored value is not a finite number.
+        Parsed once per change (the relay reads PreConsumedQuota and RetryTimes per request)."""
+        v = self._ints.get(key)
+        if v is None:
+            v = self._ints[key] = self._parse_int(key)
+        return v
+
+    def _parse_int(self, key: str) -> int:
         try:
             f = float(self.values.get(key, "0"))
             if math.isfinite(f):
@@ -201,6 +236,12 @@ class Options:
 
     def float(self, key: str) -> float:
         """The option as a finite float (its default for NaN, Infinity or garbage)."""
+        v = self._floats.get(key)
+        if v is None:
+            v = self._floats[key] = self._parse_float(key)
+        return v
+
+    def _parse_float(self, key: str) -> float:
         try:
             f = float(self.values.get(key, "0"))
             if math.isfinite(f):
@@ -208,6 +249,21 @@ class Options:
         except ValueError:
             pass
         return float(FLOAT_DEFAULTS.get(key, 0.0))
+
+    def ratios(self, model: str, channel_type: int, group: str) -> tuple[float, float, float]:
+        """(model ratio, group ratio, completion ratio) for a request: looked up in the
+        ModelRatio / GroupRatio / CompletionRatio tables once per (model, channel type, group)
+        and remembered until one of those tables changes."""
+        key = (model, channel_type, group)
+        r = self._ratios.get(key)
+        if r is None:
+            r = (ratios.model_ratio(self.json("ModelRatio"), model, channel_type),
+                 ratios.group_ratio(self.json("GroupRatio"), group),
+                 ratios.completion_ratio(self.json("CompletionRatio"), model, channel_type))
+            if len(self._ratios) >= self.RATIO_MEMO_LIMIT:
+                self._ratios = {}
+            self._ratios[key] = r
+        return r
 
     def json(self, key: str) -> dict[str, Any]:
         v = self._parsed.get(key)

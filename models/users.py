@@ -140,6 +140,12 @@ class UserStore:
             projection={"email": 1, "username": 1})
         return doc
 
+    async def add_topup_total(self, uid: int, quota: int) -> int:
+        """Count a top-up (quota points, bonuses left out) and return the user's total so far."""
+        doc = await self.col.find_one_and_update({"_id": uid}, {"$inc": {"topup_total": int(quota)}},
+                                                 projection={"topup_total": 1}, return_document=ReturnDocument.AFTER)
+        return int((doc or {}).get("topup_total") or 0)
+
     async def root_email(self) -> str:
         doc = await self.col.find_one({"role": ROLE_ROOT, "status": {"$ne": STATUS_DELETED}},
                                       {"email": 1}, sort=[("_id", 1)])

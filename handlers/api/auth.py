@@ -128,6 +128,7 @@ async def create_account(ctx: "AppContext", *, username: str, password: str, dis
     o = ctx.options
     bonus = max(0, o.int("QuotaForNewUser"))
     invitee_bonus = max(0, o.int("QuotaForInvitee")) if inviter else 0
+    extra.setdefault("group", o.get("DefaultGroup").strip() or "default")
     doc = await ctx.users.create(
         username, password, role=role, quota=bonus + invitee_bonus,
         display_name=display_name or username, email=email,

@@ -17,6 +17,8 @@ from models.users import (
 
 from schemas.common import PAGED, ident, keyword
 from schemas.fields import Field as F
+from services.billing import credit_topup
+from services.billing import plans as billing_plans
 from schemas.fields import Op, Shape
 
 from .auth import create_account
@@ -270,11 +272,21 @@ class RedeemHandler(ApiHandler):
         except RedeemError as e:
             raise ApiError(str(e)) from None
         quota = int(code.get("quota") or 0)
-        await self.ctx.ledger.credit("u", uid, quota)
-        await record_log(self.ctx, uid, user.get("username", ""), LOG_TOPUP,
-                         f"Redeemed a code for {log_quota(self.ctx, quota)}", quota)
-        self.ctx.notify_topup(uid, str(user.get("username") or ""), quota, "a redemption code")
-        self.ok(quota)
+        credited = await credit_topup(self.ctx, user, quota, f"Redeemed a code for {log_quota(self.ctx, quota)}",
+                                      redeemed=True)
+        self.ctx.notify_topup(uid, str(user.get("username") or ""), credited, "a redemption code")
+        self.ok(credited)
+
+
+class TopUpPlansHandler(ApiHandler):
+    """``GET /api/topup/plans``: what the top-up page shows (services/billing.py)."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("Top-up plans, the running bonus period and the invite rebate share")}
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        self.ok(billing_plans(self.ctx))
 
 
 class AvailableModelsHandler(ApiHandler):
@@ -550,9 +562,8 @@ class TopUpHandler(ApiHandler):
         target = await self.ctx.users.get(uid)
         if target is None or int(target.get("status", 0)) == STATUS_DELETED:
             raise ApiError(f"User {uid} not found")
-        await self.ctx.ledger.credit("u", uid, quota)
-        await record_log(self.ctx, uid, target.get("username", ""), LOG_TOPUP,
-                         remark.strip() or f"Topped up {log_quota(self.ctx, quota)} through the API", quota)
+        await credit_topup(self.ctx, target, quota,
+                           remark.strip() or f"Topped up {log_quota(self.ctx, quota)} through the API", redeemed=False)
         await audit(self, user, "topup", "user", uid, ["quota"], quota=quota)
         self.ctx.notify_topup(uid, str(target.get("username") or ""), quota, "added by an administrator")
         self.ok()
@@ -571,5 +582,6 @@ routes = [
     (r"/api/user/manage", ManageHandler),
     (r"/api/user/?", UserListHandler),
     (r"/api/user/(\d+)", UserItemHandler),
+    (r"/api/topup/plans/?", TopUpPlansHandler),
     (r"/api/topup", TopUpHandler),
 ]

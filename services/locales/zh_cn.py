@@ -466,6 +466,22 @@ MESSAGES: dict[str, str] = {
     "the reply does not match the expected pattern {expect}: {clip_reply}": "回复与预期的模式 {expect} 不匹配：{clip_reply}",
     "The key suffix {suffix} is taken: choose another": "令牌后缀 {suffix} 已被占用，请换一个",
     "key_suffix must be 4-32 letters, digits or underscores": "key_suffix 必须是 4-32 个字母、数字或下划线",
+    # -- Billing extras (services/billing.py)
+    "DefaultGroup must not be empty": "DefaultGroup 不能为空",
+    "Invite rebate: {log_quota_ctx_rebate} for a top-up of user {user_get_username_or}":
+        "邀请返利：用户 {user_get_username_or} 充值，返利 {log_quota_ctx_rebate}",
+    "Moved to group {group}: top-ups reached {threshold}": "累计充值达到 {threshold}，已升级到分组 {group}",
+    "bonus period {period_get_name_or} x{period_ratio}: {log_quota_ctx_credited}":
+        "充值优惠 {period_get_name_or} x{period_ratio}：实际到账 {log_quota_ctx_credited}",
+    "TopupBonusPeriods must be a JSON array of at most {max_periods} periods": "TopupBonusPeriods 必须是最多 {max_periods} 个时段的 JSON 数组",
+    'each bonus period is {"name", "from": unix time, "to": unix time, "ratio": number}':
+        '每个优惠时段的格式为 {"name", "from": unix 时间, "to": unix 时间, "ratio": 数字}',
+    "a bonus period needs from < to and a ratio from 1 to 10": "优惠时段需满足 from < to，且 ratio 在 1 到 10 之间",
+    "GroupUpgradeRules must be a JSON object of group name to a positive quota threshold":
+        "GroupUpgradeRules 必须是分组名到正整数额度阈值的 JSON 对象",
+    "TopupPlans must be a JSON array of at most {max_plans} plans": "TopupPlans 必须是最多 {max_plans} 个套餐的 JSON 数组",
+    'each plan is {"name", "price", "quota", "note"} with a name': '每个套餐的格式为 {"name", "price", "quota", "note"}，且必须有 name',
+    "a plan's quota must be a whole number of quota points": "套餐的 quota 必须是整数额度点数",
     # -- Notifications
     "NotifyMethod must be one of auto, email, webhook, both": "NotifyMethod 必须是 auto、email、webhook、both 之一",
     "WxPusher answered HTTP {resp_code}: {data_200_decode_utf_8_re}": "WxPusher 返回 HTTP {resp_code}：{data_200_decode_utf_8_re}",
