@@ -19,8 +19,8 @@ export function useQuota() {
   return {
     display,
     currency: computed(() => display.value.currency),
-    /** Label of the edit unit: `USD` or `tokens` (translated). */
-    unit: computed(() => (display.value.currency ? 'USD' : t('common.quota.tokens'))),
+    /** Label of the edit unit: `USD` or quota points (`quota points` / `点`), never "tokens". */
+    unit: computed(() => (display.value.currency ? 'USD' : t('common.quota.points'))),
     format: (quota: number, digits = 2) => formatQuota(quota, display.value, digits, locale.value),
     /** A plain count in the current language (`1,234`). */
     number: (n: number) => formatNumber(n, {}, locale.value),

@@ -5,10 +5,16 @@ import { ROLE_ADMIN, ROLE_ROOT, type User } from '@/api/types'
 
 const CACHE_KEY = 'onerelay.user'
 
-function cached(): User | null {
+/** The profile as login and `/api/user/self` answer it. */
+export type SessionUser = User & {
+  /** true while the password is still the default 123456 (root's first login) */
+  default_password?: boolean
+}
+
+function cached(): SessionUser | null {
   try {
     const raw = localStorage.getItem(CACHE_KEY)
-    return raw ? (JSON.parse(raw) as User) : null
+    return raw ? (JSON.parse(raw) as SessionUser) : null
   } catch {
     return null
   }
@@ -20,14 +26,16 @@ function cached(): User | null {
  * logout or on any 401 from the API.
  */
 export const useUserStore = defineStore('user', () => {
-  const user = ref<User | null>(cached())
+  const user = ref<SessionUser | null>(cached())
 
   const loggedIn = computed(() => user.value !== null)
   const isAdmin = computed(() => (user.value?.role ?? 0) >= ROLE_ADMIN)
   const isRoot = computed(() => (user.value?.role ?? 0) >= ROLE_ROOT)
   const displayName = computed(() => user.value?.display_name || user.value?.username || '')
+  /** the account still uses the default password: the shell pushes to change it */
+  const defaultPassword = computed(() => user.value?.default_password === true)
 
-  function set(u: User | null): void {
+  function set(u: SessionUser | null): void {
     user.value = u
     try {
       if (u) localStorage.setItem(CACHE_KEY, JSON.stringify(u))
@@ -37,14 +45,14 @@ export const useUserStore = defineStore('user', () => {
     }
   }
 
-  async function login(username: string, password: string): Promise<User> {
+  async function login(username: string, password: string): Promise<SessionUser> {
     const u = await apiLogin(username, password)
     set(u)
     return u
   }
 
   /** Re-reads the profile (quota, role...) from `/api/user/self`. */
-  async function refresh(): Promise<User | null> {
+  async function refresh(): Promise<SessionUser | null> {
     const u = await getSelf()
     set({ ...(user.value ?? {}), ...u })
     return user.value
@@ -63,5 +71,5 @@ export const useUserStore = defineStore('user', () => {
     set(null)
   }
 
-  return { user, loggedIn, isAdmin, isRoot, displayName, set, login, refresh, logout, clear }
+  return { user, loggedIn, isAdmin, isRoot, displayName, defaultPassword, set, login, refresh, logout, clear }
 })

@@ -1,6 +1,9 @@
 import { marked } from 'marked'
 import DOMPurify from 'dompurify'
 
+// marked + DOMPurify weigh ~35 kB gzip: pages import this module lazily (MarkdownView, AppFooter);
+// `isUrl` alone lives in ./url.
+
 /** Markdown (HTML allowed) → sanitized HTML; scripts, handlers and javascript: URLs are removed. */
 export function renderMarkdown(src: string): string {
   const html = marked.parse(src, { async: false, gfm: true, breaks: true }) as string
@@ -12,7 +15,4 @@ export function sanitizeHtml(src: string): string {
   return DOMPurify.sanitize(src, { ADD_ATTR: ['target'] })
 }
 
-/** One API shows HomePageContent / About in an iframe when it is a URL. */
-export function isUrl(s: string): boolean {
-  return /^https?:\/\/\S+$/i.test(s.trim())
-}
+export { isUrl } from './url'

@@ -191,9 +191,9 @@ describe('quota unit conversion in the forms', () => {
     expect(q.toDisplay(1250000)).toBe(2.5)
     expect(changedQuota(3, undefined, q)).toBe(1500000)
   })
-  it('tokens: edits in quota points', () => {
+  it('quota points: edits in quota points (never called tokens)', () => {
     const q = withStatus(false)
-    expect(q.unit.value).toBe('tokens')
+    expect(q.unit.value).toBe('quota points')
     expect(changedQuota(1234, undefined, q)).toBe(1234)
   })
   it('an untouched field sends nothing, even when USD rounding would drift', () => {

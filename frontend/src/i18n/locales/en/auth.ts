@@ -14,6 +14,7 @@ export default {
     usernameRequired: 'Enter your username or email',
     passwordRequired: 'Enter your password',
     welcome: 'Welcome back, {name}',
+    defaultPassword: 'You are using the default password (123456). Please change it now.',
     passwordOffTitle: 'Password login is off',
     passwordOffHint: '. Use one of the sign-in options below, or ask the administrator.',
     passwordOffInfo: 'Password login is turned off on this site; use one of the sign-in options below.',

@@ -45,7 +45,7 @@ export default {
     daysAgo: '{n} d ago',
   },
   quota: {
-    tokens: 'tokens',
+    points: 'quota points',
   },
   units: {
     request: '{n} request | {n} requests',

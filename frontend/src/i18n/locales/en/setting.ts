@@ -156,6 +156,7 @@ export default {
     about: { title: 'About', description: 'The About page.' },
   },
   personal: {
+    defaultPasswordWarning: 'This account still uses the default password 123456. Choose a new one (8 to 20 characters) below.',
     profile: 'Profile',
     editProfile: 'Edit profile',
     group: 'Group: {group}',

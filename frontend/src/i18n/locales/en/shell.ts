@@ -54,4 +54,12 @@ export default {
     home: 'Back to home',
     back: 'Go back',
   },
+  notice: {
+    title: 'Notice',
+    ok: 'Got it',
+  },
+  defaultPassword: {
+    banner: 'This account still uses the default password (123456). Anyone can log in with it: change it now.',
+    action: 'Change password',
+  },
 } as const

@@ -16,6 +16,7 @@ const messages: Messages['auth'] = {
     usernameRequired: '请输入用户名或邮箱',
     passwordRequired: '请输入密码',
     welcome: '欢迎回来，{name}',
+    defaultPassword: '你正在使用默认密码（123456），请立即修改。',
     passwordOffTitle: '密码登录已关闭',
     passwordOffHint: '。请使用下方的其他登录方式，或联系管理员。',
     passwordOffInfo: '本站已关闭密码登录，请使用下方的其他登录方式。',

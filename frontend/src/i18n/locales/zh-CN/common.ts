@@ -47,7 +47,7 @@ const messages: Messages['common'] = {
     daysAgo: '{n} 天前',
   },
   quota: {
-    tokens: '点',
+    points: '点',
   },
   units: {
     request: '{n} 次请求 | {n} 次请求',

@@ -158,6 +158,7 @@ const messages: Messages['setting'] = {
     about: { title: '关于', description: '“关于”页面。' },
   },
   personal: {
+    defaultPasswordWarning: '此账号仍在使用默认密码 123456，请在下方设置新密码（8 到 20 个字符）。',
     profile: '个人信息',
     editProfile: '编辑个人信息',
     group: '分组：{group}',

@@ -56,5 +56,13 @@ const messages: Messages['shell'] = {
     home: '返回首页',
     back: '返回上一页',
   },
+  notice: {
+    title: '公告',
+    ok: '知道了',
+  },
+  defaultPassword: {
+    banner: '此账号仍在使用默认密码（123456），任何人都能用它登录，请立即修改。',
+    action: '修改密码',
+  },
 }
 export default messages

@@ -1,0 +1,2 @@
+/** Split point for Naive UI's dark theme (see useNaiveTheme). */
+export { darkTheme } from 'naive-ui'

@@ -1,0 +1,72 @@
+/**
+ * Recovery from a failed lazy chunk load (a deploy replaced the hashed files, the web rate
+ * limit tripped, a flaky network): the page reloads once, to the page the user was going to.
+ * A guard in sessionStorage stops a reload loop when the chunk keeps failing.
+ */
+const KEY = 'onerelay.chunkReload'
+/** a second failure within this window after a recovery reload is left alone */
+export const GUARD_MS = 15000
+
+const PATTERNS = [
+  /Failed to fetch dynamically imported module/i,
+  /error loading dynamically imported module/i,
+  /Importing a module script failed/i,
+  /Unable to preload CSS/i,
+  /Loading (CSS )?chunk [\w-]+ failed/i,
+]
+
+/** True for the errors browsers raise when a dynamic import or module preload fails. */
+export function isChunkLoadError(err: unknown): boolean {
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err ?? '')
+  return PATTERNS.some((p) => p.test(msg))
+}
+
+interface Env {
+  now: () => number
+  storage: Pick<Storage, 'getItem' | 'setItem'> | null
+  go: (url: string | null) => void
+}
+
+const browserEnv = (): Env => ({
+  now: () => Date.now(),
+  storage: (() => {
+    try {
+      return sessionStorage
+    } catch {
+      return null
+    }
+  })(),
+  go: (url) => (url ? window.location.assign(url) : window.location.reload()),
+})
+
+/**
+ * Reloads (to `target` when given) after a chunk load error, unless one reload already
+ * happened within GUARD_MS. Answers whether it reloaded.
+ */
+export function recoverFromChunkError(err: unknown, target: string | null = null, env: Env = browserEnv()): boolean {
+  if (!isChunkLoadError(err)) return false
+  const last = Number(env.storage?.getItem(KEY) || 0)
+  const now = env.now()
+  if (last && now - last < GUARD_MS) return false
+  try {
+    env.storage?.setItem(KEY, String(now))
+  } catch {
+    /* without storage the guard is off: still better than a stuck page */
+  }
+  env.go(target)
+  return true
+}
+
+/** Wires the recovery to Vite's preload errors and the router's lazy route failures. */
+export function installChunkRecovery(router: { onError: (h: (err: unknown, to: { fullPath: string }) => void) => void }): void {
+  router.onError((err, to) => {
+    recoverFromChunkError(err, to?.fullPath ?? null)
+  })
+  if (typeof window !== 'undefined') {
+    window.addEventListener('vite:preloadError', (e) => {
+      const ev = e as Event & { payload?: unknown }
+      // Vite would rethrow; the router's onError (or the reload below) takes over
+      if (recoverFromChunkError(ev.payload ?? new Error('Unable to preload CSS'))) ev.preventDefault()
+    })
+  }
+}
