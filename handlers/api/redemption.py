@@ -30,6 +30,22 @@ def _name(body: dict[str, Any], *, required: bool) -> str | None:
     return v
 
 
+async def _with_usernames(handler: ApiHandler, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The codes as the API shows them, each with ``used_username``: who redeemed it ("" when
+    unused or the user is gone)."""
+    ids = sorted({int(d.get("used_user_id") or 0) for d in docs} - {0})
+    names: dict[int, str] = {}
+    if ids:
+        async for u in handler.ctx.users.col.find({"_id": {"$in": ids}}, {"username": 1}):
+            names[int(u["_id"])] = str(u.get("username") or "")
+    out = []
+    for d in docs:
+        row = to_api(d)
+        row["used_username"] = names.get(row["used_user_id"], "")
+        out.append(row)
+    return out
+
+
 def _status(body: dict[str, Any]) -> int:
     st = body.get("status")
     if isinstance(st, bool) or st not in (RED_ENABLED, RED_DISABLED):
@@ -54,7 +70,7 @@ class RedemptionListHandler(ApiHandler):
 
     @admin_auth
     async def get(self, user: dict[str, Any]) -> None:
-        self.ok([to_api(d) for d in await self.ctx.redemptions.page(self.page(), PAGE_SIZE)])
+        self.ok(await _with_usernames(self, await self.ctx.redemptions.page(self.page(), PAGE_SIZE)))
 
     @admin_auth
     async def post(self, user: dict[str, Any]) -> None:
@@ -121,7 +137,7 @@ class RedemptionSearchHandler(ApiHandler):
         keyword = self.get_query_argument("keyword", "").strip()
         if len(keyword) > 100:
             raise ApiError("keyword is too long (at most 100 characters)")
-        self.ok([to_api(d) for d in await self.ctx.redemptions.search(keyword)])
+        self.ok(await _with_usernames(self, await self.ctx.redemptions.search(keyword)))
 
 
 class RedemptionItemHandler(ApiHandler):

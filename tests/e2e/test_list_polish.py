@@ -248,3 +248,124 @@ async def test_channels_at_390_are_cards_with_the_test_button(page, console):
     await shot(page, "polish-channel-390-light")
     await dark(page)
     await shot(page, "polish-channel-390-dark")
+
+
+# ------------------------------------------------------------------------------------- tokens
+async def test_tokens_models_chat_presets_and_cards(page, console):
+    await seed(console)
+    await console.ok("PUT", "/api/option/", {"key": "ChatLink", "value": "https://chat.example.com"})
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await login(page, console)
+    await page.goto("/token")
+    batch = page.get_by_role("row").filter(has_text="batch-jobs")
+    await expect(batch.get_by_test_id("token-models")).to_contain_text("gpt-4o-mini")
+    await expect(batch.get_by_test_id("token-models")).to_contain_text("gpt-4o")
+    web = page.get_by_role("row").filter(has_text="web-app")
+    await expect(web.get_by_test_id("token-models")).to_have_text("All models")
+    await expect(batch.get_by_test_id("quota-amount").last).to_have_attribute("title", re.compile(r"quota points"))
+    [tok] = [t for t in await console.ok("GET", "/api/token/?p=0") if t["name"] == "batch-jobs"]
+
+    # Chat: the operator's ChatLink with the key and this gateway (One API's onOpenLink)
+    await page.evaluate("() => { window.__opened = []; window.open = (u) => { window.__opened.push(u); return null } }")
+    await batch.get_by_test_id("token-chat").click()
+    await batch.get_by_test_id("token-chat-apps").click()
+    await page.locator(".n-dropdown-option", has_text="LobeChat").click()
+    await batch.get_by_test_id("token-chat-apps").click()
+    await page.locator(".n-dropdown-option", has_text="OpenCat").click()
+    opened = await page.evaluate("window.__opened")
+    key = "sk-" + tok["key"]
+    assert opened[0] == f'https://chat.example.com/#/?settings={{"key":"{key}","url":"{console.url}"}}', opened
+    assert opened[1].startswith("https://chat.example.com/?settings=") and key in opened[1] and console.url + "/v1" in opened[1]
+    assert opened[2].startswith("opencat://team/join?domain=") and f"token={key}" in opened[2]
+    await shot(page, "polish-token-1440-light")
+    await dark(page)
+    await shot(page, "polish-token-1440-dark")
+    await dark(page)
+
+    # 390 px: cards, "Copy key" on screen
+    await page.set_viewport_size({"width": 390, "height": 844})
+    card = page.get_by_test_id("row-card").filter(has_text="batch-jobs")
+    await expect(card).to_be_visible()
+    copy = card.get_by_role("button", name="Copy key")
+    await copy.scroll_into_view_if_needed()
+    await expect(copy).to_be_in_viewport()
+    box = await copy.bounding_box()
+    assert box and box["x"] + box["width"] <= 390
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await shot(page, "polish-token-390-light")
+    await dark(page)
+    await shot(page, "polish-token-390-dark")
+
+
+# -------------------------------------------------------------------- redemptions, users, top up
+async def test_redemptions_show_who_redeemed_and_plural_copy(page, console):
+    await login(page, console)
+    await page.goto("/redemption")
+    await page.get_by_role("button", name="Create codes").click()
+    await page.wait_for_url("**/redemption/add")
+    await page.get_by_label("Name", exact=True).fill("launch")
+    await page.get_by_label("Quota per code (USD)").fill("5")
+    await page.get_by_label("Count").fill("5")
+    await page.get_by_role("button", name="Create codes").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Copy all").click()
+    await expect(page.get_by_text("5 codes copied")).to_be_visible()
+    await expect(page.get_by_text("code(s)")).to_have_count(0)
+    codes = await console.ok("GET", "/api/redemption/search?keyword=launch")
+    await console.ok("POST", "/api/user", {"username": "alice", "password": "alice-pass-1", "display_name": "Alice"})
+    _, body = await console.api("POST", "/api/user/login", {"username": "alice", "password": "alice-pass-1"}, token=None)
+    assert body["success"], body
+    await console.ok("POST", "/api/user/topup", {"key": codes[0]["key"]})  # root redeems one
+    await dialog.get_by_role("button", name="Done").click()
+    await page.wait_for_url("**/redemption")
+    listed = await console.ok("GET", "/api/redemption/?p=0")
+    assert any(c["used_username"] == "root" for c in listed)
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await expect(page.get_by_test_id("redeemed-by").filter(has_text="by root (#1)")).to_be_visible()
+    await shot(page, "polish-redemption-1440-light")
+    await dark(page)
+    await shot(page, "polish-redemption-1440-dark")
+    await dark(page)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    card = page.get_by_test_id("row-card").filter(has_text="by root (#1)")
+    await expect(card).to_be_visible()
+    await expect(card.get_by_role("button", name="Copy code")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await shot(page, "polish-redemption-390-light")
+    await dark(page)
+    await shot(page, "polish-redemption-390-dark")
+
+
+async def test_users_and_top_up_cards_and_quota_hover(page, console):
+    await seed(console)
+    await console.ok("POST", "/api/user", {"username": "alice", "password": "alice-pass-1", "display_name": "Alice"})
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await login(page, console)
+    await page.goto("/user")
+    root = page.get_by_role("row").filter(has_text="root")
+    await expect(root.get_by_test_id("quota-amount").first).to_have_attribute("title", re.compile(r"quota points"))
+    await shot(page, "polish-user-1440-light")
+    await dark(page)
+    await shot(page, "polish-user-1440-dark")
+    await dark(page)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    card = page.get_by_test_id("row-card").filter(has_text="alice")
+    await expect(card).to_be_visible()
+    await expect(card.get_by_role("button", name="Edit")).to_be_in_viewport()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await shot(page, "polish-user-390-light")
+    await dark(page)
+    await shot(page, "polish-user-390-dark")
+    await dark(page)
+
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await page.goto("/topup")
+    await expect(page.get_by_test_id("balance")).to_have_attribute("title", re.compile(r"quota points"))
+    await shot(page, "polish-topup-1440-light")
+    await dark(page)
+    await shot(page, "polish-topup-1440-dark")
+    await dark(page)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shot(page, "polish-topup-390-light")
+    await dark(page)
+    await shot(page, "polish-topup-390-dark")

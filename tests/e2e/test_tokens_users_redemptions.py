@@ -134,7 +134,7 @@ async def test_redemption_codes_download(page, console):
     await page.wait_for_url("**/redemption")
     used = page.get_by_role("row").filter(has=page.get_by_role("cell", name=str(last["id"]), exact=True))
     await expect(used.get_by_text("Used", exact=True)).to_be_visible()
-    await expect(used.get_by_text("by user #1")).to_be_visible()
+    await expect(used.get_by_text("by root (#1)")).to_be_visible()
     await expect(used.get_by_role("button", name="Disable")).to_have_count(0)  # a used code stays used
     first = min(codes, key=lambda c: c["id"])
     r = page.get_by_role("row").filter(has=page.get_by_role("cell", name=str(first["id"]), exact=True))

@@ -116,6 +116,8 @@ export interface Redemption {
   created_time: number
   redeemed_time: number
   used_user_id: number
+  /** who redeemed it ('' when unused, or the user is gone) */
+  used_username?: string
 }
 
 export interface Log {

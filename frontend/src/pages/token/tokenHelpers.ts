@@ -122,3 +122,36 @@ export function changedQuota(value: number | null | undefined, original: number 
   if (original != null && value === q.toDisplay(original)) return undefined
   return q.fromDisplay(value)
 }
+
+/** One API's one-click chat apps (web/default TokensTable.js). */
+export type ChatApp = 'next' | 'lobechat' | 'ama' | 'opencat'
+export const CHAT_APPS: { key: ChatApp; label: string }[] = [
+  { key: 'next', label: 'ChatGPT Next Web' },
+  { key: 'lobechat', label: 'LobeChat' },
+  { key: 'ama', label: 'AMA 问天' },
+  { key: 'opencat', label: 'OpenCat' },
+]
+const NEXT_CHAT = 'https://app.nextchat.dev'
+const LOBE_CHAT = 'https://chat-preview.lobehub.com'
+
+/**
+ * The link that opens a chat app with this gateway and key, as One API builds it:
+ * `server` is the ServerAddress (else this origin), `chatLink` the operator's ChatLink
+ * (ChatGPT Next Web and LobeChat are served there; else their public instances).
+ */
+export function chatAppUrl(app: ChatApp, key: string, server: string, chatLink = ''): string {
+  const k = fullKey(key)
+  const addr = server.replace(/\/+$/, '')
+  const enc = encodeURIComponent(addr)
+  const link = chatLink.replace(/\/+$/, '')
+  switch (app) {
+    case 'ama':
+      return `ama://set-api-key?server=${enc}&key=${k}`
+    case 'opencat':
+      return `opencat://team/join?domain=${enc}&token=${k}`
+    case 'lobechat':
+      return (link || LOBE_CHAT) + `/?settings={"keyVaults":{"openai":{"apiKey":"${k}","baseURL":"${addr}/v1"}}}`
+    default:
+      return (link || NEXT_CHAT) + `/#/?settings={"key":"${k}","url":"${addr}"}`
+  }
+}

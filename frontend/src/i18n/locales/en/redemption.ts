@@ -1,5 +1,7 @@
 /** English messages: redemption. Keys are mirrored in ../zh-CN/redemption.ts (typed against this file). */
 export default {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: 'quota points',
   list: {
     title: 'Redemptions',
     description: 'Codes that add quota to the account that redeems them on the Top up page.',
@@ -24,6 +26,7 @@ export default {
   },
   cell: {
     byUser: 'by user #{id}',
+    byUsername: 'by {name} (#{id})',
     notYet: 'Not yet',
   },
   actions: {

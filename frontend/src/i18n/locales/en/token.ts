@@ -1,5 +1,7 @@
 /** English messages: token. Keys are mirrored in ../zh-CN/token.ts (typed against this file). */
 export default {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: 'quota points',
   list: {
     title: 'Tokens',
     description: 'API keys for your apps. Use them with any OpenAI-compatible client or SDK.',
@@ -26,6 +28,7 @@ export default {
     remaining: 'Remaining',
     created: 'Created',
     expires: 'Expires',
+    models: 'Models',
     actions: 'Actions',
   },
   cell: {
@@ -34,8 +37,14 @@ export default {
     hideKey: 'Hide key',
     unlimited: 'Unlimited',
     never: 'Never',
+    allModels: 'All models',
+    moreModels: '+{count}',
   },
   actions: {
+    chat: 'Chat',
+    chatTip: 'Open the chat app with this key',
+    openIn: 'Open in a chat app',
+    more: 'More actions for {name}',
     copyKey: 'Copy key',
     moreCopy: 'More copy options',
     copyEnv: 'Copy as OpenAI env',

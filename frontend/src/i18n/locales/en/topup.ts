@@ -1,5 +1,7 @@
 /** English messages: topup. Keys are mirrored in ../zh-CN/topup.ts (typed against this file). */
 export default {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: 'quota points',
   title: 'Top up',
   description: 'Add quota to your account with a redemption code.',
   loadError: 'The balance could not be loaded: {error}',

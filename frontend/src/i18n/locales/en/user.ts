@@ -1,5 +1,7 @@
 /** English messages: user. Keys are mirrored in ../zh-CN/user.ts (typed against this file). */
 export default {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: 'quota points',
   list: {
     title: 'Users',
     description: 'Everyone who can log in: their role, group, quota and usage.',

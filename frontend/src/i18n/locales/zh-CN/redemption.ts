@@ -2,6 +2,8 @@ import type { Messages } from '../../schema'
 
 /** 简体中文：redemption */
 const messages: Messages['redemption'] = {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: '额度点数',
   list: {
     title: '兑换码',
     description: '用户在“充值”页面兑换后，兑换码中的额度会添加到其账户。',
@@ -26,6 +28,7 @@ const messages: Messages['redemption'] = {
   },
   cell: {
     byUser: '由用户 #{id} 兑换',
+    byUsername: '由 {name}（#{id}）兑换',
     notYet: '尚未兑换',
   },
   actions: {

@@ -2,6 +2,8 @@ import type { Messages } from '../../schema'
 
 /** 简体中文：token */
 const messages: Messages['token'] = {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: '额度点数',
   list: {
     title: '令牌',
     description: '供你的应用使用的 API 密钥，可用于任何兼容 OpenAI 的客户端或 SDK。',
@@ -28,6 +30,7 @@ const messages: Messages['token'] = {
     remaining: '剩余额度',
     created: '创建时间',
     expires: '过期时间',
+    models: '可用模型',
     actions: '操作',
   },
   cell: {
@@ -36,8 +39,14 @@ const messages: Messages['token'] = {
     hideKey: '隐藏密钥',
     unlimited: '无限制',
     never: '永不过期',
+    allModels: '全部模型',
+    moreModels: '+{count}',
   },
   actions: {
+    chat: '聊天',
+    chatTip: '用此令牌打开聊天应用',
+    openIn: '在聊天应用中打开',
+    more: '{name} 的更多操作',
     copyKey: '复制密钥',
     moreCopy: '更多复制选项',
     copyEnv: '复制为 OpenAI 环境变量',

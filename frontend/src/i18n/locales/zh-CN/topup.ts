@@ -2,6 +2,8 @@ import type { Messages } from '../../schema'
 
 /** 简体中文：topup */
 const messages: Messages['topup'] = {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: '额度点数',
   title: '充值',
   description: '使用兑换码为你的账户充值额度。',
   loadError: '无法加载余额：{error}',

@@ -2,6 +2,8 @@ import type { Messages } from '../../schema'
 
 /** 简体中文：user */
 const messages: Messages['user'] = {
+  /** The quota unit when USD display is off (never "tokens"). */
+  unitPoints: '额度点数',
   list: {
     title: '用户',
     description: '所有可以登录的用户：角色、分组、额度和使用情况。',
