@@ -10,12 +10,15 @@ client that went away stops the upstream generation.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import pycurl
-from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError
+from tornado import httputil
+from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError, _CurlStreamingBuffer, curl_log
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
 from adaptors.base import UpstreamRequest
@@ -45,10 +48,105 @@ class ProxyConfig:
         return cls(host, u.port or default_port, u.username, u.password)
 
 
+class _LazyHeaders(httputil.HTTPHeaders):
+    """A response's headers, kept as the raw lines libcurl hands over (its header callback is
+    then ``list.append``, no Python frame per line) and parsed by Tornado's own code the first
+    time anything reads them. The relay reads only the status and Content-Type (from the
+    handle), so on the hot path they are never parsed."""
+
+    def __init__(self) -> None:  # no super().__init__: its attributes appear when first read
+        self.raw: list[bytes] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") and "raw" in self.__dict__ and not name.startswith("__"):
+            raw = self.__dict__.pop("raw")
+            httputil.HTTPHeaders.__init__(self)
+            for line in raw:
+                CurlAsyncHTTPClient._curl_header_callback(None, self, None, line)  # type: ignore[arg-type]
+            return getattr(self, name)
+        raise AttributeError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        raw = self.__dict__.get("raw")
+        if raw is not None and name == "X-Http-Reason":  # read by every _finish: no full parse
+            for line in reversed(raw):
+                if line.startswith(b"HTTP/"):
+                    try:
+                        return httputil.parse_response_start_line(line.decode("latin1").rstrip()).reason
+                    except httputil.HTTPInputError:
+                        return default
+            return default
+        return super().get(name, default)
+
+
+_PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+
+
+class RelayCurlClient(CurlAsyncHTTPClient):
+    """Tornado's curl client with a shorter request set-up for the relay's requests (a POST with
+    a body, no proxy, auth or certificate options): after ``curl.reset()`` every option is at its
+    libcurl default, so only the options that differ are set; the body goes as ``POSTFIELDS``
+    (no read and seek callbacks); response headers are kept raw and parsed only if read
+    (:class:`_LazyHeaders`). Anything else takes Tornado's own set-up."""
+
+    def _curl_setup_request(self, curl: pycurl.Curl, request: HTTPRequest, buffer: Any,
+                            headers: httputil.HTTPHeaders) -> None:
+        if (request.method != "POST" or request.body is None or request.proxy_host or request.auth_username
+                is not None or request.client_cert is not None or request.client_key is not None
+                or request.ssl_options is not None or request.network_interface or request.ca_certs is not None
+                or request.allow_ipv6 is False or request.header_callback is not None
+                or request.follow_redirects or not request.validate_cert or curl_log.isEnabledFor(logging.DEBUG)):
+            super()._curl_setup_request(curl, request, buffer, headers)
+            return
+        setopt = curl.setopt
+        setopt(pycurl.PROTOCOLS, _PROTOCOLS)
+        setopt(pycurl.REDIR_PROTOCOLS, _PROTOCOLS)
+        setopt(pycurl.URL, request.url)
+        hdrs = request.headers
+        if "Expect" not in hdrs:  # as Tornado: no "Expect: 100-continue", no "Pragma: no-cache"
+            hdrs["Expect"] = ""
+        if "Pragma" not in hdrs:
+            hdrs["Pragma"] = ""
+        lines = [b"%s: %s" % (k.encode("ascii"), v.encode("iso8859-1")) for k, v in hdrs.get_all()]
+        for line in lines:
+            if b"\r" in line or b"\n" in line:
+                raise ValueError("Illegal characters in header (CR or LF): %r" % line)
+        setopt(pycurl.HTTPHEADER, lines)
+        lazy = _LazyHeaders()
+        curl.info["headers"] = lazy  # type: ignore[attr-defined]  # what _finish hands to the response
+        setopt(pycurl.HEADERFUNCTION, lazy.raw.append)
+        if request.streaming_callback:
+            streaming_buffer = _CurlStreamingBuffer(self, curl, request.streaming_callback)
+            curl.info["streaming_buffer"] = streaming_buffer  # type: ignore[attr-defined]
+            setopt(pycurl.WRITEFUNCTION, streaming_buffer.write)
+        else:
+            max_body = self.max_body_size
+
+            def write_function(chunk: bytes) -> int:
+                if buffer.tell() + len(chunk) > max_body:
+                    curl.info["body_too_large"] = True  # type: ignore[attr-defined]
+                    return 0
+                return buffer.write(chunk)  # type: ignore[no-any-return]
+
+            setopt(pycurl.WRITEFUNCTION, write_function)
+        assert request.connect_timeout is not None and request.request_timeout is not None
+        setopt(pycurl.CONNECTTIMEOUT_MS, int(1000 * request.connect_timeout))
+        setopt(pycurl.TIMEOUT_MS, int(1000 * request.request_timeout))
+        setopt(pycurl.USERAGENT, request.user_agent or "Mozilla/5.0 (compatible; pycurl)")
+        if request.decompress_response:
+            setopt(pycurl.ENCODING, "gzip,deflate")
+        body = request.body  # bytes: HTTPRequest encodes a str body
+        setopt(pycurl.POSTFIELDSIZE, len(body))
+        setopt(pycurl.POSTFIELDS, body)
+        if threading.active_count() > 1:
+            setopt(pycurl.NOSIGNAL, 1)
+        if request.prepare_curl_callback is not None:
+            request.prepare_curl_callback(curl)
+
+
 def make_client(max_clients: int) -> CurlAsyncHTTPClient:
     AsyncHTTPClient.configure(
-        "tornado.curl_httpclient.CurlAsyncHTTPClient", max_clients=max_clients,
-        max_body_size=512 * 1024 * 1024,
+        RelayCurlClient, max_clients=max_clients, max_body_size=512 * 1024 * 1024,
     )
     client = AsyncHTTPClient(force_instance=True)
     assert isinstance(client, CurlAsyncHTTPClient)
