@@ -46,7 +46,7 @@ describe('TokenList in both languages', () => {
     const w = mountList()
     await flushPromises()
     const text = w.text()
-    for (const label of ['令牌', '添加令牌', '名称', '状态', '已用额度', '剩余额度', '创建时间', '过期时间', '操作', '复制密钥', '无限制', '永不过期', '（无名称）']) {
+    for (const label of ['令牌', '添加令牌', '名称', '状态', '已用额度', '剩余额度', '可用模型', '聊天', '过期时间', '操作', '复制密钥', '无限制', '永不过期', '（无名称）']) {
       expect(text).toContain(label)
     }
     expect(text).not.toContain('Add token')
