@@ -29,9 +29,11 @@ import logging
 import logging.handlers
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Callable, Coroutine
 
@@ -296,6 +298,10 @@ class Supervisor:
         self.failed = False  # a worker failed to start: stop and exit 1
         self._wake_r, self._wake_w = os.pipe()
         self._ready_r, self._ready_w = os.pipe()
+        # /metrics of any worker adds up every worker's counters from this directory
+        # (services/prometheus.py); fresh for each run, removed when the supervisor stops.
+        self.metrics_dir = tempfile.mkdtemp(prefix="onerelay-metrics-")
+        os.environ["ONERELAY_METRICS_DIR"] = self.metrics_dir
         for fd in (self._wake_r, self._wake_w, self._ready_r):
             os.set_blocking(fd, False)
 
@@ -485,6 +491,7 @@ class Supervisor:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.workers.pop(pid, None)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 def _check_port(port: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import api, dashboard, formats, relay, web
+from . import api, dashboard, formats, metrics, relay, web
 from .base import NotFoundHandler
 
 
@@ -22,6 +22,7 @@ def all_routes(dist: str) -> list[Any]:
         relay.routes
         + formats.routes
         + dashboard.routes
+        + metrics.routes
         + [_slash_optional(r) for r in api.routes]
         + [(r"/(?:v1|api)(?:/.*)?", NotFoundHandler)]
         + web.routes(dist)

@@ -36,12 +36,19 @@ class RecordCache:
         self.ttl = ttl
         self._items: dict[Any, tuple[float, Any]] = {}
         self._loading: dict[Any, asyncio.Future[Any]] = {}
+        self.lookups = 0  # for /metrics: hits = lookups - misses
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     async def get(self, key: Any, loader: Any) -> Any:
+        self.lookups += 1
         hit = self._items.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
+        self.misses += 1
         fut = self._loading.get(key)
         if fut is not None:
             return await asyncio.shield(fut)
@@ -134,6 +141,7 @@ class ChannelRouter:
         if events is not None:
             events.subscribe("channel", self._on_channel)
         self.channels: dict[int, ChannelRecord] = {}
+        self.all_models: frozenset[str] = frozenset()  # every model some channel serves (metrics labels)
         # index[group][model] = [(priority, [channels...]), ...] highest priority first
         self.index: dict[str, dict[str, list[tuple[int, list[ChannelRecord]]]]] = {}
         self.rng = random.Random()
@@ -161,6 +169,7 @@ class ChannelRouter:
                 for g, models in bands.items()
             }
             self.channels = channels
+            self.all_models = frozenset(m for ch in channels.values() for m in ch.models)
 
     def _on_channel(self, ev: dict[str, Any]) -> "asyncio.Task[None] | None":
         cid = ev.get("i")

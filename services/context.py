@@ -73,6 +73,8 @@ class Settings:
     channel_test_frequency: float = 0.0  # seconds between automatic test rounds (env: minutes; 0 = off)
     polling_interval: float = 0.0  # seconds between two channels within a test/balance round
     auto_enable_check: float = 10.0  # seconds between two looks for channels whose auto_enable_at came
+    metrics_token: str = ""  # /metrics wants "Authorization: Bearer <it>" when set
+    metrics_enabled: bool = True  # /metrics answers 404 when off
     channel_update_frequency: float = 0.0  # seconds between balance rounds (env: minutes; 0 = off)
     enable_metric: bool = False
     metric_queue_size: int = 10
@@ -150,6 +152,8 @@ class Settings:
             global_web_rate_limit=int(_num(e, "GLOBAL_WEB_RATE_LIMIT", 240)),
             critical_rate_limit=int(_num(e, "CRITICAL_RATE_LIMIT", 20)),
             trusted_proxies=_trusted_proxies(e.get("TRUSTED_PROXIES", "")),
+            metrics_token=e.get("METRICS_TOKEN", ""),
+            metrics_enabled=_bool(e.get("METRICS_ENABLED", "true")),
             github_oauth_base=(e.get("GITHUB_OAUTH_BASE") or "https://github.com").rstrip("/"),
             github_api_base=(e.get("GITHUB_API_BASE") or "https://api.github.com").rstrip("/"),
             lark_base=(e.get("LARK_BASE") or "https://open.feishu.cn").rstrip("/"),
@@ -277,11 +281,16 @@ class AppContext:
         self.verifications = VerificationStore(self.db)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[None] | None = None
+        self._metrics_task: asyncio.Task[None] | None = None
         # Relay requests in flight (a Job adds itself when it starts and leaves when it has
         # settled): a clean stop waits for them, then ends the ones left (drain()).
         self.jobs: set[Any] = set()
         self.refusing = False  # the drain's deadline passed: new relay requests are refused (503)
         self.options.on_change(self._option_changed)
+        from services.prometheus import Exposition, Metrics
+
+        self.prom = Metrics(self, directory=os.environ.get("ONERELAY_METRICS_DIR", ""))
+        self.exposition = Exposition(self.prom)
         from services.metrics import ChannelMetrics  # scheduler
         from services.scheduler import Scheduler  # scheduler
         self.metrics = ChannelMetrics(self)  # scheduler
@@ -314,6 +323,8 @@ class AppContext:
         await self.router.reload()
         self.ledger.start()
         self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
+        if self.prom.directory:  # --workers: this worker's counters, for the others' /metrics
+            self._metrics_task = asyncio.get_running_loop().create_task(self._metrics_loop())
         self.scheduler.start()  # scheduler (master only)
 
     async def check_crypto(self) -> None:
@@ -358,6 +369,13 @@ class AppContext:
             await self.tokens.create(int(root["_id"]), "Initial Root Token", key=key,
                                      unlimited_quota=True)
 
+    async def _metrics_loop(self) -> None:
+        from services.prometheus import SNAPSHOT_EVERY
+
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            self.prom.write_snapshot(force=True)
+
     async def _sync_loop(self) -> None:
         """Safety net: reload channels and options every SYNC_FREQUENCY seconds."""
         while True:
@@ -401,6 +419,9 @@ class AppContext:
         await self.scheduler.stop()  # scheduler
         if self._sync_task:
             self._sync_task.cancel()
+        if self._metrics_task:
+            self._metrics_task.cancel()
+        self.prom.write_snapshot(force=True)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.ledger.stop()
