@@ -129,6 +129,7 @@ class Database:
         self.options = self.db["options"]
         self.counters = self.db["counters"]
         self.changes = self.db["changes"]  # the change feed (models/events.py)
+        self.windows = self.db["windows"]  # usage-limit counters (services/limits.py)
         self.system = self.db["system"]  # deployment-wide settings (the shared session secret)
         self.logs = log_db["logs"]
 
@@ -168,6 +169,7 @@ class Database:
         )
         await self.abilities.create_index("channel_id")
         await self.changes.create_index("ts")
+        await self.windows.create_index("exp", expireAfterSeconds=0, name="windows_ttl")
         try:
             await self.changes.create_index("at", expireAfterSeconds=3600, name="changes_ttl")
         except PyMongoError as e:
