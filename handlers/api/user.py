@@ -352,7 +352,7 @@ class UserListHandler(ApiHandler):
             raise ApiError(f"order must be one of {', '.join(LIST_ORDERS)}")
         p = self.page()
         await self.ctx.ledger.flush()  # quotas and counters as of now
-        self.ok([to_api(d) for d in await self.ctx.users.page(p, PAGE_SIZE, order)])
+        self.ok([{**to_api(d), "created_time": int(d.get("created_time") or 0)} for d in await self.ctx.users.page(p, PAGE_SIZE, order)])
 
     @admin_auth
     async def post(self, user: dict[str, Any]) -> None:
@@ -461,7 +461,7 @@ class UserSearchHandler(ApiHandler):
         if len(keyword) > 100:
             raise ApiError("keyword is too long (at most 100 characters)")
         await self.ctx.ledger.flush()
-        self.ok([to_api(d) for d in await self.ctx.users.search(keyword)])
+        self.ok([{**to_api(d), "created_time": int(d.get("created_time") or 0)} for d in await self.ctx.users.search(keyword)])
 
 
 class UserItemHandler(ApiHandler):

@@ -19,7 +19,28 @@ export interface ChannelInput {
   weight?: number
   /** 1 enabled, 2 manually disabled, 3 auto-disabled */
   status?: number
+  /** ≤ 64 characters; '' = no tag */
+  tag?: string
+  /** unix seconds a disabled channel is enabled again; 0 = never */
+  auto_enable_at?: number
+  /** a regular expression a test reply must match; '' = any reply */
+  test_expect?: string
 }
+
+/** The fields a batch edit (`PUT /api/channel/batch`) sets on every selected channel. */
+export interface ChannelBatchFields {
+  group?: string
+  models?: string
+  priority?: number
+  weight?: number
+  status?: number
+  tag?: string
+  test_expect?: string
+  auto_enable_at?: number
+}
+
+/** What a tag edit (`PUT /api/channel/tag`) sets on every channel with the tag (`new_tag` renames it). */
+export type ChannelTagFields = Omit<ChannelBatchFields, 'status' | 'tag'> & { new_tag?: string }
 
 /** `split` (default): a multi-line key creates one channel per line; `rotate`: one channel uses them all in turn. */
 export type KeyMode = 'split' | 'rotate'
@@ -44,9 +65,35 @@ export interface ModelInfo {
   owned_by: string
 }
 
-/** One page (0-based, 10 rows, newest first). */
-export function listChannels(p: number): Promise<Channel[]> {
-  return http.get<Channel[]>('/api/channel/', { p })
+/** One page (0-based, 10 rows, newest first); with `tag`, only the channels with that tag. */
+export function listChannels(p: number, tag?: string): Promise<Channel[]> {
+  return http.get<Channel[]>('/api/channel/', { p, tag: tag || undefined })
+}
+
+/** Every tag in use, sorted. */
+export async function listChannelTags(): Promise<string[]> {
+  return (await http.get<string[]>('/api/channel/tags')) ?? []
+}
+
+/** Enables or disables every channel with the tag; returns how many. */
+export async function setTagStatus(tag: string, enabled: boolean): Promise<number> {
+  return Number(await http.post<number>(`/api/channel/tag/${enabled ? 'enabled' : 'disabled'}`, { tag })) || 0
+}
+
+/** Sets the fields on every channel with the tag; returns how many. */
+export async function editTag(tag: string, fields: ChannelTagFields): Promise<number> {
+  return Number(await http.put<number>('/api/channel/tag', { tag, ...fields })) || 0
+}
+
+/** Sets the same fields on the channels `ids`; returns how many. */
+export async function batchEditChannels(ids: number[], fields: ChannelBatchFields): Promise<number> {
+  return Number(await http.put<number>('/api/channel/batch', { ids, ...fields })) || 0
+}
+
+/** A new channel with the same settings and keys, its name + `suffix` (default " (copy)"); returns its id. */
+export async function copyChannel(id: number, opts: { suffix?: string; status?: number } = {}): Promise<number> {
+  const data = await http.post<{ id: number }>(`/api/channel/copy/${id}`, opts)
+  return Number(data?.id) || 0
 }
 
 /** Name, models or group containing the keyword, or the id or one of the keys equal to it (≤ 100 rows). */

@@ -3,7 +3,7 @@
  * users their own (`/api/log/self...`); both take the same filters, except that username
  * and channel only exist for admins.
  */
-import { http, requestEnvelope, type Query } from './http'
+import { buildUrl, http, requestEnvelope, type Query } from './http'
 import type { Log } from './types'
 import type { MessageKey } from '@/i18n'
 
@@ -97,6 +97,15 @@ export async function listLogPage(
   const rows = env.data ?? []
   const total = Number(env.total)
   return { rows, total: Number.isFinite(total) && total >= 0 ? total : rows.length }
+}
+
+/**
+ * The URL of the CSV export of the logs matching the filters (`/api/log/export` for admins,
+ * `/api/log/self/export` for one's own): opened as a plain link, the browser streams the
+ * download and the session cookie authenticates it.
+ */
+export function logExportUrl(filters: LogFilters = {}, admin = false): string {
+  return buildUrl(base(admin) + '/export', logQuery(filters, admin))
 }
 
 /** The quota summed over the matching logs (consume logs only unless a type is given). */

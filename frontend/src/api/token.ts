@@ -14,6 +14,8 @@ export interface TokenInput {
   models?: string
   /** comma-separated CIDRs or addresses; empty = any client address */
   subnet?: string
+  /** create only: 4-32 letters, digits or _, unique; the key is 16 random characters and this suffix */
+  key_suffix?: string
 }
 
 /** `order` sorts by that field, largest first; empty = newest first. */

@@ -57,6 +57,8 @@ export interface User {
   aff_code: string
   inviter_id: number
   access_token?: string
+  /** registration time, unix seconds (0 = unknown: users from before it was recorded) */
+  created_time?: number
 }
 
 export interface Token {
@@ -103,6 +105,12 @@ export interface Channel {
   /** the last test passed (or none ran); else `test_error` says why not */
   test_ok?: boolean
   test_error?: string
+  /** a label to filter, enable, disable and edit channels together ('' = none) */
+  tag?: string
+  /** unix seconds a disabled channel is enabled again (0 = never) */
+  auto_enable_at?: number
+  /** a regular expression the reply of a channel test must match ('' = any reply) */
+  test_expect?: string
 }
 
 export interface Redemption {

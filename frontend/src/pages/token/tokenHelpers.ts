@@ -1,6 +1,23 @@
 /** Pure helpers of the token pages: key display, copy texts, expiry shortcuts, subnet checks. */
 import type { MessageKey } from '@/i18n'
 
+/**
+ * Why a key suffix is refused (the server's rule: 4-32 letters, digits or _), as a message key;
+ * null when it is fine or empty (no suffix: a fully random key).
+ */
+export function keySuffixProblem(suffix: string): MessageKey | null {
+  const s = suffix.trim()
+  if (!s) return null
+  if (s.length < 4 || s.length > 32) return 'token.edit.keySuffixLength'
+  if (!/^[A-Za-z0-9_]+$/.test(s)) return 'token.edit.keySuffixChars'
+  return null
+}
+
+/** What the new key will look like: `sk-` + 16 random characters (shown as •) + the suffix. */
+export function keySuffixPreview(suffix: string): string {
+  return 'sk-' + '•'.repeat(16) + suffix.trim()
+}
+
 /** The key as clients use it: `sk-` + the stored key. */
 export function fullKey(key: string): string {
   return key.startsWith('sk-') ? key : 'sk-' + key

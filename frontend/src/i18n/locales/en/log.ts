@@ -5,6 +5,8 @@ export default {
   descriptionSelf: 'Your requests, top-ups and account changes. Expand a row for its details and request ID.',
   refresh: 'Refresh',
   /** Log types (api/log.ts LOG_TYPE_OPTIONS, logFormat.ts typeMeta). */
+  exportCsv: 'Export CSV',
+  exportTip: 'Download every log matching the filters of the list as CSV (UTF-8, times in UTC)',
   types: {
     all: 'All',
     topup: 'Top-up',

@@ -22,4 +22,13 @@ export default {
   buyHint: 'Buy quota in the shop, then redeem the code here.',
   buy: 'Buy quota',
   askAdmin: 'No code yet? Ask your administrator for one.',
+  plansTitle: 'Plans',
+  plansHint: 'Buy a plan in the shop, then redeem the code you receive here.',
+  planQuota: '{quota} of quota',
+  buyPlan: 'Buy',
+  bonusTitle: '{name}: top-ups count {bonus} more',
+  bonusTitleUnnamed: 'Bonus period: top-ups count {bonus} more',
+  bonusUntil: 'Every code redeemed until {time} is credited {ratio}× its value.',
+  rebate: 'Invite friends with your invitation link: you receive {share} of every top-up they redeem.',
+  plansError: 'The plans could not be loaded: {error}',
 } as const

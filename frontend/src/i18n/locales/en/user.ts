@@ -28,11 +28,14 @@ export default {
     quota: 'Quota left / used',
     requests: 'Requests',
     bindings: 'Bindings',
+    registered: 'Registered',
     actions: 'Actions',
   },
   cell: {
     used: '{quota} used',
     binding: '{name}: {value}',
+    registeredTip: 'Registered {time}',
+    registeredUnknown: 'Registered before OneRelay recorded the time',
   },
   /** Account bindings (names of the login methods). */
   bindings: {

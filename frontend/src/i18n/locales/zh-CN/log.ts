@@ -6,6 +6,8 @@ const messages: Messages['log'] = {
   descriptionAdmin: '所有用户的请求、充值和变更记录。展开某一行可查看详情和请求 ID。',
   descriptionSelf: '你的请求、充值和账户变更记录。展开某一行可查看详情和请求 ID。',
   refresh: '刷新',
+  exportCsv: '导出 CSV',
+  exportTip: '将符合当前列表筛选条件的所有日志下载为 CSV（UTF-8，时间为 UTC）',
   types: {
     all: '全部',
     topup: '充值',

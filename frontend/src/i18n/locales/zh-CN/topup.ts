@@ -24,5 +24,14 @@ const messages: Messages['topup'] = {
   buyHint: '先在商店购买额度，再回到这里兑换。',
   buy: '购买额度',
   askAdmin: '还没有兑换码？请向管理员索取。',
+  plansTitle: '充值套餐',
+  plansHint: '在商店购买套餐后，把收到的兑换码在这里兑换。',
+  planQuota: '{quota} 额度',
+  buyPlan: '购买',
+  bonusTitle: '{name}：充值额外赠送 {bonus}',
+  bonusTitleUnnamed: '充值优惠期：额外赠送 {bonus}',
+  bonusUntil: '在 {time} 之前兑换的兑换码按面值的 {ratio} 倍到账。',
+  rebate: '通过你的邀请链接邀请好友：他们每次兑换充值，你都将获得 {share} 的返利。',
+  plansError: '无法加载充值套餐：{error}',
 }
 export default messages

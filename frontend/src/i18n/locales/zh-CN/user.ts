@@ -30,11 +30,14 @@ const messages: Messages['user'] = {
     quota: '剩余 / 已用额度',
     requests: '请求次数',
     bindings: '绑定',
+    registered: '注册时间',
     actions: '操作',
   },
   cell: {
     used: '已用 {quota}',
     binding: '{name}：{value}',
+    registeredTip: '注册于 {time}',
+    registeredUnknown: '注册时间未记录（早于 OneRelay 记录该时间）',
   },
   bindings: {
     email: '邮箱',
