@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Callable
 
 import tornado.web
 from tornado.iostream import StreamClosedError
+from tornado.log import access_log
 
 from adaptors.base import (
     CHAT, COMPLETIONS, EDITS, EMBEDDINGS, IMAGE_EDITS, IMAGE_VARIATIONS, IMAGES, MODERATIONS, RERANK, SPEECH,
@@ -76,6 +78,16 @@ class RelayHandler(OpenAIHandler):
         self.write(body)
 
     # -- HTTP ---------------------------------------------------------------------------------
+    def _log(self) -> None:
+        """Tornado's access log line, only when its logger takes it (server.py keeps
+        ``tornado.access`` at WARNING: a relayed 2xx would build the line for nothing)."""
+        if "log_function" not in self.application.settings:
+            status = self.get_status()
+            level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+            if not access_log.isEnabledFor(level):
+                return
+        super()._log()
+
     def body(self) -> bytes:
         return self.request.body
 

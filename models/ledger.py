@@ -224,23 +224,43 @@ class QuotaLedger:
             return False
         return await self.ensure(kind, ident) > 0
 
+    def reserve_local(self, user_id: int, token_id: int | None, amount: int, *,
+                      roomy: bool = False) -> Reservation | None:
+        """:meth:`reserve`'s hot path only: a :class:`Reservation` when the leases held here cover
+        ``amount``, else None, and nothing changed (no lease taken, no account marked short).
+        ``roomy``: only from leases that are not near zero (an over-estimated reservation must
+        never leave a concurrent request short where an exact one would not have)."""
+        now = time.monotonic()
+        ul = self.leases.get((USER, user_id))
+        tl = self.leases.get((TOKEN, token_id)) if token_id is not None else None
+        if not (self._usable(ul, amount, now) and (token_id is None or self._usable(tl, amount, now))):
+            return None
+        if roomy and not (self._roomy(ul, amount) and (tl is None or self._roomy(tl, amount))):
+            return None
+        assert ul is not None
+        ul.local -= amount
+        ul.used_at = now
+        tgen = 0
+        if tl is not None:
+            tl.local -= amount
+            tl.used_at = now
+            tgen = tl.gen
+        return Reservation(user_id, token_id, amount, ul.gen, tgen)
+
+    @staticmethod
+    def _roomy(lease: Lease | None, amount: int) -> bool:
+        """Far from zero: not in single-request mode, and the free pool as last seen holds at
+        least ``NEAR_ZERO`` more reservations of ``amount``."""
+        return lease is not None and not lease.near_zero and lease.free is not None \
+            and lease.free >= max(amount, 1) * NEAR_ZERO
+
     async def reserve(self, user_id: int, token_id: int | None, amount: int) -> Reservation | str:
         """Take ``amount`` from the user and (limited) token: a :class:`Reservation`, or
         ``"user"``/``"token"`` naming the account that is short. Raises
         :class:`QuotaUnavailable` when the database cannot be reached for a lease."""
-        now = time.monotonic()
-        ul = self.leases.get((USER, user_id))
-        tl = self.leases.get((TOKEN, token_id)) if token_id is not None else None
-        if self._usable(ul, amount, now) and (token_id is None or self._usable(tl, amount, now)):
-            assert ul is not None  # the hot path: both leases cover it, no await at all
-            ul.local -= amount
-            ul.used_at = now
-            tgen = 0
-            if tl is not None:
-                tl.local -= amount
-                tl.used_at = now
-                tgen = tl.gen
-            return Reservation(user_id, token_id, amount, ul.gen, tgen)
+        res = self.reserve_local(user_id, token_id, amount)
+        if res is not None:  # the hot path: both leases cover it, no await at all
+            return res
         ugen = await self._claim((USER, user_id), amount)
         if ugen is None:
             return "user"

@@ -48,6 +48,9 @@ STRING_DEFAULTS = {
     "NotifyMethod": "auto", "WxPusherAppToken": "", "WxPusherUids": "", "WxPusherAddress": "",
     # billing extras (services/billing.py): new users' group, upgrades by top-ups, bonus periods, plans
     "DefaultGroup": "default", "GroupUpgradeRules": "{}", "TopupBonusPeriods": "[]", "TopupPlans": "[]",
+    # per-call prices in USD by model (tokens billed "per_call"); limits per group (services/limits.py);
+    # the groups a user may pick for a token, with a description each
+    "ModelPrice": "{}", "GroupLimits": "{}", "UserUsableGroups": "{}",
 }
 INT_DEFAULTS = {
     "SMTPPort": 587, "QuotaForNewUser": 0, "QuotaForInviter": 0, "QuotaForInvitee": 0,
@@ -166,6 +169,27 @@ def validate_option(key: str, value: str) -> str:
         if why:
             raise OptionError(why)
         return value.strip()
+    if key in ("ModelPrice", "GroupLimits", "UserUsableGroups"):
+        try:
+            data = loads(value.strip() or "{}")
+        except ValueError as e:
+            raise OptionError(f"{key} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise OptionError(f"{key} must be a JSON object")
+        if key == "ModelPrice" and not all(_is_number(v) and 0 <= v <= 1e6 for v in data.values()):
+            raise OptionError("ModelPrice must be a JSON object of model name to a price in USD per request (0 to 1000000)")
+        if key == "UserUsableGroups" and not all(isinstance(k, str) and k.strip() and isinstance(v, str)
+                                                  for k, v in data.items()):
+            raise OptionError("UserUsableGroups must be a JSON object of group name to its description")
+        if key == "GroupLimits":
+            from services.limits import LimitError, parse_limits
+
+            for g, lim in data.items():
+                try:
+                    parse_limits(lim, f"GroupLimits.{g}", periods=False)
+                except LimitError as e:
+                    raise OptionError(str(e)) from None
+        return value.strip() or "{}"
     if key == "DefaultGroup" and not value.strip():
         raise OptionError("DefaultGroup must not be empty")
     if key == "NotifyMethod" and value.strip() not in ("auto", "email", "webhook", "both"):

@@ -191,8 +191,14 @@ def _is_json(body: bytes) -> bool:
     return True
 
 
+_STAMP: list[Any] = [0, ""]  # (second, its %Y%m%d%H%M%S): formatted once a second
+
+
 def new_request_id() -> str:
-    return time.strftime("%Y%m%d%H%M%S") + os.urandom(4).hex()
+    now = int(time.time())
+    if now != _STAMP[0]:
+        _STAMP[0], _STAMP[1] = now, time.strftime("%Y%m%d%H%M%S", time.localtime(now))
+    return _STAMP[1] + os.urandom(4).hex()
 
 
 def parse_api_key(header: str | None) -> tuple[str, str | None]:
@@ -235,7 +241,7 @@ class Job:
     model: str = ""
     stream: bool = False
     raw: bytes = b""
-    prompt_tokens: int = 0
+    counted_prompt: int | None = None  # the prompt's tokens once counted (see prompt_tokens)
     reserved: int = 0
     reservation: Reservation | None = None
     tried: set[int] = field(default_factory=set)
@@ -291,6 +297,19 @@ class Job:
         if self.token.models is not None and self.model not in self.token.models:
             raise Forbidden(f"This API key has no access to model {self.model}", code="model_not_allowed")
 
+    @property
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens, counted with tiktoken the first time they are needed: before the
+        upstream call only when the reservation could not be bounded from the body's size
+        (:meth:`prompt_bound`), else only when the upstream reports no usage."""
+        if self.counted_prompt is None:
+            self.counted_prompt = self.count_prompt()
+        return self.counted_prompt
+
+    @prompt_tokens.setter
+    def prompt_tokens(self, n: int) -> None:
+        self.counted_prompt = n
+
     # -- request ------------------------------------------------------------------------------
     def parse(self, raw: bytes) -> None:
         parsed = endpoints.parse_request(self.mode, raw, self.content_type, self.path_model)
@@ -320,8 +339,27 @@ class Job:
                                                   body.get("messages")], ensure_ascii=False), model)
         return counter.count_prompt(mode, body, model)
 
-    def price_up_front(self, mr: float, gr: float) -> int:
-        """The quota reserved before the upstream is called."""
+    def prompt_bound(self) -> int | None:
+        """At least as many tokens as :meth:`count_prompt` would count, from the body's size and
+        no tokenizer (a token is at least one byte of the text, and every text counted is a JSON
+        string of the body): chat (+4 per message, 85 per image part, 3 for the reply),
+        completions and embeddings. None when there is no such bound (tools, whose re-encoded
+        JSON may be longer; converted or other modes)."""
+        mode, body, raw = self.mode, self.body, self.raw
+        if self.chat_body is not None or self.subpath:
+            return None
+        if mode == CHAT:
+            msgs = body.get("messages")
+            if not isinstance(msgs, list) or "tools" in body or "functions" in body or b'"tool_calls"' in raw:
+                return None
+            return len(raw) + 4 * len(msgs) + 85 * raw.count(b"image") + 3
+        if mode in (COMPLETIONS, EMBEDDINGS):
+            return len(raw)
+        return None
+
+    def price_up_front(self, mr: float, gr: float, prompt: int | None = None) -> int:
+        """The quota reserved before the upstream is called (``prompt``: the prompt's tokens
+        or a bound on them; counted when not given)."""
         mode, ratio = self.mode, mr * gr
         if self.subpath == "/input_tokens":  # counting only: free
             return 0
@@ -336,7 +374,9 @@ class Job:
         max_tokens = src.get("max_completion_tokens") or src.get("max_tokens") or 0
         if not isinstance(max_tokens, int):
             max_tokens = 0
-        return int((self.ctx.options.int("PreConsumedQuota") + self.prompt_tokens + max_tokens) * ratio)
+        if prompt is None:
+            prompt = self.prompt_tokens
+        return int((self.ctx.options.int("PreConsumedQuota") + prompt + max_tokens) * ratio)
 
     # -- routing ------------------------------------------------------------------------------
     def first_channel(self, group: str, pinned: int | None) -> ChannelRecord:
@@ -354,12 +394,10 @@ class Job:
         return ch
 
     def ratio(self, channel_type: int) -> tuple[float, float, float]:
-        opts = self.ctx.options
+        """(model, group, completion) ratio: table lookups remembered per model, channel type
+        and group until a ratio option changes (Options.ratios)."""
         assert self.user is not None
-        mr = ratios.model_ratio(opts.json("ModelRatio"), self.model, channel_type)
-        gr = ratios.group_ratio(opts.json("GroupRatio"), self.user.group)
-        cr = ratios.completion_ratio(opts.json("CompletionRatio"), self.model, channel_type)
-        return mr, gr, cr
+        return self.ctx.options.ratios(self.model, channel_type, self.user.group)
 
     # -- main ---------------------------------------------------------------------------------
     async def run(self, raw: bytes, auth_header: str | None, client_ip: str) -> None:
@@ -423,12 +461,21 @@ class Job:
         assert self.user is not None and self.token is not None
         group = self.user.group
         channel = self.first_channel(group, pinned)
-        self.prompt_tokens = self.count_prompt()
         mr, gr, _ = self.ratio(channel.type)
-        pre = self.price_up_front(mr, gr)
         token_id = None if self.token.unlimited_quota else self.token.id
+        # The hot path: when the leases held here cover the price with the prompt bounded from the
+        # body's size, reserve that without counting tokens (settlement uses the upstream's usage;
+        # the prompt is counted only if the upstream reports none). Otherwise count, and reserve
+        # the exact price as always: a request is refused exactly when it was before.
+        bound = self.prompt_bound()
+        short: Reservation | str | None = None
+        if bound is not None:
+            pre = self.price_up_front(mr, gr, bound)
+            short = ctx.ledger.reserve_local(self.user.id, token_id, pre, roomy=True)
         try:
-            short = await ctx.ledger.reserve(self.user.id, token_id, pre)
+            if short is None:
+                pre = self.price_up_front(mr, gr)
+                short = await ctx.ledger.reserve(self.user.id, token_id, pre)
         except QuotaUnavailable:
             raise GatewayError("The quota store is unreachable; try again shortly", status=503,
                                type="server_error", code="quota_store_unavailable") from None

@@ -145,6 +145,22 @@ def forwarded_proto(peer: str, trusted: TrustedProxies, proto: str | None) -> st
     return value if value in ("http", "https") else None
 
 
+_PEERS: dict[str, str] = {}  # peer address -> its normalised form (resolve() with nothing trusted)
+_PEERS_LIMIT = 4096
+
+
+def peer_address(peer: str) -> str:
+    """``resolve(peer, TrustedProxies())``, remembered: with no trusted proxy the client is the
+    TCP peer, whose few distinct addresses are parsed once each, not once per request."""
+    ip = _PEERS.get(peer)
+    if ip is None:
+        ip = resolve(peer, TrustedProxies())
+        if len(_PEERS) >= _PEERS_LIMIT:
+            _PEERS.clear()
+        _PEERS[peer] = ip
+    return ip
+
+
 def for_request(request: Any, settings: Any) -> str:
     """The resolved address of a Tornado request, computed once (also sets ``remote_ip`` and,
     from a trusted proxy, ``protocol``)."""
@@ -153,6 +169,11 @@ def for_request(request: Any, settings: Any) -> str:
         return str(cached)
     peer = request.remote_ip or ""
     trusted = trusted_of(settings)
+    if not trusted:  # forwarded headers count for nothing: the peer is the client
+        ip = peer_address(peer)
+        request.remote_ip = ip
+        setattr(request, _CACHE_ATTR, ip)
+        return ip
     headers = request.headers
     xff = headers.get_list("X-Forwarded-For")
     ip = resolve(peer, trusted, ",".join(xff) if xff else None, headers.get("X-Real-Ip"))
