@@ -25,7 +25,8 @@ CH_UNKNOWN, CH_ENABLED, CH_MANUALLY_DISABLED, CH_AUTO_DISABLED = 0, 1, 2, 3
 API_FIELDS = (
     "type", "status", "name", "weight", "created_time", "test_time", "response_time", "base_url",
     "other", "balance", "balance_updated_time", "models", "group", "used_quota", "model_mapping",
-    "priority", "config", "system_prompt", "tag", "auto_enable_at", "test_expect",
+    "priority", "config", "system_prompt", "tag", "auto_enable_at", "test_expect", "rpm_limit", "proxy",
+    "headers",
 )
 
 
@@ -139,6 +140,20 @@ def parse_json_object(text: Any, what: str) -> dict[str, Any]:
     return data
 
 
+def mask_proxy(url: str) -> str:
+    """A proxy URL with its password masked (``socks5://user:********@host:1080``)."""
+    m = re.match(r"^([a-z0-9]+://[^:/@\s]+):([^@/\s]+)@", url or "")
+    return f"{m.group(1)}:{MASK}@{url[m.end():]}" if m else (url or "")
+
+
+def _headers(value: Any) -> dict[str, str]:
+    try:
+        h = parse_json_object(value, "headers")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in h.items() if isinstance(v, str)}
+
+
 @dataclass(slots=True)
 class ChannelRecord:
     """The routing view of a channel (holds its keys: never serialised to clients)."""
@@ -157,6 +172,9 @@ class ChannelRecord:
     weight: int
     config: dict[str, Any]
     other: str
+    rpm_limit: int = 0  # requests per minute across the deployment (services/limits.py); 0: none
+    proxy: str = ""  # this channel's own proxy URL (http, https, socks5, socks5h)
+    headers: dict[str, str] = field(default_factory=dict)  # extra request headers sent upstream
     _rotation: Any = field(default=None, repr=False)
 
     @classmethod
@@ -177,7 +195,8 @@ class ChannelRecord:
             models=split_csv(d.get("models")), groups=split_csv(d.get("group")) or ["default"],
             model_mapping=mapping, system_prompt=d.get("system_prompt") or "",
             priority=int(d.get("priority") or 0), weight=max(0, int(d.get("weight") or 0)),
-            config=config, other=d.get("other") or "",
+            config=config, other=d.get("other") or "", rpm_limit=max(0, int(d.get("rpm_limit") or 0)),
+            proxy=str(d.get("proxy") or ""), headers=_headers(d.get("headers")),
         )
 
     def next_key(self) -> str:
@@ -194,16 +213,18 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     for k in API_FIELDS:
         out[k] = doc.get(k)
     for k in ("weight", "priority", "used_quota", "test_time", "response_time", "created_time",
-              "balance_updated_time", "auto_enable_at"):
+              "balance_updated_time", "auto_enable_at", "rpm_limit"):
         out[k] = int(out[k] or 0)
     out["balance"] = float(out["balance"] or 0)
-    for k in ("base_url", "other", "models", "group", "system_prompt", "name", "tag", "test_expect"):
+    for k in ("base_url", "other", "models", "group", "system_prompt", "name", "tag", "test_expect", "proxy",
+              "headers"):
         out[k] = out[k] or ""
     out["model_mapping"] = out["model_mapping"] or ""
     # the last test: passed (or never run), else why it failed
     out["test_ok"] = bool(doc.get("test_ok", True))
     out["test_error"] = str(doc.get("test_error") or "")
     out["config"] = mask_config(out["config"])
+    out["proxy"] = mask_proxy(out["proxy"])
     out["group"] = out["group"] or "default"
     return out
 

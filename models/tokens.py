@@ -61,6 +61,9 @@ class TokenRecord:
     unlimited_quota: bool
     models: frozenset[str] | None
     subnets: list[Any] = field(default_factory=list)
+    limits: dict[str, Any] = field(default_factory=dict)  # services/limits.py (RPM/TPM, periodic quotas)
+    billing: str = "ratio"  # "ratio" (tokens x ratios) or "per_call" (ModelPrice per request)
+    group: str = ""  # the group this key routes and bills in ("" : its owner's)
 
     @classmethod
     def from_doc(cls, d: dict[str, Any]) -> "TokenRecord":
@@ -73,7 +76,8 @@ class TokenRecord:
             id=int(d["_id"]), user_id=int(d["user_id"]), key=d["key"], name=d.get("name", ""),
             status=int(d.get("status", 1)), expired_time=int(d.get("expired_time", -1)),
             unlimited_quota=bool(d.get("unlimited_quota")), models=models or None,
-            subnets=subnets,
+            subnets=subnets, limits=_limits(d.get("limits")), billing=d.get("billing_mode") or "ratio",
+            group=d.get("group") or "",
         )
 
     def ip_allowed(self, ip: str) -> bool:
@@ -84,6 +88,15 @@ class TokenRecord:
         except ValueError:
             return False
         return any(addr in net for net in self.subnets if net.version == addr.version)
+
+
+def _limits(value: Any) -> dict[str, Any]:
+    from services.limits import LimitError, parse_limits
+
+    try:
+        return parse_limits(value)
+    except LimitError:
+        return {}
 
 
 def to_api(doc: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +111,9 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     out["remain_quota"] += int(doc.get("leased") or 0)  # leased to processes, still the token's
     if out["expired_time"] is None:
         out["expired_time"] = -1
+    out["limits"] = _limits(doc.get("limits"))
+    out["billing_mode"] = doc.get("billing_mode") or "ratio"
+    out["group"] = doc.get("group") or ""
     return out
 
 
@@ -142,7 +158,7 @@ class TokenStore:
     async def create(
         self, user_id: int, name: str, *, remain_quota: int = 0, unlimited_quota: bool = False,
         expired_time: int = -1, models: str = "", subnet: str = "", key: str | None = None,
-        key_suffix: str | None = None,
+        key_suffix: str | None = None, **extra: Any,
     ) -> dict[str, Any]:
         """A new token; with ``key_suffix``, the key is 16 random characters and that suffix (unique
         across tokens: a DuplicateKeyError when taken)."""
@@ -158,6 +174,7 @@ class TokenStore:
         }
         if key_suffix:
             doc["key_suffix"] = key_suffix
+        doc.update({k: v for k, v in extra.items() if k in ("limits", "billing_mode", "group")})
         await self.col.insert_one(doc)
         return doc
 

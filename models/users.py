@@ -8,7 +8,7 @@ import secrets
 import string
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import bcrypt
@@ -44,13 +44,20 @@ class UserRecord:
     status: int
     group: str
     session_version: int = 0
+    limits: dict[str, Any] = field(default_factory=dict)  # services/limits.py (RPM/TPM, periodic quotas)
 
     @classmethod
     def from_doc(cls, d: dict[str, Any]) -> "UserRecord":
+        from services.limits import LimitError, parse_limits
+
+        try:
+            limits = parse_limits(d.get("limits"))
+        except LimitError:
+            limits = {}
         return cls(
             id=int(d["_id"]), username=d.get("username", ""), role=int(d.get("role", 1)),
             status=int(d.get("status", 1)), group=d.get("group") or "default",
-            session_version=int(d.get("session_version", 0)),
+            session_version=int(d.get("session_version", 0)), limits=limits,
         )
 
 
@@ -85,6 +92,7 @@ def to_api(doc: dict[str, Any]) -> dict[str, Any]:
     out["group"] = out["group"] or "default"
     # the password is One API's well-known default (123456): the console asks to change it
     out["default_password"] = bool(doc.get("default_password"))
+    out["limits"] = doc.get("limits") if isinstance(doc.get("limits"), dict) else {}
     return out
 
 

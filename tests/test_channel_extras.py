@@ -5,6 +5,7 @@ reply against an expected pattern."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -143,3 +144,41 @@ async def test_custom_key_suffix_is_unique_and_works(gw: Gateway) -> None:
     for suffix, words in (("team_alpha", "is taken"), ("ab", "4-32"), ("has-dash", "4-32"), ("空格", "4-32")):
         _, r = await gw.api("POST", "/api/token/", {"name": "x", "unlimited_quota": True, "key_suffix": suffix})
         assert r["success"] is False and words in r["message"], (suffix, r)
+
+
+async def test_channel_rpm_proxy_and_headers_fields(gw: Gateway) -> None:
+    cid = await gw.channel(name="fields", rpm_limit=30, proxy="socks5://bob:s3cret@127.0.0.1:1080",
+                           headers={"X-Org": "acme", "X-Trace": "on"})
+    got = await channel(gw, cid)
+    assert got["rpm_limit"] == 30 and got["proxy"] == "socks5://bob:********@127.0.0.1:1080"
+    assert json.loads(got["headers"]) == {"X-Org": "acme", "X-Trace": "on"}
+    await gw.ok("PUT", "/api/channel/", {**got, "name": "renamed"})  # saved back masked: kept
+    stored = await gw.ctx.db.channels.find_one({"_id": cid})
+    assert stored["proxy"] == "socks5://bob:s3cret@127.0.0.1:1080" and stored["name"] == "renamed"
+    for body, words in (({"proxy": "ftp://x"}, "proxy"), ({"headers": {"Host": "x"}}, "may not set"),
+                        ({"headers": {"X": "a\nb"}}, "one-line"), ({"headers": "[1]"}, "headers"),
+                        ({"rpm_limit": -1}, "rpm_limit")):
+        _, r = await gw.api("PUT", "/api/channel/", {"id": cid, **body})
+        assert r["success"] is False and words in r["message"], (body, r)
+    assert await gw.ok("PUT", "/api/channel/batch", {"ids": [cid], "rpm_limit": 0}) == 1
+    assert (await channel(gw, cid))["rpm_limit"] == 0
+
+
+async def test_token_limits_billing_mode_and_group_fields(gw: Gateway) -> None:
+    await gw.ok("PUT", "/api/option/", {"key": "UserUsableGroups", "value": '{"vip": "faster, 2x price"}'})
+    groups = await gw.ok("GET", "/api/user/groups")
+    assert set(groups) == {"default", "vip"} and groups["vip"]["desc"] == "faster, 2x price"
+    body = {"name": "limited", "unlimited_quota": True, "limits": {"rpm": 10, "daily": 5000},
+            "billing_mode": "per_call", "group": "vip"}
+    tok = await gw.ok("POST", "/api/token/", body)
+    assert (tok["limits"], tok["billing_mode"], tok["group"]) == ({"rpm": 10, "daily": 5000}, "per_call", "vip")
+    for bad, words in (({"limits": {"rpm": -1}}, "limits.rpm"), ({"billing_mode": "free"}, "billing_mode"),
+                       ({"group": "secret-admins"}, "may not use the group"), ({"limits": {"hourly": 1}}, "unknown")):
+        _, r = await gw.api("POST", "/api/token/", {"name": "x", "unlimited_quota": True, **bad})
+        assert r["success"] is False and words in r["message"], (bad, r)
+    upd = await gw.ok("PUT", "/api/token/", {"id": tok["id"], "limits": {}, "group": ""})
+    assert upd["limits"] == {} and upd["group"] == ""
+    for key, value in (("ModelPrice", '{"gpt-4o": -1}'), ("GroupLimits", '{"vip": {"daily": 5}}'),
+                       ("UserUsableGroups", '{"vip": 3}')):
+        _, r = await gw.api("PUT", "/api/option/", {"key": key, "value": value})
+        assert r["success"] is False, (key, r)

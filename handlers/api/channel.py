@@ -39,7 +39,9 @@ from .audit import audit
 
 PAGE_SIZE = 10
 _STR_LIMITS = {"name": 100, "base_url": 500, "other": 500, "models": 20000, "group": 1000,
-               "system_prompt": 20000, "tag": 64, "test_expect": 500}
+               "system_prompt": 20000, "tag": 64, "test_expect": 500, "proxy": 500}
+# headers an operator may not set: the relay owns them (length, framing, the key's own header)
+_RESERVED_HEADERS = {"content-length", "transfer-encoding", "host", "connection"}
 _TS_LIMIT = 2**40  # unix seconds far beyond any real date
 _INT_LIMIT = 2**31 - 1
 _KEY_LIMIT = 100_000
@@ -58,6 +60,10 @@ CHANNEL_FIELDS = (
     F("auto_enable_at", "integer", min=0, max=_TS_LIMIT,
       doc="Unix time at which a disabled channel is enabled again (0: never)"),
     F("test_expect", max_len=500, doc="A regular expression a channel test's reply must match"),
+    F("rpm_limit", "integer", min=0, max=_INT_LIMIT,
+      doc="Requests per minute this channel takes, across every node (0: no limit); a full channel is skipped"),
+    F("proxy", max_len=500, doc="http://, https://, socks5:// or socks5h:// proxy for this channel's upstream calls"),
+    F("headers", ("string", "object"), max_len=20000, doc="JSON object of extra request headers sent upstream"),
 )
 
 
@@ -148,6 +154,27 @@ def validate_channel(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             re.compile(out["test_expect"])
         except re.error as e:
             raise ApiError(f"test_expect is not a valid regular expression: {e}") from None
+    if out.get("proxy") and not re.match(r"^(https?|socks5h?)://[^/\s]+", out["proxy"]):
+        raise ApiError("proxy must be an http://, https://, socks5:// or socks5h:// URL")
+    if given("rpm_limit") and "rpm_limit" in body:
+        out["rpm_limit"] = _int(body, "rpm_limit", 0, minimum=0)
+    if "headers" in body and (creating or body["headers"] is not None):
+        h = body["headers"]
+        if isinstance(h, str):
+            try:
+                h = parse_json_object(h, "headers")
+            except ValueError as e:
+                raise ApiError(str(e)) from None
+        if h is None:
+            h = {}
+        if not isinstance(h, dict) or not all(isinstance(k, str) and re.match(r"^[A-Za-z0-9-]{1,100}$", k)
+                                              and isinstance(v, str) and "\n" not in v and "\r" not in v
+                                              for k, v in h.items()):
+            raise ApiError("headers must be a JSON object of header name to a one-line string value")
+        bad = sorted(k for k in h if k.lower() in _RESERVED_HEADERS)
+        if bad:
+            raise ApiError(f"headers may not set {', '.join(bad)}")
+        out["headers"] = json.dumps(h, ensure_ascii=False) if h else ""
     if given("auto_enable_at") and "auto_enable_at" in body:
         out["auto_enable_at"] = _int(body, "auto_enable_at", 0, minimum=0)
         if out["auto_enable_at"] > _TS_LIMIT:
@@ -181,6 +208,8 @@ def _keep_secrets(stored: dict[str, Any], fields: dict[str, Any]) -> None:
             fields["config"] = merge_config(stored.get("config"), fields["config"])
         except ValueError as e:
             raise ApiError(str(e)) from None
+    if isinstance(fields.get("proxy"), str) and MASK in fields["proxy"]:  # the masked password: unchanged
+        fields["proxy"] = str(stored.get("proxy") or "")
     key = fields.get("key")
     if isinstance(key, str) and MASK in key:
         ps = provider_spec(int(fields.get("type", stored.get("type", 1))))
@@ -434,7 +463,8 @@ class ChannelBalanceAllHandler(ApiHandler):
 
 
 # -- several channels at once: batch edit, tags, copy --------------------------------------------
-BATCH_FIELDS = ("group", "models", "priority", "weight", "status", "tag", "test_expect", "auto_enable_at")
+BATCH_FIELDS = ("group", "models", "priority", "weight", "status", "tag", "test_expect", "auto_enable_at",
+                "rpm_limit")
 MAX_BATCH = 1000
 
 
@@ -562,7 +592,8 @@ class ChannelCopyHandler(ApiHandler):
         suffix = " (copy)" if suffix is None else str(suffix)
         fields = {k: source.get(k) for k in (
             "type", "key", "base_url", "other", "models", "group", "model_mapping", "priority", "weight",
-            "config", "system_prompt", "tag", "test_expect") if source.get(k) is not None}
+            "config", "system_prompt", "tag", "test_expect", "rpm_limit", "proxy", "headers")
+            if source.get(k) is not None}
         fields["name"] = (str(source.get("name") or "") + suffix)[:100]
         status = body.get("status")
         fields["status"] = int(status) if status is not None else \

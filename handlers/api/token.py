@@ -13,6 +13,7 @@ from models.tokens import (
     TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, parse_subnets, to_api,
 )
 
+from services.limits import LimitError, parse_limits
 from schemas.common import MAX_QUOTA, PAGE, STATUS_ONLY, TS_MAX, ident, keyword
 from schemas.fields import Field as F
 from schemas.fields import Op, Shape
@@ -31,6 +32,10 @@ TOKEN_FIELDS = (
     F("expired_time", "integer", min=-1, max=TS_MAX, doc="Unix seconds, or -1 (never)"),
     F("models", max_len=20000, doc="Comma-separated models this key may use (empty: all)"),
     F("subnet", max_len=2000, doc="Comma-separated CIDRs the key may be used from (empty: any)"),
+    F("limits", "object", doc='RPM/TPM and periodic quotas, e.g. {"rpm": 60, "daily": 500000, '
+                              '"models": {"gpt-4o": {"rpm": 5}}} (README "Limits")'),
+    F("billing_mode", enum=("ratio", "per_call"), doc="ratio: tokens x ratios; per_call: ModelPrice per request"),
+    F("group", max_len=64, doc='The group this key uses ("": its owner\'s; else one of GET /api/user/groups)'),
 )
 KEY_SUFFIX = re.compile(r"^[A-Za-z0-9_]{4,32}$")
 TOKEN_BODY = Shape(*TOKEN_FIELDS, F("key_suffix", max_len=32, doc=(
@@ -90,7 +95,35 @@ def validate_token_fields(body: dict[str, Any], *, creating: bool) -> dict[str, 
                 except ValueError as e:
                     raise ApiError(str(e)) from None
             out[key] = ",".join(p.strip() for p in v.split(",") if p.strip())
+    if body.get("limits") is not None:
+        try:
+            out["limits"] = parse_limits(body["limits"])
+        except LimitError as e:
+            raise ApiError(str(e)) from None
+    if body.get("billing_mode") is not None:
+        if body["billing_mode"] not in ("ratio", "per_call"):
+            raise ApiError('billing_mode must be "ratio" or "per_call"')
+        out["billing_mode"] = body["billing_mode"]
+    if body.get("group") is not None:
+        if not isinstance(body["group"], str) or len(body["group"]) > 64:
+            raise ApiError("group must be a group name")
+        out["group"] = body["group"].strip()
     return out
+
+
+def usable_groups(ctx: Any, user: dict[str, Any]) -> dict[str, str]:
+    """The groups a user may pick for a token: their own and the UserUsableGroups option's."""
+    own = str(user.get("group") or "default")
+    groups = {own: "your group"}
+    for g, desc in ctx.options.json("UserUsableGroups").items():
+        groups.setdefault(str(g), str(desc))
+    return groups
+
+
+def check_group(ctx: Any, user: dict[str, Any], fields: dict[str, Any]) -> None:
+    group = fields.get("group")
+    if group and group not in usable_groups(ctx, user):
+        raise ApiError(f"You may not use the group {group}: pick one of GET /api/user/groups")
 
 
 class TokenListHandler(ApiHandler):
@@ -125,6 +158,7 @@ class TokenListHandler(ApiHandler):
     async def post(self, user: dict[str, Any]) -> None:
         body = self.json_body()
         fields = validate_token_fields(body, creating=True)
+        check_group(self.ctx, user, fields)
         suffix = body.get("key_suffix")
         if suffix:
             if not isinstance(suffix, str) or not KEY_SUFFIX.match(suffix):
@@ -175,6 +209,7 @@ class TokenListHandler(ApiHandler):
             fields["status"] = status
         if not status_only:
             fields.update(validate_token_fields(body, creating=False))
+            check_group(self.ctx, user, fields)
         remain = fields.pop("remain_quota", None)
         if remain is not None:  # an absolute balance: holders of leases on it give them back
             await self.ctx.ledger.set_absolute("t", tid, int(remain))
@@ -184,6 +219,18 @@ class TokenListHandler(ApiHandler):
         await audit(self, user, "status" if status_only else "update", "token", tid,
                     [*fields, *(["remain_quota"] if remain is not None else [])], status=fields.get("status"))
         self.ok(self.view(fresh))
+
+
+class UserGroupsHandler(ApiHandler):
+    """``GET /api/user/groups``: the groups one may pick for a token ({group: {desc, ratio}})."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    ops = {"GET": Op("The groups one may use for a token, with their ratios")}
+
+    @user_auth
+    async def get(self, user: dict[str, Any]) -> None:
+        ratios = self.ctx.options.json("GroupRatio")
+        self.ok({g: {"desc": d, "ratio": ratios.get(g, 1)} for g, d in usable_groups(self.ctx, user).items()})
 
 
 class TokenSearchHandler(TokenListHandler):
@@ -227,4 +274,5 @@ routes = [
     (r"/api/token/?", TokenListHandler),
     (r"/api/token/search", TokenSearchHandler),
     (r"/api/token/([^/]+)", TokenItemHandler),
+    (r"/api/user/groups", UserGroupsHandler),
 ]

@@ -482,6 +482,23 @@ MESSAGES: dict[str, str] = {
     "TopupPlans must be a JSON array of at most {max_plans} plans": "TopupPlans 必须是最多 {max_plans} 个套餐的 JSON 数组",
     'each plan is {"name", "price", "quota", "note"} with a name': '每个套餐的格式为 {"name", "price", "quota", "note"}，且必须有 name',
     "a plan's quota must be a whole number of quota points": "套餐的 quota 必须是整数额度点数",
+    # -- Limits, per-call prices, token groups, channel proxies and headers
+    "ModelPrice must be a JSON object of model name to a price in USD per request (0 to 1000000)":
+        "ModelPrice 必须是模型名到每次请求价格（美元，0 到 1000000）的 JSON 对象",
+    "UserUsableGroups must be a JSON object of group name to its description": "UserUsableGroups 必须是分组名到其描述的 JSON 对象",
+    "You may not use the group {group}: pick one of GET /api/user/groups": "您无权使用分组 {group}：请从 GET /api/user/groups 中选择",
+    'billing_mode must be "ratio" or "per_call"': 'billing_mode 必须是 "ratio" 或 "per_call"',
+    "group must be a group name": "group 必须是分组名",
+    "headers may not set {join_bad}": "headers 不能设置 {join_bad}",
+    "headers must be a JSON object of header name to a one-line string value": "headers 必须是请求头名到单行字符串值的 JSON 对象",
+    "proxy must be an http://, https://, socks5:// or socks5h:// URL": "proxy 必须是 http://、https://、socks5:// 或 socks5h:// URL",
+    "This API key": "该令牌",
+    "Your account": "您的账户",
+    "Your group": "您的分组",
+    "daily": "每日",
+    "weekly": "每周",
+    "monthly": "每月",
+    "5-hour": "5 小时",
     # -- Notifications
     "NotifyMethod must be one of auto, email, webhook, both": "NotifyMethod 必须是 auto、email、webhook、both 之一",
     "WxPusher answered HTTP {resp_code}: {data_200_decode_utf_8_re}": "WxPusher 返回 HTTP {resp_code}：{data_200_decode_utf_8_re}",
@@ -490,6 +507,22 @@ MESSAGES: dict[str, str] = {
     "WxPusherAddress is not an http(s) URL: {address}": "WxPusherAddress 不是 http(s) URL：{address}",
 
     # -- templates that begin with a placeholder, most specific first
+    "{what} is reached: retry in {s} s": "{what}已达上限，请在 {s} 秒后重试",
+    "{what} is used up: retry in {s} s": "{what}已用尽，请在 {s} 秒后重试",
+    "{who}'s limit of {n} requests per minute for {model}": "{who}对模型 {model} 每分钟 {n} 次请求的限制",
+    "{who}'s limit of {n} requests per minute": "{who}每分钟 {n} 次请求的限制",
+    "{who}'s limit of {n} tokens per minute for {model}": "{who}对模型 {model} 每分钟 {n} 个 token 的限制",
+    "{who}'s limit of {n} tokens per minute": "{who}每分钟 {n} 个 token 的限制",
+    "{who}'s {period} quota ({cap}) is used up: {used} spent; more in {t}":
+        "{who}的{period}额度（{cap}）已用尽：已使用 {used}；{t}后恢复",
+    "{what} must be a whole number (0: no limit)": "{what} 必须是整数（0 表示不限制）",
+    '{what} must be an object such as {"rpm": 60, "tpm": 100000}': '{what} 必须是对象，例如 {"rpm": 60, "tpm": 100000}',
+    "{what}.models must be an object of model name to {rpm, tpm}": "{what}.models 必须是模型名到 {rpm, tpm} 的对象",
+    "{what}.models.{m}: only rpm and tpm are per model": "{what}.models.{m}：按模型只能设置 rpm 和 tpm",
+    "{what}: unknown limit {k} (known: {join_allowed})": "{what}：未知的限制 {k}（可用：{join_allowed}）",
+    "{h} h {m} min": "{h} 小时 {m} 分钟",
+    "{n} min": "{n} 分钟",
+    "{n} s": "{n} 秒",
     "{key} must be an http:// or https:// URL": "{key} 必须是 http:// 或 https:// URL",
     # handlers.ratelimit.wait_text: filled into the login messages above
     "{seconds} seconds": "{seconds} 秒",
