@@ -37,9 +37,11 @@ async def test_login_success_lands_on_dashboard_or_redirect(page, console):
     await page.get_by_label("Password", exact=True).fill("123456")
     await shot(page, "login")
     await form_button(page, "Log in").click()
-    await page.wait_for_url("**/dashboard")
+    # root still has the default password: sent to change it first (One API does the same)
+    await page.wait_for_url("**/setting#password")
     user = await page.evaluate("JSON.parse(localStorage.getItem('onerelay.user'))")
-    assert user["username"] == "root"
+    assert user["username"] == "root" and user["default_password"] is True
+    await console.ok("PUT", "/api/user/self", {"password": "root-pass-2026"})
 
     # a guarded page sends a visitor to /login?redirect=…, and back there after logging in
     await page.evaluate("localStorage.removeItem('onerelay.user')")
@@ -47,7 +49,7 @@ async def test_login_success_lands_on_dashboard_or_redirect(page, console):
     await page.goto("/topup")
     await page.wait_for_url("**/login?redirect=/topup")
     await page.get_by_label("Username").fill("root")
-    await page.get_by_label("Password", exact=True).fill("123456")
+    await page.get_by_label("Password", exact=True).fill("root-pass-2026")
     await form_button(page, "Log in").click()
     await page.wait_for_url("**/topup")
 

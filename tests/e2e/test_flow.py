@@ -32,10 +32,11 @@ async def test_operator_and_user_journey(page, console, browser):
     await page.get_by_label("Username").fill("root")
     await page.get_by_label("Password", exact=True).fill("123456")
     await form_button(page, "Log in").click()
-    await page.wait_for_url("**/dashboard")
+    # the default password sends root to Settings → Personal, password card, first
 
     # 2. change the root password (Settings → Personal)
-    await page.get_by_role("menu").first.get_by_role("link", name="Settings", exact=True).click()
+    await page.wait_for_url("**/setting#password")
+    await expect(page.get_by_test_id("default-password-banner")).to_be_visible()
     card = page.get_by_test_id("card-password")
     await card.get_by_label("New password", exact=True).fill("root-pass-2026")
     await card.get_by_label("Confirm new password", exact=True).fill("root-pass-2026")

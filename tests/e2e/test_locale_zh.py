@@ -109,11 +109,12 @@ async def test_switcher_turns_the_console_chinese(browser, console):
     await expect(page.get_by_test_id("share-summary")).to_have_text("1 个模型")
     await expect(page.get_by_test_id("tokens-summary")).to_contain_text("个 Token")
     await expect(page.get_by_test_id("quick-start")).to_contain_text("快速开始")
-    # numbers: a balance of ≥ 1亿 tokens is shortened the Chinese way, the exact value on hover
+    # numbers: one quota format everywhere (issue 14): the full amount in quota points, named 点 on hover
     if me["quota"] >= 100_000_000:
         value = page.get_by_test_id("stat-remaining").locator(".value")
-        await expect(value).to_have_text(re.compile(r"^[\d.]+(万|亿|万亿)$"))
-        assert re.fullmatch(r"\d{1,3}(,\d{3})+", await value.get_attribute("title") or "")
+        await expect(value).to_have_text(re.compile(r"^\d{1,3}(,\d{3})+$"))
+        assert (await value.inner_text()) in (await value.get_attribute("title") or "")
+        assert "点" in (await value.get_attribute("title") or "")
     # dates: the chart tooltip names today as 5月14日-style (the server groups by UTC day)
     chart = page.get_by_test_id("chart-requests")
     await expect(chart.locator("canvas").first).to_be_visible()
@@ -158,7 +159,7 @@ async def test_switcher_turns_the_console_chinese(browser, console):
     await expect(page.get_by_test_id("card-monitoring")).to_contain_text("监控设置")
     await expect(page.get_by_test_id("card-monitoring")).to_contain_text("渠道禁用阈值")
     await expect(page.get_by_test_id("card-ratios")).to_contain_text("模型倍率")
-    await expect(page.get_by_test_id("card-ratios")).to_contain_text("所有修改已保存")
+    await expect(page.get_by_test_id("card-ratios")).to_contain_text("没有未保存的修改")
     await shot(page, "zh-CN-settings-operation")
     await no_sideways_overflow(page, "the operation settings")
     await page.goto("/setting?tab=system")

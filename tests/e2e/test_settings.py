@@ -48,7 +48,7 @@ async def test_operation_toggle_ratios_and_log_cleanup(page, console):
     assert (await options(console))["DisplayInCurrencyEnabled"] == "true"
     switch = page.get_by_test_id("opt-DisplayInCurrencyEnabled")
     await switch.click()
-    await page.get_by_text("Show quotas in USD: off").wait_for()
+    await page.get_by_text("Saved: Show quotas in USD off").wait_for()
     assert (await options(console))["DisplayInCurrencyEnabled"] == "false"
     assert await switch.get_attribute("aria-checked") == "false"
 

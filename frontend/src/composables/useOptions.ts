@@ -250,3 +250,42 @@ export function injectOptions(): OptionsState {
   if (!s) throw new Error('injectOptions() needs provideOptions() in a parent')
   return s
 }
+
+// -- unsaved edits -------------------------------------------------------------------------
+
+/**
+ * Cards with a draft register how many unsaved changes they hold; the Settings page asks
+ * before leaving (route change or closing the tab) while any card is dirty.
+ */
+export interface DirtyRegistry {
+  register: (id: string, count: () => number, title: () => string) => void
+  unregister: (id: string) => void
+  /** the titles of the cards with unsaved changes */
+  dirty: () => string[]
+}
+
+const DIRTY: InjectionKey<DirtyRegistry> = Symbol('dirty')
+
+export function createDirtyRegistry(): DirtyRegistry {
+  const cards = ref(new Map<string, { count: () => number; title: () => string }>())
+  return {
+    register: (id, count, title) => {
+      cards.value.set(id, { count, title })
+    },
+    unregister: (id) => {
+      cards.value.delete(id)
+    },
+    dirty: () => [...cards.value.values()].filter((c) => c.count() > 0).map((c) => c.title()),
+  }
+}
+
+export function provideDirtyRegistry(): DirtyRegistry {
+  const r = createDirtyRegistry()
+  provide(DIRTY, r)
+  return r
+}
+
+/** The registry of the page, or null outside the Settings page. */
+export function injectDirtyRegistry(): DirtyRegistry | null {
+  return inject(DIRTY, null)
+}

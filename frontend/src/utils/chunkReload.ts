@@ -57,16 +57,33 @@ export function recoverFromChunkError(err: unknown, target: string | null = null
   return true
 }
 
-/** Wires the recovery to Vite's preload errors and the router's lazy route failures. */
-export function installChunkRecovery(router: { onError: (h: (err: unknown, to: { fullPath: string }) => void) => void }): void {
+interface RouterLike {
+  beforeEach: (g: (to: { fullPath: string }) => void) => unknown
+  afterEach: (h: (to: { fullPath: string }) => void) => unknown
+  onError: (h: (err: unknown, to: { fullPath: string }) => void) => unknown
+}
+
+/**
+ * Wires the recovery to Vite's preload errors (a lazy import failed) and the router's lazy
+ * route failures; either way the reload goes to the page being opened.
+ */
+export function installChunkRecovery(router: RouterLike): void {
+  let pending: string | null = null
+  router.beforeEach((to) => {
+    pending = to.fullPath
+  })
+  router.afterEach((to) => {
+    // a cancelled earlier navigation ends after the next one began: keep the newer target
+    if (to.fullPath === pending) pending = null
+  })
   router.onError((err, to) => {
-    recoverFromChunkError(err, to?.fullPath ?? null)
+    recoverFromChunkError(err, to?.fullPath ?? pending)
   })
   if (typeof window !== 'undefined') {
     window.addEventListener('vite:preloadError', (e) => {
       const ev = e as Event & { payload?: unknown }
-      // Vite would rethrow; the router's onError (or the reload below) takes over
-      if (recoverFromChunkError(ev.payload ?? new Error('Unable to preload CSS'))) ev.preventDefault()
+      // reloading: Vite must not rethrow; otherwise (guard) the error goes on to the router/caller
+      if (recoverFromChunkError(ev.payload ?? new Error('Unable to preload CSS'), pending)) ev.preventDefault()
     })
   }
 }

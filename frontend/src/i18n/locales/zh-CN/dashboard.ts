@@ -5,6 +5,8 @@ const messages: Messages['dashboard'] = {
   title: '仪表盘',
   welcome: '欢迎回来。以下是你最近 7 天（UTC）的用量。',
   welcomeName: '欢迎回来，{name}。以下是你最近 7 天（UTC）的用量。',
+  welcomeFirst: '欢迎！发送请求后，用量会显示在这里。',
+  welcomeFirstName: '欢迎，{name}！发送请求后，用量会显示在这里。',
   refresh: '刷新',
   cards: {
     remaining: '剩余额度',
@@ -21,6 +23,28 @@ const messages: Messages['dashboard'] = {
   tryAgain: '重试',
   empty: '最近 7 天没有用量 —— 创建一个令牌，发送你的第一个请求吧',
   createToken: '创建令牌',
+  emptyState: {
+    noBalance: '你的余额为 {amount}：请先充值（或使用兑换码），再发送第一个请求。',
+    withToken: '最近 7 天没有用量。你的令牌“{name}”已就绪：在令牌页面复制密钥，发送第一个请求吧。',
+    noToken: '最近 7 天没有用量：创建一个令牌，发送你的第一个请求吧。',
+    topUp: '充值',
+    viewTokens: '我的令牌',
+  },
+  errors: {
+    title: '错误率 · 7 天',
+    summary: '{requests} 次请求中失败 {errors} 次（{rate}）',
+    none: '最近 7 天没有请求。',
+    byChannel: '按渠道',
+    byModel: '按模型',
+    channel: '渠道',
+    model: '模型',
+    requests: '请求',
+    failed: '失败',
+    rate: '错误率',
+    channelN: '渠道 #{id}',
+    noChannel: '（尚未选定渠道）',
+    showLogs: '查看错误日志',
+  },
   viewLogs: '查看日志',
   charts: {
     consumption: '每日消费',
@@ -58,6 +82,9 @@ const messages: Messages['dashboard'] = {
     exampleCopied: '示例已复制',
     copyExample: '复制请求示例',
     copy: '复制',
+    noModels: '你所在的分组暂无可用模型，请求会失败。请联系管理员为你的分组启用渠道。',
+    noModelsAdmin: '你所在的分组暂无可用模型：没有已启用的渠道提供它。',
+    addChannel: '添加渠道',
   },
 }
 export default messages
