@@ -457,5 +457,8 @@ async def test_screenshots(browser, console, width):
             await pg.wait_for_timeout(400)
             await pg.mouse.move(1, 1)
             await shot(pg, f"polish-{name}-{width}-{scheme}", full_page=True)
+            if name == "dashboard":  # the error rates, below the charts
+                await pg.get_by_test_id("error-rates-channels").scroll_into_view_if_needed()
+                await shot(pg, f"polish-dashboard-errors-{width}-{scheme}")
         await ctx.close()
         assert not errors, errors
