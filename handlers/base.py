@@ -367,6 +367,8 @@ class OpenAIHandler(BaseHandler):
 
     def write_gateway_error(self, e: GatewayError) -> None:
         self.set_status(e.status)
+        for k, v in e.headers.items():
+            self.set_header(k, v)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(e.to_openai(self.request_id, self.lang), ensure_ascii=False))
 

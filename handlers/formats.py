@@ -43,6 +43,8 @@ class MessagesHandler(RelayHandler):
 
     def write_gateway_error(self, e: GatewayError) -> None:
         self.set_status(e.status)
+        for k, v in e.headers.items():
+            self.set_header(k, v)
         self.set_header("Content-Type", "application/json")
         message = f"{e.text(self.lang)} (request id: {self.request_id})"
         self.finish(json.dumps(anthropic_error_body(e.status, message), ensure_ascii=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Callable
 
 import tornado.web
@@ -44,6 +45,7 @@ class RelayHandler(OpenAIHandler):
         self.mode = mode
         self.closed = False
         self.started = False
+        self.first_byte_at = 0.0  # when the answer's first byte was handed to Tornado (metrics)
         self._close_callbacks: list[Callable[[], None]] = []
 
     # -- Sink ---------------------------------------------------------------------------------
@@ -57,15 +59,17 @@ class RelayHandler(OpenAIHandler):
 
     def start_stream(self, content_type: str | None = None) -> None:
         self.started = True
+        self.first_byte_at = time.monotonic()
         self.set_header("Content-Type", content_type or "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
 
     def send(self, frames: list[bytes]) -> None:
+        """The frames that came together go out in one write and one flush."""
         if self.closed:
             return
-        for f in frames:
-            self.write(f)
+        if frames:
+            self.write(frames[0] if len(frames) == 1 else b"".join(frames))
         self.flush().add_done_callback(self._flushed)
 
     def _flushed(self, fut: Any) -> None:
@@ -74,6 +78,7 @@ class RelayHandler(OpenAIHandler):
 
     def send_json(self, body: bytes, content_type: str = "application/json") -> None:
         self.started = True
+        self.first_byte_at = time.monotonic()
         self.set_header("Content-Type", content_type)
         self.write(body)
 
@@ -180,6 +185,8 @@ class ModelsHandler(OpenAIHandler):
             super().write_gateway_error(e)
             return
         self.set_status(e.status)  # an Anthropic client: its error shape
+        for k, v in e.headers.items():
+            self.set_header(k, v)
         self.set_header("Content-Type", "application/json")
         body = anthropic_error_body(e.status, f"{e.text(self.lang)} (request id: {self.request_id})")
         self.finish(json.dumps(body, ensure_ascii=False))

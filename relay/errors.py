@@ -15,10 +15,12 @@ class GatewayError(Exception):
     code: Any = None
 
     def __init__(self, message: str, *, status: int | None = None, type: str | None = None,
-                 code: Any = None, payload: dict[str, Any] | None = None, param: str = "") -> None:
+                 code: Any = None, payload: dict[str, Any] | None = None, param: str = "",
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.headers = headers or {}  # e.g. Retry-After on a 429
         if status is not None:
             self.status = status
         if type is not None:

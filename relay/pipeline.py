@@ -34,6 +34,7 @@ from models.tokens import TOKEN_DISABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, TokenR
 from models.users import ROLE_ADMIN, STATUS_ENABLED, UserRecord
 
 from services.i18n import translate
+from services.limits import LimitRefused
 from services.redact import redact
 from services.mailer import low_quota_crossed, maybe_remind_low_quota
 
@@ -49,7 +50,7 @@ from .errors import (
     GatewayError, AuthError, BadRequest, Forbidden, NoChannel, QuotaExceeded, UpstreamError,
     UpstreamTimeout,
 )
-from .upstream import open_call, transport_error
+from .upstream import ProxyConfig, open_call, transport_error
 
 if TYPE_CHECKING:
     from services.context import AppContext
@@ -194,6 +195,38 @@ def _is_json(body: bytes) -> bool:
 _STAMP: list[Any] = [0, ""]  # (second, its %Y%m%d%H%M%S): formatted once a second
 
 
+_PROXIES: dict[str, Any] = {}
+
+
+def channel_proxy(url: str) -> Any:
+    """A channel's ``proxy`` URL as the upstream client takes it (parsed once per URL)."""
+    p = _PROXIES.get(url)
+    if p is None:
+        if len(_PROXIES) > 1000:
+            _PROXIES.clear()
+        p = _PROXIES[url] = ProxyConfig.parse(url)
+    return p
+
+
+def empty_chat_reply(body: bytes) -> bool:
+    """An OpenAI chat completion whose choices carry no content, no tool call, no refusal."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices:
+        return False
+    for c in choices:
+        msg = c.get("message") if isinstance(c, dict) else None
+        if not isinstance(msg, dict):
+            return False
+        if msg.get("content") or msg.get("tool_calls") or msg.get("function_call") or msg.get("refusal") \
+                or msg.get("audio") or msg.get("reasoning_content"):
+            return False
+    return True
+
+
 def new_request_id() -> str:
     now = int(time.time())
     if now != _STAMP[0]:
@@ -215,6 +248,20 @@ def parse_api_key(header: str | None) -> tuple[str, str | None]:
     if not parts[0]:
         raise AuthError("Invalid API key", code="invalid_api_key")
     return parts[0], (parts[1] if len(parts) > 1 and parts[1] else None)
+
+
+_RATIO_NOTES: dict[tuple[float, float, float], str] = {}
+
+
+def _ratio_note(mr: float, gr: float, cr: float) -> str:
+    """A consume log's ``model ratio …, group ratio …, completion ratio …`` (formatted once per ratios)."""
+    key = (mr, gr, cr)
+    note = _RATIO_NOTES.get(key)
+    if note is None:
+        if len(_RATIO_NOTES) >= 4096:
+            _RATIO_NOTES.clear()
+        note = _RATIO_NOTES[key] = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
+    return note
 
 
 @dataclass
@@ -260,6 +307,11 @@ class Job:
     aborted: str = ""  # abort()'s message: the server is stopping and ended this request
     failures: list[dict[str, Any]] = field(default_factory=list)  # each failed attempt, for the error log
     secrets: tuple[str, ...] = ()  # the failed channels' keys: redacted from what is logged
+    group: str = ""  # the group this request routes and bills in (the token's, else its user's)
+    admission: Any = None  # what services/limits took for this request (settled with it)
+    per_call: int | None = None  # the fixed price of a per_call token's request (ModelPrice)
+    served_by: int = 0  # the channel that answered (metrics)
+    billed: tuple[int, int, int] = (0, 0, 0)  # prompt, completion, quota (metrics)
 
     # -- authorisation ------------------------------------------------------------------------
     async def authorize(self, auth_header: str | None, client_ip: str) -> int | None:
@@ -397,7 +449,7 @@ class Job:
         """(model, group, completion) ratio: table lookups remembered per model, channel type
         and group until a ratio option changes (Options.ratios)."""
         assert self.user is not None
-        return self.ctx.options.ratios(self.model, channel_type, self.user.group)
+        return self.ctx.options.ratios(self.model, channel_type, self.group or self.user.group)
 
     # -- main ---------------------------------------------------------------------------------
     async def run(self, raw: bytes, auth_header: str | None, client_ip: str) -> None:
@@ -406,14 +458,33 @@ class Job:
         jobs = self.ctx.jobs
         self.task = asyncio.current_task()
         jobs.add(self)
+        status = 200
         try:
             await self._run(raw, auth_header, client_ip)
         except GatewayError as e:
+            status = e.status
             if self.user is not None and self.token is not None:  # failed after authentication
                 self.log_failure(e)
             raise
+        except asyncio.CancelledError:
+            status = 499  # the client went away (nginx's code for it)
+            raise
+        except Exception:
+            status = 500
+            raise
         finally:
             jobs.discard(self)
+            self.record_metrics(status)
+
+    def record_metrics(self, status: int) -> None:
+        """This request in /metrics (services/prometheus.py): a few dict updates."""
+        now = time.monotonic()
+        first = getattr(self.sink, "first_byte_at", None)
+        p, c, q = self.billed
+        self.ctx.prom.request_done(
+            model=self.model, channel=self.served_by or (self.failures[-1]["channel"] if self.failures else 0),
+            group=self.group or "", status=status, stream=self.stream, seconds=now - self.started_at,
+            ttfb=(first - self.started_at) if first else None, prompt=p, completion=c, quota=q)
 
     def log_failure(self, e: GatewayError) -> None:
         """An error log for a request that failed after authentication (never billed: the
@@ -459,30 +530,51 @@ class Job:
         self.parse(raw)
         self.check_model()
         assert self.user is not None and self.token is not None
-        group = self.user.group
+        group = self.group = self.token.group or self.user.group
         channel = self.first_channel(group, pinned)
         mr, gr, _ = self.ratio(channel.type)
         token_id = None if self.token.unlimited_quota else self.token.id
+        if self.token.billing == "per_call":  # a fixed price per request (ModelPrice, in USD)
+            price = ctx.options.json("ModelPrice").get(self.model)
+            if isinstance(price, (int, float)) and not isinstance(price, bool):
+                self.per_call = math.ceil(price * ctx.options.float("QuotaPerUnit") * gr)
         # The hot path: when the leases held here cover the price with the prompt bounded from the
         # body's size, reserve that without counting tokens (settlement uses the upstream's usage;
         # the prompt is counted only if the upstream reports none). Otherwise count, and reserve
         # the exact price as always: a request is refused exactly when it was before.
-        bound = self.prompt_bound()
+        bound = self.prompt_bound() if self.per_call is None else 0
         short: Reservation | str | None = None
-        if bound is not None:
+        if self.per_call is not None:
+            pre = self.per_call
+        elif bound is not None:
             pre = self.price_up_front(mr, gr, bound)
+        else:
+            pre = self.price_up_front(mr, gr)
+        group_limits = ctx.options.json("GroupLimits")
+        if self.token.limits or self.user.limits or group in group_limits:  # opt-in: costs others nothing
+            try:
+                self.admission = await ctx.limits.admit(self.token, self.user, group, group_limits, self.model, pre)
+            except LimitRefused as e:
+                raise GatewayError(e.message, status=e.status, type="rate_limit_error" if e.status == 429
+                                   else "insufficient_quota", code=e.code,
+                                   headers={"Retry-After": str(max(1, math.ceil(e.retry_after)))}) from None
+        if bound is not None:
             short = ctx.ledger.reserve_local(self.user.id, token_id, pre, roomy=True)
         try:
             if short is None:
-                pre = self.price_up_front(mr, gr)
+                if self.per_call is None and bound is not None:
+                    pre = self.price_up_front(mr, gr)
                 short = await ctx.ledger.reserve(self.user.id, token_id, pre)
         except QuotaUnavailable:
+            await self.release_limits()
             raise GatewayError("The quota store is unreachable; try again shortly", status=503,
                                type="server_error", code="quota_store_unavailable") from None
         if short == "user":
+            await self.release_limits()
             raise QuotaExceeded("The user's quota is not enough for this request",
                                 code="insufficient_user_quota")
         if short == "token":
+            await self.release_limits()
             raise QuotaExceeded("This API key's remaining quota is not enough for this request",
                                 code="pre_consume_token_quota_failed")
         assert isinstance(short, Reservation)
@@ -495,6 +587,11 @@ class Job:
         finally:
             await self.settle(outcome)
 
+    async def release_limits(self) -> None:
+        if self.admission is not None:
+            await self.ctx.limits.release(self.admission)
+            self.admission = None
+
     async def has_quota(self, kind: str, ident: int) -> bool:
         try:
             return await self.ctx.ledger.has_quota(kind, ident)
@@ -506,6 +603,8 @@ class Job:
                        pinned: bool = False) -> Outcome:
         last: UpstreamError | None = None
         attempt = 0
+        full: list[int] = []  # channels skipped at their requests-per-minute limit
+        prom = self.ctx.prom
         while attempt <= retries:
             if self.aborted:
                 raise self.shutting_down()
@@ -514,14 +613,22 @@ class Job:
             if channel is None:
                 break
             self.tried.add(channel.id)
+            if channel.rpm_limit and not await self.ctx.limits.channel_slot(channel.id, channel.rpm_limit):
+                full.append(channel.id)  # full this minute: another channel, free (no 429 when one can serve)
+                if pinned or len(self.tried) >= MAX_CHANNELS_TRIED:
+                    break
+                continue
             try:
                 outcome = await self.attempt(channel)
                 self.ctx.metrics.record(channel.id, True)
+                self.served_by = channel.id
                 if self.response_id:
                     await self.remember_response(channel)
                 return outcome
             except UpstreamError as e:
                 last = e
+                if e.code not in _UNSERVABLE:
+                    prom.inc("onerelay_upstream_errors", (str(channel.id), str(e.status)))
                 self.secrets += tuple(channel.keys)
                 self.failures.append({"channel": channel.id, "status": e.status, "code": str(e.code or ""),
                                       "message": redact(e.message, self.secrets)[:300]})
@@ -536,8 +643,14 @@ class Job:
                     raise
                 log.info("request %s: channel #%d failed (%s), %s", self.request_id, channel.id,
                          e.message, "retrying" if attempt < retries else "no retries left")
+                if attempt < retries:
+                    prom.inc("onerelay_retries", (prom.model_label(self.model),))
                 attempt += 1
-        assert last is not None
+        if last is None:
+            assert full, "no channel was tried"
+            raise GatewayError(f"Every channel serving {self.model} is at its requests-per-minute limit; "
+                               "retry shortly", status=429, type="rate_limit_error", code="channel_rate_limited",
+                               headers={"Retry-After": "5"})
         if last.status == 429 and retries:
             last.message = "The upstream channels for this group are saturated; try again later"
             if last.payload:
@@ -635,9 +748,15 @@ class Job:
                 ctx.credentials.forget(adaptor, target)
             raise
 
-    def call(self, upstream: UpstreamRequest) -> Any:
+    def call(self, upstream: UpstreamRequest, channel: ChannelRecord | None = None) -> Any:
         ctx = self.ctx
-        call = open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=ctx.proxy)
+        proxy = ctx.proxy
+        if channel is not None:
+            if channel.headers:  # the operator's extra headers for this channel
+                upstream.headers = {**upstream.headers, **channel.headers}
+            if channel.proxy:
+                proxy = channel_proxy(channel.proxy)
+        call = open_call(ctx.http, upstream, timeout=ctx.settings.relay_timeout, proxy=proxy)
         self.current_call = call
         return call
 
@@ -645,18 +764,18 @@ class Job:
                    upstream: UpstreamRequest) -> Outcome:
         ctx = self.ctx
         if self.mode == SPEECH:  # audio bytes, relayed as they come
-            return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream), RawStream())
+            return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream, channel), RawStream())
         if self.stream and not adaptor.stream_after_create:
-            return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream))
+            return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream, channel))
         # Polling an asynchronous upstream stops at RELAY_TIMEOUT, or after 10 minutes without one.
         deadline = time.monotonic() + (ctx.settings.relay_timeout or MAX_POLL_SECONDS)
         while True:
-            parsed = await self.fetch_parsed(adaptor, rreq, upstream)
+            parsed = await self.fetch_parsed(adaptor, rreq, upstream, channel)
             if parsed.follow is None:
                 break
             upstream = parsed.follow
             if self.stream:  # the create answered with the stream to relay
-                return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream))
+                return await self.stream_attempt(channel, adaptor, rreq, self.call(upstream, channel))
             if time.monotonic() + parsed.follow_delay > deadline:
                 raise UpstreamTimeout("the upstream did not finish the request in time")
             if parsed.follow_delay:
@@ -669,6 +788,10 @@ class Job:
                 and not _is_json(parsed.body):  # garbage, a cut-off body or an HTML page on 2xx
             raise UpstreamError(f"The upstream answered with a body that is not JSON: "
                                 f"{readable(raw_message(parsed.body, 200), 200)}", status=502, code="bad_upstream_response")
+        if self.mode == CHAT and not parsed.completion_text and empty_chat_reply(parsed.body):
+            # no content, no tool call: retryable on another channel, before the client saw a byte
+            raise UpstreamError("The upstream answered with an empty reply (no content, no tool call)",
+                                status=502, code="empty_reply")
         outcome = self.answered(channel, parsed)
         if self.conversion is not None:
             self.sink.send_json(self.conversion.answer(parsed.body))
@@ -708,8 +831,9 @@ class Job:
             usage.prompt_tokens = self.prompt_tokens
         return Outcome(usage, channel)
 
-    async def fetch_parsed(self, adaptor: Adaptor, rreq: RelayRequest, upstream: UpstreamRequest) -> ParsedResponse:
-        resp = await self.call(upstream).fetch()
+    async def fetch_parsed(self, adaptor: Adaptor, rreq: RelayRequest, upstream: UpstreamRequest,
+                           channel: ChannelRecord | None = None) -> ParsedResponse:
+        resp = await self.call(upstream, channel).fetch()
         if self.aborted:
             raise self.shutting_down()
         if resp.code == 599:
@@ -842,18 +966,29 @@ class Job:
         usage, channel = outcome.usage, outcome.channel
         if usage is None or channel is None:
             await ctx.ledger.settle(self.reservation, 0)  # full refund
+            await self.release_limits()
             return
         mr, gr, cr = self.ratio(channel.type)
         ratio = mr * gr
-        actual = outcome.quota if outcome.quota is not None else \
-            ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
+        if self.per_call is not None and outcome.quota is None:
+            actual = self.per_call
+        else:
+            actual = outcome.quota if outcome.quota is not None else \
+                ratios.quota_for(usage.prompt_tokens, usage.completion_tokens, ratio, cr)
         charged = await ctx.ledger.settle(self.reservation, actual)
+        self.billed = (usage.prompt_tokens, usage.completion_tokens, charged)
+        if self.admission is not None:
+            await ctx.limits.settle(self.admission, usage.prompt_tokens + usage.completion_tokens, charged)
         ctx.ledger.record_usage(self.user.id, self.token.id, channel.id, charged)
         balance = ctx.ledger.balance(USER, self.user.id)
         if balance is not None and low_quota_crossed(ctx.mailer, self.user.id, balance):
             ctx.spawn(maybe_remind_low_quota(ctx.mailer, ctx.users, ctx.spawn, self.user.id, balance))
         if ctx.options.bool("LogConsumeEnabled"):
-            note = f"model ratio {mr:g}, group ratio {gr:g}, completion ratio {cr:g}"
+            note = _ratio_note(mr, gr, cr)
+            if self.per_call is not None and outcome.quota is None:
+                note = f"per-call price {ctx.options.json('ModelPrice').get(self.model):g} USD, group ratio {gr:g}"
+            elif self.token.billing == "per_call":
+                note += f"; no ModelPrice for {self.model}: billed by tokens"
             if outcome.note:
                 note = f"{outcome.note}; model ratio {mr:g}, group ratio {gr:g}"
             if usage.cached_tokens or usage.reasoning_tokens:

@@ -290,6 +290,9 @@ class AppContext:
         from services.prometheus import Exposition, Metrics
 
         self.prom = Metrics(self, directory=os.environ.get("ONERELAY_METRICS_DIR", ""))
+        from services.limits import Counters, Limits
+
+        self.limits = Limits(Counters(self.db, self.redis))  # RPM/TPM, periodic quotas, channel RPM
         self.exposition = Exposition(self.prom)
         from services.metrics import ChannelMetrics  # scheduler
         from services.scheduler import Scheduler  # scheduler

@@ -170,7 +170,7 @@ class ChatHandler(_Base):
         resp: dict[str, Any] = {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "" if "empty" in key else REPLY},
                          "finish_reason": "stop"}],
         }
         if body.get("tools"):

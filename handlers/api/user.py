@@ -18,6 +18,7 @@ from models.users import (
 from schemas.common import PAGED, ident, keyword
 from schemas.fields import Field as F
 from services.billing import credit_topup
+from services.limits import LimitError, parse_limits
 from services.billing import plans as billing_plans
 from schemas.fields import Op, Shape
 
@@ -342,7 +343,8 @@ class UserListHandler(ApiHandler):
         "PUT": Op("Update a user", body=Shape(
             ident(), _USERNAME, _DISPLAY, _PASSWORD, F("email", max_len=50), F("group", max_len=32),
             F("quota", "integer", min=0, max=MAX_QUOTA), _ROLE,
-            F("status", "integer", enum=(STATUS_ENABLED, STATUS_DISABLED)))),
+            F("status", "integer", enum=(STATUS_ENABLED, STATUS_DISABLED)),
+            F("limits", "object", doc='RPM/TPM and periodic quotas of the user (README "Limits")'))),
     }
 
     @admin_auth
@@ -419,6 +421,11 @@ class UserListHandler(ApiHandler):
             fields["email"] = email
         if group is not None:
             fields["group"] = group
+        if body.get("limits") is not None:
+            try:
+                fields["limits"] = parse_limits(body["limits"])
+            except LimitError as e:
+                raise ApiError(str(e)) from None
         if password:
             fields["password"] = await asyncio.to_thread(hash_password, password)
             fields["default_password"] = password == DEFAULT_PASSWORD

@@ -499,6 +499,11 @@ MESSAGES: dict[str, str] = {
     "weekly": "每周",
     "monthly": "每月",
     "5-hour": "5 小时",
+    "Every channel serving {self_model} is at its requests-per-minute limit; retry shortly":
+        "提供模型 {self_model} 的渠道都已达到每分钟请求数上限，请稍后重试",
+    "The upstream answered with an empty reply (no content, no tool call)": "上游返回了空回复（没有内容，也没有工具调用）",
+    "no ModelPrice for {self_model}: billed by tokens": "模型 {self_model} 没有按次价格（ModelPrice）：按 token 计费",
+    "per-call price {ctx_options_json_modelpr} USD, group ratio {gr}": "按次计费 {ctx_options_json_modelpr} 美元，分组倍率 {gr}",
     # -- Notifications
     "NotifyMethod must be one of auto, email, webhook, both": "NotifyMethod 必须是 auto、email、webhook、both 之一",
     "WxPusher answered HTTP {resp_code}: {data_200_decode_utf_8_re}": "WxPusher 返回 HTTP {resp_code}：{data_200_decode_utf_8_re}",
