@@ -113,3 +113,61 @@ def test_workers_add_up_and_labels_stay_bounded() -> None:
         for i in range(6000):
             many.inc("onerelay_retries", (f"m{i}",))
         assert len(many.counters["onerelay_retries"]) <= 5001
+
+
+def test_two_workers_add_up(tmp_path: Any) -> None:
+    """``python server.py --workers 2``: whichever worker answers a scrape, the relay counters are
+    the sum over both (each worker's snapshot lands in the supervisor's directory)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from models.db import free_port
+    from tests.conftest import ROOT
+    from tests.test_workers import _seen_workers, _wait, _workers
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MONGODB_URI", "REDIS_CONN_STRING", "PORT", "WORKERS", "NODE_TYPE", "METRICS_TOKEN")}
+    env.update(DATA_DIR=str(tmp_path / "data"), FRONTEND_DIST=str(tmp_path / "nodist"),
+               INITIAL_ROOT_ACCESS_TOKEN="c0ffeec0ffeec0ffeec0ffeec0ffeec0", GLOBAL_API_RATE_LIMIT="0")
+    proc = subprocess.Popen([sys.executable, "server.py", "--workers", "2", "--port", str(port),
+                             "--log-dir", str(tmp_path / "logs")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def post_bad_key() -> str:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", method="POST",
+                                     data=b'{"model": "x", "messages": []}',
+                                     headers={"Authorization": "Bearer sk-nope", "Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+        except urllib.error.HTTPError as e:
+            return e.headers.get("X-Onerelay-Worker") or ""
+        return ""
+
+    def scrape() -> tuple[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        fams = {f.name: f for f in text_string_to_metric_families(text)}
+        n = sum(s.value for s in fams["onerelay_requests"].samples
+                if s.name == "onerelay_requests_total" and s.labels["status"] == "401")
+        worker = [s for s in fams["onerelay_node_info"].samples][0].labels["worker"]
+        return worker, n
+
+    try:
+        _wait(lambda: proc.poll() is not None or len(_workers(proc.pid)) == 2, 60, "two workers")
+        assert _seen_workers(port, {"0", "1"}) == {"0", "1"}
+        answered = {post_bad_key() for _ in range(20)}
+        assert answered == {"0", "1"}  # both workers took some
+        seen: dict[str, float] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (set(seen) == {"0", "1"} and all(v == 20 for v in seen.values())):
+            w, n = scrape()
+            seen[w] = n
+            time.sleep(0.3)
+        assert seen == {"0": 20, "1": 20}, seen  # either worker reports the sum
+    finally:
+        proc.terminate()
+        proc.wait(30)
