@@ -185,7 +185,7 @@ async def test_channels_failed_test_summary_durations_sorting_and_fit(page, cons
     await expect(toast).to_be_visible()
     text = await toast.inner_text()
     assert "0.00 s" not in text
-    cell = (await good.locator("td").nth(4).inner_text()).strip()
+    cell = (await good.locator("td[data-col-key=response_time]").inner_text()).strip()
     assert cell and cell in text, (cell, text)
 
     # sorting (One API: response time, balance, priority, used)

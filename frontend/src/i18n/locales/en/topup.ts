@@ -24,7 +24,7 @@ export default {
   askAdmin: 'No code yet? Ask your administrator for one.',
   plansTitle: 'Plans',
   plansHint: 'Buy a plan in the shop, then redeem the code you receive here.',
-  planQuota: '{quota} of quota',
+  planQuota: 'Quota',
   buyPlan: 'Buy',
   bonusTitle: '{name}: top-ups count {bonus} more',
   bonusTitleUnnamed: 'Bonus period: top-ups count {bonus} more',

@@ -26,7 +26,7 @@ const messages: Messages['topup'] = {
   askAdmin: '还没有兑换码？请向管理员索取。',
   plansTitle: '充值套餐',
   plansHint: '在商店购买套餐后，把收到的兑换码在这里兑换。',
-  planQuota: '{quota} 额度',
+  planQuota: '额度',
   buyPlan: '购买',
   bonusTitle: '{name}：充值额外赠送 {bonus}',
   bonusTitleUnnamed: '充值优惠期：额外赠送 {bonus}',
