@@ -70,6 +70,7 @@ async def test_tag_filter_disable_and_edit_by_tag(page, console):
     dialog = page.get_by_role("dialog").filter(has_text="Disable every channel tagged")
     await dialog.get_by_role("button", name="Disable all").click()
     await expect(page.locator(".n-message", has_text="Disabled 2 channels tagged “pool-a”")).to_be_visible()
+    await expect(dialog).to_have_count(0)
     await expect(table.get_by_test_id("channel-status").filter(has_text="Manually disabled")).to_have_count(2)
     assert (await channel(console, ids["a1"]))["status"] == 2
     assert (await channel(console, ids["a2"]))["status"] == 2
