@@ -25,6 +25,12 @@ export interface ChannelInput {
   auto_enable_at?: number
   /** a regular expression a test reply must match; '' = any reply */
   test_expect?: string
+  /** requests per minute over every node; 0 = no limit */
+  rpm_limit?: number
+  /** http(s)/socks5(h) URL; sent back with the masked password (********) it keeps the saved one */
+  proxy?: string
+  /** a JSON object string of extra upstream headers; '' = none */
+  headers?: string
 }
 
 /** The fields a batch edit (`PUT /api/channel/batch`) sets on every selected channel. */

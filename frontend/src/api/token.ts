@@ -1,6 +1,6 @@
 /** `/api/token/*` and `/api/user/available_models`: the logged-in user's own API keys. */
 import { http } from './http'
-import type { Token } from './types'
+import type { Limits, Token, UsableGroups } from './types'
 
 /** The writable fields of a token (POST takes them all, PUT any subset plus `id`). */
 export interface TokenInput {
@@ -16,6 +16,12 @@ export interface TokenInput {
   subnet?: string
   /** create only: 4-32 letters, digits or _, unique; the key is 16 random characters and this suffix */
   key_suffix?: string
+  /** RPM/TPM and periodic quotas ({} = none) */
+  limits?: Limits
+  /** ratio: tokens × ratios; per_call: the ModelPrice option's price per request */
+  billing_mode?: 'ratio' | 'per_call'
+  /** '' = the owner's group; else one of `listUsableGroups()` */
+  group?: string
 }
 
 /** `order` sorts by that field, largest first; empty = newest first. */
@@ -62,4 +68,9 @@ export async function deleteToken(id: number): Promise<void> {
 /** The enabled models of the user's group (the choices for a token's allow-list). */
 export async function listAvailableModels(): Promise<string[]> {
   return (await http.get<string[]>('/api/user/available_models')) ?? []
+}
+
+/** The groups one may pick for a token (one's own and the UserUsableGroups option's), with their ratios. */
+export async function listUsableGroups(): Promise<UsableGroups> {
+  return (await http.get<UsableGroups>('/api/user/groups')) ?? {}
 }

@@ -59,7 +59,28 @@ export interface User {
   access_token?: string
   /** registration time, unix seconds (0 = unknown: users from before it was recorded) */
   created_time?: number
+  /** login and `/api/user/self` only: true while the password is still the default 123456 */
+  default_password?: boolean
+  /** RPM/TPM and periodic quotas of the user (admin `GET /api/user/:id`; absent or {} = none) */
+  limits?: Limits
 }
+
+/**
+ * Usage limits of a token, a user or a group (README "Limits"): 0 or absent = no limit.
+ * `daily`/`weekly`/`monthly`/`5h` are quota points (tokens and users only).
+ */
+export interface Limits {
+  rpm?: number
+  tpm?: number
+  daily?: number
+  weekly?: number
+  monthly?: number
+  '5h'?: number
+  models?: Record<string, { rpm?: number; tpm?: number }>
+}
+
+/** `GET /api/user/groups`: the groups one may pick for a token, with their ratio. */
+export type UsableGroups = Record<string, { desc: string; ratio: number }>
 
 export interface Token {
   id: number
@@ -78,6 +99,12 @@ export interface Token {
   used_quota: number
   models: string
   subnet: string
+  /** RPM/TPM and periodic quotas ({} or absent = none) */
+  limits?: Limits
+  /** ratio (tokens × ratios, the default) or per_call (ModelPrice per request) */
+  billing_mode?: 'ratio' | 'per_call' | ''
+  /** the group its requests use ('' = the owner's) */
+  group?: string
 }
 
 export interface Channel {
@@ -111,6 +138,12 @@ export interface Channel {
   auto_enable_at?: number
   /** a regular expression the reply of a channel test must match ('' = any reply) */
   test_expect?: string
+  /** requests per minute over every node (0 = no limit) */
+  rpm_limit?: number
+  /** http(s)/socks5(h) proxy for its upstream calls; a password comes back as ******** */
+  proxy?: string
+  /** a JSON object string of extra upstream request headers ('' = none) */
+  headers?: string
 }
 
 export interface Redemption {

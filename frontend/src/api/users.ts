@@ -1,6 +1,6 @@
 /** `/api/user/*` admin routes: list, search, create, update, delete and manage users. */
 import { http } from './http'
-import type { User } from './types'
+import type { Limits, User } from './types'
 
 /** `order` sorts by that field, largest first; empty = newest first. */
 export type UserOrder = '' | 'quota' | 'used_quota' | 'request_count'
@@ -30,6 +30,8 @@ export interface UserUpdateInput {
   quota?: number
   role?: number
   status?: number
+  /** RPM/TPM and periodic quotas of the user ({} = none) */
+  limits?: Limits
 }
 
 export interface ManageResult {

@@ -5,11 +5,8 @@ import { ROLE_ADMIN, ROLE_ROOT, type User } from '@/api/types'
 
 const CACHE_KEY = 'onerelay.user'
 
-/** The profile as login and `/api/user/self` answer it. */
-export type SessionUser = User & {
-  /** true while the password is still the default 123456 (root's first login) */
-  default_password?: boolean
-}
+/** The profile as login and `/api/user/self` answer it (`default_password` included). */
+export type SessionUser = User
 
 function cached(): SessionUser | null {
   try {

@@ -141,3 +141,63 @@ export function cleanErrorText(message: string, htmlOnly: (status: string) => st
   if (!head) return title || htmlOnly('?')
   return title && !head.includes(title) ? `${head} (${title.slice(0, 120)})` : head
 }
+
+// ----------------------------------------------------------------------------- proxy and headers
+/** The mask the server shows in place of a saved proxy password (sent back as is, it keeps it). */
+export const PROXY_MASK = '********'
+
+/** '' when `url` is empty or a proxy URL the server takes (http, https, socks5, socks5h with a host). */
+export function proxyError(url: string): string {
+  const u = (url ?? '').trim()
+  if (!u) return ''
+  if (!/^(https?|socks5h?):\/\/[^/\s]+/i.test(u)) return t('channel.net.proxyFormat')
+  return ''
+}
+
+export interface HeaderRow {
+  name: string
+  value: string
+}
+
+/** Headers the server refuses to set (it owns them). */
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection'])
+
+/** The stored `headers` JSON → editable rows (anything unparsable: no rows). */
+export function headersToRows(text: string | null | undefined): HeaderRow[] {
+  const src = (text ?? '').trim()
+  if (!src) return []
+  try {
+    const v: unknown = JSON.parse(src)
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return []
+    return Object.entries(v as Record<string, unknown>).map(([name, value]) => ({ name, value: String(value ?? '') }))
+  } catch {
+    return []
+  }
+}
+
+/** Per-row errors (`<i>.name` / `<i>.value`) of the header rows; empty rows are ignored. */
+export function headerErrors(rows: HeaderRow[]): Record<string, string> {
+  const e: Record<string, string> = {}
+  const seen = new Set<string>()
+  rows.forEach((r, i) => {
+    const name = r.name.trim()
+    if (!name && !r.value.trim()) return
+    if (!name) e[`${i}.name`] = t('channel.net.headerNameRequired')
+    else if (!/^[A-Za-z0-9-]{1,100}$/.test(name)) e[`${i}.name`] = t('channel.net.headerNameChars')
+    else if (RESERVED_HEADERS.has(name.toLowerCase())) e[`${i}.name`] = t('channel.net.headerReserved', { name })
+    else if (seen.has(name.toLowerCase())) e[`${i}.name`] = t('channel.net.headerTwice')
+    if (name) seen.add(name.toLowerCase())
+    if (/[\r\n]/.test(r.value)) e[`${i}.value`] = t('channel.net.headerOneLine')
+  })
+  return e
+}
+
+/** The rows → the `headers` string to send ('' = none). */
+export function rowsToHeaders(rows: HeaderRow[]): string {
+  const out: Record<string, string> = {}
+  for (const r of rows) {
+    const name = r.name.trim()
+    if (name) out[name] = r.value.trim()
+  }
+  return Object.keys(out).length ? JSON.stringify(out) : ''
+}

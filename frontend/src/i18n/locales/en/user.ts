@@ -66,6 +66,8 @@ export default {
     saved: 'User {name} saved',
   },
   edit: {
+    limits: 'Limits',
+    limitsHelp: 'Apply to every key of this user together, on top of each key\'s own limits.',
     titleAdd: 'Add user',
     titleEdit: 'Edit user',
     descriptionAdd: 'Create an account that can log in with a username and password.',

@@ -67,6 +67,8 @@ const messages: Messages['user'] = {
     saved: '用户 {name} 已保存',
   },
   edit: {
+    limits: '限制',
+    limitsHelp: '对该用户的所有密钥合并生效，并叠加每个密钥自己的限制。',
     titleAdd: '添加用户',
     titleEdit: '编辑用户',
     descriptionAdd: '创建一个可以使用用户名和密码登录的账户。',
