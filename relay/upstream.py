@@ -91,13 +91,21 @@ class RelayCurlClient(CurlAsyncHTTPClient):
 
     def _curl_setup_request(self, curl: pycurl.Curl, request: HTTPRequest, buffer: Any,
                             headers: httputil.HTTPHeaders) -> None:
-        if (request.method != "POST" or request.body is None or request.proxy_host or request.auth_username
-                is not None or request.client_cert is not None or request.client_key is not None
-                or request.ssl_options is not None or request.network_interface or request.ca_certs is not None
-                or request.allow_ipv6 is False or request.header_callback is not None
-                or request.follow_redirects or not request.validate_cert or curl_log.isEnabledFor(logging.DEBUG)):
+        # ``request`` is Tornado's _RequestProxy (each attribute read a Python call that falls back
+        # to the client's defaults): read the request itself, and the proxy only for what is unset.
+        r: HTTPRequest = getattr(request, "request", request)
+        if (r.method != "POST" or r.body is None or r.proxy_host or r.auth_username is not None
+                or r.client_cert is not None or r.client_key is not None or r.ssl_options is not None
+                or r.network_interface or r.ca_certs is not None or r.allow_ipv6 is False
+                or r.header_callback is not None or r.follow_redirects is not False or r.validate_cert is False
+                or curl_log.isEnabledFor(logging.DEBUG)):
             super()._curl_setup_request(curl, request, buffer, headers)
             return
+        connect_timeout = r.connect_timeout if r.connect_timeout is not None else request.connect_timeout
+        request_timeout = r.request_timeout if r.request_timeout is not None else request.request_timeout
+        decompress = r.decompress_response if r.decompress_response is not None else request.decompress_response
+        user_agent = r.user_agent or request.user_agent
+        request = r
         setopt = curl.setopt
         setopt(pycurl.PROTOCOLS, _PROTOCOLS)
         setopt(pycurl.REDIR_PROTOCOLS, _PROTOCOLS)
@@ -129,11 +137,10 @@ class RelayCurlClient(CurlAsyncHTTPClient):
                 return buffer.write(chunk)  # type: ignore[no-any-return]
 
             setopt(pycurl.WRITEFUNCTION, write_function)
-        assert request.connect_timeout is not None and request.request_timeout is not None
-        setopt(pycurl.CONNECTTIMEOUT_MS, int(1000 * request.connect_timeout))
-        setopt(pycurl.TIMEOUT_MS, int(1000 * request.request_timeout))
-        setopt(pycurl.USERAGENT, request.user_agent or "Mozilla/5.0 (compatible; pycurl)")
-        if request.decompress_response:
+        setopt(pycurl.CONNECTTIMEOUT_MS, int(1000 * connect_timeout))
+        setopt(pycurl.TIMEOUT_MS, int(1000 * request_timeout))
+        setopt(pycurl.USERAGENT, user_agent or "Mozilla/5.0 (compatible; pycurl)")
+        if decompress:
             setopt(pycurl.ENCODING, "gzip,deflate")
         body = request.body  # bytes: HTTPRequest encodes a str body
         setopt(pycurl.POSTFIELDSIZE, len(body))
