@@ -224,6 +224,8 @@ def empty_chat_reply(body: bytes) -> bool:
         if msg.get("content") or msg.get("tool_calls") or msg.get("function_call") or msg.get("refusal") \
                 or msg.get("audio") or msg.get("reasoning_content"):
             return False
+        if c.get("finish_reason") not in (None, "", "stop"):  # content_filter, length...: an answer
+            return False
     return True
 
 

@@ -84,7 +84,8 @@ def _api_operation(cls: type, method: str, path: str, params: list[str]) -> dict
     o: dict[str, Any] = {
         "operationId": op_id(method, path), "tags": [path.split("/")[2]],
         "summary": op.summary or (fn.__doc__ or "").strip().split("\n")[0],
-        "parameters": [{"name": p, "in": "path", "required": True, "schema": ID_SCHEMA} for p in params]
+        "parameters": [{"name": p, "in": "path", "required": True,
+                        "schema": getattr(cls, "path_schemas", {}).get(p, ID_SCHEMA)} for p in params]
         + _query_params(op.query),
         "responses": {
             "200": {"description": "{success, message, data}", "content": {"application/json": {"schema": {
@@ -92,9 +93,10 @@ def _api_operation(cls: type, method: str, path: str, params: list[str]) -> dict
             "default": API_FAILURE,
         },
     }
-    if data.get("format") == "csv":  # a file download (log export), not an envelope
-        o["responses"]["200"] = {"description": "CSV (UTF-8 with a BOM), streamed",
-                                 "content": {"text/csv": {"schema": {"type": "string"}}}}
+    if data.get("format") == "csv":  # a file download (log export); a refusal is the usual envelope
+        o["responses"]["200"] = {"description": "CSV (UTF-8 with a BOM), streamed; or {success: false, message}",
+                                 "content": {"text/csv": {"schema": {"type": "string"}},
+                                             "application/json": {"schema": ENVELOPE}}}
     if min_role is not None:
         o["security"] = [{"session": []}, {"accessToken": []}]
         o["description"] = {1: "Any logged-in user.", 10: "Admins.", 100: "The root user."}.get(min_role, "")

@@ -556,6 +556,7 @@ class ChannelTagStatusHandler(ApiHandler):
 
     SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
     path_params = ("status",)
+    path_schemas = {"status": {"type": "string", "enum": ["enabled", "disabled"]}}
     ops = {"POST": Op("Enable or disable every channel with a tag; data = how many",
                       body=Shape(F("tag", required=True, max_len=64)))}
 
