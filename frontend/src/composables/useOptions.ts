@@ -40,6 +40,10 @@ export interface OptionField {
   options?: { label: string; value: string }[]
   /** take the whole row of the card's grid */
   wide?: boolean
+  /** json: the field's own check ('' = fine), instead of the ratio-table check */
+  validate?: (text: string) => string
+  /** json: readable lines shown under a valid value (e.g. bonus periods with their dates) */
+  summary?: (text: string) => string[]
 }
 
 export type DraftValue = string | number | boolean | string[] | null
@@ -144,7 +148,7 @@ export function formatJson(text: string): string {
 
 /** '' when the field's draft can be saved, else the reason shown under the input. */
 export function fieldError(f: OptionField, v: DraftValue | undefined): string {
-  if (f.kind === 'json') return validateRatioJson(typeof v === 'string' ? v : '')
+  if (f.kind === 'json') return (f.validate ?? validateRatioJson)(typeof v === 'string' ? v : '')
   if (f.kind === 'number' || f.kind === 'int') {
     const label = f.label
     if (v === null || v === undefined || v === '') return t('common.options.required', { label })
