@@ -195,6 +195,9 @@ def _is_json(body: bytes) -> bool:
 _STAMP: list[Any] = [0, ""]  # (second, its %Y%m%d%H%M%S): formatted once a second
 
 
+# a chat stream frame that answers: text, reasoning, a refusal or a tool call (not the role alone)
+_ANSWERED = re.compile(rb'"(?:content|reasoning_content|refusal|arguments)":\s*"[^"]|"(?:tool_calls|function_call)":\s*[\[{]')
+_ENDED_OTHERWISE = re.compile(rb'"finish_reason":\s*"(?!stop")')  # content_filter, length: an answer
 _PROXIES: dict[str, Any] = {}
 
 
@@ -875,8 +878,13 @@ class Job:
             if self.conversion is not None:
                 transcoder = Chained(guard, self.conversion.stream())
         sink.on_close(call.cancel)
+        # A chat stream's first frames (the role, empty deltas) wait until an answer shows: a
+        # stream that ends without content or a tool call is an empty reply, retried on another
+        # channel before the client has seen a byte.
+        held: list[bytes] | None = [] if self.mode == CHAT and self.conversion is None and not raw else None
 
         def on_chunk(chunk: bytes) -> None:
+            nonlocal held
             if sink.closed or call.cancelled:
                 call.cancel()
                 return
@@ -885,6 +893,11 @@ class Job:
                 call.cancel()  # failed before the client saw anything: another channel may serve it
                 return
             if frames:
+                if held is not None:
+                    held.extend(frames)
+                    if not any(_ANSWERED.search(f) for f in frames):
+                        return
+                    frames, held = held, None
                 if not sink.started:
                     sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
                 sink.send(frames)
@@ -928,6 +941,11 @@ class Job:
             raise self.failure(adaptor, resp.code, bytes(call.error_body))
         if not call.cancelled and not sink.closed:
             frames = transcoder.finish()
+            if held is not None:  # nothing answered yet: an empty reply, unless it ended otherwise
+                frames = held + frames
+                if not sink.started and not any(_ANSWERED.search(f) or _ENDED_OTHERWISE.search(f) for f in frames):
+                    raise UpstreamError("The upstream answered with an empty reply (no content, no tool call)",
+                                        status=502, code="empty_reply")
             if not sink.started:
                 if guard is not None and guard.garbage:
                     raise guard.failure_for(call.status)

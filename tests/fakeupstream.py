@@ -190,6 +190,8 @@ class ChatHandler(_Base):
                 "model": model}
         if "slow" in key:
             pieces = ["tok "] * 200
+        elif "empty" in key:
+            pieces = []
         else:
             pieces = ["Hello!", " How", " can", " I", " help", " you", " today?"]
 

@@ -154,6 +154,12 @@ async def test_channel_proxy_headers_and_empty_reply_retry(gw: Gateway) -> None:
     r = await chat(gw, key)
     assert r.choices[0].message.content  # the empty answer was retried on the other channel
     assert gw.upstream.state.keys()[-2:] == ["sk-empty", "sk-solid"]
+    # a stream too: nothing reached the client before the retry, which streams the whole answer
+    text = ""
+    async for chunk in await chat(gw, key, stream=True):
+        text += chunk.choices[0].delta.content or "" if chunk.choices else ""
+    assert text == "Hello! How can I help you today?"
+    assert gw.upstream.state.keys()[-2:] == ["sk-empty", "sk-solid"]
 
 
 # -- across two real nodes ------------------------------------------------------------------------
