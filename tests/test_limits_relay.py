@@ -209,3 +209,56 @@ async def test_limits_hold_across_two_nodes(two_nodes: list[Node], upstream: Ups
     results = await asyncio.gather(*((a if i % 2 else b).chat(fkey, model="m-small") for i in range(16)))
     assert [c for c, _ in results].count(200) == 16
     assert upstream.state.keys().count("sk-small") == 5
+
+
+async def test_user_group_tpm_and_quota_limits_hold_across_two_nodes(two_nodes: list[Node], upstream: Upstream) -> None:
+    """Every kind of limit, spread over both nodes: user and group RPM, a token's TPM, a
+    token's daily quota and a user's rolling 5-hour quota."""
+    a, b = two_nodes
+    await a.ok("POST", "/api/channel/", {"name": "up", "type": 1, "key": "sk-ok", "base_url": upstream.url,
+                                         "models": "gpt-3.5-turbo", "group": "default,team"})
+    await a.ok("PUT", "/api/option/", {"key": "PreConsumedQuota", "value": "0"})
+    await a.ok("PUT", "/api/option/", {"key": "GroupLimits", "value": json.dumps({"team": {"rpm": 6}})})
+
+    async def user_with(name: str, **fields: Any) -> str:
+        await a.ok("POST", "/api/user/", {"username": name, "password": name + "-pass-1"})
+        uid = (await a.ok("GET", f"/api/user/search?keyword={name}"))[0]["id"]
+        await a.ok("PUT", "/api/user/", {"id": uid, "quota": 10**9, **fields})
+        login = await a.http.fetch(a.url + "/api/user/login", method="POST", raise_error=False,
+                                   body=json.dumps({"username": name, "password": name + "-pass-1"}))
+        cookie = login.headers["Set-Cookie"].split(";")[0]
+        access = json.loads((await a.http.fetch(a.url + "/api/user/token", headers={"Cookie": cookie})).body)["data"]
+        tok = await a.ok("POST", "/api/token/", {"name": name, "unlimited_quota": True}, token=access)
+        return "sk-" + tok["key"]
+
+    u_rpm = await user_with("urpm", limits={"rpm": 7})
+    team = await user_with("teamer", group="team")
+    u_5h = await user_with("fivehours", limits={"5h": 100})
+    root_daily = await a.ok("POST", "/api/token/", {"name": "daily", "unlimited_quota": True, "limits": {"daily": 60}})
+    root_tpm = await a.ok("POST", "/api/token/", {"name": "tpm", "unlimited_quota": True, "limits": {"tpm": 30}})
+    for node in (a, b):  # the channel and the options reached both nodes (no limited request spent)
+        for _ in range(150):
+            opts = {o["key"]: o["value"] for o in await node.ok("GET", "/api/option/")}
+            if "gpt-3.5-turbo" in await node.ok("GET", "/api/user/available_models") \
+                    and "team" in opts.get("GroupLimits", "") and opts.get("PreConsumedQuota") == "0":
+                break
+            await asyncio.sleep(0.1)
+
+    async def burst(key: str, n: int) -> list[int]:
+        return [c for c, _ in await asyncio.gather(*((a if i % 2 else b).chat(key) for i in range(n)))]
+
+    assert (await burst(u_rpm, 20)).count(200) == 7
+    assert (await burst(team, 20)).count(200) == 6
+    daily = await burst("sk-" + root_daily["key"], 20)  # each costs about 12: at most 60 in all
+    assert 1 <= daily.count(200) <= 5 and set(daily) <= {200, 403}
+    fh = await burst(u_5h, 20)
+    assert 1 <= fh.count(200) <= 8 and set(fh) <= {200, 403}
+    spent = sum(r["quota"] for r in await a.ok("GET", "/api/log/?type=2&username=fivehours"))
+    assert spent <= 100
+    tpm = "sk-" + root_tpm["key"]
+    code, _ = await a.chat(tpm)  # uses ~21 of 30 tokens this minute
+    assert code == 200
+    code, _ = await b.chat(tpm)  # admitted (21 < 30): now over
+    assert code == 200
+    code, body = await a.chat(tpm)  # refused on the other node too
+    assert code == 429 and "tokens per minute" in body["error"]["message"]
