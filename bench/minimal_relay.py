@@ -17,8 +17,8 @@ UPSTREAM = sys.argv[2].rstrip("/")
 
 
 class Relay(tornado.web.RequestHandler):
-    async def post(self, prefix: str) -> None:
-        url = UPSTREAM + prefix + "/v1/chat/completions"
+    async def post(self, prefix: str | None) -> None:
+        url = UPSTREAM + (prefix or "") + "/v1/chat/completions"  # (/stream)? is None when absent
         headers = {"Content-Type": "application/json", "Authorization": "Bearer x"}
         if b'"stream":true' in self.request.body.replace(b" ", b""):
             self.set_header("Content-Type", "text/event-stream")
