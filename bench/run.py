@@ -8,12 +8,16 @@ Starts, all on 127.0.0.1:
   * OneRelay (`python server.py --port N`) with a fresh DATA_DIR,
   * then OneRelay again with `--workers 2` (fresh DATA_DIR, same upstream,
     same load) to show how it scales across processes (--workers 1 skips it),
+  * a minimal Tornado+curl relay (the floor) and, when npm is there, Portkey's
+    gateway (npm @portkey-ai/gateway, installed into a cache dir) on the same
+    upstream, with the ratios OneRelay/Portkey and OneRelay/floor,
+  * with --latency, one connection (c=1) to each for the p50 overhead,
 configures a channel + token through the One API management API, then runs
 wrk against each scenario and prints a side-by-side table.  Results are also
 written as JSON into bench/results/ (gitignored).
 
 Stdlib only.  Needs the `nginx` and `wrk` binaries (apt-get installed when
-missing and running as root).
+missing and running as root); `node` and `npm` for the Portkey peer.
 """
 
 from __future__ import annotations
@@ -433,13 +437,15 @@ def lua_long_string(s: str) -> str:
     return f"[{eq}[{s}]{eq}]"
 
 
-def write_lua(tmp: str, name: str, body: dict, auth: str) -> str:
+def write_lua(tmp: str, name: str, body: dict, auth: str, headers: dict | None = None) -> str:
     path = os.path.join(tmp, f"{name}.lua")
     with open(path, "w") as f:
         f.write('wrk.method = "POST"\n')
         f.write(f"wrk.body = {lua_long_string(json.dumps(body, separators=(',', ':')))}\n")
         f.write('wrk.headers["Content-Type"] = "application/json"\n')
         f.write(f'wrk.headers["Authorization"] = {lua_long_string(auth)}\n')
+        for k, v in (headers or {}).items():
+            f.write(f'wrk.headers[{json.dumps(k)}] = {lua_long_string(v)}\n')  # not t[[[k]]]: a call in Lua
     return path
 
 
@@ -510,7 +516,7 @@ def measure(label: str, url: str, script: str, args, cpu_of: dict | None = None)
     if before and during and res.get("requests"):
         # Let the batch writer flush what this run queued: the database may lag behind a run
         # that kept every core busy; its catch-up is part of the cost per request.
-        res["db_catch_up_s"] = wait_db_idle(cpu_of["onerelay"])
+        res["db_catch_up_s"] = wait_db_idle(cpu_of["onerelay"]) if "onerelay" in cpu_of else 0.0
         after = cpu_snapshot(cpu_of)
         n = res["requests"]
         res["cpu_us_per_req"] = {g: round(1e6 * (after["groups"][g] - before["groups"][g]) / n, 1)
@@ -602,6 +608,70 @@ def print_cpu(results: dict, scenarios: list[str], workers: int) -> None:
           "sustained rate this machine could reach at that cost per request")
 
 
+def _cpu(r: dict | None, group: str) -> str:
+    c = (r or {}).get("cpu_us_per_req") or {}
+    return f"{c[group]:.0f}" if c.get(group) is not None else "n/a"
+
+
+def print_peers(results: dict, scenarios: list[str]) -> None:
+    """OneRelay, the floor and Portkey side by side (one process each), with the ratios."""
+    if not any(results.get(f"{n}/{sc}") for n in ("minimal", "portkey") for sc in scenarios):
+        return
+    print(f"\nSide by side, one process each (OneRelay with auth, billing and logging on; the floor with none; "
+          f"Portkey {PORTKEY_VERSION} on Node {_node_version()}); event loop of OneRelay and the floor: "
+          f"{event_loop_name()}")
+    hdr = (f"{'scenario':<11}| {'onerelay':>9} {'cpu':>5} | {'floor':>9} {'cpu':>5} | {'portkey':>9} {'cpu':>5} "
+           f"| {'errors o/f/p':>16} | {'OneRelay/Portkey':>16} {'OneRelay/floor':>14}")
+    print(hdr)
+    print("-" * len(hdr))
+    for sc in scenarios:
+        o, m, k = (results.get(f"{n}/{sc}") for n in ("onerelay", "minimal", "portkey"))
+        ok_k, ok_m = _answered(k), _answered(m)
+        vs_k = f"x{o['rps'] / ok_k['rps']:.2f}" if o and o.get("rps") and ok_k else "n/a"
+        vs_m = f"{o['rps'] / ok_m['rps']:.0%}" if o and o.get("rps") and ok_m else "n/a"
+        errs = f"{_errs(o)}/{_errs(m)}/{_errs(k)}"
+        print(f"{sc:<11}| {_f((o or {}).get('rps'), '.0f'):>9} {_cpu(o, 'onerelay'):>5} | "
+              f"{_f((m or {}).get('rps'), '.0f'):>9} {_cpu(m, 'minimal'):>5} | "
+              f"{_f((k or {}).get('rps'), '.0f'):>9} {_cpu(k, 'portkey'):>5} | {errs:>16} | {vs_k:>16} {vs_m:>14}")
+    print("req/s and cpu (µs of CPU of that process per request; OneRelay's database not included: see "
+          "below); a ratio is n/a when most of that peer's answers failed (errors: non-2xx + socket errors)")
+
+
+def _answered(r: dict | None) -> dict | None:
+    """The run, when most of its answers were 2xx (a peer answering errors fast proves nothing)."""
+    if not r or not r.get("rps") or not r.get("requests"):
+        return None
+    return None if (r["non_2xx"] + r["socket_errors"]) * 10 > r["requests"] else r
+
+
+def print_latency(results: dict, scenarios: list[str]) -> None:
+    names = [n for n in ("direct", "minimal", "onerelay", "portkey") if any(results.get(f"c1/{n}/{sc}")
+                                                                           for sc in scenarios)]
+    if not names:
+        return
+    print("\nOne connection (c=1): p50 latency, and overhead over the direct upstream's p50")
+    hdr = f"{'scenario':<11}| " + " | ".join(f"{n:>8} p50 {'+':>1}{'over':>7}" for n in names)
+    print(hdr)
+    print("-" * len(hdr))
+    for sc in scenarios:
+        d = (results.get(f"c1/direct/{sc}") or {}).get("p50_ms")
+        cells = []
+        for n in names:
+            r = results.get(f"c1/{n}/{sc}") or {}
+            p50 = r.get("p50_ms")
+            bad = r.get("requests") and (r["non_2xx"] + r["socket_errors"]) * 2 > r["requests"]
+            over = f"{p50 - d:.2f}ms" if p50 is not None and d is not None and n != "direct" else ""
+            cells.append(f"{_lat(p50):>12} {('failed' if bad else over):>8}")
+        print(f"{sc:<11}| " + " | ".join(cells))
+
+
+def _node_version() -> str:
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
 def print_table(results: dict, scenarios: list[str]) -> None:
     hdr = (f"{'scenario':<12} | {'direct req/s':>12} {'p50':>8} {'p99':>8} | "
            f"{'onerelay req/s':>14} {'p50':>8} {'p99':>8} | {'ratio':>6} | errors (direct/onerelay)")
@@ -641,6 +711,10 @@ def main() -> int:
     ap.add_argument("--startup-timeout", type=float, default=60,
                     help="seconds to wait for OneRelay /api/status (60)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, configs)")
+    ap.add_argument("--no-portkey", action="store_true",
+                    help=f"skip Portkey's gateway (npm @portkey-ai/gateway@{PORTKEY_VERSION}, run when npm is there)")
+    ap.add_argument("--latency", type=float, default=5,
+                    help="seconds of one connection (c=1) to each target for the p50 overhead (5; 0 skips)")
     args = ap.parse_args()
     if args.quick:
         args.duration = 3
@@ -683,7 +757,16 @@ def main() -> int:
             gw_port, gw_auth = launch_onerelay(tmp, args, up_port, errors, 1, "onerelay")
 
         min_port = None if args.direct_only else start_minimal(tmp, up_port)
+        pk_port = None
+        if not args.direct_only and not args.no_portkey:
+            try:
+                pk_port = start_portkey(tmp)
+            except Exception as exc:  # no npm, no network: the table says why
+                errors.append(f"Portkey: {exc}")
+                print(f"[bench] Portkey's gateway unavailable: {exc}", file=sys.stderr, flush=True)
         nginx_pid = next((p.pid for n, p in _children if n == "nginx"), None)
+        min_pid = next((p.pid for n, p in _children if n == "minimal"), None)
+        pk_pid = next((p.pid for n, p in _children if n == "portkey"), None)
         gw_pid = next((p.pid for n, p in _children if n == "onerelay"), None)
         gw_cpu = {"onerelay": gw_pid, "nginx": nginx_pid} if gw_pid and nginx_pid else None
         for sc in scenarios:
@@ -692,8 +775,24 @@ def main() -> int:
             if min_port:
                 min_url = f"http://127.0.0.1:{min_port}" + ("/stream" if sc == "stream" else "") \
                     + "/v1/chat/completions"
+                err = check_response(f"minimal/{sc}", min_url, up_auth, sc == "stream")
+                if err:
+                    errors.append(f"floor sanity check failed: {err}")
                 script = write_lua(tmp, f"minimal-{sc}", bodies[sc], up_auth)
-                results[f"minimal/{sc}"] = measure(f"minimal/{sc}", min_url, script, args)
+                results[f"minimal/{sc}"] = measure(f"minimal/{sc}", min_url, script, args,
+                                                   {"minimal": min_pid} if min_pid else None)
+            if pk_port:
+                pk_url = f"http://127.0.0.1:{pk_port}/v1/chat/completions"
+                hdrs = portkey_headers(up_port, sc == "stream")
+                try:
+                    st, _, data = http("POST", pk_url, bodies[sc], {"Authorization": up_auth, **hdrs})
+                    if st != 200:
+                        errors.append(f"Portkey {sc}: HTTP {st}: {data[:200]!r}")
+                except Exception as exc:
+                    errors.append(f"Portkey {sc}: {exc}")
+                script = write_lua(tmp, f"portkey-{sc}", bodies[sc], up_auth, hdrs)
+                results[f"portkey/{sc}"] = measure(f"portkey/{sc}", pk_url, script, args,
+                                                   {"portkey": pk_pid} if pk_pid else None)
             if gw_auth:
                 gw_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
                 err = check_response(f"onerelay/{sc}", gw_url, gw_auth, sc == "stream")
@@ -703,12 +802,29 @@ def main() -> int:
                 script = write_lua(tmp, f"onerelay-{sc}", bodies[sc], gw_auth)
                 results[f"onerelay/{sc}"] = measure(f"onerelay/{sc}", gw_url, script, args, gw_cpu)
 
+        if args.latency > 0:
+            lat_args = argparse.Namespace(**{**vars(args), "connections": 1, "threads": 1,
+                                             "duration": args.latency, "warmup": 1})
+            for sc in scenarios:
+                targets = [("direct", direct_urls[sc], up_auth, None)]
+                if min_port:
+                    targets.append(("minimal", f"http://127.0.0.1:{min_port}" + ("/stream" if sc == "stream" else "")
+                                    + "/v1/chat/completions", up_auth, None))
+                if gw_auth:
+                    targets.append(("onerelay", f"http://127.0.0.1:{gw_port}/v1/chat/completions", gw_auth, None))
+                if pk_port:
+                    targets.append(("portkey", f"http://127.0.0.1:{pk_port}/v1/chat/completions", up_auth,
+                                    portkey_headers(up_port, sc == "stream")))
+                for name, url, auth, hdrs in targets:
+                    script = write_lua(tmp, f"c1-{name}-{sc}", bodies[sc], auth, hdrs)
+                    results[f"c1/{name}/{sc}"] = measure(f"c=1 {name}/{sc}", url, script, lat_args)
+
         if gw_auth and args.workers > 1:
             # The same OneRelay with N pre-forked workers, alone on the machine: the 1-worker
             # server (and its database) stops first so it takes no CPU from this run.
             name = f"onerelay-{args.workers}w"
             for n, p in list(_children):
-                if n in ("onerelay", "minimal"):
+                if n in ("onerelay", "minimal", "portkey"):
                     _children.remove((n, p))
                     _stop(n, p, STOP_TIMEOUT.get(n, 10.0))
             mw_port, mw_auth = launch_onerelay(tmp, args, up_port, errors, args.workers, name)
@@ -742,7 +858,10 @@ def main() -> int:
             m = results.get(f"minimal/{sc}") or {}
             if m.get("rps"):
                 print(f"floor  {sc:<10}: minimal Tornado+curl relay (no auth/billing/logs) {m['rps']:9.1f} req/s  "
-                      f"p50 {_lat(m.get('p50_ms'))}  p99 {_lat(m.get('p99_ms'))}")
+                      f"p50 {_lat(m.get('p50_ms'))}  p99 {_lat(m.get('p99_ms'))}  errors {_errs(m)}")
+        print_peers(results, scenarios)
+        if args.latency > 0:
+            print_latency(results, scenarios)
         if any(k.startswith(f"onerelay-{args.workers}w/") for k in results):
             print_workers(results, scenarios, args.workers)
         print_cpu(results, scenarios, args.workers)
@@ -761,7 +880,8 @@ def main() -> int:
                 "wrk": {"threads": args.threads, "connections": args.connections,
                         "duration_s": args.duration, "warmup_s": args.warmup},
                 "errors": errors,
-                "peers": [],
+                "peers": [f"portkey {PORTKEY_VERSION}"] if pk_port else [],
+                "event_loop": event_loop_name(),
                 "results": results,
                 "workers_compared": args.workers if args.workers > 1 else None,
             }, f, indent=2)
@@ -843,11 +963,12 @@ def wait_workers(pid: int | None, n: int, timeout: float) -> None:
 
 
 def proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
+    """User + system CPU seconds of a process and of its children it has reaped (Linux /proc):
+    a short-lived child that exits between two snapshots is not subtracted from its group."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return float("nan")
 
@@ -858,6 +979,62 @@ def child_pids(pid: int) -> list[int]:
         return [int(x) for x in out.split()]
     except (OSError, ValueError):
         return []
+
+
+PORTKEY_VERSION = "1.15.2"
+
+
+def bench_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "onerelay-bench")
+
+
+def install_portkey() -> str:
+    """Portkey's gateway (npm ``@portkey-ai/gateway``, PORTKEY_VERSION) in the bench's cache dir,
+    installed with npm the first time; returns its start script. RuntimeError when it cannot."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise RuntimeError("node/npm not found (apt-get install nodejs npm)")
+    prefix = os.path.join(bench_cache_dir(), f"portkey-{PORTKEY_VERSION}")
+    script = os.path.join(prefix, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js")
+    if not os.path.exists(script):
+        os.makedirs(prefix, exist_ok=True)
+        print(f"[bench] installing @portkey-ai/gateway@{PORTKEY_VERSION} into {prefix} with npm ...", flush=True)
+        p = subprocess.run(["npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error",
+                            f"@portkey-ai/gateway@{PORTKEY_VERSION}"], capture_output=True, text=True, timeout=600)
+        if p.returncode != 0 or not os.path.exists(script):
+            raise RuntimeError(f"npm install @portkey-ai/gateway@{PORTKEY_VERSION} failed: "
+                               f"{(p.stderr or p.stdout).strip()[-500:]}")
+    return script
+
+
+def start_portkey(tmp: str) -> int:
+    """Portkey's gateway on a free port (headless: no console), one Node process."""
+    script = install_portkey()
+    port = free_port()
+    log = os.path.join(tmp, "portkey.log")
+    with open(log, "wb") as out:
+        proc = spawn("portkey", ["node", script, f"--port={port}", "--headless"], cwd=tmp,
+                     stdin=subprocess.DEVNULL,  # as `npx @portkey-ai/gateway` runs it (NODE_ENV unset)
+                     stdout=out, stderr=subprocess.STDOUT)
+    if not wait_port(port, 30, proc):
+        raise RuntimeError(f"Portkey's gateway did not start:\n{tail(log, 20)}")
+    return port
+
+
+def portkey_headers(up_port: int, stream: bool) -> dict:
+    """Portkey routes by headers: the OpenAI provider at a custom host (the same nginx)."""
+    return {"x-portkey-provider": "openai",
+            "x-portkey-custom-host": f"http://127.0.0.1:{up_port}" + ("/stream" if stream else "") + "/v1"}
+
+
+def event_loop_name() -> str:
+    """The loop OneRelay (server.run) and the floor (minimal_relay.py) both run on: uvloop when
+    this interpreter has it, else asyncio's own."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio (uvloop not installed)"
+    return f"uvloop {getattr(uvloop, '__version__', '?')}"
 
 
 def start_minimal(tmp: str, up_port: int) -> int:
