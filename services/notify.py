@@ -90,27 +90,34 @@ async def root_email(ctx: "AppContext") -> str:
     return (await ctx.users.root_email()).strip()
 
 
-async def push_message(ctx: "AppContext", address: str, token: str, title: str, description: str,
-                       content: str, *, timeout: float = PUSH_TIMEOUT) -> None:
-    """POST one message to a Message Pusher address; raises :class:`NotifyError`."""
+async def _post(ctx: "AppContext", service: str, option: str, address: str, payload: dict[str, Any],
+                timeout: float) -> Any:
+    """POST a JSON payload to a webhook; its JSON answer (None when the answer is not JSON).
+    Raises :class:`NotifyError` for a bad address, no answer or a non-2xx status."""
     u = urllib.parse.urlsplit(address)
     if u.scheme not in ("http", "https") or not u.hostname:
-        raise NotifyError(f"MessagePusherAddress is not an http(s) URL: {address!r}")
-    body = json.dumps({"title": title, "description": description, "content": content,
-                       "url": "", "channel": "", "token": token}, ensure_ascii=False).encode()
+        raise NotifyError(f"{option} is not an http(s) URL: {address!r}")
+    body = json.dumps(payload, ensure_ascii=False).encode()
     req = UpstreamRequest("POST", address, {"Content-Type": "application/json"}, body)
     resp = await UpstreamCall(ctx.http, req, timeout=timeout, proxy=None,
                               connect_timeout=min(timeout, 10.0)).fetch()
     if resp.code == 599:
-        raise NotifyError(transport_error(resp)[0].replace("upstream", "Message Pusher"))
+        raise NotifyError(transport_error(resp)[0].replace("upstream", service))
     data = resp.body or b""
     if not 200 <= resp.code < 300:
-        raise NotifyError(f"Message Pusher answered HTTP {resp.code}: "
-                          f"{data[:200].decode('utf-8', 'replace').strip()}")
+        raise NotifyError(f"{service} answered HTTP {resp.code}: {data[:200].decode('utf-8', 'replace').strip()}")
     try:
-        answer = json.loads(data)
+        return json.loads(data)
     except (ValueError, UnicodeDecodeError):
-        return
+        return None
+
+
+async def push_message(ctx: "AppContext", address: str, token: str, title: str, description: str,
+                       content: str, *, timeout: float = PUSH_TIMEOUT) -> None:
+    """POST one message to a Message Pusher address; raises :class:`NotifyError`."""
+    answer = await _post(ctx, "Message Pusher", "MessagePusherAddress", address, {
+        "title": title, "description": description, "content": content, "url": "", "channel": "",
+        "token": token}, timeout)
     if isinstance(answer, dict) and answer.get("success") is False:
         raise NotifyError(f"Message Pusher refused the message: {answer.get('message') or 'no reason given'}")
 
@@ -122,23 +129,10 @@ async def push_wxpusher(ctx: "AppContext", app_token: str, uids: list[str], titl
                         *, timeout: float = PUSH_TIMEOUT) -> None:
     """Send one message through WxPusher; raises :class:`NotifyError`."""
     address = ctx.options.get("WxPusherAddress").strip() or WXPUSHER_ADDRESS
-    u = urllib.parse.urlsplit(address)
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise NotifyError(f"WxPusherAddress is not an http(s) URL: {address!r}")
-    body = json.dumps({"appToken": app_token, "content": content, "summary": title[:99], "contentType": 1,
-                       "uids": uids}, ensure_ascii=False).encode()
-    req = UpstreamRequest("POST", address, {"Content-Type": "application/json"}, body)
-    resp = await UpstreamCall(ctx.http, req, timeout=timeout, proxy=None,
-                              connect_timeout=min(timeout, 10.0)).fetch()
-    if resp.code == 599:
-        raise NotifyError(transport_error(resp)[0].replace("upstream", "WxPusher"))
-    data = resp.body or b""
-    if not 200 <= resp.code < 300:
-        raise NotifyError(f"WxPusher answered HTTP {resp.code}: {data[:200].decode('utf-8', 'replace').strip()}")
-    try:
-        answer = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise NotifyError("WxPusher answered something other than JSON") from None
+    answer = await _post(ctx, "WxPusher", "WxPusherAddress", address, {
+        "appToken": app_token, "content": content, "summary": title[:99], "contentType": 1, "uids": uids}, timeout)
+    if answer is None:
+        raise NotifyError("WxPusher answered something other than JSON")
     if not isinstance(answer, dict) or answer.get("code") != 1000:
         msg = answer.get("msg") if isinstance(answer, dict) else None
         raise NotifyError(f"WxPusher refused the message: {msg or 'no reason given'}")

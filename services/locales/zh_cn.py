@@ -512,6 +512,8 @@ MESSAGES: dict[str, str] = {
     "WxPusherAddress is not an http(s) URL: {address}": "WxPusherAddress 不是 http(s) URL：{address}",
 
     # -- templates that begin with a placeholder, most specific first
+    "{option} is not an http(s) URL: {address}": "{option} 不是 http(s) URL：{address}",
+    "{service} answered HTTP {resp_code}: {data_200_decode_utf_8_re}": "{service} 返回 HTTP {resp_code}：{data_200_decode_utf_8_re}",
     "{what} is reached: retry in {s} s": "{what}已达上限，请在 {s} 秒后重试",
     "{what} is used up: retry in {s} s": "{what}已用尽，请在 {s} 秒后重试",
     "{who}'s limit of {n} requests per minute for {model}": "{who}对模型 {model} 每分钟 {n} 次请求的限制",
