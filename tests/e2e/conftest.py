@@ -98,3 +98,35 @@ async def shot(page: Page, name: str, *, full_page: bool = False) -> str:
     path = os.path.join(ARTIFACTS, name + ".png")
     await page.screenshot(path=path, full_page=full_page)
     return path
+
+
+async def fits(page: Page, width: int = 390) -> None:
+    """The page does not scroll sideways at this viewport width."""
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+async def toggle_theme(page: Page) -> None:
+    """Clicks the header's light/dark switch, then moves focus and the pointer out of the way."""
+    await page.get_by_test_id("theme-toggle").click()
+    await page.evaluate("document.activeElement && document.activeElement.blur()")
+    await page.mouse.move(5, 5)
+    await page.wait_for_timeout(250)
+
+
+async def shot_light_dark(page: Page, name: str) -> None:
+    """Screenshots `<name>-light` and `<name>-dark`, then switches back to the light theme."""
+    await shot(page, name + "-light")
+    await toggle_theme(page)
+    await shot(page, name + "-dark")
+    await toggle_theme(page)
+
+
+async def create_codes(page: Page, name: str, quota_usd: str, count: str) -> None:
+    """Creates redemption codes through the console form (the created-codes dialog stays open)."""
+    await page.goto("/redemption")
+    await page.get_by_role("button", name="Create codes").click()
+    await page.wait_for_url("**/redemption/add")
+    await page.get_by_label("Name", exact=True).fill(name)
+    await page.get_by_label("Quota per code (USD)").fill(quota_usd)
+    await page.get_by_label("Count").fill(count)
+    await page.get_by_role("button", name="Create codes").click()

@@ -10,14 +10,10 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import fits, login, shot
 
 WIDE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-async def fits(page: Page, width: int) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 async def options(console: Any) -> dict[str, str]:
@@ -197,6 +193,14 @@ async def test_channel_rpm_proxy_and_headers(page, console):
         """el => { const b = el.querySelector('.n-data-table-base-table-body');
                    return [b.scrollWidth, b.clientWidth] }""")
     assert widths[0] <= widths[1] + 1, widths
+    # the RPM limit shows under the name, what it does on hover
+    rpm = table.get_by_test_id("channel-rpm")
+    await expect(rpm).to_have_text("120 RPM")
+    await rpm.hover()
+    tip = page.locator(".n-tooltip").filter(has_text="at most 120 requests per minute")
+    await expect(tip).to_be_visible()
+    await page.mouse.move(5, 5)
+    await expect(tip).to_be_hidden()
     await shot(page, "lim-channel-1440")
 
     # 390 px: the values come back, the section fits; clearing everything sends none
@@ -210,11 +214,15 @@ async def test_channel_rpm_proxy_and_headers(page, console):
     await proxy.fill("")
     await net.scroll_into_view_if_needed()
     await fits(page, 390)
+    # at 640 px and less the form's cards use 16 px side padding (Naive UI's .n-card-content)
+    pad = await net.evaluate("el => getComputedStyle(el.querySelector('.n-card-content')).paddingLeft")
+    assert pad == "16px", pad
     await shot(page, "lim-channel-edit-390")
     await page.get_by_role("button", name="Save changes").click()
     await page.wait_for_url("**/channel")
     c = await console.ok("GET", f"/api/channel/{cid}")
     assert (c["rpm_limit"], c["headers"], c["proxy"]) == (0, "", ""), c
+    await expect(page.get_by_test_id("channel-rpm")).to_have_count(0)  # no limit, no tag
 
 
 async def test_batch_group_enter_adds_exactly_what_was_typed(page, console):

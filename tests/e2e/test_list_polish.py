@@ -13,7 +13,7 @@ from typing import Any
 import openai
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import create_codes, fits, login, shot, shot_light_dark, toggle_theme
 
 CHAT = [{"role": "user", "content": "Hello"}]
 
@@ -50,13 +50,6 @@ async def no_sideways_scroll(page: Page, testid: str) -> None:
         """el => { const b = el.querySelector('.n-data-table-base-table-body') || el.querySelector('.n-scrollbar-container');
                    return [b.scrollWidth, b.clientWidth] }""")
     assert widths[0] <= widths[1] + 1, widths
-
-
-async def dark(page: Page) -> None:
-    await page.get_by_test_id("theme-toggle").click()
-    await page.evaluate("document.activeElement && document.activeElement.blur()")
-    await page.mouse.move(5, 5)
-    await page.wait_for_timeout(250)
 
 
 # ------------------------------------------------------------------------------------- logs
@@ -97,9 +90,9 @@ async def test_logs_errors_names_sorting_total_and_suggestions(page, console):
     await expect(detail.get_by_test_id("log-retries")).to_contain_text("HTTP 500")
     await expect(detail).to_contain_text(row["request_id"])
     await expect(detail).not_to_contain_text("(ID 0)")
-    await dark(page)
+    await toggle_theme(page)
     await shot(page, "polish-log-1440-dark")
-    await dark(page)
+    await toggle_theme(page)
 
     # suggestions: "claude" finds the model by part of its name
     await page.get_by_role("button", name="Reset", exact=True).click()
@@ -136,16 +129,14 @@ async def test_logs_at_390_are_cards_and_the_expanded_row_fits(page, console):
     cards = page.get_by_test_id("row-card")
     await expect(cards.first).to_be_visible()
     await expect(cards.filter(has_text="HTTP 500").first).to_be_visible()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await fits(page)
     await page.get_by_test_id("log-table").locator(".n-data-table-expand-trigger").first.click()
     detail = page.get_by_test_id("log-detail")
     await expect(detail).to_be_visible()
     box = await detail.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-    await shot(page, "polish-log-390-light")
-    await dark(page)
-    await shot(page, "polish-log-390-dark")
+    await fits(page)
+    await shot_light_dark(page, "polish-log-390")
 
 
 # ------------------------------------------------------------------------------------ channels
@@ -209,7 +200,7 @@ async def test_channels_failed_test_summary_durations_sorting_and_fit(page, cons
     summary = page.locator(".n-message", has_text="Tested 3 channels: 2 passed, 1 failed")
     await expect(summary).to_be_visible(timeout=60000)
     await expect(summary).to_contain_text("Flaky upstream")
-    await dark(page)
+    await toggle_theme(page)
     await page.wait_for_timeout(300)
     await shot(page, "polish-channel-1440-dark")
     assert ids
@@ -244,10 +235,8 @@ async def test_channels_at_390_are_cards_with_the_test_button(page, console):
     for text in ["Failed", "Used", "Balance", "Priority"]:
         await expect(card).to_contain_text(text)
     await expect(card.get_by_role("button", name="Test “Flaky upstream”")).to_be_in_viewport()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-    await shot(page, "polish-channel-390-light")
-    await dark(page)
-    await shot(page, "polish-channel-390-dark")
+    await fits(page)
+    await shot_light_dark(page, "polish-channel-390")
 
 
 # ------------------------------------------------------------------------------------- tokens
@@ -277,10 +266,7 @@ async def test_tokens_models_chat_presets_and_cards(page, console):
     assert opened[0] == f'https://chat.example.com/#/?settings={{"key":"{key}","url":"{console.url}"}}', opened
     assert opened[1].startswith("https://chat.example.com/?settings=") and key in opened[1] and console.url + "/v1" in opened[1]
     assert opened[2].startswith("opencat://team/join?domain=") and f"token={key}" in opened[2]
-    await shot(page, "polish-token-1440-light")
-    await dark(page)
-    await shot(page, "polish-token-1440-dark")
-    await dark(page)
+    await shot_light_dark(page, "polish-token-1440")
 
     # 390 px: cards, "Copy key" on screen
     await page.set_viewport_size({"width": 390, "height": 844})
@@ -291,22 +277,14 @@ async def test_tokens_models_chat_presets_and_cards(page, console):
     await expect(copy).to_be_in_viewport()
     box = await copy.bounding_box()
     assert box and box["x"] + box["width"] <= 390
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-    await shot(page, "polish-token-390-light")
-    await dark(page)
-    await shot(page, "polish-token-390-dark")
+    await fits(page)
+    await shot_light_dark(page, "polish-token-390")
 
 
 # -------------------------------------------------------------------- redemptions, users, top up
 async def test_redemptions_show_who_redeemed_and_plural_copy(page, console):
     await login(page, console)
-    await page.goto("/redemption")
-    await page.get_by_role("button", name="Create codes").click()
-    await page.wait_for_url("**/redemption/add")
-    await page.get_by_label("Name", exact=True).fill("launch")
-    await page.get_by_label("Quota per code (USD)").fill("5")
-    await page.get_by_label("Count").fill("5")
-    await page.get_by_role("button", name="Create codes").click()
+    await create_codes(page, "launch", "5", "5")
     dialog = page.get_by_role("dialog")
     await dialog.get_by_role("button", name="Copy all").click()
     await expect(page.get_by_text("5 codes copied")).to_be_visible()
@@ -322,18 +300,13 @@ async def test_redemptions_show_who_redeemed_and_plural_copy(page, console):
     assert any(c["used_username"] == "root" for c in listed)
     await page.set_viewport_size({"width": 1440, "height": 900})
     await expect(page.get_by_test_id("redeemed-by").filter(has_text="by root (#1)")).to_be_visible()
-    await shot(page, "polish-redemption-1440-light")
-    await dark(page)
-    await shot(page, "polish-redemption-1440-dark")
-    await dark(page)
+    await shot_light_dark(page, "polish-redemption-1440")
     await page.set_viewport_size({"width": 390, "height": 844})
     card = page.get_by_test_id("row-card").filter(has_text="by root (#1)")
     await expect(card).to_be_visible()
     await expect(card.get_by_role("button", name="Copy code")).to_be_visible()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-    await shot(page, "polish-redemption-390-light")
-    await dark(page)
-    await shot(page, "polish-redemption-390-dark")
+    await fits(page)
+    await shot_light_dark(page, "polish-redemption-390")
 
 
 async def test_users_and_top_up_cards_and_quota_hover(page, console):
@@ -344,28 +317,17 @@ async def test_users_and_top_up_cards_and_quota_hover(page, console):
     await page.goto("/user")
     root = page.get_by_role("row").filter(has_text="root")
     await expect(root.get_by_test_id("quota-amount").first).to_have_attribute("title", re.compile(r"quota points"))
-    await shot(page, "polish-user-1440-light")
-    await dark(page)
-    await shot(page, "polish-user-1440-dark")
-    await dark(page)
+    await shot_light_dark(page, "polish-user-1440")
     await page.set_viewport_size({"width": 390, "height": 844})
     card = page.get_by_test_id("row-card").filter(has_text="alice")
     await expect(card).to_be_visible()
     await expect(card.get_by_role("button", name="Edit")).to_be_in_viewport()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-    await shot(page, "polish-user-390-light")
-    await dark(page)
-    await shot(page, "polish-user-390-dark")
-    await dark(page)
+    await fits(page)
+    await shot_light_dark(page, "polish-user-390")
 
     await page.set_viewport_size({"width": 1440, "height": 900})
     await page.goto("/topup")
     await expect(page.get_by_test_id("balance")).to_have_attribute("title", re.compile(r"quota points"))
-    await shot(page, "polish-topup-1440-light")
-    await dark(page)
-    await shot(page, "polish-topup-1440-dark")
-    await dark(page)
+    await shot_light_dark(page, "polish-topup-1440")
     await page.set_viewport_size({"width": 390, "height": 844})
-    await shot(page, "polish-topup-390-light")
-    await dark(page)
-    await shot(page, "polish-topup-390-dark")
+    await shot_light_dark(page, "polish-topup-390")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import create_codes, fits, login, shot
 
 
 def masked(key: str) -> str:
@@ -99,19 +99,13 @@ async def test_token_form_copy_and_disable(page, console):
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.reload()
     await expect(row(page, "e2e-token")).to_be_visible()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await fits(page)
     await settled_shot(page, "tokens-390")
 
 
 async def test_redemption_codes_download(page, console):
     await login(page, console)
-    await page.goto("/redemption")
-    await page.get_by_role("button", name="Create codes").click()
-    await page.wait_for_url("**/redemption/add")
-    await page.get_by_label("Name", exact=True).fill("e2e-batch")
-    await page.get_by_label("Quota per code (USD)").fill("3")
-    await page.get_by_label("Count").fill("3")
-    await page.get_by_role("button", name="Create codes").click()
+    await create_codes(page, "e2e-batch", "3", "3")
 
     dialog = page.get_by_role("dialog")
     await expect(dialog.get_by_text("3 codes created")).to_be_visible()

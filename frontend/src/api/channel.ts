@@ -2,48 +2,38 @@
 import { ApiError, http, requestEnvelope } from './http'
 import type { Channel } from './types'
 
-/** The writable fields of a channel (POST takes them all, PUT any subset plus `id`). */
-export interface ChannelInput {
-  type?: number
-  name?: string
-  /** one key, or several one per line; on PUT an empty key leaves the stored key(s) unchanged */
-  key?: string
-  base_url?: string
-  other?: string
-  models?: string
-  group?: string
-  model_mapping?: string
-  config?: string
-  system_prompt?: string
-  priority?: number
-  weight?: number
-  /** 1 enabled, 2 manually disabled, 3 auto-disabled */
-  status?: number
-  /** ≤ 64 characters; '' = no tag */
-  tag?: string
-  /** unix seconds a disabled channel is enabled again; 0 = never */
-  auto_enable_at?: number
-  /** a regular expression a test reply must match; '' = any reply */
-  test_expect?: string
-  /** requests per minute over every node; 0 = no limit */
-  rpm_limit?: number
-  /** http(s)/socks5(h) URL; sent back with the masked password (********) it keeps the saved one */
-  proxy?: string
-  /** a JSON object string of extra upstream headers; '' = none */
-  headers?: string
-}
+/**
+ * The writable fields of a channel (POST takes them all, PUT any subset plus `id`), typed as
+ * on `Channel`. On PUT an empty `key` leaves the stored key(s) unchanged (one key, or several
+ * one per line), and a `proxy` sent back with its masked password (********) keeps the saved one.
+ */
+export type ChannelInput = Partial<
+  Pick<
+    Channel,
+    | 'type'
+    | 'name'
+    | 'key'
+    | 'base_url'
+    | 'other'
+    | 'models'
+    | 'group'
+    | 'model_mapping'
+    | 'config'
+    | 'system_prompt'
+    | 'priority'
+    | 'weight'
+    | 'status'
+    | 'tag'
+    | 'auto_enable_at'
+    | 'test_expect'
+    | 'rpm_limit'
+    | 'proxy'
+    | 'headers'
+  >
+>
 
 /** The fields a batch edit (`PUT /api/channel/batch`) sets on every selected channel. */
-export interface ChannelBatchFields {
-  group?: string
-  models?: string
-  priority?: number
-  weight?: number
-  status?: number
-  tag?: string
-  test_expect?: string
-  auto_enable_at?: number
-}
+export type ChannelBatchFields = Pick<ChannelInput, 'group' | 'models' | 'priority' | 'weight' | 'status' | 'tag' | 'test_expect' | 'auto_enable_at'>
 
 /** What a tag edit (`PUT /api/channel/tag`) sets on every channel with the tag (`new_tag` renames it). */
 export type ChannelTagFields = Omit<ChannelBatchFields, 'status' | 'tag'> & { new_tag?: string }

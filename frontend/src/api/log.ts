@@ -139,5 +139,9 @@ export interface ErrorStat {
 
 /** Admin: requests and failed requests per channel and per model over the last `days` days. */
 export function errorStat(days = 7): Promise<ErrorStat> {
-  return http.get<ErrorStat>('/api/log/error_stat', { days })
+  return http.get<ErrorStat>('/api/log/error_stat', { days }).then((d) => ({
+    days: Number(d?.days) || days,
+    channels: (d?.channels ?? []).map((r) => ({ ...r, channel_id: Number(r.channel_id) || 0, channel_name: String(r.channel_name ?? '') })),
+    models: (d?.models ?? []).map((r) => ({ ...r, model_name: String(r.model_name ?? '') })),
+  }))
 }

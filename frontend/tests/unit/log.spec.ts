@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '@/api/http'
-import { deleteLogsBefore, listLogs, logQuery, logStat, searchLogs, LOG_TYPE_OPTIONS } from '@/api/log'
+import { deleteLogsBefore, errorStat, listLogs, logQuery, logStat, searchLogs, LOG_TYPE_OPTIONS } from '@/api/log'
 import { emptyForm, formFromQuery, formToFilters, hasFilters, typeMeta, elapsedLevel, formatElapsed } from '@/pages/log/logFormat'
 import { setLocale, t } from '@/i18n'
 
@@ -134,5 +134,34 @@ describe('logFormat helpers', () => {
     const f = formFromQuery({ type: '2', model_name: 'gpt-4o', channel: 'x', token_name: ['a', 'b'] })
     expect(f).toMatchObject({ type: 2, model_name: 'gpt-4o', channel: '', token_name: 'a', range: null })
     expect(formFromQuery({ type: '9' }).type).toBe(0)
+  })
+})
+
+describe('errorStat', () => {
+  it('reads /api/log/error_stat and fills missing names and ids', async () => {
+    const f = ok({ days: 7, channels: [{ channel_id: '4', requests: 10, errors: 1, error_rate: 0.1 }], models: [{ requests: 2, errors: 0, error_rate: 0 }] })
+    vi.stubGlobal('fetch', f)
+    const s = await errorStat(3)
+    expect(called(f).url.pathname).toBe('/api/log/error_stat')
+    expect(called(f).url.searchParams.get('days')).toBe('3')
+    expect(s.days).toBe(7)
+    expect(s.channels[0]).toMatchObject({ channel_id: 4, channel_name: '', requests: 10 })
+    expect(s.models[0].model_name).toBe('')
+  })
+  it('an empty reply is no rows for the asked days', async () => {
+    vi.stubGlobal('fetch', ok(null))
+    await expect(errorStat(7)).resolves.toEqual({ days: 7, channels: [], models: [] })
+  })
+})
+
+describe('plural messages', () => {
+  it('settings JSON fields count entries in the singular and the plural', () => {
+    setLocale('en', false)
+    expect(t('setting.card.entries', { count: 0 })).toBe('0 entries')
+    expect(t('setting.card.entries', { count: 1 })).toBe('1 entry')
+    expect(t('setting.card.entries', { count: 3 })).toBe('3 entries')
+    setLocale('zh-CN', false)
+    expect(t('setting.card.entries', { count: 1 })).toBe('共 1 项')
+    setLocale('en', false)
   })
 })

@@ -294,5 +294,6 @@ export default {
     headerTwice: 'This header is listed twice',
     headerOneLine: 'One line only',
     rpmTag: '{n} RPM',
+    rpmTagTip: 'RPM limit: at most {n} requests per minute over every node; when full, requests go to other channels',
   },
 } as const

@@ -126,7 +126,7 @@ export default {
     unsaved: '{n} unsaved',
     unchanged: '(unchanged)',
     format: 'Format',
-    entries: '{n} entries',
+    entries: '{count} entry | {count} entries',
     newEntry: 'New {label} entry',
     preview: 'Preview',
     previewOf: '{label} preview',

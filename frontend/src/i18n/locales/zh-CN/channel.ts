@@ -294,6 +294,7 @@ const messages: Messages['channel'] = {
     headerTwice: '该请求头重复出现',
     headerOneLine: '只能是一行',
     rpmTag: '{n} RPM',
+    rpmTagTip: 'RPM 限制：所有节点合计每分钟最多 {n} 个请求；达到上限时请求转给其他渠道',
   },
 }
 export default messages

@@ -128,7 +128,7 @@ const messages: Messages['setting'] = {
     unsaved: '{n} 项未保存',
     unchanged: '（未修改）',
     format: '格式化',
-    entries: '共 {n} 项',
+    entries: '共 {count} 项 | 共 {count} 项',
     newEntry: '新的{label}',
     preview: '预览',
     previewOf: '{label}预览',
