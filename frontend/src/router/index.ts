@@ -47,5 +47,6 @@ watch(i18n.global.locale, () => {
 export function goLogin(): void {
   const cur = router.currentRoute.value
   if (cur.name === 'login') return
-  router.push({ name: 'login', query: cur.meta.auth ? { redirect: cur.fullPath } : {} })
+  // a failed page chunk reloads the page (utils/chunkReload, router.onError): not an uncaught rejection
+  router.push({ name: 'login', query: cur.meta.auth ? { redirect: cur.fullPath } : {} }).catch(() => undefined)
 }

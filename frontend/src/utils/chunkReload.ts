@@ -80,6 +80,13 @@ export function installChunkRecovery(router: RouterLike): void {
     recoverFromChunkError(err, to?.fullPath ?? pending)
   })
   if (typeof window !== 'undefined') {
+    // a navigation that failed on a chunk rejects its router.push promise as well: the router's
+    // onError above recovers, so that rejection is handled, not an uncaught error
+    window.addEventListener('unhandledrejection', (e) => {
+      if (isChunkLoadError(e.reason) || /Couldn't resolve component/.test(String(e.reason?.message ?? e.reason ?? ''))) {
+        e.preventDefault()
+      }
+    })
     window.addEventListener('vite:preloadError', (e) => {
       const ev = e as Event & { payload?: unknown }
       // reloading: Vite must not rethrow; otherwise (guard) the error goes on to the router/caller
