@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from playwright.async_api import expect
+
 from tests.e2e.conftest import login, shot
 
 
@@ -39,8 +41,18 @@ async def test_mobile_width_has_drawer_menu(browser, console):
     pg = await ctx.new_page()
     await login(pg, console)
     await pg.goto("/dashboard")
-    await pg.get_by_role("button", name="Open the menu").click()
-    await pg.get_by_role("link", name="Tokens", exact=True).click()
+    # the logged-in shell is a lazy chunk: a click that lands on the header before it replaced the
+    # visitor bar opens nothing, so wait for it, and open the drawer until its menu shows
+    await expect(pg.get_by_test_id("user-menu")).to_be_visible()
+    tokens = pg.get_by_role("link", name="Tokens", exact=True)
+    for _ in range(5):
+        await pg.get_by_role("button", name="Open the menu").click()
+        try:
+            await expect(tokens).to_be_visible(timeout=3000)
+            break
+        except AssertionError:
+            continue
+    await tokens.click()
     await pg.wait_for_url("**/token")
     width = await pg.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at 390 px ({width} px wide)"
