@@ -44,6 +44,14 @@ def _json(ctx: "AppContext", key: str, default: Any) -> Any:
         return default
 
 
+def log_quota(ctx: "AppContext", quota: int) -> str:
+    """One API's LogQuota: dollars when DisplayInCurrencyEnabled, else quota points."""
+    if ctx.options.bool("DisplayInCurrencyEnabled"):
+        per_unit = ctx.options.float("QuotaPerUnit") or 500000.0
+        return f"${quota / per_unit:.6f} of quota"
+    return f"{quota} quota points"
+
+
 def bonus_period(ctx: "AppContext", now: float | None = None) -> dict[str, Any] | None:
     """The running bonus period with the highest ratio, if any."""
     now = time.time() if now is None else now
@@ -64,8 +72,6 @@ async def credit_topup(ctx: "AppContext", user: dict[str, Any], quota: int, cont
                        redeemed: bool) -> int:
     """Credit a top-up of ``quota`` to ``user`` (a redemption code when ``redeemed``, else an
     administrator's); returns what was credited (bonus included)."""
-    from handlers.api.user import log_quota
-
     uid, username = int(user["_id"]), str(user.get("username") or "")
     credited = quota
     period = bonus_period(ctx) if redeemed else None
@@ -82,8 +88,6 @@ async def credit_topup(ctx: "AppContext", user: dict[str, Any], quota: int, cont
 
 
 async def _rebate(ctx: "AppContext", user: dict[str, Any], quota: int) -> None:
-    from handlers.api.user import log_quota
-
     ratio = ctx.options.float("InviteRebateRatio")
     inviter_id = int(user.get("inviter_id") or 0)
     if ratio <= 0 or not inviter_id:

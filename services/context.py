@@ -468,7 +468,7 @@ class AppContext:
         """A user's quota fell below QuotaRemindThreshold: root hears of it (NotifyLowQuotaEnabled)."""
         if not self.options.bool("NotifyLowQuotaEnabled"):
             return
-        from handlers.api.user import log_quota
+        from services.billing import log_quota
         from services.notify import low_quota_message, notify_root
 
         self.spawn(notify_root(self, *low_quota_message(username, user_id, log_quota(self, quota))))
@@ -477,7 +477,7 @@ class AppContext:
         """A top-up: root hears of it (NotifyTopupEnabled)."""
         if not self.options.bool("NotifyTopupEnabled"):
             return
-        from handlers.api.user import log_quota
+        from services.billing import log_quota
         from services.notify import notify_root, topup_message
 
         self.spawn(notify_root(self, *topup_message(username, user_id, log_quota(self, quota), how)))

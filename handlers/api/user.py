@@ -17,7 +17,7 @@ from models.users import (
 
 from schemas.common import PAGED, ident, keyword
 from schemas.fields import Field as F
-from services.billing import credit_topup
+from services.billing import credit_topup, log_quota
 from services.limits import LimitError, parse_limits
 from services.billing import plans as billing_plans
 from schemas.fields import Op, Shape
@@ -148,14 +148,6 @@ def _role(body: dict[str, Any]) -> int | None:
     if isinstance(v, bool) or v not in (ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT):
         raise ApiError("role must be 1 (common user) or 10 (admin)")
     return int(v)
-
-
-def log_quota(ctx: "AppContext", quota: int) -> str:
-    """One API's LogQuota: dollars when DisplayInCurrencyEnabled, else quota points."""
-    if ctx.options.bool("DisplayInCurrencyEnabled"):
-        per_unit = ctx.options.float("QuotaPerUnit") or 500000.0
-        return f"${quota / per_unit:.6f} of quota"
-    return f"{quota} quota points"
 
 
 async def record_log(ctx: "AppContext", user_id: int, username: str, log_type: int, content: str,
