@@ -14,6 +14,7 @@ dict lookup for it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -111,12 +112,46 @@ def _collect_message_text(msg: dict[str, Any], parts: list[str]) -> None:
         parts.append(fc["arguments"])
 
 
+# Events worth parsing on the way: those with a usage or an error that is not null (every chunk
+# of an OpenAI stream with include_usage carries "usage":null). Inside a JSON string quotes are
+# escaped, so text that merely mentions "usage" never matches.
+_READ_KEYS = (b'"usage"', b'"error"')
+_VALUE_AFTER = re.compile(rb'\s*:\s*([^\s])')
+
+
+def _events_to_read(complete: bytes) -> list[bytes]:
+    """The events (frames) of ``complete`` that carry a non-null usage or error, or ``[DONE]``:
+    a few substring searches over the bytes; only those frames are decoded."""
+    frames: list[bytes] = []
+    for key in _READ_KEYS:
+        i = complete.find(key)
+        while i >= 0:
+            m = _VALUE_AFTER.match(complete, i + len(key))
+            if m is not None and m.group(1) != b"n":
+                frames.append(_frame_at(complete, i))
+            i = complete.find(key, i + len(key))
+    if complete.endswith(b"[DONE]") or b"[DONE]" in complete:
+        frames.append(_frame_at(complete, complete.rfind(b"[DONE]")))
+    return frames
+
+
+def _frame_at(complete: bytes, i: int) -> bytes:
+    """The event (frame) of ``complete`` that holds byte ``i``."""
+    start = complete.rfind(b"\n\n", 0, i) + 2 if i else 0
+    if start == 1:  # no blank line before it
+        start = 0
+    end = complete.find(b"\n\n", i)
+    return complete[start:] if end < 0 else complete[start:end]
+
+
 class OpenAIStream(StreamTranscoder):
     """Pass-through: frames are forwarded as received.
 
-    Only frames that carry ``usage`` or ``error`` are parsed on the way; the
-    others are kept and parsed once at the end, and only if the upstream
-    never reported usage (then the generated text is counted locally).
+    The bytes are scanned, not decoded: only complete events that carry a non-null ``usage``
+    or ``error``, or ``[DONE]``, are parsed on the way; the rest are kept as they came and
+    parsed once at the end, only if the upstream never reported usage (then the generated text
+    is counted locally). Azure (``passthrough = False``), a stream after ``[DONE]`` and one
+    with ``\r`` line ends go through the general event decoder.
     """
 
     def __init__(self, req: RelayRequest) -> None:
@@ -124,12 +159,36 @@ class OpenAIStream(StreamTranscoder):
         self._decoder = SSEDecoder()
         self._mode = req.mode
         self._sent_done = False
-        self._payloads: list[str] = []
+        self._payloads: list[str] = []  # the general decoder's events' data
+        self._carry = b""  # pass-through: the start of an event not complete yet
+        self._complete: list[bytes] = []  # pass-through: complete events as received
+        self._general = not self.passthrough
 
     # Azure filters frames; plain OpenAI-compatible streams go out byte for byte.
     passthrough = True
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self._general or self._sent_done:
+            return self._general_feed(data)
+        buf = self._carry + data if self._carry else data
+        if b"\r" in buf:  # line ends to normalise: the general decoder from here on (events whole)
+            self._general, self._carry = True, b""
+            events = self._decoder.feed(buf)
+            for ev in events:
+                self._track(ev.data)
+            return [data] if data else []
+        cut = buf.rfind(b"\n\n")
+        if cut < 0:
+            self._carry = buf
+            return [data] if data else []
+        complete, self._carry = buf[:cut], buf[cut + 2:]
+        self._complete.append(complete)
+        for frame in _events_to_read(complete):
+            for payload in _event_data(frame):
+                self._read(payload)
+        return [data] if data else []
+
+    def _general_feed(self, data: bytes) -> list[bytes]:
         events = self._decoder.feed(data)
         if self.passthrough and not self._sent_done:
             for ev in events:
@@ -138,16 +197,31 @@ class OpenAIStream(StreamTranscoder):
         return self._handle(events)
 
     def finish(self) -> list[bytes]:
-        out = self._handle(self._decoder.flush())
+        out: list[bytes] = []
+        if self._carry:  # the last event came without its blank line: read it, and end it
+            tail, self._carry = self._carry, b""
+            self._complete.append(tail.rstrip(b"\n"))
+            for frame in _events_to_read(tail.rstrip(b"\n")):
+                for payload in _event_data(frame):
+                    self._read(payload)
+            out.append(b"\n" if tail.endswith(b"\n") else b"\n\n")
+        out += self._handle(self._decoder.flush())
         if not self._sent_done:
             self._sent_done = True
             out.append(DONE_FRAME)
         return out
 
+    def _read(self, data: bytes) -> None:
+        """One passed-through event's data (bytes): ``[DONE]``, or usage and errors."""
+        if data == b"[DONE]":
+            self.done = self._sent_done = True
+        elif data.lstrip().startswith(b"{"):
+            self._inspect(data)
+
     @property
     def completion_text(self) -> str:
         parts: list[str] = []
-        for data in self._payloads:
+        for data in self._all_payloads():
             try:
                 obj = json.loads(data)
             except ValueError:
@@ -156,7 +230,17 @@ class OpenAIStream(StreamTranscoder):
                 parts.append(response_text(self._mode, obj))
         return "".join(parts)
 
-    def _inspect(self, data: str) -> None:
+    def _all_payloads(self) -> list[str | bytes]:
+        out: list[str | bytes] = []
+        for complete in self._complete:
+            for data in _event_data(complete):
+                if data == b"[DONE]":
+                    return out + list(self._payloads)
+                if data.lstrip().startswith(b"{"):
+                    out.append(data)
+        return out + list(self._payloads)
+
+    def _inspect(self, data: str | bytes) -> None:
         try:
             obj = json.loads(data)
         except ValueError:
@@ -196,6 +280,20 @@ class OpenAIStream(StreamTranscoder):
             elif self._sent_done and not was_done:
                 out.append(DONE_FRAME)
         return out
+
+
+def _event_data(complete: bytes) -> list[bytes]:
+    """The data of each event in complete events without ``\r`` (bytes; ``data: x`` one-line
+    events sliced, any other through the general parser)."""
+    out = []
+    for frame in complete.split(b"\n\n"):
+        if frame[:6] == b"data: " and b"\n" not in frame:
+            out.append(frame[6:])
+        elif frame:
+            ev = SSEDecoder._parse(frame)
+            if ev is not None:
+                out.append(ev.data.encode("utf-8"))
+    return out
 
 
 def _prefix_heads(prefix: str) -> tuple[str, ...]:

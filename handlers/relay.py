@@ -64,13 +64,20 @@ class RelayHandler(OpenAIHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
 
-    def send(self, frames: list[bytes]) -> None:
-        """The frames that came together go out in one write and one flush."""
+    def send(self, frames: list[bytes], flush: bool = True) -> None:
+        """The frames that came together go out in one write and one flush; without ``flush``
+        they wait for the next flush or the response's end (:meth:`end`)."""
         if self.closed:
             return
         if frames:
             self.write(frames[0] if len(frames) == 1 else b"".join(frames))
-        self.flush().add_done_callback(self._flushed)
+        if flush:
+            self.flush().add_done_callback(self._flushed)
+
+    def end(self) -> None:
+        """The answer is complete: finish the response now (what is buffered goes in one write)."""
+        if not self._finished and not self.closed:
+            self.finish()
 
     def _flushed(self, fut: Any) -> None:
         if fut.exception() is not None and isinstance(fut.exception(), StreamClosedError):

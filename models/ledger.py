@@ -60,6 +60,7 @@ LEASE_REQUESTS = 200  # a lease covers at most this many requests of the size th
 NEAR_ZERO = 20  # free pool under this many requests: single-request reservations
 STARVED_BACKOFF = 1.0  # seconds an account that could not be leased is not asked again
 IDLE_RETURN = 60.0  # an unused lease goes back to the pool after this many seconds
+SETTLE_WAIT = 5.0  # a reader waits at most this long for settlements of answers already sent
 
 
 def _field(kind: str) -> str:
@@ -124,6 +125,11 @@ class QuotaLedger:
         self._stopping = False
         self._last_reap = 0.0
         self._recalls: dict[tuple[str, int], float] = {}
+        # Answers sent before their settlement (relay/pipeline.py): a reader (flush) waits for
+        # those that began before it, so it sees the bill and log of every answer already out.
+        self._next_settlement = 0
+        self._settling: set[int] = set()
+        self._settled_event: asyncio.Event | None = None  # set and replaced when one ends, if awaited
         if events is not None:
             events.subscribe("user", lambda ev: self._on_change(USER, ev))
             events.subscribe("token", lambda ev: self._on_change(TOKEN, ev))
@@ -621,12 +627,49 @@ class QuotaLedger:
             self.spawn_flush()
 
     def spawn_flush(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.flush())
+        task = asyncio.get_running_loop().create_task(self._flush())
         self._pending_flushes.add(task)
         task.add_done_callback(self._pending_flushes.discard)
 
     # -- flushing -----------------------------------------------------------------------------
+    # -- answers out before their settlement ---------------------------------------------------
+    def begin_settlement(self) -> int:
+        """An answer has gone out and its settlement follows: a ticket for :meth:`end_settlement`."""
+        ticket = self._next_settlement
+        self._next_settlement += 1
+        self._settling.add(ticket)
+        return ticket
+
+    def end_settlement(self, ticket: int) -> None:
+        self._settling.discard(ticket)
+        ev = self._settled_event
+        if ev is not None:
+            self._settled_event = None
+            ev.set()
+
+    async def settled(self, timeout: float = SETTLE_WAIT) -> None:
+        """Until every settlement that began before this call has ended (at most ``timeout``)."""
+        target = self._next_settlement
+        deadline = time.monotonic() + timeout
+        while self._settling and min(self._settling) < target:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._settled_event is None:
+                self._settled_event = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._settled_event.wait(), left)
+            except TimeoutError:
+                return
+
     async def flush(self) -> None:
+        """Write what is pending (counters, logs, leases); a reader's flush first waits for the
+        settlements of answers already sent (:meth:`settled`)."""
+        if self._settling:
+            await self.settled()
+        await self._flush()
+
+    async def _flush(self) -> None:
         async with self._flush_lock:
             await self._flush_deltas()
             await self._flush_logs()
@@ -715,7 +758,7 @@ class QuotaLedger:
         while not self._stopping:
             await asyncio.sleep(min(self.interval, self.lease_ttl / 4))
             try:
-                await self.flush()
+                await self._flush()
                 if time.monotonic() - self._last_reap > self.lease_ttl / 3:
                     self._last_reap = time.monotonic()
                     await self.reap()
@@ -740,10 +783,10 @@ class QuotaLedger:
         if self._pending_flushes:
             await asyncio.gather(*self._pending_flushes, return_exceptions=True)
         deadline = time.monotonic() + retry_for
-        await self.flush()
+        await self._flush()
         while self.unwritten() and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            await self.flush()
+            await self._flush()
         if self.unwritten():
             log.error("stopping with %d usage row(s) and log(s) not written: the database is unreachable",
                       self.unwritten())

@@ -73,7 +73,8 @@ class Sink(Protocol):
 
     def start_stream(self, content_type: str | None = None) -> None: ...
     def send_json(self, body: bytes, content_type: str = "application/json") -> None: ...
-    def send(self, frames: list[bytes]) -> None: ...
+    def send(self, frames: list[bytes], flush: bool = True) -> None: ...
+    def end(self) -> None: ...
     def on_close(self, fn: Any) -> None: ...
 
 
@@ -586,11 +587,21 @@ class Job:
         self.reservation = short
         self.reserved = pre
         outcome = Outcome()
+        ticket = None
         try:
             outcome = await self.attempts(channel, group, retries=0 if pinned else ctx.options.int("RetryTimes"),
                                           pinned=pinned is not None)
+            # The answer is whole: it goes out now, and its settlement (the bill, limits, the log)
+            # follows without the client waiting for it (as One API's post-consume). A reader of
+            # quotas or logs waits for the settlements of answers already out (ledger.flush).
+            ticket = ctx.ledger.begin_settlement()
+            self.sink.end()
         finally:
-            await self.settle(outcome)
+            try:
+                await self.settle(outcome)
+            finally:
+                if ticket is not None:
+                    ctx.ledger.end_settlement(ticket)
 
     async def release_limits(self) -> None:
         if self.admission is not None:
@@ -694,17 +705,24 @@ class Job:
             body["messages"] = msgs
             rewrite = True
         include_usage = converted and self.stream  # the conversion reports usage to the client
+        spliced = b""
         if converted and channel.type in _NO_STREAM_OPTIONS:
             body.pop("stream_options", None)
         elif self.stream and mode in (CHAT, COMPLETIONS) and self.ctx.settings.enforce_include_usage \
                 and channel.type not in _NO_STREAM_OPTIONS:
             so = body.get("stream_options")
             if not (isinstance(so, dict) and so.get("include_usage") is True):
-                body = dict(body) if not rewrite else body
+                tail = self.raw.rstrip()
+                if not rewrite and "stream_options" not in body and self.mode not in FORM_MODES \
+                        and tail.endswith(b"}") and tail[-2:-1] != b"\x00":  # (not UTF-16/32)
+                    # the only change: the member appended to the client's bytes (not re-serialised)
+                    spliced = tail[:-1] + b',"stream_options":{"include_usage":true}}'
+                else:
+                    rewrite = True
+                body = dict(body) if body is self.body else body
                 body["stream_options"] = {**(so if isinstance(so, dict) else {}), "include_usage": True}
-                rewrite = True
             include_usage = True
-        raw, content_type = self.raw, self.content_type
+        raw, content_type = spliced or self.raw, self.content_type
         if rewrite and self.mode in FORM_MODES:  # a mapped model in an upload: the form rebuilt
             raw, content_type = endpoints.rebuild_form(body, self.files)
             rewrite = False
@@ -900,7 +918,9 @@ class Job:
                     frames, held = held, None
                 if not sink.started:
                     sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
-                sink.send(frames)
+                # The last chunks (the transfer has ended) go out with the response's end, in one
+                # write, instead of a flush of their own (a whole answer read at once: one write).
+                sink.send(frames, not call.ending)
 
         json_streams = adaptor.json_streams
 
@@ -951,7 +971,7 @@ class Job:
                     raise guard.failure_for(call.status)
                 sink.start_stream(call.content_type or "application/octet-stream" if raw else None)
             if frames:
-                sink.send(frames)
+                sink.send(frames, False)  # written with the response's end (Job._run ends it)
         if self.mode == RESPONSES and self.conversion is None:
             self.response_id = getattr(transcoder, "response_id", None)
         return Outcome(self.stream_usage(transcoder), channel, partial=call.cancelled or sink.closed,

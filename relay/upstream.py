@@ -10,15 +10,18 @@ client that went away stops the upstream generation.
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any, Callable
 
 import pycurl
-from tornado import httputil
-from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError, _CurlStreamingBuffer, curl_log
+from tornado import httputil, ioloop
+from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError, curl_log
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
 from adaptors.base import UpstreamRequest
@@ -80,75 +83,360 @@ class _LazyHeaders(httputil.HTTPHeaders):
 
 
 _PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+_E_CALL_MULTI_PERFORM = pycurl.E_CALL_MULTI_PERFORM
+_POLL_IN, _POLL_OUT = pycurl.POLL_IN, pycurl.POLL_OUT
+_CSELECT_IN, _CSELECT_OUT = pycurl.CSELECT_IN, pycurl.CSELECT_OUT
+_SOCKET_TIMEOUT = pycurl.SOCKET_TIMEOUT
+_MAX_QUEUED = 1024 * 1024  # as Tornado's _CurlStreamingBuffer: pause the transfer past this many bytes
+
+
+def _fast(r: HTTPRequest) -> bool:
+    """Whether a request takes the relay's own set-up: a POST with a body and nothing that needs
+    Tornado's general set-up (proxy, auth, certificates, redirects, header callbacks)."""
+    return (r.method == "POST" and r.body is not None and not r.proxy_host and r.auth_username is None
+            and r.client_cert is None and r.client_key is None and r.ssl_options is None
+            and not r.network_interface and r.ca_certs is None and r.allow_ipv6 is not False
+            and r.header_callback is None and r.follow_redirects is False and r.validate_cert is not False
+            and not curl_log.isEnabledFor(logging.DEBUG))
+
+
+class _Transfer:
+    """One request on the relay's path through :class:`RelayCurlClient`: its response body
+    (buffered, or queued for the streaming callback) and the future its caller awaits."""
+
+    __slots__ = ("request", "future", "raise_error", "headers", "buffer", "size", "limit", "too_large",
+                 "chunks", "pending", "queued", "paused", "curl", "callback", "started", "ended")
+
+    def __init__(self, request: HTTPRequest, future: Any, raise_error: bool, limit: int, started: float) -> None:
+        self.request = request
+        self.future = future
+        self.raise_error = raise_error
+        self.headers = _LazyHeaders()
+        self.size = 0
+        self.limit = limit
+        self.too_large = False
+        self.callback = request.streaming_callback
+        self.buffer: BytesIO | None = None if self.callback else BytesIO()
+        self.chunks: collections.deque[bytes] | None = collections.deque() if self.callback else None
+        self.pending = 0  # bytes queued for the callback
+        self.queued = False
+        self.paused = False
+        self.curl: pycurl.Curl | None = None
+        self.started = started
+        self.ended = False  # libcurl has finished the transfer: the chunks being delivered are the last
+
+    def write(self, chunk: bytes) -> int:
+        """libcurl's WRITEFUNCTION for a buffered response."""
+        size = self.size + len(chunk)
+        if size > self.limit:
+            self.too_large = True
+            return 0  # libcurl fails the transfer; _finish says why
+        self.size = size
+        return self.buffer.write(chunk)  # type: ignore[union-attr]
 
 
 class RelayCurlClient(CurlAsyncHTTPClient):
-    """Tornado's curl client with a shorter request set-up for the relay's requests (a POST with
-    a body, no proxy, auth or certificate options): after ``curl.reset()`` every option is at its
-    libcurl default, so only the options that differ are set; the body goes as ``POSTFIELDS``
-    (no read and seek callbacks); response headers are kept raw and parsed only if read
-    (:class:`_LazyHeaders`). Anything else takes Tornado's own set-up."""
+    """Tornado's curl client with a shorter path for the relay's requests (a POST with a body
+    and no proxy, auth or certificate options, see :func:`_fast`); anything else takes
+    Tornado's own code. On that path:
 
-    def _curl_setup_request(self, curl: pycurl.Curl, request: HTTPRequest, buffer: Any,
-                            headers: httputil.HTTPHeaders) -> None:
-        # ``request`` is Tornado's _RequestProxy (each attribute read a Python call that falls back
-        # to the client's defaults): read the request itself, and the proxy only for what is unset.
-        r: HTTPRequest = getattr(request, "request", request)
-        if (r.method != "POST" or r.body is None or r.proxy_host or r.auth_username is not None
-                or r.client_cert is not None or r.client_key is not None or r.ssl_options is not None
-                or r.network_interface or r.ca_certs is not None or r.allow_ipv6 is False
-                or r.header_callback is not None or r.follow_redirects is not False or r.validate_cert is False
-                or curl_log.isEnabledFor(logging.DEBUG)):
-            super()._curl_setup_request(curl, request, buffer, headers)
-            return
-        connect_timeout = r.connect_timeout if r.connect_timeout is not None else request.connect_timeout
-        request_timeout = r.request_timeout if r.request_timeout is not None else request.request_timeout
-        decompress = r.decompress_response if r.decompress_response is not None else request.decompress_response
-        user_agent = r.user_agent or request.user_agent
-        request = r
+    - no copy of the request's headers into ``HTTPHeaders`` and no ``_RequestProxy``; after
+      ``curl.reset()`` every option is at its libcurl default, so only the options that differ are
+      set; the body goes as ``POSTFIELDS`` (no read and seek callbacks); response headers are kept
+      raw and parsed only if read (:class:`_LazyHeaders`); no timing ``getinfo`` calls at the end;
+    - a streamed body's chunks reach the streaming callback right after the ``socket_action``
+      that read them (Tornado queues them for the next loop iteration), outside libcurl as
+      Tornado requires, with the same pause past 1 MB queued;
+    - for every transfer (both paths), sockets and timers go to the asyncio loop directly, a
+      0 ms timer is a ``call_soon``, and libcurl's -1 ("no timer") cancels the timer instead of
+      running an extra ``socket_action`` (Tornado schedules one at once).
+    """
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        # set first: Tornado's initialize already runs libcurl's timer callback
+        self._aloop = ioloop.IOLoop.current().asyncio_loop  # type: ignore[attr-defined]
+        self._timeout = None
+        self._timeout_due = -1.0  # when the pending timer fires (0: at once), -1 when none
+        self._ready: list[_Transfer] = []  # streamed transfers with chunks to deliver
+        super().initialize(*args, **kwargs)
+
+    # -- the relay's path -----------------------------------------------------------------------
+    def fetch(self, request: Any, raise_error: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs or self._closed or not isinstance(request, HTTPRequest) or not _fast(request):
+            return super().fetch(request, raise_error=raise_error, **kwargs)
+        future = self._aloop.create_future()
+        self._requests.append(_Transfer(request, future, raise_error, self.max_body_size,  # type: ignore[arg-type]
+                                        self._aloop.time()))
+        self._process_queue()
+        self._set_timeout(0)
+        return future
+
+    def _setup(self, curl: pycurl.Curl, t: _Transfer) -> None:
+        r = t.request
         setopt = curl.setopt
         setopt(pycurl.PROTOCOLS, _PROTOCOLS)
         setopt(pycurl.REDIR_PROTOCOLS, _PROTOCOLS)
-        setopt(pycurl.URL, request.url)
-        hdrs = request.headers
-        if "Expect" not in hdrs:  # as Tornado: no "Expect: 100-continue", no "Pragma: no-cache"
-            hdrs["Expect"] = ""
-        if "Pragma" not in hdrs:
-            hdrs["Pragma"] = ""
-        lines = [b"%s: %s" % (k.encode("ascii"), v.encode("iso8859-1")) for k, v in hdrs.get_all()]
-        for line in lines:
+        setopt(pycurl.URL, r.url)
+        # as Tornado: no "Expect: 100-continue", no "Pragma: no-cache" unless asked for
+        expect = pragma = True
+        lines = []
+        for k, v in r.headers.items():
+            line = b"%s: %s" % (k.encode("ascii"), v.encode("iso8859-1"))
             if b"\r" in line or b"\n" in line:
                 raise ValueError("Illegal characters in header (CR or LF): %r" % line)
+            lines.append(line)
+            low = k.lower()
+            if low == "expect":
+                expect = False
+            elif low == "pragma":
+                pragma = False
+        if expect:
+            lines.append(b"Expect:")
+        if pragma:
+            lines.append(b"Pragma:")
         setopt(pycurl.HTTPHEADER, lines)
-        lazy = _LazyHeaders()
-        curl.info["headers"] = lazy  # type: ignore[attr-defined]  # what _finish hands to the response
-        setopt(pycurl.HEADERFUNCTION, lazy.raw.append)
-        if request.streaming_callback:
-            streaming_buffer = _CurlStreamingBuffer(self, curl, request.streaming_callback)
-            curl.info["streaming_buffer"] = streaming_buffer  # type: ignore[attr-defined]
-            setopt(pycurl.WRITEFUNCTION, streaming_buffer.write)
+        setopt(pycurl.HEADERFUNCTION, t.headers.raw.append)
+        if t.callback is not None:
+            t.curl = curl
+            setopt(pycurl.WRITEFUNCTION, functools.partial(self._stream_write, t))
         else:
-            max_body = self.max_body_size
-
-            def write_function(chunk: bytes) -> int:
-                if buffer.tell() + len(chunk) > max_body:
-                    curl.info["body_too_large"] = True  # type: ignore[attr-defined]
-                    return 0
-                return buffer.write(chunk)  # type: ignore[no-any-return]
-
-            setopt(pycurl.WRITEFUNCTION, write_function)
+            setopt(pycurl.WRITEFUNCTION, t.write)
+        defaults = self.defaults  # Tornado's request defaults, for what the request leaves unset
+        connect_timeout = r.connect_timeout if r.connect_timeout is not None else defaults["connect_timeout"]
+        request_timeout = r.request_timeout if r.request_timeout is not None else defaults["request_timeout"]
         setopt(pycurl.CONNECTTIMEOUT_MS, int(1000 * connect_timeout))
         setopt(pycurl.TIMEOUT_MS, int(1000 * request_timeout))
-        setopt(pycurl.USERAGENT, user_agent or "Mozilla/5.0 (compatible; pycurl)")
-        if decompress:
+        setopt(pycurl.USERAGENT, r.user_agent or defaults.get("user_agent") or "Mozilla/5.0 (compatible; pycurl)")
+        if (r.decompress_response if r.decompress_response is not None else defaults.get("decompress_response")):
             setopt(pycurl.ENCODING, "gzip,deflate")
-        body = request.body  # bytes: HTTPRequest encodes a str body
+        body = r.body
         setopt(pycurl.POSTFIELDSIZE, len(body))
         setopt(pycurl.POSTFIELDS, body)
         if threading.active_count() > 1:
             setopt(pycurl.NOSIGNAL, 1)
-        if request.prepare_curl_callback is not None:
-            request.prepare_curl_callback(curl)
+        if r.prepare_curl_callback is not None:
+            r.prepare_curl_callback(curl)
+
+    def _stream_write(self, t: _Transfer, chunk: bytes) -> int:
+        """libcurl's WRITEFUNCTION for a streamed response (inside ``socket_action``: queue only)."""
+        size = t.size + len(chunk)
+        if size > t.limit:
+            t.too_large = True
+            return 0
+        if t.pending >= _MAX_QUEUED:
+            t.paused = True  # libcurl keeps this chunk and hands it over again when resumed
+            return pycurl.WRITEFUNC_PAUSE
+        t.size = size
+        t.pending += len(chunk)
+        t.chunks.append(chunk)  # type: ignore[union-attr]
+        if not t.queued:
+            t.queued = True
+            self._ready.append(t)
+        return len(chunk)
+
+    def _deliver(self) -> None:
+        """Hand queued chunks to their streaming callbacks (after ``socket_action`` returned)."""
+        while self._ready:
+            ready, self._ready = self._ready, []
+            for t in ready:
+                self._deliver_one(t)
+
+    def _deliver_one(self, t: _Transfer) -> None:
+        t.queued = False
+        chunks, callback = t.chunks, t.callback
+        while chunks:  # a callback may add chunks (a pause and resume runs the write callback)
+            chunk = chunks.popleft()
+            t.pending -= len(chunk)
+            try:
+                callback(chunk)  # type: ignore[misc]
+            except Exception:
+                self.handle_callback_exception(callback)
+        if t.paused and t.curl is not None:
+            t.paused = False
+            try:
+                t.curl.pause(pycurl.PAUSE_CONT)  # may call _stream_write again, synchronously
+            except pycurl.error:
+                pass  # the transfer failed while paused: _finish reports it
+            self._set_timeout(0)
+
+    def _process_queue(self) -> None:
+        while True:
+            started = 0
+            while self._free_list and self._requests:
+                started += 1
+                curl = self._free_list.pop()
+                item = self._requests.popleft()
+                if type(item) is not _Transfer:  # Tornado's path
+                    self._requests.appendleft(item)
+                    self._free_list.append(curl)
+                    self._process_one_tornado()
+                    continue
+                curl.info = item  # type: ignore[attr-defined]  # (a prepare_curl_callback may read it)
+                try:
+                    self._setup(curl, item)
+                except Exception as e:
+                    curl.info = None  # type: ignore[attr-defined]
+                    curl.reset()
+                    self._free_list.append(curl)
+                    item.curl = None
+                    self._resolve(item, HTTPResponse(item.request, 599, error=e))
+                else:
+                    self._multi.add_handle(curl)
+            if not started:
+                break
+
+    def _process_one_tornado(self) -> None:
+        """Start the first queued request (a Tornado one) with Tornado's own code: its queue
+        loop runs only while the first entry is its kind."""
+        rest = self._requests
+        self._requests = collections.deque([rest.popleft()])
+        try:
+            super()._process_queue()
+        finally:
+            rest.extendleft(reversed(self._requests))
+            self._requests = rest
+
+    def _finish(self, curl: pycurl.Curl, curl_error: int | None = None, curl_message: str | None = None) -> None:
+        t = curl.info  # type: ignore[attr-defined]
+        if type(t) is not _Transfer:
+            super()._finish(curl, curl_error, curl_message)
+            return
+        curl.info = None  # type: ignore[attr-defined]
+        self._multi.remove_handle(curl)
+        if t.callback is not None:
+            t.curl = None  # the handle is reset and reused below: never resumed
+            t.paused = False
+            self._deliver_one(t)  # everything received reaches the callback before the response
+        buffer = t.buffer
+        if curl_error:
+            if t.too_large:
+                curl_message = "body exceeded max_body_size of %d bytes" % self.max_body_size
+            error: CurlError | None = CurlError(curl_error, curl_message or "")
+            code = 599
+            buffer = None
+        else:
+            error = None
+            code = curl.getinfo(pycurl.RESPONSE_CODE)
+            if buffer is not None:
+                buffer.seek(0)
+        curl.reset()
+        self._free_list.append(curl)
+        self._resolve(t, HTTPResponse(t.request, code, headers=t.headers, buffer=buffer, error=error,
+                                      reason=None if code == 200 else t.headers.get("X-Http-Reason"),
+                                      request_time=self._aloop.time() - t.started))
+
+    @staticmethod
+    def _resolve(t: _Transfer, response: HTTPResponse) -> None:
+        """As Tornado's ``fetch``: an error raises unless it is an HTTP status and ``raise_error``
+        is off; a cancelled future is left alone."""
+        future = t.future
+        if future.cancelled():
+            return
+        if response.error and (t.raise_error or not response._error_is_response_code):
+            future.set_exception(response.error)
+        else:
+            future.set_result(response)
+
+    # -- sockets and timers, for every transfer -------------------------------------------------
+    def _handle_socket(self, event: int, fd: int, multi: pycurl.CurlMulti, data: Any | None) -> None:
+        # Always remove and re-add, as Tornado: libcurl may close a socket and open another on
+        # the same fd without a POLL_REMOVE in between.
+        loop = self._aloop
+        old = self._fds.pop(fd, None)
+        if old is not None:
+            if old & _POLL_IN:
+                loop.remove_reader(fd)
+            if old & _POLL_OUT:
+                loop.remove_writer(fd)
+        if event == pycurl.POLL_REMOVE:
+            return
+        if event & _POLL_IN:
+            loop.add_reader(fd, self._socket_action, fd, _CSELECT_IN)
+        if event & _POLL_OUT:
+            loop.add_writer(fd, self._socket_action, fd, _CSELECT_OUT)
+        self._fds[fd] = event
+
+    def _socket_action(self, fd: int, action: int) -> None:
+        multi = self._multi
+        while True:
+            try:
+                ret = multi.socket_action(fd, action)[0]
+            except pycurl.error as e:
+                ret = e.args[0] if isinstance(e.args[0], int) else 0
+            if ret != _E_CALL_MULTI_PERFORM:
+                break
+        self._after_action()
+
+    def _after_action(self) -> None:
+        """After ``socket_action``: chunks to their callbacks (those of a finished transfer marked
+        as its last), then the finished transfers' responses, then queued requests started."""
+        multi = self._multi
+        done: list[tuple[pycurl.Curl, int | None, str | None]] = []
+        while True:
+            num_q, ok_list, err_list = multi.info_read()
+            for curl in ok_list:
+                done.append((curl, None, None))
+            done.extend(err_list)
+            if num_q == 0:
+                break
+        for curl, _, _ in done:
+            t = curl.info  # type: ignore[attr-defined]
+            if type(t) is _Transfer:
+                t.ended = True
+        if self._ready:
+            self._deliver()
+        for curl, errnum, errmsg in done:
+            self._finish(curl, errnum, errmsg)
+        self._process_queue()
+
+    def _handle_events(self, fd: int, events: int) -> None:  # Tornado's entry point, kept working
+        action = (_CSELECT_IN if events & ioloop.IOLoop.READ else 0) | \
+            (_CSELECT_OUT if events & ioloop.IOLoop.WRITE else 0)
+        self._socket_action(fd, action)
+
+    def _set_timeout(self, msecs: int) -> None:
+        if msecs == 0 and self._timeout_due == 0.0:
+            return  # already due at once
+        if self._timeout is not None:
+            self._timeout.cancel()  # type: ignore[attr-defined]
+            self._timeout = None
+            self._timeout_due = -1.0
+        if msecs < 0:
+            return  # libcurl: no timer needed
+        if msecs == 0:
+            self._timeout = self._aloop.call_soon(self._handle_timeout)
+            self._timeout_due = 0.0
+        else:
+            self._timeout = self._aloop.call_later(msecs / 1000.0, self._handle_timeout)
+            self._timeout_due = msecs
+
+    def _handle_timeout(self) -> None:
+        self._timeout = None
+        self._timeout_due = -1.0
+        multi = self._multi
+        while True:
+            try:
+                ret = multi.socket_action(_SOCKET_TIMEOUT, 0)[0]
+            except pycurl.error as e:
+                ret = e.args[0] if isinstance(e.args[0], int) else 0
+            if ret != _E_CALL_MULTI_PERFORM:
+                break
+        self._after_action()
+        # As Tornado: when libcurl set no timer meanwhile (this one may have fired a little before
+        # libcurl's clock says it is due), ask it what is left.
+        if self._timeout is None:
+            left = multi.timeout()
+            if left >= 0:
+                self._set_timeout(left)
+
+    def close(self) -> None:
+        for fd, event in list(self._fds.items()):
+            if event & _POLL_IN:
+                self._aloop.remove_reader(fd)
+            if event & _POLL_OUT:
+                self._aloop.remove_writer(fd)
+        self._fds.clear()
+        super().close()
 
 
 def make_client(max_clients: int) -> CurlAsyncHTTPClient:
@@ -181,6 +469,7 @@ class UpstreamCall:
         self.cancelled = False
         self.error_body = bytearray()
         self._curl: pycurl.Curl | None = None
+        self._transfer: _Transfer | None = None
         self._running = False
         self._pending: Any = None  # a non-streamed fetch's future
         self._dropped = False
@@ -230,8 +519,16 @@ class UpstreamCall:
             validate_cert=True, **kwargs,
         )
 
+    @property
+    def ending(self) -> bool:
+        """While a chunk is handed over: the transfer has ended, this chunk is among the last
+        (the relay then writes it with the response's end instead of flushing it alone)."""
+        return self._transfer is not None and self._transfer.ended
+
     def _prepare_curl(self, curl: pycurl.Curl) -> None:
         self._curl = curl
+        info = getattr(curl, "info", None)
+        self._transfer = info if type(info) is _Transfer else None
         curl.setopt(pycurl.NOPROGRESS, 0)
         curl.setopt(pycurl.XFERINFOFUNCTION, lambda *_: 1 if self.cancelled else 0)
 

@@ -29,6 +29,7 @@ class WebSocketCall:
         self.content_type = ""
         self.cancelled = False
         self.error_body = bytearray()
+        self.ending = False  # (UpstreamCall's: a chunk is never known to be the last here)
         self._conn: WebSocketClientConnection | None = None
 
     def cancel(self) -> None:

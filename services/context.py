@@ -507,14 +507,28 @@ class ConsoleGzip(tornado.web.GZipContentEncoding):
 MAX_BODY_BYTES = 64 * 1024 * 1024  # after gzip decoding too (Tornado checks the decoded size)
 
 
+def _nodelay_kept(value: bool) -> None:
+    """A connection's ``set_nodelay``: TCP_NODELAY stays on (see :func:`http_server`)."""
+
+
 def http_server(app: tornado.web.Application) -> Any:
     """The HTTP server for an app: a body cap, gzip request bodies decoded. Forwarded headers are
     not Tornado's business (it would trust anyone's): services/clientip.py reads them from
-    TRUSTED_PROXIES only."""
+    TRUSTED_PROXIES only.
+
+    Every connection gets TCP_NODELAY once, when accepted, and keeps it: a stream's events go out
+    as they are written (Nagle's algorithm would hold a small event back until the client
+    acknowledges the previous one), and Tornado's two ``setsockopt`` calls per response (on at
+    its end, off again after) are saved."""
     import tornado.httpserver
 
-    return tornado.httpserver.HTTPServer(app, xheaders=False, max_body_size=MAX_BODY_BYTES,
-                                         decompress_request=True)
+    class Server(tornado.httpserver.HTTPServer):
+        def handle_stream(self, stream: Any, address: Any) -> None:
+            stream.set_nodelay(True)  # a no-op for a Unix socket
+            stream.set_nodelay = _nodelay_kept
+            super().handle_stream(stream, address)
+
+    return Server(app, xheaders=False, max_body_size=MAX_BODY_BYTES, decompress_request=True)
 
 
 def make_app(ctx: AppContext) -> tornado.web.Application:

@@ -93,6 +93,49 @@ def test_openai_stream_mid_stream_error_and_last_usage_kept() -> None:
     assert ts.usage.completion_tokens == 2 and ts.error == "boom"  # type: ignore[attr-defined]
 
 
+def test_openai_stream_reads_only_non_null_usage_and_errors() -> None:
+    """OpenAI sends "usage":null in every chunk with include_usage: those are not parsed, the
+    final usage is; text that mentions "usage" or "error" (escaped quotes) is not taken for one;
+    usage inside a choice (Moonshot) is read."""
+    frames = [b'data: {"choices":[{"index":0,"delta":{"content":"say \\"usage\\": {\\"error\\": 1"}}],"usage":null}\n\n',
+              b'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage" : null , "error":null}\n\n',
+              b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop","usage":{"prompt_tokens":4,'
+              b'"completion_tokens":9}}]}\n\n', b"data: [DONE]\n\n"]
+    data = b"".join(frames)
+    for splits in ([], [len(frames[0])], list(range(1, len(data), 7))):
+        out, ts = _run(data, splits)
+        assert out == data
+        assert ts.error is None and ts.done  # type: ignore[attr-defined]
+        assert (ts.usage.prompt_tokens, ts.usage.completion_tokens) == (4, 9)  # type: ignore[attr-defined]
+    assert ts.completion_text == 'say "usage": {"error": 1x'  # type: ignore[attr-defined]
+
+
+def test_openai_stream_last_event_without_blank_line_is_ended_once() -> None:
+    """An upstream that ends without the blank line after its last event: the event already went
+    out as it came, so the client gets the line end that completes it (never the event twice)."""
+    for tail, end in ((b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}', b"\n\n"),
+                      (b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}\n', b"\n")):
+        data = b'data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n' + tail
+        out, ts = _run(data, [9])
+        assert out == data + end + b"data: [DONE]\n\n"
+        assert ts.usage.completion_tokens == 2  # type: ignore[attr-defined]
+    out, ts = _run(b'data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: [DONE]', [])
+    assert out.count(b"[DONE]") == 1 and out.endswith(b"data: [DONE]\n\n") and ts.done  # type: ignore[attr-defined]
+
+
+def test_openai_stream_after_done_and_with_cr_line_ends() -> None:
+    """Events after [DONE] are dropped; \r\n line ends switch to the general decoder (the bytes
+    still pass as they came until [DONE])."""
+    data = STREAM + b'data: {"choices":[{"index":0,"delta":{"content":"late"}}]}\n\n'
+    out, ts = _run(data, [len(STREAM)])
+    assert out == STREAM and "late" not in ts.completion_text  # type: ignore[attr-defined]
+    crlf = STREAM.replace(b"\n", b"\r\n")
+    for splits in ([], [40], [len(crlf) // 2]):
+        out, ts = _run(crlf, splits)
+        assert out == crlf and ts.usage.completion_tokens == 7  # type: ignore[attr-defined]
+        assert ts.completion_text == "Héllof{\"a\":1}think"  # type: ignore[attr-defined]
+
+
 def test_request_urls_and_headers() -> None:
     a = OpenAIAdaptor()
     for t, base, url in [(1, "", "https://api.openai.com/v1/chat/completions"),

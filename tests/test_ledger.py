@@ -181,3 +181,24 @@ async def test_overruns_are_charged_only_as_far_as_the_balance_goes(db: Database
     finally:
         await a.stop()
     assert await _spendable(db) == (0, 0)
+
+
+async def test_a_reader_waits_for_settlements_of_answers_already_sent(db: Database) -> None:
+    """Answers go out before their settlement (relay/pipeline.py): flush() — what every reader of
+    quotas and logs calls — waits for the settlements that began before it, not for later ones."""
+    ledger = QuotaLedger(db)
+    first, second = ledger.begin_settlement(), ledger.begin_settlement()
+    reader = asyncio.ensure_future(ledger.flush())
+    await asyncio.sleep(0.05)
+    assert not reader.done()
+    ledger.end_settlement(second)
+    await asyncio.sleep(0.05)
+    assert not reader.done()  # the first is still settling
+    later = ledger.begin_settlement()  # began after the reader: not waited for
+    ledger.end_settlement(first)
+    await asyncio.wait_for(reader, 5)
+    t0 = time.monotonic()
+    await ledger.settled(timeout=0.2)  # a reader after ``later`` began waits for it, up to its bound
+    assert time.monotonic() - t0 >= 0.15
+    ledger.end_settlement(later)
+    await asyncio.wait_for(ledger.flush(), 5)

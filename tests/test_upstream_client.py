@@ -6,8 +6,11 @@ requests (GET, a proxy, redirects...) take Tornado's own set-up. A real HTTP ser
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import json
-from typing import AsyncIterator
+import logging
+from typing import Any, AsyncIterator
 
 import pytest
 import tornado.web
@@ -45,9 +48,38 @@ class Stream(Echo):
     post = Echo.put  # type: ignore[assignment]
 
 
+BIG = 5 * 1024 * 1024  # more than the 1 MB the client queues before it pauses a transfer
+
+
+class Big(tornado.web.RequestHandler):
+    async def post(self) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        block = bytes(range(256)) * 256  # 64 kB
+        for _ in range(BIG // len(block)):
+            self.write(block)
+        await self.flush()
+        self.finish()
+
+
+class BigGzip(tornado.web.RequestHandler):
+    """5 MB that compress to a few kB: one socket read decodes to more than the client queues."""
+
+    def post(self) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Content-Encoding", "gzip")
+        self.finish(gzip.compress(b"data: 0123456789abcdef\n\n" * (BIG // 24)))
+
+
+class Silent(tornado.web.RequestHandler):
+    async def post(self) -> None:
+        await asyncio.sleep(5)  # answers nothing in time
+        self.finish("late")
+
+
 @pytest.fixture
 async def base() -> AsyncIterator[str]:
-    server, port = listen(tornado.web.Application([(r"/echo", Echo), (r"/stream", Stream)]))
+    server, port = listen(tornado.web.Application([(r"/echo", Echo), (r"/stream", Stream), (r"/big", Big), (r"/bigz", BigGzip),
+                                                        (r"/silent", Silent)]))
     yield f"http://127.0.0.1:{port}/echo"
     server.stop()
 
@@ -95,4 +127,97 @@ async def test_streamed_call_and_header_lines_with_cr_lf_refused(base: str) -> N
     with pytest.raises(ValueError, match="Illegal characters"):  # as Tornado's own set-up
         await client.fetch(HTTPRequest(base, method="POST", body=b"{}", headers={"X-Bad": "a\r\nb"},
                                        follow_redirects=False))
+    client.close()
+
+
+async def test_large_stream_is_paused_and_resumed_and_arrives_whole(base: str) -> None:
+    """A streamed body arriving faster than it is consumed: past 1 MB queued the transfer is
+    paused (libcurl keeps the chunk), resumed when delivered; every byte arrives once, in order."""
+    client = make_client(4)
+    got = bytearray()
+    call = UpstreamCall(client, UpstreamRequest("POST", base.replace("/echo", "/big"), {}, b"x"), timeout=30, proxy=None)
+    resp = await call.fetch(got.extend)
+    assert resp.code == 200
+    block = bytes(range(256)) * 256
+    assert len(got) == BIG and bytes(got) == block * (BIG // len(block))
+    got.clear()  # decompressed: one read decodes to megabytes, so the transfer is paused on the way
+    paused = []
+    real = client._deliver_one
+
+    def deliver_one(t: Any) -> None:
+        paused.append(t.paused)
+        real(t)
+
+    client._deliver_one = deliver_one  # type: ignore[method-assign]
+    call = UpstreamCall(client, UpstreamRequest("POST", base.replace("/echo", "/bigz"), {}, b"x"), timeout=30,
+                        proxy=None)
+    resp = await call.fetch(got.extend)
+    assert resp.code == 200 and bytes(got) == b"data: 0123456789abcdef\n\n" * (BIG // 24)
+    assert any(paused)
+    client.close()
+
+
+async def test_body_over_max_body_size_fails_the_transfer(base: str) -> None:
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.curl_httpclient import CurlError
+
+    client = RelayCurlClient(force_instance=True, max_clients=4, max_body_size=1024 * 1024)
+    url = base.replace("/echo", "/big")
+    with pytest.raises(CurlError, match="max_body_size of 1048576"):  # buffered
+        await client.fetch(HTTPRequest(url, method="POST", body=b"x", follow_redirects=False), raise_error=False)
+    chunks: list[bytes] = []
+    with pytest.raises(CurlError, match="max_body_size of 1048576"):  # streamed: what fitted was delivered
+        await client.fetch(HTTPRequest(url, method="POST", body=b"x", follow_redirects=False,
+                                       streaming_callback=chunks.append), raise_error=False)
+    assert 0 < sum(map(len, chunks)) <= 1024 * 1024
+    client.close()
+    assert AsyncHTTPClient  # (imported for the type only)
+
+
+async def test_request_timeout_fires_through_the_loops_timers(base: str) -> None:
+    """libcurl's timers run on the asyncio loop directly: a request timeout ends the transfer."""
+    client = make_client(4)
+    call = UpstreamCall(client, UpstreamRequest("POST", base.replace("/echo", "/silent"), {}, b"x"),
+                        timeout=0.3, proxy=None)
+    resp = await asyncio.wait_for(call.fetch(), 4)
+    assert resp.code == 599 and "timed out" in str(resp.error).lower()
+    client.close()
+
+
+async def test_more_requests_than_handles_mixed_with_tornados_path(base: str) -> None:
+    """Twenty requests on two curl handles, the relay's POSTs and Tornado's GETs queued together:
+    each is answered, by its own path."""
+    client = make_client(2)
+
+    async def post(i: int) -> None:
+        resp = await client.fetch(HTTPRequest(base, method="POST", body=str(i).encode(), follow_redirects=False),
+                                  raise_error=False)
+        assert resp.code == 201 and json.loads(resp.body)["body"] == str(i)
+        assert isinstance(resp.headers, _LazyHeaders)
+
+    async def get() -> None:
+        resp = await client.fetch(base, raise_error=False)
+        assert resp.code == 200 and resp.body == b"got" and not isinstance(resp.headers, _LazyHeaders)
+
+    await asyncio.gather(*(post(i) if i % 3 else get() for i in range(20)))
+    assert len(client._free_list) == 2 and not client._requests
+    client.close()
+
+
+async def test_a_failing_streaming_callback_is_logged_and_the_rest_delivered(
+        base: str, caplog: pytest.LogCaptureFixture) -> None:
+    client = make_client(4)
+    seen: list[bytes] = []
+
+    def callback(chunk: bytes) -> None:
+        seen.append(chunk)
+        if len(seen) == 1:
+            raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR):
+        resp = await client.fetch(HTTPRequest(base.replace("/echo", "/stream"), method="POST", body=b"x",
+                                              follow_redirects=False, streaming_callback=callback),
+                                  raise_error=False)
+    assert resp.code == 200 and b"".join(seen) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    assert "boom" in caplog.text
     client.close()
