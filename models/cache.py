@@ -9,6 +9,7 @@ seconds, only as a safety net.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -131,6 +132,18 @@ class Caches:
         self.users.forget(uid)
 
 
+class Band:
+    """The enabled channels of one priority for a (group, model), with their cumulative weights
+    (weight 0 counts as 1): a weighted pick is a bisection, whatever the band's size."""
+
+    __slots__ = ("priority", "channels", "cum_weights")
+
+    def __init__(self, priority: int, channels: list[ChannelRecord]) -> None:
+        self.priority = priority
+        self.channels = channels
+        self.cum_weights = list(itertools.accumulate(c.weight or 1 for c in channels))
+
+
 class ChannelRouter:
     """group -> model -> priority bands of enabled channels, rebuilt on every change."""
 
@@ -142,8 +155,8 @@ class ChannelRouter:
             events.subscribe("channel", self._on_channel)
         self.channels: dict[int, ChannelRecord] = {}
         self.all_models: frozenset[str] = frozenset()  # every model some channel serves (metrics labels)
-        # index[group][model] = [(priority, [channels...]), ...] highest priority first
-        self.index: dict[str, dict[str, list[tuple[int, list[ChannelRecord]]]]] = {}
+        # index[group][model] = [Band, ...] highest priority first
+        self.index: dict[str, dict[str, list[Band]]] = {}
         self.rng = random.Random()
         self._lock = asyncio.Lock()
 
@@ -164,7 +177,7 @@ class ChannelRouter:
                     for m in ch.models:
                         bands[g][m][ch.priority].append(ch)
             self.index = {
-                g: {m: sorted(((p, lst) for p, lst in by_p.items()), key=lambda b: -b[0])
+                g: {m: [Band(p, lst) for p, lst in sorted(by_p.items(), key=lambda b: -b[0])]
                     for m, by_p in models.items()}
                 for g, models in bands.items()
             }
@@ -205,8 +218,9 @@ class ChannelRouter:
         """Stop routing to a channel at once (before the database write and reload)."""
         for models in self.index.values():
             for model, bands in models.items():
-                models[model] = [(p, [c for c in lst if c.id != cid]) for p, lst in bands]
-                models[model] = [b for b in models[model] if b[1]]
+                if any(c.id == cid for b in bands for c in b.channels):
+                    kept = [Band(b.priority, [c for c in b.channels if c.id != cid]) for b in bands]
+                    models[model] = [b for b in kept if b.channels]
 
     def models_for_group(self, group: str) -> list[str]:
         return sorted(self.index.get(group, {}))
@@ -218,12 +232,20 @@ class ChannelRouter:
         """Weighted random choice in the highest priority band that still has a
         channel not in ``exclude``; lower bands are used only when higher ones
         are exhausted. Weight 0 counts as 1 (One API's default weight is 0)."""
-        for _, band in self.index.get(group, {}).get(model, ()):
-            cands = [c for c in band if c.id not in exclude] if exclude else band
-            if not cands:
-                continue
-            if len(cands) == 1:
-                return cands[0]
-            weights = [c.weight or 1 for c in cands]
-            return self.rng.choices(cands, weights=weights)[0]
+        rng = self.rng
+        for band in self.index.get(group, {}).get(model, ()):
+            channels = band.channels
+            if len(channels) == 1:
+                if channels[0].id in exclude:
+                    continue
+                return channels[0]
+            if not exclude:  # the usual case: a bisection of the band's cumulative weights
+                return rng.choices(channels, cum_weights=band.cum_weights)[0]
+            for _ in range(4):  # a retry: a few draws that skip the excluded, before filtering
+                ch = rng.choices(channels, cum_weights=band.cum_weights)[0]
+                if ch.id not in exclude:
+                    return ch
+            cands = [c for c in channels if c.id not in exclude]
+            if cands:
+                return rng.choices(cands, weights=[c.weight or 1 for c in cands])[0]
         return None

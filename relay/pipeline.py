@@ -591,11 +591,14 @@ class Job:
         try:
             outcome = await self.attempts(channel, group, retries=0 if pinned else ctx.options.int("RetryTimes"),
                                           pinned=pinned is not None)
-            # The answer is whole: it goes out now, and its settlement (the bill, limits, the log)
-            # follows without the client waiting for it (as One API's post-consume). A reader of
-            # quotas or logs waits for the settlements of answers already out (ledger.flush).
-            ticket = ctx.ledger.begin_settlement()
-            self.sink.end()
+            # The answer is whole: it goes out now, and its settlement (the bill, the log) follows
+            # without the client waiting for it (as One API's post-consume). A reader of quotas or
+            # logs waits for the settlements of answers already out (ledger.flush). A request under
+            # usage limits (TPM, quota windows) is answered after its settlement instead: a client
+            # that waits for each answer always has its last request's tokens counted, on any node.
+            if self.admission is None:
+                ticket = ctx.ledger.begin_settlement()
+                self.sink.end()
         finally:
             try:
                 await self.settle(outcome)

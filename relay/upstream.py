@@ -1,10 +1,12 @@
 """Upstream calls with Tornado's curl client (connection reuse, cancellation).
 
-The curl client accepts only synchronous streaming callbacks (Tornado 6.6):
-:class:`UpstreamCall` receives the status line through ``header_callback``,
-body chunks through ``streaming_callback``, and can abort a transfer at any
-time through libcurl's transfer-info callback (``cancel()``), which is how a
-client that went away stops the upstream generation.
+:class:`RelayCurlClient` is Tornado's ``CurlAsyncHTTPClient`` with a shorter path for the
+relay's requests (a POST with a body, no proxy or certificate options); anything else takes
+Tornado's own code. :class:`UpstreamCall` is one exchange: the status comes from the handle,
+body chunks through a streaming callback, and ``cancel()`` ends the transfer at any time (on the
+relay's path the client removes it from libcurl and closes its connection; on Tornado's, libcurl's
+transfer-info callback aborts it), which is how a client that went away stops the upstream
+generation.
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ class _Transfer:
     (buffered, or queued for the streaming callback) and the future its caller awaits."""
 
     __slots__ = ("request", "future", "raise_error", "headers", "buffer", "size", "limit", "too_large",
-                 "chunks", "pending", "queued", "paused", "curl", "callback", "started", "ended")
+                 "chunks", "pending", "queued", "paused", "curl", "callback", "started", "ended",
+                 "handle", "aborted")
 
     def __init__(self, request: HTTPRequest, future: Any, raise_error: bool, limit: int, started: float) -> None:
         self.request = request
@@ -124,6 +127,8 @@ class _Transfer:
         self.curl: pycurl.Curl | None = None
         self.started = started
         self.ended = False  # libcurl has finished the transfer: the chunks being delivered are the last
+        self.handle: pycurl.Curl | None = None  # the curl handle while the transfer runs
+        self.aborted = False
 
     def write(self, chunk: bytes) -> int:
         """libcurl's WRITEFUNCTION for a buffered response."""
@@ -164,12 +169,43 @@ class RelayCurlClient(CurlAsyncHTTPClient):
     def fetch(self, request: Any, raise_error: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
         if kwargs or self._closed or not isinstance(request, HTTPRequest) or not _fast(request):
             return super().fetch(request, raise_error=raise_error, **kwargs)
-        future = self._aloop.create_future()
-        self._requests.append(_Transfer(request, future, raise_error, self.max_body_size,  # type: ignore[arg-type]
-                                        self._aloop.time()))
+        return self.start(request, raise_error).future
+
+    def start(self, request: HTTPRequest, raise_error: bool = True) -> _Transfer:
+        """A request on the relay's path (:func:`_fast` must hold): its :class:`_Transfer`, whose
+        ``future`` gives the response and which :meth:`abort` can end at any time."""
+        t = _Transfer(request, self._aloop.create_future(), raise_error, self.max_body_size, self._aloop.time())
+        self._requests.append(t)  # type: ignore[arg-type]
         self._process_queue()
         self._set_timeout(0)
-        return future
+        return t
+
+    def abort(self, t: _Transfer) -> None:
+        """End a transfer now, waiting or running (its connection is closed, so the upstream stops
+        generating): its future gets a 599 ``transfer cancelled``, its pending chunks are
+        dropped. Never from inside libcurl (a streaming callback runs outside it). Once ended,
+        a no-op."""
+        if t.aborted or t.future.done():
+            return
+        t.aborted = True
+        t.chunks = None
+        t.curl = None
+        curl = t.handle
+        if curl is not None and getattr(curl, "info", None) is t:
+            t.handle = None
+            curl.info = None  # type: ignore[attr-defined]
+            self._multi.remove_handle(curl)
+            curl.reset()
+            self._free_list.append(curl)
+            if self._requests:
+                self._aloop.call_soon(self._process_queue)
+        else:
+            try:
+                self._requests.remove(t)  # type: ignore[arg-type]
+            except ValueError:
+                pass
+        self._resolve(t, HTTPResponse(t.request, 599,
+                                      error=CurlError(CURLE_ABORTED_BY_CALLBACK, "transfer cancelled")))
 
     def _setup(self, curl: pycurl.Curl, t: _Transfer) -> None:
         r = t.request
@@ -244,13 +280,15 @@ class RelayCurlClient(CurlAsyncHTTPClient):
     def _deliver_one(self, t: _Transfer) -> None:
         t.queued = False
         chunks, callback = t.chunks, t.callback
-        while chunks:  # a callback may add chunks (a pause and resume runs the write callback)
+        while chunks and not t.aborted:  # a callback may add chunks (a pause and resume runs the write callback)
             chunk = chunks.popleft()
             t.pending -= len(chunk)
             try:
                 callback(chunk)  # type: ignore[misc]
             except Exception:
                 self.handle_callback_exception(callback)
+        if t.aborted:
+            return
         if t.paused and t.curl is not None:
             t.paused = False
             try:
@@ -272,10 +310,12 @@ class RelayCurlClient(CurlAsyncHTTPClient):
                     self._process_one_tornado()
                     continue
                 curl.info = item  # type: ignore[attr-defined]  # (a prepare_curl_callback may read it)
+                item.handle = curl
                 try:
                     self._setup(curl, item)
                 except Exception as e:
                     curl.info = None  # type: ignore[attr-defined]
+                    item.handle = None
                     curl.reset()
                     self._free_list.append(curl)
                     item.curl = None
@@ -302,6 +342,7 @@ class RelayCurlClient(CurlAsyncHTTPClient):
             super()._finish(curl, curl_error, curl_message)
             return
         curl.info = None  # type: ignore[attr-defined]
+        t.handle = None
         self._multi.remove_handle(curl)
         if t.callback is not None:
             t.curl = None  # the handle is reset and reused below: never resumed
@@ -371,22 +412,23 @@ class RelayCurlClient(CurlAsyncHTTPClient):
         """After ``socket_action``: chunks to their callbacks (those of a finished transfer marked
         as its last), then the finished transfers' responses, then queued requests started."""
         multi = self._multi
-        done: list[tuple[pycurl.Curl, int | None, str | None]] = []
+        done: list[tuple[pycurl.Curl, Any, int | None, str | None]] = []
         while True:
             num_q, ok_list, err_list = multi.info_read()
             for curl in ok_list:
-                done.append((curl, None, None))
-            done.extend(err_list)
+                done.append((curl, curl.info, None, None))  # type: ignore[attr-defined]
+            for curl, errnum, errmsg in err_list:
+                done.append((curl, curl.info, errnum, errmsg))  # type: ignore[attr-defined]
             if num_q == 0:
                 break
-        for curl, _, _ in done:
-            t = curl.info  # type: ignore[attr-defined]
+        for _, t, _, _ in done:
             if type(t) is _Transfer:
                 t.ended = True
         if self._ready:
             self._deliver()
-        for curl, errnum, errmsg in done:
-            self._finish(curl, errnum, errmsg)
+        for curl, t, errnum, errmsg in done:
+            if curl.info is t:  # type: ignore[attr-defined]  # (not aborted by a callback meanwhile)
+                self._finish(curl, errnum, errmsg)
         self._process_queue()
 
     def _handle_events(self, fd: int, events: int) -> None:  # Tornado's entry point, kept working
@@ -475,11 +517,15 @@ class UpstreamCall:
         self._dropped = False
 
     def cancel(self) -> None:
-        """Stop waiting at once, streamed or not, even while the upstream sends nothing. A stream's
-        transfer is aborted by libcurl's progress callback; a non-streamed one (which has no
-        progress callback: ~40 µs of Python calls per request) is dropped, its answer ignored."""
+        """Stop waiting at once, streamed or not, even while the upstream sends nothing. On the
+        relay's path the client ends the transfer (:meth:`RelayCurlClient.abort`: its connection
+        closed, the upstream stops); on Tornado's a stream is aborted by libcurl's progress
+        callback and a non-streamed call is dropped, its answer ignored."""
         self.cancelled = True
         if not self._running:
+            return
+        if self._transfer is not None:
+            self.client.abort(self._transfer)  # type: ignore[attr-defined]
             return
         curl = self._curl
         if curl is not None:
@@ -501,17 +547,19 @@ class UpstreamCall:
                           proxy_username=self.proxy.username, proxy_password=self.proxy.password)
         if on_chunk is not None:
             def stream_cb(chunk: bytes) -> None:
-                if not self.status and self._curl is not None:
+                if not self.status:
                     # Read from the handle: Tornado delivers header callbacks later
                     # than body chunks when a whole response arrives in one read.
-                    self.status = int(self._curl.getinfo(pycurl.RESPONSE_CODE))
-                    self.content_type = (self._curl.getinfo(pycurl.CONTENT_TYPE) or "").lower()
+                    curl = self._transfer.handle if self._transfer is not None else self._curl
+                    if curl is not None:
+                        self.status = int(curl.getinfo(pycurl.RESPONSE_CODE))
+                        self.content_type = (curl.getinfo(pycurl.CONTENT_TYPE) or "").lower()
                 if 200 <= self.status < 300 and not self.cancelled:
                     on_chunk(chunk)
                 else:
                     self.error_body += chunk
 
-            kwargs.update(streaming_callback=stream_cb, prepare_curl_callback=self._prepare_curl)
+            kwargs.update(streaming_callback=stream_cb)
         return HTTPRequest(
             self.req.url, method=self.req.method, headers=self.req.headers, body=self.req.body,
             request_timeout=self.timeout, connect_timeout=self.connect_timeout,
@@ -526,17 +574,23 @@ class UpstreamCall:
         return self._transfer is not None and self._transfer.ended
 
     def _prepare_curl(self, curl: pycurl.Curl) -> None:
+        """Tornado's path only: a stream cancelled by libcurl's progress callback."""
         self._curl = curl
-        info = getattr(curl, "info", None)
-        self._transfer = info if type(info) is _Transfer else None
         curl.setopt(pycurl.NOPROGRESS, 0)
         curl.setopt(pycurl.XFERINFOFUNCTION, lambda *_: 1 if self.cancelled else 0)
 
     async def fetch(self, on_chunk: Callable[[bytes], None] | None = None) -> HTTPResponse:
         request = self._http_request(on_chunk)
+        fast = isinstance(self.client, RelayCurlClient) and not self.client._closed and _fast(request)
+        if on_chunk is not None and not fast:
+            request.prepare_curl_callback = self._prepare_curl
         self._running = True
         try:
-            self._pending = self.client.fetch(request, raise_error=False)
+            if fast:
+                self._transfer = self.client.start(request, raise_error=False)  # type: ignore[attr-defined]
+                self._pending = self._transfer.future
+            else:
+                self._pending = self.client.fetch(request, raise_error=False)
             resp = await self._pending
         except CurlError as e:  # no HTTP answer at all (connect failure, timeout, abort)
             return HTTPResponse(request, 599, error=e)

@@ -212,3 +212,35 @@ async def test_json_answer_to_stream_request_is_an_error(gw: Gateway) -> None:
         stream = await gw.client(key).chat.completions.create(model="gpt-3.5-turbo", messages=MSG, stream=True)
         [c async for c in stream]
     assert "streaming is not supported" in str(e.value)
+
+
+def test_router_pick_weights_bands_and_exclusions() -> None:
+    """ChannelRouter.pick without the database: a band's weighted choice (a bisection of its
+    cumulative weights; weight 0 counts as 1), exclusions on retries, lower bands only when the
+    higher ones are used up, and a withdrawn channel gone from its band."""
+    import random
+
+    from models.cache import Band, ChannelRouter
+    from models.channels import ChannelRecord
+
+    def ch(cid: int, weight: int, priority: int = 0) -> ChannelRecord:
+        return ChannelRecord.from_doc({"_id": cid, "type": 1, "key": "k", "status": 1, "models": "m",
+                                       "group": "default", "weight": weight, "priority": priority})
+
+    router = ChannelRouter(None)  # type: ignore[arg-type]  # no store: the index is set here
+    router.rng = random.Random(7)
+    high = [ch(1, 0), ch(2, 1), ch(3, 8)] + [ch(1000 + i, 0) for i in range(200)]
+    router.index = {"default": {"m": [Band(10, high), Band(0, [ch(99, 5, 0)])]}}
+    counts = collections.Counter(router.pick("default", "m").id for _ in range(21000))  # type: ignore[union-attr]
+    total = sum(c.weight or 1 for c in high)  # 210
+    assert abs(counts[3] / 21000 - 8 / total) < 0.01 and 99 not in counts
+    assert abs(counts[1] / 21000 - 1 / total) < 0.005 and abs(counts[2] / 21000 - 1 / total) < 0.005
+    exclude = {c.id for c in high if c.id != 2}  # only channel 2 left in the high band
+    assert {router.pick("default", "m", exclude).id for _ in range(50)} == {2}  # type: ignore[union-attr]
+    exclude.add(2)  # the high band used up: the lower band
+    assert router.pick("default", "m", exclude).id == 99  # type: ignore[union-attr]
+    assert router.pick("default", "m", exclude | {99}) is None
+    assert router.pick("default", "other") is None and router.pick("vip", "m") is None
+    router.withdraw(3)
+    assert 3 not in {router.pick("default", "m").id for _ in range(3000)}  # type: ignore[union-attr]
+    assert router.index["default"]["m"][0].cum_weights[-1] == total - 8

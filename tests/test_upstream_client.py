@@ -71,9 +71,18 @@ class BigGzip(tornado.web.RequestHandler):
 
 
 class Silent(tornado.web.RequestHandler):
+    closed = 0  # connections the client closed while this handler waited
+
     async def post(self) -> None:
-        await asyncio.sleep(5)  # answers nothing in time
-        self.finish("late")
+        if self.request.body == b"stream":
+            self.set_header("Content-Type", "text/event-stream")
+            await self.flush()
+        await asyncio.sleep(5)  # answers nothing (more) in time
+        if not self.request.connection.stream.closed():  # type: ignore[union-attr]
+            self.finish("late")
+
+    def on_connection_close(self) -> None:
+        Silent.closed += 1
 
 
 @pytest.fixture
@@ -220,4 +229,37 @@ async def test_a_failing_streaming_callback_is_logged_and_the_rest_delivered(
                                   raise_error=False)
     assert resp.code == 200 and b"".join(seen) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
     assert "boom" in caplog.text
+    client.close()
+
+
+async def test_cancel_ends_the_transfer_and_closes_the_upstream_connection(base: str) -> None:
+    """UpstreamCall.cancel on the relay's path: a waiting call (streamed or not) ends at once with
+    a 599, the upstream's connection is closed (so it stops generating), and the handle serves
+    the next request; a call still queued for a handle is taken off the queue."""
+    client = make_client(1)
+    url = base.replace("/echo", "/silent")
+    for body in (b"stream", b"plain"):
+        before = Silent.closed
+        call = UpstreamCall(client, UpstreamRequest("POST", url, {}, body), timeout=30, proxy=None)
+        chunks: list[bytes] = []
+        task = asyncio.ensure_future(call.fetch(chunks.append if body == b"stream" else None))
+        await asyncio.sleep(0.3)
+        queued = UpstreamCall(client, UpstreamRequest("POST", base, {}, b"q"), timeout=30, proxy=None)
+        queued_task = asyncio.ensure_future(queued.fetch())  # the one handle is busy: it waits
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        resp = await asyncio.wait_for(queued_task, 2)
+        assert resp.code == 599 and "cancelled" in str(resp.error)
+        call.cancel()
+        resp = await asyncio.wait_for(task, 2)
+        assert resp.code == 599 and "cancelled" in str(resp.error) and not chunks
+        for _ in range(40):
+            if Silent.closed > before:
+                break
+            await asyncio.sleep(0.05)
+        assert Silent.closed == before + 1
+        ok = await asyncio.wait_for(client.fetch(HTTPRequest(base, method="POST", body=b"after",
+                                                             follow_redirects=False), raise_error=False), 5)
+        assert ok.code == 201 and json.loads(ok.body)["body"] == "after"
+    call.cancel()  # ended: a no-op
     client.close()
