@@ -904,8 +904,15 @@ class Job:
         # channel before the client has seen a byte.
         held: list[bytes] | None = [] if self.mode == CHAT and self.conversion is None and not raw else None
 
+        json_streams = adaptor.json_streams
+
         def on_chunk(chunk: bytes) -> None:
             nonlocal held
+            if not sink.started and not json_streams and "json" in call.content_type:
+                # A 2xx JSON body on a stream request is an error or a non-stream answer, unless the
+                # adaptor streams from JSON (an upstream with no streaming, or newline-delimited JSON).
+                call.error_body += chunk
+                return
             if sink.closed or call.cancelled:
                 call.cancel()
                 return
@@ -925,17 +932,7 @@ class Job:
                 # write, instead of a flush of their own (a whole answer read at once: one write).
                 sink.send(frames, not call.ending)
 
-        json_streams = adaptor.json_streams
-
-        def json_error_guard(chunk: bytes) -> None:
-            # A 2xx JSON body on a stream request is an error or a non-stream answer, unless the
-            # adaptor streams from JSON (an upstream with no streaming, or newline-delimited JSON).
-            if not json_streams and "json" in call.content_type and not sink.started:
-                call.error_body += chunk
-            else:
-                on_chunk(chunk)
-
-        resp = await call.fetch(json_error_guard)
+        resp = await call.fetch(on_chunk)
         if self.aborted and not sink.started:
             raise self.shutting_down()
         if guard is not None and guard.garbage and not sink.started:

@@ -174,11 +174,19 @@ class RelayCurlClient(CurlAsyncHTTPClient):
     def start(self, request: HTTPRequest, raise_error: bool = True) -> _Transfer:
         """A request on the relay's path (:func:`_fast` must hold): its :class:`_Transfer`, whose
         ``future`` gives the response and which :meth:`abort` can end at any time."""
-        t = _Transfer(request, self._aloop.create_future(), raise_error, self.max_body_size, self._aloop.time())
+        t = self.transfer(request, raise_error)
+        self.submit(t)
+        return t
+
+    def transfer(self, request: HTTPRequest, raise_error: bool = True) -> _Transfer:
+        """A transfer for :meth:`submit` (its caller may keep it before libcurl runs: chunks can
+        arrive within ``submit``)."""
+        return _Transfer(request, self._aloop.create_future(), raise_error, self.max_body_size, self._aloop.time())
+
+    def submit(self, t: _Transfer) -> None:
         self._requests.append(t)  # type: ignore[arg-type]
         self._process_queue()
         self._set_timeout(0)
-        return t
 
     def abort(self, t: _Transfer) -> None:
         """End a transfer now, waiting or running (its connection is closed, so the upstream stops
@@ -587,8 +595,9 @@ class UpstreamCall:
         self._running = True
         try:
             if fast:
-                self._transfer = self.client.start(request, raise_error=False)  # type: ignore[attr-defined]
-                self._pending = self._transfer.future
+                self._transfer = t = self.client.transfer(request, raise_error=False)  # type: ignore[attr-defined]
+                self._pending = t.future
+                self.client.submit(t)  # type: ignore[attr-defined]
             else:
                 self._pending = self.client.fetch(request, raise_error=False)
             resp = await self._pending
