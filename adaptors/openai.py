@@ -156,7 +156,7 @@ class OpenAIStream(StreamTranscoder):
 
     def __init__(self, req: RelayRequest) -> None:
         super().__init__()
-        self._decoder = SSEDecoder()
+        self._decoder: SSEDecoder | None = None  # the general decoder, made when first needed
         self._mode = req.mode
         self._sent_done = False
         self._payloads: list[str] = []  # the general decoder's events' data
@@ -167,13 +167,19 @@ class OpenAIStream(StreamTranscoder):
     # Azure filters frames; plain OpenAI-compatible streams go out byte for byte.
     passthrough = True
 
+    @property
+    def decoder(self) -> SSEDecoder:
+        if self._decoder is None:
+            self._decoder = SSEDecoder()
+        return self._decoder
+
     def feed(self, data: bytes) -> list[bytes]:
         if self._general or self._sent_done:
             return self._general_feed(data)
         buf = self._carry + data if self._carry else data
         if b"\r" in buf:  # line ends to normalise: the general decoder from here on (events whole)
             self._general, self._carry = True, b""
-            events = self._decoder.feed(buf)
+            events = self.decoder.feed(buf)
             for ev in events:
                 self._track(ev.data)
             return [data] if data else []
@@ -189,7 +195,7 @@ class OpenAIStream(StreamTranscoder):
         return [data] if data else []
 
     def _general_feed(self, data: bytes) -> list[bytes]:
-        events = self._decoder.feed(data)
+        events = self.decoder.feed(data)
         if self.passthrough and not self._sent_done:
             for ev in events:
                 self._track(ev.data)
@@ -205,7 +211,8 @@ class OpenAIStream(StreamTranscoder):
                 for payload in _event_data(frame):
                     self._read(payload)
             out.append(b"\n" if tail.endswith(b"\n") else b"\n\n")
-        out += self._handle(self._decoder.flush())
+        if self._decoder is not None:
+            out += self._handle(self._decoder.flush())
         if not self._sent_done:
             self._sent_done = True
             out.append(DONE_FRAME)

@@ -60,9 +60,13 @@ class RelayHandler(OpenAIHandler):
     def start_stream(self, content_type: str | None = None) -> None:
         self.started = True
         self.first_byte_at = time.monotonic()
-        self.set_header("Content-Type", content_type or "text/event-stream; charset=utf-8")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")
+        headers = self._headers  # constant, valid values: set without set_header's checks
+        headers["Cache-Control"] = "no-cache"
+        headers["X-Accel-Buffering"] = "no"
+        if content_type is None:
+            headers["Content-Type"] = "text/event-stream; charset=utf-8"
+        else:  # the upstream's (audio): checked
+            self.set_header("Content-Type", content_type)
 
     def send(self, frames: list[bytes], flush: bool = True) -> None:
         """The frames that came together go out in one write and one flush; without ``flush``
