@@ -188,10 +188,7 @@ class OpenAIStream(StreamTranscoder):
             self._carry = buf
             return [data] if data else []
         complete, self._carry = buf[:cut], buf[cut + 2:]
-        self._complete.append(complete)
-        for frame in _events_to_read(complete):
-            for payload in _event_data(frame):
-                self._read(payload)
+        self._take(complete)
         return [data] if data else []
 
     def _general_feed(self, data: bytes) -> list[bytes]:
@@ -206,10 +203,7 @@ class OpenAIStream(StreamTranscoder):
         out: list[bytes] = []
         if self._carry:  # the last event came without its blank line: read it, and end it
             tail, self._carry = self._carry, b""
-            self._complete.append(tail.rstrip(b"\n"))
-            for frame in _events_to_read(tail.rstrip(b"\n")):
-                for payload in _event_data(frame):
-                    self._read(payload)
+            self._take(tail.rstrip(b"\n"))
             out.append(b"\n" if tail.endswith(b"\n") else b"\n\n")
         if self._decoder is not None:
             out += self._handle(self._decoder.flush())
@@ -217,6 +211,13 @@ class OpenAIStream(StreamTranscoder):
             self._sent_done = True
             out.append(DONE_FRAME)
         return out
+
+    def _take(self, complete: bytes) -> None:
+        """Complete passed-through events: kept, and those worth it read now."""
+        self._complete.append(complete)
+        for frame in _events_to_read(complete):
+            for payload in _event_data(frame):
+                self._read(payload)
 
     def _read(self, data: bytes) -> None:
         """One passed-through event's data (bytes): ``[DONE]``, or usage and errors."""

@@ -53,8 +53,7 @@ class MessagesHandler(RelayHandler):
         headers = {h: v for h in _ANTHROPIC_HEADERS if (v := self.request.headers.get(h))}
         job = Job(self.ctx, self, MESSAGES, self.request_id, client_headers=headers)
         await job.run(self.request.body, api_key_header(self), self.client_ip)
-        if not self._finished and not self.closed:
-            self.finish()
+        self.end()
 
 
 class CountTokensHandler(MessagesHandler):
@@ -81,8 +80,7 @@ class ResponsesHandler(RelayHandler):
     async def post(self, *_: Any) -> None:
         job = Job(self.ctx, self, RESPONSES, self.request_id, subpath=self.subpath)
         await job.run(self.request.body, self.request.headers.get("Authorization"), self.client_ip)
-        if not self._finished and not self.closed:
-            self.finish()
+        self.end()
 
 
 class ResponseItemHandler(RelayHandler):

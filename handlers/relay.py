@@ -118,8 +118,7 @@ class RelayHandler(OpenAIHandler):
             if self.mode in FORM_MODES else "application/json"
         job = Job(self.ctx, self, self.mode, self.request_id, content_type=content_type, path_model=path_model)
         await job.run(raw, self.request.headers.get("Authorization"), self.client_ip)
-        if not self._finished and not self.closed:
-            self.finish()
+        self.end()
 
 
 @tornado.web.stream_request_body

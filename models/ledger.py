@@ -665,8 +665,7 @@ class QuotaLedger:
     async def flush(self) -> None:
         """Write what is pending (counters, logs, leases); a reader's flush first waits for the
         settlements of answers already sent (:meth:`settled`)."""
-        if self._settling:
-            await self.settled()
+        await self.settled()
         await self._flush()
 
     async def _flush(self) -> None:

@@ -107,8 +107,8 @@ class _Transfer:
     (buffered, or queued for the streaming callback) and the future its caller awaits."""
 
     __slots__ = ("request", "future", "raise_error", "headers", "buffer", "size", "limit", "too_large",
-                 "chunks", "pending", "queued", "paused", "curl", "callback", "started", "ended",
-                 "handle", "aborted")
+                 "chunks", "pending", "queued", "paused", "callback", "started", "ended", "handle",
+                 "aborted")
 
     def __init__(self, request: HTTPRequest, future: Any, raise_error: bool, limit: int, started: float) -> None:
         self.request = request
@@ -124,7 +124,6 @@ class _Transfer:
         self.pending = 0  # bytes queued for the callback
         self.queued = False
         self.paused = False
-        self.curl: pycurl.Curl | None = None
         self.started = started
         self.ended = False  # libcurl has finished the transfer: the chunks being delivered are the last
         self.handle: pycurl.Curl | None = None  # the curl handle while the transfer runs
@@ -167,20 +166,20 @@ class RelayCurlClient(CurlAsyncHTTPClient):
 
     # -- the relay's path -----------------------------------------------------------------------
     def fetch(self, request: Any, raise_error: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
-        if kwargs or self._closed or not isinstance(request, HTTPRequest) or not _fast(request):
+        if kwargs or not isinstance(request, HTTPRequest) or not self.takes(request):
             return super().fetch(request, raise_error=raise_error, **kwargs)
-        return self.start(request, raise_error).future
-
-    def start(self, request: HTTPRequest, raise_error: bool = True) -> _Transfer:
-        """A request on the relay's path (:func:`_fast` must hold): its :class:`_Transfer`, whose
-        ``future`` gives the response and which :meth:`abort` can end at any time."""
         t = self.transfer(request, raise_error)
         self.submit(t)
-        return t
+        return t.future
+
+    def takes(self, request: HTTPRequest) -> bool:
+        """Whether a request goes the relay's path (:meth:`transfer`, :meth:`submit`)."""
+        return not self._closed and _fast(request)
 
     def transfer(self, request: HTTPRequest, raise_error: bool = True) -> _Transfer:
-        """A transfer for :meth:`submit` (its caller may keep it before libcurl runs: chunks can
-        arrive within ``submit``)."""
+        """A request on the relay's path (:meth:`takes` must hold) for :meth:`submit`: its
+        ``future`` gives the response and :meth:`abort` can end it at any time. The caller may
+        keep it before libcurl runs (chunks can arrive within ``submit``)."""
         return _Transfer(request, self._aloop.create_future(), raise_error, self.max_body_size, self._aloop.time())
 
     def submit(self, t: _Transfer) -> None:
@@ -197,7 +196,6 @@ class RelayCurlClient(CurlAsyncHTTPClient):
             return
         t.aborted = True
         t.chunks = None
-        t.curl = None
         curl = t.handle
         if curl is not None and getattr(curl, "info", None) is t:
             t.handle = None
@@ -241,7 +239,6 @@ class RelayCurlClient(CurlAsyncHTTPClient):
         setopt(pycurl.HTTPHEADER, lines)
         setopt(pycurl.HEADERFUNCTION, t.headers.raw.append)
         if t.callback is not None:
-            t.curl = curl
             setopt(pycurl.WRITEFUNCTION, functools.partial(self._stream_write, t))
         else:
             setopt(pycurl.WRITEFUNCTION, t.write)
@@ -297,10 +294,10 @@ class RelayCurlClient(CurlAsyncHTTPClient):
                 self.handle_callback_exception(callback)
         if t.aborted:
             return
-        if t.paused and t.curl is not None:
+        if t.paused and t.handle is not None:
             t.paused = False
             try:
-                t.curl.pause(pycurl.PAUSE_CONT)  # may call _stream_write again, synchronously
+                t.handle.pause(pycurl.PAUSE_CONT)  # may call _stream_write again, synchronously
             except pycurl.error:
                 pass  # the transfer failed while paused: _finish reports it
             self._set_timeout(0)
@@ -317,7 +314,7 @@ class RelayCurlClient(CurlAsyncHTTPClient):
                     self._free_list.append(curl)
                     self._process_one_tornado()
                     continue
-                curl.info = item  # type: ignore[attr-defined]  # (a prepare_curl_callback may read it)
+                curl.info = item  # type: ignore[attr-defined]
                 item.handle = curl
                 try:
                     self._setup(curl, item)
@@ -326,7 +323,6 @@ class RelayCurlClient(CurlAsyncHTTPClient):
                     item.handle = None
                     curl.reset()
                     self._free_list.append(curl)
-                    item.curl = None
                     self._resolve(item, HTTPResponse(item.request, 599, error=e))
                 else:
                     self._multi.add_handle(curl)
@@ -350,10 +346,9 @@ class RelayCurlClient(CurlAsyncHTTPClient):
             super()._finish(curl, curl_error, curl_message)
             return
         curl.info = None  # type: ignore[attr-defined]
-        t.handle = None
+        t.handle = None  # the handle is reset and reused below: never resumed
         self._multi.remove_handle(curl)
         if t.callback is not None:
-            t.curl = None  # the handle is reset and reused below: never resumed
             t.paused = False
             self._deliver_one(t)  # everything received reaches the callback before the response
         buffer = t.buffer
@@ -439,11 +434,6 @@ class RelayCurlClient(CurlAsyncHTTPClient):
                 self._finish(curl, errnum, errmsg)
         self._process_queue()
 
-    def _handle_events(self, fd: int, events: int) -> None:  # Tornado's entry point, kept working
-        action = (_CSELECT_IN if events & ioloop.IOLoop.READ else 0) | \
-            (_CSELECT_OUT if events & ioloop.IOLoop.WRITE else 0)
-        self._socket_action(fd, action)
-
     def _set_timeout(self, msecs: int) -> None:
         if msecs == 0 and self._timeout_due == 0.0:
             return  # already due at once
@@ -463,19 +453,11 @@ class RelayCurlClient(CurlAsyncHTTPClient):
     def _handle_timeout(self) -> None:
         self._timeout = None
         self._timeout_due = -1.0
-        multi = self._multi
-        while True:
-            try:
-                ret = multi.socket_action(_SOCKET_TIMEOUT, 0)[0]
-            except pycurl.error as e:
-                ret = e.args[0] if isinstance(e.args[0], int) else 0
-            if ret != _E_CALL_MULTI_PERFORM:
-                break
-        self._after_action()
+        self._socket_action(_SOCKET_TIMEOUT, 0)
         # As Tornado: when libcurl set no timer meanwhile (this one may have fired a little before
         # libcurl's clock says it is due), ask it what is left.
         if self._timeout is None:
-            left = multi.timeout()
+            left = self._multi.timeout()
             if left >= 0:
                 self._set_timeout(left)
 
@@ -589,7 +571,7 @@ class UpstreamCall:
 
     async def fetch(self, on_chunk: Callable[[bytes], None] | None = None) -> HTTPResponse:
         request = self._http_request(on_chunk)
-        fast = isinstance(self.client, RelayCurlClient) and not self.client._closed and _fast(request)
+        fast = isinstance(self.client, RelayCurlClient) and self.client.takes(request)
         if on_chunk is not None and not fast:
             request.prepare_curl_callback = self._prepare_curl
         self._running = True
